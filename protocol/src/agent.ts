@@ -1,0 +1,53 @@
+// Master <-> agent WebSocket messages (JSON, one message per frame). Path: /agents, header
+// `Authorization: Bearer <agent token>` when the master requires one.
+
+export interface Device {
+  /** Index as the agent numbers its slots (GPU index for GPUs). */
+  id: number;
+  type: 'gpu' | 'cpu';
+  brand: string;
+  uuid: string;
+  memoryMiB?: number;
+}
+
+/** A task the agent runs: one rank of one allocation. */
+export interface RunningTask {
+  allocationId: string;
+  rank: number;
+  pid: number;
+}
+
+export type AgentToMaster =
+  | { type: 'hello'; agentId: string; resourcePool: string; devices: Device[]; running: RunningTask[]; version: string; hostname: string }
+  | { type: 'taskState'; allocationId: string; rank: number; state: 'running' | 'exited'; exitCode?: number | null; signal?: string | null; message?: string }
+  | { type: 'logBatch'; allocationId: string; trialId: number; logs: LogLine[] }
+  | { type: 'heartbeat'; time: number };
+
+export interface LogLine {
+  rank: number;
+  stream: 'stdout' | 'stderr';
+  /** ISO timestamp from the agent's clock. */
+  ts: string;
+  line: string;
+}
+
+export interface StartTask {
+  type: 'startTask';
+  allocationId: string;
+  trialId: number;
+  experimentId: number;
+  rank: number;
+  worldSize: number;
+  /** Agent device ids this rank may use. */
+  devices: number[];
+  /** Environment for the harness: master URL, task token, rank info, user variables. */
+  env: Record<string, string>;
+  /** Where to fetch the model directory (a gzipped tar) with the task token. */
+  contextUrl: string;
+  entrypoint: string;
+}
+
+export type MasterToAgent =
+  | StartTask
+  | { type: 'signalTask'; allocationId: string; signal: 'terminate' | 'kill' }
+  | { type: 'welcome'; masterVersion: string; heartbeatIntervalMs: number };

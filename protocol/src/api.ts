@@ -1,0 +1,218 @@
+// REST bodies under /api/v1. Request bodies are TypeBox schemas (validated by fastify, published in the
+// OpenAPI document at /api/v1/openapi.json); responses are plain types shared by the CLI, the UI and the harness.
+import { Type, type Static } from 'typebox';
+import type { ExperimentConfig, HParams } from './config';
+
+export const API_PREFIX = '/api/v1';
+
+export type ExperimentState = 'ACTIVE' | 'PAUSED' | 'STOPPING_COMPLETED' | 'STOPPING_CANCELED' | 'COMPLETED' | 'CANCELED' | 'ERROR';
+export type TrialState = 'ACTIVE' | 'PAUSED' | 'STOPPING_COMPLETED' | 'STOPPING_CANCELED' | 'STOPPING_ERROR' | 'COMPLETED' | 'CANCELED' | 'ERROR';
+export type AllocationState = 'PENDING' | 'ASSIGNED' | 'RUNNING' | 'TERMINATING' | 'TERMINATED';
+export const TERMINAL_EXPERIMENT_STATES: ExperimentState[] = ['COMPLETED', 'CANCELED', 'ERROR'];
+export const TERMINAL_TRIAL_STATES: TrialState[] = ['COMPLETED', 'CANCELED', 'ERROR'];
+
+/** POST /experiments. `config` is the YAML text (or an object); `context` the model directory as base64 tar.gz. */
+export const CreateExperimentBody = Type.Object({
+  config: Type.Union([Type.String(), Type.Record(Type.String(), Type.Unknown())]),
+  context: Type.Optional(Type.String({ description: 'model directory as a base64-encoded gzipped tar' })),
+  activate: Type.Optional(Type.Boolean({ default: true })),
+});
+export type CreateExperimentBody = Static<typeof CreateExperimentBody>;
+
+export interface ErrorBody {
+  error: { code: string; message: string; details?: unknown };
+}
+
+export interface ExperimentSummary {
+  id: number;
+  name: string;
+  state: ExperimentState;
+  searcher: string;
+  metric: string;
+  smallerIsBetter: boolean;
+  resourcePool: string;
+  priority: number;
+  weight: number;
+  maxSlots: number | null;
+  numTrials: number;
+  trialStates: Partial<Record<TrialState, number>>;
+  bestMetric: number | null;
+  progress: number;
+  user: string;
+  labels: string[];
+  startTime: string;
+  endTime: string | null;
+}
+
+export interface ExperimentDetail extends ExperimentSummary {
+  config: ExperimentConfig;
+  configYaml: string;
+  trials: TrialSummary[];
+  /** ASHA family: how many trials reached each rung (length). */
+  rungs?: Array<{ length: number; trials: number }>;
+}
+
+export interface CheckpointInfo {
+  uuid: string;
+  trialId: number;
+  experimentId: number;
+  allocationId: string | null;
+  stepsCompleted: number;
+  storage: Record<string, unknown>;
+  resources: Record<string, number>;
+  metadata: Record<string, unknown>;
+  state: 'COMPLETED' | 'DELETED';
+  reportedAt: string;
+  validationMetric?: number | null;
+}
+
+export interface TrialSummary {
+  id: number;
+  experimentId: number;
+  requestId: string;
+  state: TrialState;
+  hparams: HParams;
+  seed: number;
+  /** Length the searcher asked for so far, and length trained and validated. */
+  targetLength: number;
+  completedLength: number;
+  restarts: number;
+  bestValidation: number | null;
+  latestValidation: Record<string, number> | null;
+  latestTraining: Record<string, number> | null;
+  latestCheckpoint: string | null;
+  startTime: string;
+  endTime: string | null;
+}
+
+export interface MetricPoint {
+  stepsCompleted: number;
+  metrics: Record<string, number>;
+  reportedAt?: string;
+}
+
+/** POST /trials/:id/metrics: a batch of points of one group. */
+export const ReportMetricsBody = Type.Object({
+  group: Type.Union([Type.Literal('training'), Type.Literal('validation')]),
+  points: Type.Array(
+    Type.Object({
+      stepsCompleted: Type.Integer({ minimum: 0 }),
+      metrics: Type.Record(Type.String(), Type.Number()),
+    }),
+    { maxItems: 100000 },
+  ),
+});
+export type ReportMetricsBody = Static<typeof ReportMetricsBody>;
+
+/** What the harness gets for its allocation. */
+export interface AllocationInfo {
+  allocationId: string;
+  trialId: number;
+  experimentId: number;
+  requestId: string;
+  hparams: HParams;
+  seed: number;
+  config: ExperimentConfig;
+  /** The checkpoint to resume from, if any. */
+  latestCheckpoint: CheckpointInfo | null;
+  /** Length already trained and validated (searcher units). */
+  completedLength: number;
+  rank: number;
+  worldSize: number;
+}
+
+/** GET /trials/:id/searcher/operation: the length to train to, or none. */
+export interface SearcherOperation {
+  /** Train until the total length is this, then validate and report completion. */
+  op: { length: number } | null;
+  /** true when the trial will get no more work (stopped or experiment ending). */
+  closed: boolean;
+}
+
+export const CompleteOperationBody = Type.Object({
+  length: Type.Number({ minimum: 0 }),
+  metric: Type.Number(),
+});
+export type CompleteOperationBody = Static<typeof CompleteOperationBody>;
+
+export const ReportCheckpointBody = Type.Object({
+  uuid: Type.String({ format: 'uuid' }),
+  stepsCompleted: Type.Integer({ minimum: 0 }),
+  resources: Type.Record(Type.String(), Type.Integer({ minimum: 0 })),
+  metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+});
+export type ReportCheckpointBody = Static<typeof ReportCheckpointBody>;
+
+export const RendezvousBody = Type.Object({
+  rank: Type.Integer({ minimum: 0 }),
+  address: Type.String({ minLength: 1 }),
+});
+export type RendezvousBody = Static<typeof RendezvousBody>;
+
+export interface RendezvousInfo {
+  /** Addresses indexed by rank, once every rank has posted. */
+  addresses: string[];
+}
+
+export interface TaskLog {
+  id: number;
+  trialId: number;
+  allocationId: string | null;
+  agentId: string | null;
+  rank: number | null;
+  stream: string;
+  level: string;
+  ts: string;
+  line: string;
+}
+
+export interface AgentInfo {
+  id: string;
+  resourcePool: string;
+  hostname: string;
+  state: 'CONNECTED' | 'DISCONNECTED';
+  slots: SlotInfo[];
+  lastSeen: string;
+  version: string;
+}
+
+export interface SlotInfo {
+  agentId: string;
+  id: number;
+  type: 'gpu' | 'cpu';
+  brand: string;
+  allocationId: string | null;
+  trialId: number | null;
+  experimentId: number | null;
+}
+
+export interface ResourcePoolInfo {
+  name: string;
+  agents: number;
+  slots: number;
+  slotsUsed: number;
+  pendingAllocations: number;
+  pendingSlots: number;
+}
+
+export interface JobInfo {
+  allocationId: string;
+  experimentId: number;
+  trialId: number;
+  state: AllocationState;
+  slots: number;
+  resourcePool: string;
+  priority: number;
+  weight: number;
+  position: number;
+  /** Why a pending job waits (no fit, priority, max_slots, pool). */
+  reason: string | null;
+  submittedAt: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+  offset: number;
+  limit: number;
+}
