@@ -5,6 +5,7 @@
 // `state` is plain JSON (generator included) and is never mutated; save it after every step.
 import type { SearcherEvent, SearcherInit, SearcherState, SearcherStep } from './types';
 import { initFixed, progressFixed, stepFixed, type FixedState } from './fixed';
+import { initAsha, progressAsha, stepAsha, type AshaState } from './asha';
 
 export type { SearcherAction, SearcherEvent, SearcherInit, SearcherState, SearcherStep } from './types';
 
@@ -20,10 +21,18 @@ const fixed: Impl = {
   progress: (s: FixedState) => progressFixed(s),
 };
 
+const asha: Impl = {
+  init: initAsha,
+  step: (s: AshaState, e) => stepAsha(s, e),
+  progress: (s: AshaState) => progressAsha(s),
+};
+
 const IMPLS: Record<string, Impl> = {
   single: fixed,
   random: fixed,
   grid: fixed,
+  async_halving: asha,
+  adaptive_asha: asha,
 };
 
 function impl(method: string): Impl {

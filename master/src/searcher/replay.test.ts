@@ -63,6 +63,9 @@ const configs: Array<[string, Partial<SearcherConfig>]> = [
   ['random', { name: 'random', max_trials: 6, max_concurrent_trials: 3 }],
   ['grid', { name: 'grid', max_concurrent_trials: 2 }],
   ['single', { name: 'single' }],
+  ['async_halving', { name: 'async_halving', num_rungs: 3, divisor: 2, max_trials: 10, max_concurrent_trials: 3 }],
+  ['async_halving stop_once', { name: 'async_halving', num_rungs: 3, divisor: 2, max_trials: 10, max_concurrent_trials: 3, stop_once: true }],
+  ['adaptive_asha', { name: 'adaptive_asha', mode: 'conservative', max_rungs: 3, divisor: 2, max_trials: 12, max_concurrent_trials: 4 }],
 ];
 
 describe('save/restore replay', () => {
