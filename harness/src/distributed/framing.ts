@@ -1,0 +1,118 @@
+// Length-prefixed binary frames between ranks. Every frame is a 16-byte little-endian header followed by the payload:
+//
+//   u32 payload length | u32 type | u32 op | u32 step | payload
+//
+// `op` numbers collectives (every rank issues collectives in the same order, so the numbers agree) and `step`
+// numbers the frames inside one collective, so several collectives may be in flight on one connection at once.
+// Payloads handed to the consumer start at a 4-byte aligned offset of their ArrayBuffer, so a Float32Array view
+// over them needs no copy.
+
+export const HEADER_BYTES = 16;
+/** Larger frames are refused: they can only come from a corrupt stream or a stray client. */
+export const MAX_FRAME_BYTES = 0x7fff_ffff;
+
+export const FrameType = {
+  /** Connection set-up: JSON `{ rank, size }`; the accepting side answers with its own. */
+  Hello: 1,
+  /** Collective data. */
+  Data: 2,
+  /** The sender's communicator failed: JSON `{ rank, message }` names the rank at fault. */
+  Abort: 3,
+  /** The sender closed its communicator on purpose. */
+  Goodbye: 4,
+} as const;
+export type FrameType = (typeof FrameType)[keyof typeof FrameType];
+
+export type FrameHandler = (type: number, op: number, step: number, payload: Buffer) => void;
+
+const EMPTY = Buffer.alloc(0);
+
+export function encodeHeader(type: number, op: number, step: number, payloadBytes: number): Buffer {
+  const header = Buffer.allocUnsafe(HEADER_BYTES);
+  header.writeUInt32LE(payloadBytes, 0);
+  header.writeUInt32LE(type, 4);
+  header.writeUInt32LE(op >>> 0, 8);
+  header.writeUInt32LE(step >>> 0, 12);
+  return header;
+}
+
+/** A Float32Array over a payload's bytes, without copying. The payload must be 4-byte aligned. */
+export function float32View(bytes: Uint8Array): Float32Array {
+  if (bytes.byteLength === 0) return new Float32Array(0);
+  return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
+}
+
+/** The bytes of a Float32Array, without copying. */
+export function bytesOf(data: Float32Array): Buffer {
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/**
+ * Splits a byte stream into frames. A payload that lies whole and aligned inside one received chunk is handed over
+ * as a view of that chunk; any other payload is copied once into its own (aligned) buffer as bytes arrive.
+ */
+export class FrameParser {
+  private readonly header = Buffer.alloc(HEADER_BYTES);
+  private headerFill = 0;
+  private body: Buffer | null = null;
+  private bodyFill = 0;
+  private type = 0;
+  private op = 0;
+  private step = 0;
+
+  constructor(private readonly onFrame: FrameHandler) {}
+
+  /** Throws on a malformed frame; the caller must then drop the connection. */
+  push(chunk: Buffer): void {
+    const n = chunk.length;
+    let pos = 0;
+    while (pos < n) {
+      if (this.body === null) {
+        let len: number;
+        if (this.headerFill === 0 && n - pos >= HEADER_BYTES) {
+          len = chunk.readUInt32LE(pos);
+          this.type = chunk.readUInt32LE(pos + 4);
+          this.op = chunk.readUInt32LE(pos + 8);
+          this.step = chunk.readUInt32LE(pos + 12);
+          pos += HEADER_BYTES;
+        } else {
+          const take = Math.min(HEADER_BYTES - this.headerFill, n - pos);
+          chunk.copy(this.header, this.headerFill, pos, pos + take);
+          this.headerFill += take;
+          pos += take;
+          if (this.headerFill < HEADER_BYTES) return;
+          this.headerFill = 0;
+          len = this.header.readUInt32LE(0);
+          this.type = this.header.readUInt32LE(4);
+          this.op = this.header.readUInt32LE(8);
+          this.step = this.header.readUInt32LE(12);
+        }
+        if (len > MAX_FRAME_BYTES || this.type < FrameType.Hello || this.type > FrameType.Goodbye) {
+          throw new Error(`malformed frame (type ${this.type}, ${len} bytes)`);
+        }
+        if (len === 0) {
+          this.onFrame(this.type, this.op, this.step, EMPTY);
+          continue;
+        }
+        if (n - pos >= len && ((chunk.byteOffset + pos) & 3) === 0) {
+          const payload = chunk.subarray(pos, pos + len);
+          pos += len;
+          this.onFrame(this.type, this.op, this.step, payload);
+          continue;
+        }
+        // allocUnsafeSlow: never from the shared pool, so the buffer starts at offset 0 of its own ArrayBuffer.
+        this.body = Buffer.allocUnsafeSlow(len);
+        this.bodyFill = 0;
+      }
+      const body = this.body;
+      const take = Math.min(body.length - this.bodyFill, n - pos);
+      chunk.copy(body, this.bodyFill, pos, pos + take);
+      this.bodyFill += take;
+      pos += take;
+      if (this.bodyFill === body.length) {
+        this.body = null;
+        this.onFrame(this.type, this.op, this.step, body);
+      }
+    }
+  }
+}

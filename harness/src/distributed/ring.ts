@@ -1,0 +1,724 @@
+// Ring communicator over TCP for the ranks of one trial (data-parallel training).
+//
+// Topology: rank r holds two sockets, one to its next neighbour (r+1) % size, on which it sends collective data,
+// and one from its previous neighbour (r-1+size) % size, on which it receives. Control frames (abort, goodbye) go
+// both ways on both sockets. Every collective (all-reduce, broadcast, all-gather, barrier) runs around that ring.
+//
+// Contract for callers: every rank issues the same collectives, with the same lengths, in the same order (as with
+// NCCL or Gloo). Collectives may be in flight concurrently; frames carry an operation number so they cannot mix.
+// An array passed to a collective must not be touched until its promise settles.
+//
+// Determinism: in the ring all-reduce every chunk is summed in one fixed order around the ring by the rank that
+// ends up owning it, which also applies the mean; the other ranks receive those exact bytes. So all ranks end with
+// bit-identical results, and repeated runs with the same inputs give the same bits.
+//
+// Failure: when a neighbour's connection drops, this rank rejects everything pending and everything later with
+// `CommunicatorError: rank K disconnected`, tells its other neighbour (an abort frame naming K) and closes its
+// sockets; the failure travels around the ring in a few milliseconds, and `onFailure` listeners fire on every rank.
+// A peer that hangs without closing its sockets is not detected (as with NCCL): the caller's own timeouts apply.
+import net from 'node:net';
+import { CommunicatorError } from './errors';
+import { FrameParser, FrameType, bytesOf, encodeHeader, float32View, type FrameHandler } from './framing';
+
+export type ReduceOp = 'mean' | 'sum';
+
+export interface Communicator {
+  readonly rank: number;
+  readonly size: number;
+  /** The failure that ended this communicator, if any. */
+  readonly failure: CommunicatorError | undefined;
+  /** Elementwise sum or mean (default) across ranks, written into `data` in place; resolves to `data`. */
+  allreduce(data: Float32Array, op?: ReduceOp): Promise<Float32Array>;
+  /**
+   * All-reduces many arrays (gradients) in place, resolving to the same arrays. They are packed, in order, into
+   * buckets of `bucketBytes` (an array may straddle buckets); a bucket's reduction overlaps packing the next one.
+   */
+  allreduceBuckets(arrays: Float32Array[], options?: AllreduceBucketsOptions): Promise<Float32Array[]>;
+  /** Copies root's `data` into every other rank's `data` (same length everywhere); resolves to `data`. */
+  broadcast(data: Float32Array, root?: number): Promise<Float32Array>;
+  /** Every rank's value (JSON-serialisable, small: metrics, flags), indexed by rank. */
+  allgather<T>(value: T): Promise<T[]>;
+  /** Resolves once every rank has entered the barrier. */
+  barrier(): Promise<void>;
+  /** Subscribes to failure (fires once; at once if already failed). Returns an unsubscribe function. */
+  onFailure(listener: (error: CommunicatorError) => void): () => void;
+  /** Closes the sockets. Pending collectives reject; peers that later need this rank fail with `PEER_CLOSED`. */
+  close(): Promise<void>;
+}
+
+export interface AllreduceBucketsOptions {
+  /** Default 25 MB, as PyTorch DDP. */
+  bucketBytes?: number;
+  /** Default 'mean'. */
+  op?: ReduceOp;
+}
+
+export interface ConnectRingOptions {
+  rank: number;
+  size: number;
+  /** The host other ranks reach this one at (advertised in `exchange`). Default 127.0.0.1. */
+  host?: string;
+  /** The interface to listen on. Default: `host`; '0.0.0.0' listens on all. */
+  listenHost?: string;
+  /** Posts this rank's "host:port" and resolves to every rank's address, indexed by rank (the master's rendezvous). */
+  exchange: (myAddress: string) => Promise<string[]>;
+  /** Limit for the whole set-up: listening, exchange, connecting both neighbours. Default 120 s. */
+  timeoutMs?: number;
+  /** Called once if the communicator fails (the harness exits the process). */
+  onFailure?: (error: CommunicatorError) => void;
+  /** Tuning: all-reduce and broadcast split data into segments of this size, several in flight. Default 2 MiB. */
+  segmentBytes?: number;
+}
+
+const DEFAULT_SEGMENT_BYTES = 2 * 1024 * 1024;
+/** Segments of one all-reduce in flight at once: enough to keep both directions of the ring busy. */
+const SEGMENT_WINDOW = 4;
+/** Wait for the socket to drain once this much is queued in user space. */
+const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+const STEP_SPACE = 2 ** 21;
+const CLOSE_GRACE_MS = 1000;
+
+interface Waiter {
+  resolve: (payload: Buffer) => void;
+  reject: (error: CommunicatorError) => void;
+}
+
+/** One socket with its frame parser; `handler` is swapped once the connection has introduced itself. */
+class Conn {
+  readonly parser: FrameParser;
+  handler: FrameHandler;
+  peer = -1;
+  goodbye = false;
+  lastError: Error | undefined;
+
+  onBadStream: (error: Error) => void;
+
+  constructor(
+    readonly socket: net.Socket,
+    handler: FrameHandler,
+  ) {
+    this.handler = handler;
+    this.onBadStream = () => socket.destroy();
+    this.parser = new FrameParser((type, op, step, payload) => this.handler(type, op, step, payload));
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        this.parser.push(chunk);
+      } catch (error) {
+        this.onBadStream(error as Error);
+      }
+    });
+    socket.on('error', (error) => {
+      this.lastError = error;
+    });
+  }
+
+  /** Resolves when the frame has been handed to the kernel (or the socket is gone). Never rejects. */
+  send(type: number, op: number, step: number, payload?: Uint8Array): Promise<void> {
+    const socket = this.socket;
+    const header = encodeHeader(type, op, step, payload ? payload.byteLength : 0);
+    return new Promise<void>((resolve) => {
+      if (socket.destroyed || !socket.writable) {
+        resolve();
+        return;
+      }
+      if (payload && payload.byteLength > 0) {
+        socket.cork();
+        socket.write(header);
+        socket.write(payload, () => resolve());
+        socket.uncork();
+      } else {
+        socket.write(header, () => resolve());
+      }
+    });
+  }
+
+  sendJson(type: number, value: unknown): Promise<void> {
+    return this.send(type, 0, 0, Buffer.from(JSON.stringify(value)));
+  }
+}
+
+const mod = (a: number, n: number): number => ((a % n) + n) % n;
+
+function addInto(dst: Float32Array, src: Float32Array): void {
+  const n = dst.length;
+  for (let i = 0; i < n; i++) dst[i] += src[i];
+}
+
+function divideBy(data: Float32Array, d: number): void {
+  const n = data.length;
+  for (let i = 0; i < n; i++) data[i] /= d;
+}
+
+export class RingCommunicator implements Communicator {
+  private toNext: Conn | undefined;
+  private fromPrev: Conn | undefined;
+  private seq = 0;
+  private failure_: CommunicatorError | undefined;
+  private closed = false;
+  private readonly listeners = new Set<(error: CommunicatorError) => void>();
+  private readonly inbox = new Map<number, Buffer>();
+  private readonly waiters = new Map<number, Waiter>();
+  private readonly failed: Promise<never>;
+  private rejectFailed!: (error: CommunicatorError) => void;
+  private readonly segmentElems: number;
+
+  /** Use `connectRing`; the constructor only exists for it. */
+  constructor(
+    readonly rank: number,
+    readonly size: number,
+    segmentBytes = DEFAULT_SEGMENT_BYTES,
+  ) {
+    this.segmentElems = Math.max(size, Math.floor(segmentBytes / 4));
+    this.failed = new Promise<never>((_, reject) => {
+      this.rejectFailed = reject;
+    });
+    this.failed.catch(() => {});
+  }
+
+  get next(): number {
+    return (this.rank + 1) % this.size;
+  }
+
+  get prev(): number {
+    return (this.rank - 1 + this.size) % this.size;
+  }
+
+  get failure(): CommunicatorError | undefined {
+    return this.failure_;
+  }
+
+  /** @internal Set-up hands over the two sockets once their peers have introduced themselves. */
+  attach(role: 'next' | 'prev', conn: Conn): void {
+    if (role === 'next') this.toNext = conn;
+    else this.fromPrev = conn;
+    conn.handler = (type, op, step, payload) => this.onFrame(conn, type, op, step, payload);
+    conn.onBadStream = (error) =>
+      this.fail(new CommunicatorError(`rank ${conn.peer} sent a malformed frame: ${error.message}`, 'PROTOCOL', { peer: conn.peer }));
+    conn.socket.on('close', () => this.onSocketClosed(conn));
+  }
+
+  onFailure(listener: (error: CommunicatorError) => void): () => void {
+    if (this.failure_) {
+      const error = this.failure_;
+      queueMicrotask(() => listener(error));
+      return () => {};
+    }
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async allreduce(data: Float32Array, op: ReduceOp = 'mean'): Promise<Float32Array> {
+    this.checkUsable();
+    if (!(data instanceof Float32Array)) throw new CommunicatorError('allreduce expects a Float32Array', 'INVALID_ARGUMENT');
+    if (op !== 'mean' && op !== 'sum') throw new CommunicatorError(`unknown reduce op ${String(op)}`, 'INVALID_ARGUMENT');
+    if (this.size === 1) return data;
+    const seg = this.segmentElems;
+    const count = Math.max(1, Math.ceil(data.length / seg));
+    const base = this.allocOps(count);
+    const mean = op === 'mean';
+    let nextSegment = 0;
+    const worker = async (): Promise<void> => {
+      while (nextSegment < count) {
+        const i = nextSegment++;
+        await this.ringAllreduce(data.subarray(i * seg, Math.min(data.length, (i + 1) * seg)), (base + i) >>> 0, mean);
+      }
+    };
+    const workers: Promise<void>[] = [];
+    for (let w = 0; w < Math.min(SEGMENT_WINDOW, count); w++) workers.push(worker());
+    await Promise.all(workers);
+    return data;
+  }
+
+  async allreduceBuckets(arrays: Float32Array[], options: AllreduceBucketsOptions = {}): Promise<Float32Array[]> {
+    this.checkUsable();
+    const op = options.op ?? 'mean';
+    const bucketElems = Math.max(1, Math.floor((options.bucketBytes ?? 25 * 1024 * 1024) / 4));
+    if (this.size === 1) return arrays;
+    // Cut the concatenation of all arrays into buckets of bucketElems; a bucket lists the pieces it is made of.
+    type Piece = { array: Float32Array; from: number; to: number };
+    const buckets: Piece[][] = [];
+    let current: Piece[] = [];
+    let fill = 0;
+    for (const array of arrays) {
+      let from = 0;
+      while (from < array.length) {
+        const take = Math.min(bucketElems - fill, array.length - from);
+        current.push({ array, from, to: from + take });
+        from += take;
+        fill += take;
+        if (fill === bucketElems) {
+          buckets.push(current);
+          current = [];
+          fill = 0;
+        }
+      }
+    }
+    if (current.length > 0) buckets.push(current);
+
+    // Two buckets in flight: while one travels, the next is packed and started.
+    const inFlight: { pieces: Piece[]; flat: Float32Array; done: Promise<Float32Array> }[] = [];
+    const finish = async (): Promise<void> => {
+      const { pieces, flat, done } = inFlight.shift()!;
+      await done;
+      if (pieces.length === 1) return; // reduced in place
+      let at = 0;
+      for (const p of pieces) {
+        p.array.set(flat.subarray(at, at + (p.to - p.from)), p.from);
+        at += p.to - p.from;
+      }
+    };
+    try {
+      for (const pieces of buckets) {
+        let flat: Float32Array;
+        if (pieces.length === 1) {
+          flat = pieces[0].array.subarray(pieces[0].from, pieces[0].to);
+        } else {
+          flat = new Float32Array(pieces.reduce((n, p) => n + p.to - p.from, 0));
+          let at = 0;
+          for (const p of pieces) {
+            flat.set(p.array.subarray(p.from, p.to), at);
+            at += p.to - p.from;
+          }
+        }
+        const done = this.allreduce(flat, op);
+        done.catch(() => {});
+        inFlight.push({ pieces, flat, done });
+        if (inFlight.length >= 2) await finish();
+      }
+      while (inFlight.length > 0) await finish();
+    } catch (error) {
+      for (const f of inFlight) f.done.catch(() => {});
+      throw error;
+    }
+    return arrays;
+  }
+
+  async broadcast(data: Float32Array, root = 0): Promise<Float32Array> {
+    this.checkUsable();
+    if (!(data instanceof Float32Array)) throw new CommunicatorError('broadcast expects a Float32Array', 'INVALID_ARGUMENT');
+    if (!Number.isInteger(root) || root < 0 || root >= this.size) {
+      throw new CommunicatorError(`broadcast root ${root} is not a rank of ${this.size}`, 'INVALID_ARGUMENT');
+    }
+    if (this.size === 1) return data;
+    const op = this.allocOps(1);
+    const seg = this.segmentElems;
+    const count = Math.max(1, Math.ceil(data.length / seg));
+    const piece = (i: number): Float32Array => data.subarray(i * seg, Math.min(data.length, (i + 1) * seg));
+    let last: Promise<void> = Promise.resolve();
+    if (this.rank === root) {
+      for (let i = 0; i < count; i++) {
+        await this.drain();
+        last = this.sendData(op, i, bytesOf(piece(i)));
+      }
+    } else {
+      const forward = this.next !== root;
+      for (let i = 0; i < count; i++) {
+        const payload = await this.recv(op, i);
+        const dst = piece(i);
+        this.expectBytes(payload, dst.byteLength, 'broadcast');
+        if (forward) {
+          await this.drain();
+          last = this.sendData(op, i, payload);
+        }
+        dst.set(float32View(payload));
+      }
+    }
+    await this.guard(last);
+    return data;
+  }
+
+  async allgather<T>(value: T): Promise<T[]> {
+    this.checkUsable();
+    const json = JSON.stringify(value);
+    const mine = Buffer.from(json === undefined ? 'null' : json, 'utf8');
+    if (this.size === 1) return [JSON.parse(mine.toString('utf8')) as T];
+    const op = this.allocOps(1);
+    const n = this.size;
+    const items: Buffer[] = new Array<Buffer>(n);
+    items[this.rank] = mine;
+    let forward: Buffer = mine;
+    let last: Promise<void> = Promise.resolve();
+    for (let s = 0; s < n - 1; s++) {
+      last = this.sendData(op, s, forward);
+      const payload = await this.recv(op, s);
+      items[mod(this.rank - s - 1, n)] = payload;
+      forward = payload;
+    }
+    await this.guard(last);
+    return items.map((b) => JSON.parse(b.toString('utf8')) as T);
+  }
+
+  async barrier(): Promise<void> {
+    await this.allgather(null);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const error = new CommunicatorError(`rank ${this.rank}: communicator closed`, 'CLOSED');
+    this.rejectAll(error);
+    const conns = [this.toNext, this.fromPrev].filter((c): c is Conn => c !== undefined);
+    await Promise.all(
+      conns.map(async (conn) => {
+        const socket = conn.socket;
+        if (socket.destroyed) return;
+        const gone = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+        if (!this.failure_) void conn.send(FrameType.Goodbye, 0, 0);
+        socket.end();
+        const timer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
+        await gone;
+        clearTimeout(timer);
+      }),
+    );
+  }
+
+  // ---- the ring all-reduce of one segment ------------------------------------------------------------------
+
+  /**
+   * Reduce-scatter then all-gather over `data` with operation number `op` (steps 0 … 2(size-1)-1).
+   * Chunk c (elements [c·L/N, (c+1)·L/N)) starts at rank c, is summed in rank order c, c+1, …, c-1 and ends fully
+   * reduced on rank c-1, which applies the mean and sends those bytes on around the ring.
+   */
+  private async ringAllreduce(data: Float32Array, op: number, mean: boolean): Promise<void> {
+    const n = this.size;
+    const r = this.rank;
+    const len = data.length;
+    const chunk = (c: number): Float32Array => data.subarray(Math.floor((c * len) / n), Math.floor(((c + 1) * len) / n));
+    let last: Promise<void> = Promise.resolve();
+    for (let s = 0; s < n - 1; s++) {
+      await this.drain();
+      last = this.sendData(op, s, bytesOf(chunk(mod(r - s, n))));
+      const payload = await this.recv(op, s);
+      const dst = chunk(mod(r - s - 1, n));
+      this.expectBytes(payload, dst.byteLength, 'allreduce');
+      addInto(dst, float32View(payload));
+    }
+    const owned = chunk(mod(r + 1, n));
+    if (mean) divideBy(owned, n);
+    // Forward received buffers rather than views of `data`: they are never written again, so a send still queued
+    // when this resolves cannot be changed by the caller.
+    let forward: Uint8Array = bytesOf(owned);
+    for (let s = 0; s < n - 1; s++) {
+      await this.drain();
+      last = this.sendData(op, n - 1 + s, forward);
+      const payload = await this.recv(op, n - 1 + s);
+      const dst = chunk(mod(r - s, n));
+      this.expectBytes(payload, dst.byteLength, 'allreduce');
+      dst.set(float32View(payload));
+      forward = payload;
+    }
+    // Writes complete in order: once the last is out, nothing queued still points into `data`.
+    await this.guard(last);
+  }
+
+  // ---- plumbing ----------------------------------------------------------------------------------------------
+
+  private allocOps(count: number): number {
+    const base = this.seq;
+    this.seq = (this.seq + count) >>> 0;
+    return base;
+  }
+
+  private checkUsable(): void {
+    if (this.failure_) throw this.failure_;
+    if (this.closed) throw new CommunicatorError(`rank ${this.rank}: communicator closed`, 'CLOSED');
+    if (this.toNext?.goodbye) this.failPeerClosed(this.next);
+  }
+
+  private sendData(op: number, step: number, payload: Uint8Array): Promise<void> {
+    const conn = this.toNext!;
+    if (conn.goodbye) this.failPeerClosed(this.next);
+    return conn.send(FrameType.Data, op, step, payload);
+  }
+
+  private recv(op: number, step: number): Promise<Buffer> {
+    if (this.failure_) return Promise.reject(this.failure_);
+    const key = (op >>> 0) * STEP_SPACE + step;
+    const ready = this.inbox.get(key);
+    if (ready) {
+      this.inbox.delete(key);
+      return Promise.resolve(ready);
+    }
+    if (this.fromPrev!.goodbye) this.failPeerClosed(this.prev);
+    return new Promise<Buffer>((resolve, reject) => this.waiters.set(key, { resolve, reject }));
+  }
+
+  private async drain(): Promise<void> {
+    const socket = this.toNext!.socket;
+    if (socket.writableLength <= MAX_QUEUED_BYTES) return;
+    await this.guard(new Promise<void>((resolve) => socket.once('drain', () => resolve())));
+  }
+
+  /** `p`, or the failure if the communicator fails first. */
+  private guard<T>(p: Promise<T>): Promise<T> {
+    if (this.failure_) return Promise.reject(this.failure_);
+    return Promise.race([p, this.failed]);
+  }
+
+  private expectBytes(payload: Buffer, expected: number, what: string): void {
+    if (payload.byteLength !== expected) {
+      const error = new CommunicatorError(
+        `${what}: rank ${this.prev} sent ${payload.byteLength} bytes where rank ${this.rank} expected ${expected}; every rank must pass the same lengths in the same order`,
+        'PROTOCOL',
+        { peer: this.prev },
+      );
+      this.fail(error);
+      throw error;
+    }
+  }
+
+  private onFrame(conn: Conn, type: number, op: number, step: number, payload: Buffer): void {
+    if (type === FrameType.Data) {
+      if (conn !== this.fromPrev || this.failure_ || this.closed) return;
+      const key = op * STEP_SPACE + step;
+      const waiter = this.waiters.get(key);
+      if (waiter) {
+        this.waiters.delete(key);
+        waiter.resolve(payload);
+      } else {
+        this.inbox.set(key, payload);
+      }
+    } else if (type === FrameType.Abort) {
+      let culprit = conn.peer;
+      let reason = '';
+      try {
+        const body = JSON.parse(payload.toString('utf8')) as { rank?: unknown; message?: unknown };
+        if (typeof body.rank === 'number') culprit = body.rank;
+        if (typeof body.message === 'string') reason = body.message;
+      } catch {
+        // keep the neighbour as the culprit
+      }
+      this.fail(
+        new CommunicatorError(`rank ${culprit} disconnected`, 'PEER_DISCONNECTED', {
+          peer: culprit,
+          cause: new Error(`reported by rank ${conn.peer}${reason ? `: ${reason}` : ''}`),
+        }),
+      );
+    } else if (type === FrameType.Goodbye) {
+      conn.goodbye = true;
+      // Frames arrive in order, so whatever we still wait for from prev will never come.
+      if (conn === this.fromPrev && this.waiters.size > 0) this.failPeerClosed(conn.peer);
+    }
+  }
+
+  private onSocketClosed(conn: Conn): void {
+    if (this.closed || this.failure_ || conn.goodbye) return;
+    this.fail(
+      new CommunicatorError(`rank ${conn.peer} disconnected`, 'PEER_DISCONNECTED', {
+        peer: conn.peer,
+        cause: conn.lastError,
+      }),
+    );
+  }
+
+  private failPeerClosed(peer: number): never {
+    const error = new CommunicatorError(`rank ${peer} closed its communicator while rank ${this.rank} still needed it`, 'PEER_CLOSED', {
+      peer,
+    });
+    this.fail(error);
+    throw this.failure_ ?? error;
+  }
+
+  private rejectAll(error: CommunicatorError): void {
+    const waiters = [...this.waiters.values()];
+    this.waiters.clear();
+    this.inbox.clear();
+    for (const w of waiters) w.reject(error);
+  }
+
+  /** Fails once: rejects everything pending, warns the neighbours, closes the sockets and tells the listeners. */
+  fail(error: CommunicatorError): void {
+    if (this.failure_ || this.closed) return;
+    this.failure_ = error;
+    this.rejectFailed(error);
+    this.rejectAll(error);
+    const abort = { rank: error.peer ?? this.rank, message: error.message };
+    for (const conn of [this.toNext, this.fromPrev]) {
+      if (!conn || conn.socket.destroyed) continue;
+      if (conn.socket.writable) void conn.sendJson(FrameType.Abort, abort);
+      conn.socket.end();
+      setTimeout(() => conn.socket.destroy(), CLOSE_GRACE_MS).unref();
+    }
+    const listeners = [...this.listeners];
+    this.listeners.clear();
+    for (const listener of listeners) {
+      try {
+        listener(error);
+      } catch {
+        // a listener's own failure must not stop the others
+      }
+    }
+  }
+}
+
+// ---- set-up ----------------------------------------------------------------------------------------------------
+
+export function formatAddress(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export function parseAddress(address: string): { host: string; port: number } {
+  const at = address.lastIndexOf(':');
+  const port = Number(address.slice(at + 1));
+  let host = address.slice(0, at);
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  if (at <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) {
+    throw new CommunicatorError(`bad rank address ${JSON.stringify(address)} (expected host:port)`, 'INVALID_ARGUMENT');
+  }
+  return { host, port };
+}
+
+interface Hello {
+  rank: number;
+  size: number;
+}
+
+function readHello(payload: Buffer): Hello | undefined {
+  try {
+    const v = JSON.parse(payload.toString('utf8')) as Partial<Hello>;
+    if (typeof v.rank === 'number' && typeof v.size === 'number') return { rank: v.rank, size: v.size };
+  } catch {
+    // not a hello
+  }
+  return undefined;
+}
+
+/**
+ * Joins the ring of `size` ranks: listens on an ephemeral port, swaps addresses through `exchange`, connects to the
+ * next rank and accepts the previous one. With size 1 it opens no sockets and every collective is local.
+ */
+export async function connectRing(options: ConnectRingOptions): Promise<Communicator> {
+  const { rank, size } = options;
+  if (!Number.isInteger(size) || size < 1 || !Number.isInteger(rank) || rank < 0 || rank >= size) {
+    throw new CommunicatorError(`bad rank ${rank} of size ${size}`, 'INVALID_ARGUMENT');
+  }
+  const comm = new RingCommunicator(rank, size, options.segmentBytes);
+  if (options.onFailure) comm.onFailure(options.onFailure);
+  if (size === 1) return comm;
+
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  const host = options.host ?? '127.0.0.1';
+  const next = (rank + 1) % size;
+  const prev = (rank - 1 + size) % size;
+  const server = net.createServer();
+  const sockets = new Set<net.Socket>();
+  const attached = new Set<net.Socket>();
+  let stage = 'listening';
+  let settled = false;
+  let timer: NodeJS.Timeout | undefined;
+
+  const cleanup = (): void => {
+    server.close();
+    for (const s of sockets) s.destroy();
+  };
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const fail = (error: Error): void => {
+        if (settled) return;
+        settled = true;
+        reject(error);
+      };
+      timer = setTimeout(() => {
+        fail(new CommunicatorError(`rank ${rank}: ring set-up timed out after ${timeoutMs} ms while ${stage}`, 'TIMEOUT'));
+      }, timeoutMs);
+      let nextReady = false;
+      let prevReady = false;
+      const maybeDone = (): void => {
+        if (nextReady && prevReady && !settled) {
+          settled = true;
+          resolve();
+        }
+      };
+
+      // Accept the previous rank; anything else that connects is dropped.
+      server.on('connection', (socket) => {
+        sockets.add(socket);
+        const conn = new Conn(
+          socket,
+          (type, _op, _step, payload) => {
+            const hello = type === FrameType.Hello ? readHello(payload) : undefined;
+            if (!hello || hello.rank !== prev || hello.size !== size || prevReady) {
+              socket.destroy();
+              return;
+            }
+            conn.peer = prev;
+            attached.add(socket);
+            comm.attach('prev', conn);
+            void conn.sendJson(FrameType.Hello, { rank, size });
+            prevReady = true;
+            maybeDone();
+          },
+        );
+        socket.on('close', () => sockets.delete(socket));
+      });
+      server.on('error', (error) => fail(new CommunicatorError(`rank ${rank}: cannot listen: ${error.message}`, 'INVALID_ARGUMENT', { cause: error })));
+      server.listen(0, options.listenHost ?? host, () => {
+        const port = (server.address() as net.AddressInfo).port;
+        const me = formatAddress(host, port);
+        stage = 'waiting for the rendezvous (exchange) to return every rank address';
+        options.exchange(me).then(
+          (addresses) => {
+            if (settled) return;
+            if (!Array.isArray(addresses) || addresses.length !== size) {
+              fail(new CommunicatorError(`rank ${rank}: exchange returned ${Array.isArray(addresses) ? addresses.length : 'no'} addresses for ${size} ranks`, 'PROTOCOL'));
+              return;
+            }
+            let target: { host: string; port: number };
+            try {
+              target = parseAddress(addresses[next]);
+            } catch (error) {
+              fail(error as Error);
+              return;
+            }
+            stage = `connecting to rank ${next} at ${addresses[next]}${prevReady ? '' : ` and waiting for rank ${prev} to connect`}`;
+            const attempt = (): void => {
+              if (settled) return;
+              const socket = net.connect({ host: target.host, port: target.port });
+              sockets.add(socket);
+              let connected = false;
+              const conn = new Conn(
+                socket,
+                (type, _op, _step, payload) => {
+                  const hello = type === FrameType.Hello ? readHello(payload) : undefined;
+                  if (!hello || hello.rank !== next || hello.size !== size) {
+                    fail(new CommunicatorError(`rank ${rank}: ${addresses[next]} is not rank ${next} of ${size}`, 'PROTOCOL'));
+                    return;
+                  }
+                  conn.peer = next;
+                  attached.add(socket);
+                  comm.attach('next', conn);
+                  nextReady = true;
+                  stage = `waiting for rank ${prev} to connect`;
+                  maybeDone();
+                },
+              );
+              socket.once('connect', () => {
+                connected = true;
+                void conn.sendJson(FrameType.Hello, { rank, size });
+              });
+              socket.once('close', () => {
+                sockets.delete(socket);
+                if (!connected && !settled) setTimeout(attempt, 100); // not listening yet, or refused: retry
+                else if (!nextReady) fail(new CommunicatorError(`rank ${rank}: rank ${next} at ${addresses[next]} dropped the connection during set-up`, 'PEER_DISCONNECTED', { peer: next }));
+              });
+            };
+            attempt();
+          },
+          (error: unknown) => fail(new CommunicatorError(`rank ${rank}: rendezvous failed: ${error instanceof Error ? error.message : String(error)}`, 'TIMEOUT', { cause: error })),
+        );
+      });
+      comm.onFailure((error) => fail(error));
+    });
+  } catch (error) {
+    clearTimeout(timer);
+    cleanup();
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+  server.close();
+  for (const s of sockets) if (!attached.has(s)) s.destroy();
+  return comm;
+}
