@@ -1,0 +1,566 @@
+// One scheduling pass: `schedule(snapshot) -> { assign, preempt, waiting }`. Pure and deterministic.
+//
+// Priority policy (Determined's semantics): pending gangs in order of priority (lower number first), then
+// submission order. Each gang is placed whole on free slots (gang rules in fit.ts) or it is blocked. A blocked gang
+// - with preemption on, may preempt running preemptible allocations of strictly lower priority on the same agent(s)
+//   so that it would then fit; it claims the slots being freed and gets them in a later pass (victims are not
+//   replaced in the same pass);
+// - otherwise reserves the free slots of the agent(s) closest to fitting it, so that lower-ranked work cannot
+//   starve it. Lower-ranked gangs still backfill every slot that no blocked gang ahead of them holds.
+// Because gangs are taken in order and free slots only shrink during a pass, a gang that is placed or preempts can
+// never use slots where a more important waiting gang would have fit.
+//
+// Fair share policy: each pool's capacity is divided between groups by water-filling over their demand (see
+// fairshare.ts), in whole slots. Groups below their entitlement are served first, least served (slots/weight)
+// first; such a group may preempt running work of groups above their entitlement (never taking a group below it),
+// or reserves slots as above. Then whatever is still free goes to the remaining pending work in priority order, so
+// no slot idles while something fits.
+import { entitlements, type Claimant } from './fairshare';
+import { shapeRefusal } from './fit';
+import { PoolState, type AgentState, type RunningState } from './pool';
+import {
+  DEFAULT_PRIORITY,
+  DEFAULT_WEIGHT,
+  type Allocation,
+  type Assignment,
+  type Group,
+  type Placement,
+  type ScheduleOptions,
+  type ScheduleResult,
+  type Snapshot,
+  type WaitingAllocation,
+} from './types';
+
+export const priorityOf = (a: Allocation): number => a.priority ?? DEFAULT_PRIORITY;
+
+const byId = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Scheduling order of the priority policy: priority number, then submission order, then id. */
+export function compareAllocations(a: Allocation, b: Allocation): number {
+  return priorityOf(a) - priorityOf(b) || a.order - b.order || byId(a.id, b.id);
+}
+
+/** Internal state of one pass. */
+export interface Pass {
+  opts: ScheduleOptions;
+  pools: Map<string, PoolState>;
+  groups: Map<string, Group>;
+  /** Slots held per group (running, preempting included, plus assigned this pass): what max_slots limits. */
+  held: Map<string, number>;
+  running: RunningState[];
+  /** Pending allocations in priority order. */
+  pending: Allocation[];
+  assign: Assignment[];
+  preempt: string[];
+  waiting: WaitingAllocation[];
+  /** Pending allocation ids in the order the pass considered them. */
+  considered: string[];
+  /** What happened to each pending allocation considered (for tests and tools). */
+  outcomes: Map<string, Outcome['kind']>;
+  /** Gangs that claimed slots being freed: the victims preempted for each and the agents claimed. */
+  claims: Array<{ allocationId: string; victims: string[]; agents: string[] }>;
+}
+
+export type Outcome = { kind: 'placed' } | { kind: 'claimed' | 'blocked' | 'refused'; reason: string };
+
+interface Mode {
+  /** Whether `r` may be preempted for `a`, given the victims already picked for it. Undefined: no preemption. */
+  victim?: (r: RunningState, taken: readonly RunningState[], a: Allocation) => boolean;
+  /** Quick test before a victim search; false skips it. */
+  worthSearching?: (pool: PoolState, a: Allocation) => boolean;
+  /** A failed victim search for size n implies failure for every later gang of size >= n. */
+  cacheFailures: boolean;
+  onPreempt?: (r: RunningState) => void;
+  /** Whether a blocked gang reserves slots. */
+  reserve: boolean;
+  behind: string;
+  preempting: (victims: number) => string;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+export function buildPass(s: Snapshot): Pass {
+  const pools = new Map<string, PoolState>();
+  const agents = new Map<string, { st: AgentState; pool: PoolState }>();
+  const sorted = [...s.agents].sort((a, b) => byId(a.id, b.id));
+  for (const a of sorted) {
+    if (agents.has(a.id)) continue;
+    let pool = pools.get(a.pool);
+    if (!pool) pools.set(a.pool, (pool = new PoolState(a.pool)));
+    const st: AgentState = {
+      id: a.id,
+      size: a.slots.length,
+      enabled: a.enabled,
+      free: [...a.slots].sort((x, y) => x - y),
+      exiting: 0,
+      reserved: 0,
+      running: [],
+      bucketPos: -1,
+    };
+    pool.addAgent(st);
+    agents.set(a.id, { st, pool });
+  }
+
+  const held = new Map<string, number>();
+  const running: RunningState[] = [];
+  const pending: Allocation[] = [];
+  const used = new Map<AgentState, Set<number>>();
+  for (const al of s.allocations) {
+    if (al.state !== 'running') {
+      pending.push(al);
+      continue;
+    }
+    held.set(al.groupId, (held.get(al.groupId) ?? 0) + al.slots);
+    const r: RunningState = {
+      alloc: al,
+      priority: priorityOf(al),
+      preemptible: al.preemptible ?? true,
+      preempting: al.preempting ?? false,
+      devicesOn: new Map(),
+    };
+    running.push(r);
+    const touched = new Set<PoolState>();
+    for (const pl of al.placement ?? []) {
+      const e = agents.get(pl.agentId);
+      if (!e) continue;
+      let u = used.get(e.st);
+      if (!u) used.set(e.st, (u = new Set(e.st.free)));
+      let n = 0;
+      for (const d of pl.devices) if (u.delete(d)) n++;
+      if (n === 0) continue;
+      r.devicesOn.set(e.st, (r.devicesOn.get(e.st) ?? 0) + n);
+      if (r.preempting) {
+        e.st.exiting += n;
+        e.pool.exitingTotal += n;
+      } else if (!e.st.running.includes(r)) {
+        e.st.running.push(r);
+      }
+      touched.add(e.pool);
+    }
+    if (!r.preempting && r.preemptible) {
+      for (const p of touched) {
+        p.victims++;
+        if (r.priority > p.maxVictimPriority) p.maxVictimPriority = r.priority;
+      }
+    }
+  }
+  for (const [st, u] of used) st.free = st.free.filter((d) => u.has(d));
+  for (const p of pools.values()) p.index();
+  pending.sort(compareAllocations);
+  return {
+    opts: s.options,
+    pools,
+    groups: new Map(s.groups.map((g) => [g.id, g])),
+    held,
+    running,
+    pending,
+    assign: [],
+    preempt: [],
+    waiting: [],
+    considered: [],
+    outcomes: new Map(),
+    claims: [],
+  };
+}
+
+/** Least valuable victims first: highest priority number, then newest, then id. */
+function victimOrder(a: RunningState, b: RunningState): number {
+  return b.priority - a.priority || b.alloc.order - a.alloc.order || byId(b.alloc.id, a.alloc.id);
+}
+
+type Score = [number, number, number];
+
+/** Fewer victims, then victims whose most important one is least important, then newer victims. */
+function score(victims: readonly RunningState[]): Score {
+  let minPriority = Infinity;
+  let minOrder = Infinity;
+  for (const v of victims) {
+    minPriority = Math.min(minPriority, v.priority);
+    minOrder = Math.min(minOrder, v.alloc.order);
+  }
+  return victims.length === 0 ? [0, 0, 0] : [victims.length, -minPriority, -minOrder];
+}
+
+const better = (a: Score, b: Score) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
+
+/** Victims on one agent that free at least `need` devices there, or undefined. */
+function pickVictims(ag: AgentState, need: number, a: Allocation, mode: Mode): RunningState[] | undefined {
+  const cands = ag.running.filter((r) => r.preemptible).sort(victimOrder);
+  const taken: RunningState[] = [];
+  let freed = 0;
+  for (const r of cands) {
+    if (freed >= need) break;
+    if (!mode.victim!(r, taken, a)) continue;
+    taken.push(r);
+    freed += r.devicesOn.get(ag)!;
+  }
+  if (freed < need) return undefined;
+  // Drop victims that turned out unnecessary, the most valuable first.
+  for (let i = taken.length - 1; i >= 0; i--) {
+    const d = taken[i].devicesOn.get(ag)!;
+    if (freed - d >= need) {
+      freed -= d;
+      taken.splice(i, 1);
+    }
+  }
+  return taken;
+}
+
+interface Plan {
+  targets: AgentState[];
+  victims: RunningState[];
+}
+
+function planPreemption(pool: PoolState, a: Allocation, mode: Mode): Plan | undefined {
+  const n = a.slots;
+  if (n <= pool.largest) {
+    let best: { ag: AgentState; victims: RunningState[]; score: Score } | undefined;
+    for (const ag of pool.list) {
+      if (!ag.enabled || ag.size < n) continue;
+      const have = ag.free.length + ag.exiting;
+      const victims = have >= n ? [] : pickVictims(ag, n - have, a, mode);
+      if (!victims) continue;
+      const s = score(victims);
+      if (!best || better(s, best.score) < 0) best = { ag, victims, score: s };
+      if (victims.length === 0) break;
+    }
+    return best && { targets: [best.ag], victims: best.victims };
+  }
+  const k = n / pool.largest;
+  const cands: Array<{ ag: AgentState; victims: RunningState[]; score: Score }> = [];
+  for (const ag of pool.list) {
+    if (!ag.enabled || ag.size !== pool.largest) continue;
+    const victims = ag.running;
+    if (victims.some((r) => !r.preemptible || !mode.victim!(r, [], a))) continue;
+    cands.push({ ag, victims, score: score(victims) });
+  }
+  cands.sort((x, y) => better(x.score, y.score));
+  const targets: AgentState[] = [];
+  const taken = new Set<RunningState>();
+  for (const c of cands) {
+    if (targets.length === k) break;
+    const fresh = c.victims.filter((r) => !taken.has(r));
+    const list = [...taken];
+    let ok = true;
+    for (const r of fresh) {
+      if (!mode.victim!(r, list, a)) {
+        ok = false;
+        break;
+      }
+      list.push(r);
+    }
+    if (!ok) continue;
+    targets.push(c.ag);
+    for (const r of fresh) taken.add(r);
+  }
+  if (targets.length < k) return undefined;
+  return { targets, victims: [...taken] };
+}
+
+function commitPreemption(pass: Pass, pool: PoolState, a: Allocation, plan: Plan, mode: Mode): void {
+  for (const r of plan.victims) {
+    r.preempting = true;
+    pass.preempt.push(r.alloc.id);
+    for (const [ag, cnt] of r.devicesOn) {
+      const i = ag.running.indexOf(r);
+      if (i >= 0) ag.running.splice(i, 1);
+      ag.exiting += cnt;
+      pool.exitingTotal += cnt;
+    }
+    pool.victims--;
+    mode.onPreempt?.(r);
+  }
+  pool.failedPreemptSize = Infinity;
+  pass.claims.push({
+    allocationId: a.id,
+    victims: plan.victims.map((r) => r.alloc.id),
+    agents: plan.targets.map((t) => t.id),
+  });
+  claim(pool, plan.targets, a.slots);
+}
+
+/** Hold the free and exiting devices of `targets` for a blocked gang of `n`. */
+function claim(pool: PoolState, targets: AgentState[], n: number): void {
+  if (n > pool.largest) {
+    for (const ag of targets) {
+      pool.reserveFree(ag, ag.free.length);
+      pool.exitingTotal -= ag.exiting;
+      ag.exiting = 0;
+    }
+    return;
+  }
+  const ag = targets[0];
+  const f = Math.min(ag.free.length, n);
+  pool.reserveFree(ag, f);
+  const x = Math.min(ag.exiting, n - f);
+  ag.exiting -= x;
+  pool.exitingTotal -= x;
+}
+
+function blockedReason(pool: PoolState, n: number, behind: string): string {
+  if (n <= pool.largest) {
+    if (pool.reservedBlockMax >= n) return behind;
+    if (pool.totalFree >= n) {
+      return `waiting for ${n} free slots on one agent in pool ${pool.name} (${pool.totalFree} free, at most ${pool.maxFree} on one agent)`;
+    }
+    return `waiting for ${n} free slots in pool ${pool.name} (${pool.totalFree} free)`;
+  }
+  const k = n / pool.largest;
+  const whole = pool.buckets[pool.largest].length;
+  if (whole + pool.reservedWhole >= k) return behind;
+  return `waiting for ${k} whole free agents (${n} slots) in pool ${pool.name} (${plural(whole, 'whole agent')} free)`;
+}
+
+function reserveFor(pool: PoolState, n: number): void {
+  if (n <= pool.largest) {
+    const [ag] = pool.mostFree(1, n);
+    if (ag) claim(pool, [ag], n);
+  } else {
+    const ags = pool.mostFree(n / pool.largest, pool.largest);
+    if (ags.length > 0) claim(pool, ags, n);
+  }
+}
+
+/** Try to place one pending allocation; on success it is recorded in `pass.assign`. */
+function tryPlace(pass: Pass, a: Allocation, mode: Mode): Outcome {
+  const out = place(pass, a, mode);
+  pass.outcomes.set(a.id, out.kind);
+  return out;
+}
+
+function place(pass: Pass, a: Allocation, mode: Mode): Outcome {
+  const pool = pass.pools.get(a.pool);
+  if (!pool) return { kind: 'refused', reason: `no agent in pool '${a.pool}'` };
+  const n = a.slots;
+  const never = shapeRefusal(pool, n);
+  if (never) return { kind: 'refused', reason: never };
+  if (pool.enabledCount === 0) return { kind: 'refused', reason: `no enabled agent in pool '${a.pool}'` };
+  const group = pass.groups.get(a.groupId);
+  const held = pass.held.get(a.groupId) ?? 0;
+  if (group?.maxSlots !== undefined && held + n > group.maxSlots) {
+    return { kind: 'refused', reason: `experiment at max_slots (${group.maxSlots})` };
+  }
+  let placement: Placement[] | undefined;
+  if (n === 0) {
+    const ag = pool.list.find((x) => x.enabled)!;
+    placement = [{ agentId: ag.id, devices: [] }];
+  } else if (n <= pool.largest) {
+    const ag = pool.findOne(n, pass.opts.fit);
+    if (ag) placement = [{ agentId: ag.id, devices: pool.takeFree(ag, n) }];
+  } else {
+    const ags = pool.findWhole(n / pool.largest);
+    if (ags) placement = ags.map((ag) => ({ agentId: ag.id, devices: pool.takeFree(ag, ag.free.length) }));
+  }
+  if (placement) {
+    pass.assign.push({ allocationId: a.id, placement });
+    pass.held.set(a.groupId, held + n);
+    return { kind: 'placed' };
+  }
+  if (
+    mode.victim &&
+    pass.opts.preemption &&
+    (pool.victims > 0 || pool.exitingTotal > 0) &&
+    !(mode.cacheFailures && n >= pool.failedPreemptSize) &&
+    (mode.worthSearching?.(pool, a) ?? true)
+  ) {
+    const plan = planPreemption(pool, a, mode);
+    if (plan) {
+      commitPreemption(pass, pool, a, plan, mode);
+      const reason =
+        plan.victims.length > 0
+          ? mode.preempting(plan.victims.length)
+          : 'waiting for preempted allocations to exit';
+      return { kind: 'claimed', reason };
+    }
+    if (mode.cacheFailures) pool.failedPreemptSize = Math.min(pool.failedPreemptSize, n);
+  }
+  const reason = blockedReason(pool, n, mode.behind);
+  if (mode.reserve) reserveFor(pool, n);
+  return { kind: 'blocked', reason };
+}
+
+const PRIORITY_MODE: Mode = {
+  victim: (r, _taken, a) => r.priority > priorityOf(a),
+  worthSearching: (pool, a) => pool.exitingTotal > 0 || pool.maxVictimPriority > priorityOf(a),
+  cacheFailures: true,
+  reserve: true,
+  behind: 'behind higher-priority jobs',
+  preempting: (v) => `preempting ${plural(v, 'lower-priority allocation')} to make room`,
+};
+
+function runPriority(pass: Pass): void {
+  for (const a of pass.pending) {
+    pass.considered.push(a.id);
+    const out = tryPlace(pass, a, PRIORITY_MODE);
+    if (out.kind !== 'placed') pass.waiting.push({ allocationId: a.id, reason: out.reason });
+  }
+}
+
+/** A group's share of one pool during a fair-share pass. */
+export interface Share {
+  id: string;
+  weight: number;
+  /** Whole-slot entitlement. */
+  ent: number;
+  /** Slots in use: running and not preempting, assigned, or claimed by a preempting gang this pass. */
+  usage: number;
+  demand: number;
+  queue: Allocation[];
+  next: number;
+}
+
+/** Binary min-heap of shares by usage/weight, then id. */
+class ShareHeap {
+  private items: Share[] = [];
+  get size(): number {
+    return this.items.length;
+  }
+  private less(a: Share, b: Share): boolean {
+    const d = a.usage / a.weight - b.usage / b.weight;
+    return d < 0 || (d === 0 && a.id < b.id);
+  }
+  push(s: Share): void {
+    const h = this.items;
+    h.push(s);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.less(h[i], h[p])) break;
+      [h[i], h[p]] = [h[p], h[i]];
+      i = p;
+    }
+  }
+  pop(): Share {
+    const h = this.items;
+    const top = h[0];
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && this.less(h[l], h[m])) m = l;
+        if (r < h.length && this.less(h[r], h[m])) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m], h[i]];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+/** Entitlements of every group, per pool, for a fair-share pass (also used by tests and `queueOrder`). */
+export function fairShares(pass: Pass): Map<string, Map<string, Share>> {
+  const out = new Map<string, Map<string, Share>>();
+  const share = (pool: string, groupId: string, fallbackWeight: number | undefined): Share => {
+    let m = out.get(pool);
+    if (!m) out.set(pool, (m = new Map()));
+    let s = m.get(groupId);
+    if (!s) {
+      const g = pass.groups.get(groupId);
+      const w = g?.weight ?? fallbackWeight ?? DEFAULT_WEIGHT;
+      s = { id: groupId, weight: w > 0 ? w : 1e-9, ent: 0, usage: 0, demand: 0, queue: [], next: 0 };
+      m.set(groupId, s);
+    }
+    return s;
+  };
+  for (const r of pass.running) {
+    const s = share(r.alloc.pool, r.alloc.groupId, r.alloc.weight);
+    s.demand += r.alloc.slots;
+    if (!r.preempting) s.usage += r.alloc.slots;
+  }
+  for (const a of pass.pending) {
+    const s = share(a.pool, a.groupId, a.weight);
+    s.demand += a.slots;
+    s.queue.push(a);
+  }
+  for (const [poolName, m] of out) {
+    const capacity = pass.pools.get(poolName)?.capacity ?? 0;
+    const claimants: Claimant[] = [];
+    for (const s of m.values()) {
+      const max = pass.groups.get(s.id)?.maxSlots;
+      claimants.push({ id: s.id, weight: s.weight, demand: max === undefined ? s.demand : Math.min(s.demand, max) });
+    }
+    const ents = entitlements(capacity, claimants);
+    for (const s of m.values()) s.ent = ents.get(s.id)!;
+  }
+  return out;
+}
+
+function runFairShare(pass: Pass): void {
+  const shares = fairShares(pass);
+  const poolNames = [...shares.keys()].sort(byId);
+  for (const poolName of poolNames) {
+    const m = shares.get(poolName)!;
+    const mode: Mode = {
+      // Only from another group above its entitlement, and never taking that group below it.
+      victim: (r, taken, a) => {
+        if (r.alloc.groupId === a.groupId) return false;
+        const s = m.get(r.alloc.groupId);
+        if (!s) return false;
+        let after = s.usage - r.alloc.slots;
+        for (const t of taken) if (t.alloc.groupId === s.id) after -= t.alloc.slots;
+        return after >= s.ent;
+      },
+      cacheFailures: false,
+      onPreempt: (r) => {
+        const s = m.get(r.alloc.groupId);
+        if (s) s.usage -= r.alloc.slots;
+      },
+      reserve: true,
+      behind: "behind other experiments' jobs",
+      preempting: (v) => `preempting ${plural(v, 'allocation')} of experiments above their fair share`,
+    };
+    // Phase 1: groups below their entitlement, least served first.
+    const heap = new ShareHeap();
+    for (const s of [...m.values()].sort((x, y) => byId(x.id, y.id))) {
+      if (s.queue.length > 0 && s.usage < s.ent) heap.push(s);
+    }
+    while (heap.size > 0) {
+      const s = heap.pop();
+      const a = s.queue[s.next++];
+      pass.considered.push(a.id);
+      const out = tryPlace(pass, a, mode);
+      if (out.kind !== 'placed') pass.waiting.push({ allocationId: a.id, reason: out.reason });
+      if (out.kind === 'placed' || out.kind === 'claimed') s.usage += a.slots;
+      // A blocked gang keeps its group's place: the group's later work waits behind it.
+      if (out.kind === 'blocked') continue;
+      if (s.next < s.queue.length && s.usage < s.ent) heap.push(s);
+    }
+    // Phase 2: leftover slots to the rest, in priority order, without preemption or reservations.
+    const rest: Allocation[] = [];
+    for (const s of m.values()) for (let i = s.next; i < s.queue.length; i++) rest.push(s.queue[i]);
+    rest.sort(compareAllocations);
+    const backfill: Mode = { cacheFailures: false, reserve: false, behind: mode.behind, preempting: mode.preempting };
+    for (const a of rest) {
+      pass.considered.push(a.id);
+      const s = m.get(a.groupId)!;
+      const out = tryPlace(pass, a, backfill);
+      if (out.kind === 'placed') {
+        s.usage += a.slots;
+      } else {
+        const reason =
+          out.kind === 'blocked' && s.usage >= s.ent
+            ? `experiment at its fair share (${s.usage} of ${s.ent} slots in pool ${poolName})`
+            : out.reason;
+        pass.waiting.push({ allocationId: a.id, reason });
+      }
+    }
+  }
+}
+
+/** One scheduling pass. See the top of this file for the policies and types.ts for the contract. */
+export function schedule(snapshot: Snapshot): ScheduleResult {
+  return runPass(snapshot).result;
+}
+
+/** A pass and its internal state (for `queueOrder`). */
+export function runPass(snapshot: Snapshot): { pass: Pass; result: ScheduleResult } {
+  const pass = buildPass(snapshot);
+  if (snapshot.options.policy === 'fair_share') runFairShare(pass);
+  else runPriority(pass);
+  return { pass, result: { assign: pass.assign, preempt: pass.preempt, waiting: pass.waiting } };
+}
