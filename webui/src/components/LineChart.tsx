@@ -1,0 +1,127 @@
+// Many-series line chart on uPlot. Series are aligned on the union of their x values (steps); trials of
+// one experiment validate at the same steps, so the union stays small. Highlighting (a clicked table row
+// or the hovered curve) thickens one series and dims the rest, and is mirrored in data-* attributes.
+import { useEffect, useRef } from 'react';
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+
+export interface CurveSeries {
+  id: number;
+  label: string;
+  xs: number[];
+  ys: number[];
+  color: string;
+}
+
+interface Props {
+  series: CurveSeries[];
+  highlighted: number | null;
+  onHover?: (id: number | null) => void;
+  log?: boolean;
+  height: number;
+  xLabel?: string;
+  yLabel?: string;
+  onDraw?: () => void;
+  testId?: string;
+}
+
+function align(series: CurveSeries[], log: boolean): uPlot.AlignedData {
+  const xsSet = new Set<number>();
+  for (const s of series) for (const x of s.xs) xsSet.add(x);
+  const xs = Float64Array.from(xsSet).sort();
+  const idx = new Map<number, number>();
+  xs.forEach((x, i) => idx.set(x, i));
+  const out: Array<ArrayLike<number | null>> = [xs];
+  for (const s of series) {
+    const ys: Array<number | null> = new Array(xs.length).fill(null);
+    for (let i = 0; i < s.xs.length; i++) {
+      const y = s.ys[i]!;
+      ys[idx.get(s.xs[i]!)!] = Number.isFinite(y) && (!log || y > 0) ? y : null;
+    }
+    out.push(ys);
+  }
+  return out as uPlot.AlignedData;
+}
+
+export function LineChart(p: Props) {
+  const host = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | null>(null);
+  const cb = useRef(p);
+  cb.current = p;
+
+  useEffect(() => {
+    const el = host.current;
+    if (!el) return;
+    const many = p.series.length > 50;
+    const opts: uPlot.Options = {
+      width: Math.max(200, el.clientWidth),
+      height: p.height,
+      legend: { show: false },
+      focus: { alpha: 1 },
+      cursor: {
+        focus: { prox: 16 },
+        points: { one: true, size: 7 },
+        drag: { x: true, y: false },
+      },
+      scales: { x: { time: false }, y: { distr: p.log ? 3 : 1 } },
+      axes: [
+        { label: p.xLabel, labelSize: 18, size: 36, stroke: '#5b6270', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#dde1e6' }, font: '11px system-ui, sans-serif', labelFont: '11px system-ui, sans-serif' },
+        { label: p.yLabel, labelSize: 18, size: 56, stroke: '#5b6270', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#dde1e6' }, font: '11px system-ui, sans-serif', labelFont: '11px system-ui, sans-serif' },
+      ],
+      series: [
+        {},
+        ...p.series.map((s) => ({
+          label: s.label,
+          stroke: s.color,
+          width: many ? 1 : 1.5,
+          spanGaps: true,
+          points: { show: false },
+        })),
+      ],
+      hooks: {
+        setSeries: [
+          (_u: uPlot, i: number | null) => {
+            cb.current.onHover?.(i === null || i === 0 ? null : (cb.current.series[i - 1]?.id ?? null));
+          },
+        ],
+        draw: [() => cb.current.onDraw?.()],
+      },
+    };
+    const u = new uPlot(opts, align(p.series, !!p.log), el);
+    plot.current = u;
+    applyHighlight(u, p.series, cb.current.highlighted, many);
+    u.redraw(true);
+    const ro = new ResizeObserver(() => {
+      const w = Math.max(200, el.clientWidth);
+      if (Math.abs(w - u.width) > 1) u.setSize({ width: w, height: cb.current.height });
+    });
+    ro.observe(el);
+    return () => {
+      ro.disconnect();
+      u.destroy();
+      plot.current = null;
+    };
+    // Rebuilt only when the data or scale changes; highlight changes below restyle in place.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [p.series, p.log, p.height, p.xLabel, p.yLabel]);
+
+  useEffect(() => {
+    const u = plot.current;
+    if (!u) return;
+    applyHighlight(u, p.series, p.highlighted, p.series.length > 50);
+    u.redraw(true);
+  }, [p.highlighted, p.series]);
+
+  return <div ref={host} className="linechart" data-testid={p.testId} data-series={p.series.length} data-highlighted-trial={p.highlighted ?? undefined} />;
+}
+
+function applyHighlight(u: uPlot, series: CurveSeries[], hl: number | null, many: boolean): void {
+  const base = many ? 1 : 1.5;
+  series.forEach((s, j) => {
+    const us = u.series[j + 1] as uPlot.Series & { width?: number };
+    if (!us) return;
+    const on = hl === s.id;
+    us.alpha = hl === null || on ? 1 : 0.18;
+    us.width = on ? 3 : base;
+  });
+}

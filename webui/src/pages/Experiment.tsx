@@ -1,0 +1,136 @@
+import { useCallback, useMemo, useState } from 'react';
+import type { ExperimentDetail, TrialSummary } from '@hone/protocol';
+import { useApi, useNow, useSubscription, useThrottle } from '../hooks';
+import { Link } from '../router';
+import { fmtDuration, fmtMetric, fmtTime } from '../format';
+import { Progress, StateBadge } from '../components/StateBadge';
+import { ExperimentActions } from '../components/ExperimentActions';
+import { CurvesTab } from './ExperimentCurves';
+import { TrialsTab } from './ExperimentTrials';
+import { HparamsTab, RungsTab } from './ExperimentHparams';
+import { toRows } from './trialColumns';
+
+export interface Highlight {
+  /** Sticky selection (a clicked row or curve). */
+  selected: number | null;
+  /** Transient (mouse over a row or a curve). */
+  hovered: number | null;
+  select: (id: number | null) => void;
+  hover: (id: number | null) => void;
+}
+
+export function ExperimentPage({ id, tab }: { id: number; tab: string }) {
+  const detail = useApi<ExperimentDetail>(`/experiments/${id}`);
+  const names = useApi<{ training: string[]; validation: string[] }>(`/experiments/${id}/metric-names`);
+  const now = useNow(5000);
+  const [selected, setSelected] = useState<number | null>(null);
+  const [hovered, setHovered] = useState<number | null>(null);
+  const [metricsEpoch, setMetricsEpoch] = useState(0);
+  const bumpMetrics = useThrottle(() => setMetricsEpoch((e) => e + 1), 5000);
+  const reloadNames = useThrottle(names.reload, 10000);
+
+  // Live: experiment and trial messages patch the page in place; metric messages only schedule a throttled
+  // chart refresh (≤ one request per 5 s however many trials report).
+  useSubscription(`experiment:${id}`, (m) => {
+    if (m.type === 'experiment') detail.setData((d) => d && { ...d, ...m.experiment, config: d.config, configYaml: d.configYaml, trials: d.trials, rungs: d.rungs });
+    else if (m.type === 'trial') {
+      const t = m.trial;
+      detail.setData((d) => {
+        if (!d) return d;
+        const i = d.trials.findIndex((x) => x.id === t.id);
+        const trials = d.trials.slice();
+        if (i < 0) trials.push(t);
+        else trials[i] = t;
+        return { ...d, trials };
+      });
+    } else if (m.type === 'metrics') {
+      bumpMetrics();
+      if (m.points.some((p) => Object.keys(p.metrics).some((k) => !(m.group === 'validation' ? names.data?.validation : names.data?.training)?.includes(k)))) reloadNames();
+    }
+  });
+
+  const hl: Highlight = {
+    selected,
+    hovered,
+    select: useCallback((x: number | null) => setSelected((s) => (s === x ? null : x)), []),
+    hover: setHovered,
+  };
+  const d = detail.data;
+  const rows = useMemo(() => (d ? toRows(d.trials) : []), [d?.trials]); // eslint-disable-line react-hooks/exhaustive-deps
+
+  if (detail.error && !d)
+    return (
+      <div className="page">
+        <div className="error-box">
+          Could not load experiment {id}: {detail.error.message}
+        </div>
+        <Link to="/experiments">← Experiments</Link>
+      </div>
+    );
+  if (!d) return <div className="page muted">Loading experiment {id}…</div>;
+
+  const tabs: Array<[string, string]> = [
+    ['curves', 'Learning curves'],
+    ['trials', 'Trials'],
+    ['hyperparameters', 'Hyperparameters'],
+    ...(d.rungs && d.rungs.length ? ([['rungs', 'Rungs']] as Array<[string, string]>) : []),
+    ['config', 'Config'],
+  ];
+  const cfg = d.config;
+  const maxLen = cfg?.searcher?.max_length ? `${cfg.searcher.max_length.value} ${cfg.searcher.max_length.unit}` : cfg?.searcher?.max_time ? `${cfg.searcher.max_time} ${cfg.searcher.time_metric ?? ''}` : '–';
+
+  return (
+    <div className="page" data-testid="experiment-page" data-experiment-id={id}>
+      <div className="crumbs">
+        <Link to="/experiments">Experiments</Link> / <span>{id}</span>
+      </div>
+      <div className="exp-head card">
+        <div className="exp-title">
+          <h1>
+            <span className="muted">#{d.id}</span> {d.name}
+          </h1>
+          <StateBadge state={d.state} />
+          <Progress value={d.progress} />
+          <span className="spacer" />
+          <ExperimentActions exp={d} onDone={(e) => detail.setData((x) => x && { ...x, ...e, config: x.config, configYaml: x.configYaml, trials: x.trials, rungs: x.rungs })} />
+        </div>
+        <dl className="facts">
+          <div><dt>Searcher</dt><dd>{d.searcher}</dd></div>
+          <div><dt>Metric</dt><dd>{d.metric} ({d.smallerIsBetter ? 'min' : 'max'})</dd></div>
+          <div><dt>Best</dt><dd data-testid="best-metric">{fmtMetric(d.bestMetric)}</dd></div>
+          <div><dt>Trials</dt><dd>{d.numTrials}{cfg?.searcher?.max_trials ? ` / ${cfg.searcher.max_trials}` : ''}</dd></div>
+          <div><dt>Max length</dt><dd>{maxLen}</dd></div>
+          <div><dt>Slots/trial</dt><dd>{cfg?.resources?.slots_per_trial ?? '–'}</dd></div>
+          <div><dt>Pool</dt><dd>{d.resourcePool}</dd></div>
+          <div><dt>Priority</dt><dd>{d.priority}</dd></div>
+          <div><dt>User</dt><dd>{d.user}</dd></div>
+          <div><dt>Started</dt><dd>{fmtTime(d.startTime)}</dd></div>
+          <div><dt>Duration</dt><dd>{fmtDuration(d.startTime, d.endTime, now)}</dd></div>
+          {d.labels.length > 0 && <div><dt>Labels</dt><dd>{d.labels.join(', ')}</dd></div>}
+        </dl>
+        {cfg?.description && <p className="desc">{cfg.description}</p>}
+      </div>
+      <nav className="tabs" role="tablist">
+        {tabs.map(([k, label]) => (
+          <Link key={k} to={`/experiments/${id}/${k}`} role="tab" aria-selected={tab === k} className={tab === k ? 'tab active' : 'tab'} data-tab={k}>
+            {label}
+          </Link>
+        ))}
+      </nav>
+      <div className="tab-body">
+        {tab === 'curves' && <CurvesTab exp={d} rows={rows} names={names.data} hl={hl} epoch={metricsEpoch} />}
+        {tab === 'trials' && <TrialsTab exp={d} rows={rows} hl={hl} />}
+        {tab === 'hyperparameters' && <HparamsTab exp={d} rows={rows} hl={hl} />}
+        {tab === 'rungs' && <RungsTab exp={d} />}
+        {tab === 'config' && (
+          <pre className="yaml card" data-testid="config-yaml">
+            {d.configYaml}
+          </pre>
+        )}
+        {!tabs.some(([k]) => k === tab) && <div className="muted">Unknown tab “{tab}”.</div>}
+      </div>
+    </div>
+  );
+}
+
+export type { TrialSummary };

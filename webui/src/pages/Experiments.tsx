@@ -1,0 +1,198 @@
+import { useEffect, useMemo, useState } from 'react';
+import type { ExperimentState, ExperimentSummary, Page } from '@hone/protocol';
+import { useApi, useNow, useSubscription, useThrottle } from '../hooks';
+import { Link, navigate, setQuery, useLocation } from '../router';
+import { fmtDuration, fmtMetric, fmtTime } from '../format';
+import { Progress, StateBadge } from '../components/StateBadge';
+import { ExperimentActions } from '../components/ExperimentActions';
+
+const STATES: ExperimentState[] = ['ACTIVE', 'PAUSED', 'STOPPING_COMPLETED', 'STOPPING_CANCELED', 'COMPLETED', 'CANCELED', 'ERROR'];
+// Mirrors SEARCHER_NAMES in protocol/src/config.ts (a value import would bundle the YAML parser and TypeBox).
+const SEARCHER_NAMES = ['single', 'random', 'grid', 'async_halving', 'adaptive_asha', 'bayesian'] as const;
+const SORTS = ['id', 'name', 'state', 'startTime', 'bestMetric', 'numTrials', 'progress'] as const;
+
+interface Col {
+  key: string;
+  title: string;
+  sort?: (typeof SORTS)[number];
+  cls?: string;
+  render: (e: ExperimentSummary, now: number) => React.ReactNode;
+}
+
+const COLUMNS: Col[] = [
+  { key: 'id', title: 'ID', sort: 'id', cls: 'num w-id', render: (e) => <Link to={`/experiments/${e.id}`}>{e.id}</Link> },
+  { key: 'name', title: 'Name', sort: 'name', cls: 'w-name', render: (e) => <Link to={`/experiments/${e.id}`} className="strong">{e.name}</Link> },
+  { key: 'state', title: 'State', sort: 'state', render: (e) => <StateBadge state={e.state} /> },
+  { key: 'progress', title: 'Progress', sort: 'progress', render: (e) => <Progress value={e.progress} /> },
+  { key: 'trials', title: 'Trials', sort: 'numTrials', cls: 'num', render: (e) => <span title={Object.entries(e.trialStates).map(([k, v]) => `${k}: ${v}`).join(', ')}>{e.numTrials}</span> },
+  { key: 'searcher', title: 'Searcher', render: (e) => e.searcher },
+  { key: 'best', title: 'Best metric', sort: 'bestMetric', cls: 'num', render: (e) => <span title={`${e.metric} (${e.smallerIsBetter ? 'min' : 'max'})`}>{fmtMetric(e.bestMetric)}</span> },
+  { key: 'user', title: 'User', render: (e) => e.user },
+  { key: 'start', title: 'Start time', sort: 'startTime', cls: 'nowrap', render: (e) => fmtTime(e.startTime) },
+  { key: 'duration', title: 'Duration', cls: 'num nowrap', render: (e, now) => fmtDuration(e.startTime, e.endTime, now) },
+  { key: 'pool', title: 'Pool', render: (e) => e.resourcePool },
+];
+
+export function ExperimentsPage() {
+  const { query } = useLocation();
+  const sort = (SORTS as readonly string[]).includes(query.get('sort') ?? '') ? query.get('sort')! : 'id';
+  const order = query.get('order') === 'asc' ? 'asc' : 'desc';
+  const states = (query.get('state') ?? '').split(',').filter((s) => (STATES as string[]).includes(s));
+  const name = query.get('name') ?? '';
+  const searcher = query.get('searcher') ?? '';
+  const limit = [10, 25, 50, 100].includes(Number(query.get('limit'))) ? Number(query.get('limit')) : 25;
+  const offset = Math.max(0, Number(query.get('offset')) || 0);
+
+  const apiPath = useMemo(() => {
+    const q = new URLSearchParams({ offset: String(offset), limit: String(limit), sort, order });
+    if (states.length) q.set('state', states.join(','));
+    if (name) q.set('name', name);
+    if (searcher) q.set('searcher', searcher);
+    return `/experiments?${q}`;
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [offset, limit, sort, order, states.join(','), name, searcher]);
+
+  const { data, error, loading, reload, setData } = useApi<Page<ExperimentSummary>>(apiPath);
+  const now = useNow(5000);
+  // An update for an experiment on this page is patched in place; anything else (a new experiment, a state
+  // that moves a row across a filter) triggers at most one refetch every 3 s.
+  const refetch = useThrottle(reload, 3000);
+  useSubscription('experiments', (m) => {
+    if (m.type !== 'experiment') return;
+    const e = m.experiment;
+    let patched = false;
+    setData((d) => {
+      if (!d) return d;
+      const i = d.items.findIndex((x) => x.id === e.id);
+      if (i < 0) return d;
+      patched = true;
+      const items = d.items.slice();
+      items[i] = e;
+      return { ...d, items };
+    });
+    if (!patched || sort !== 'id' || states.length) refetch();
+  });
+
+  const [nameInput, setNameInput] = useState(name);
+  useEffect(() => setNameInput(name), [name]);
+  useEffect(() => {
+    if (nameInput === name) return;
+    const t = setTimeout(() => setQuery({ name: nameInput, offset: null }, { replace: true }), 300);
+    return () => clearTimeout(t);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [nameInput]);
+
+  useEffect(() => {
+    if (data) document.body.dataset.ready = '1';
+  }, [data]);
+
+  const toggleState = (s: string) => {
+    const next = states.includes(s) ? states.filter((x) => x !== s) : [...states, s];
+    setQuery({ state: next.join(','), offset: null });
+  };
+  const onSort = (key: string) => {
+    if (sort === key) setQuery({ order: order === 'asc' ? 'desc' : 'asc', offset: null });
+    else setQuery({ sort: key, order: key === 'name' || key === 'state' ? 'asc' : 'desc', offset: null });
+  };
+
+  const total = data?.total ?? 0;
+  return (
+    <div className="page" data-testid="experiments-page">
+      <div className="page-head">
+        <h1>Experiments</h1>
+        <span className="muted">{data ? `${total} total` : ''}</span>
+      </div>
+      <div className="toolbar" data-testid="filters">
+        <input className="input" placeholder="Filter by name" value={nameInput} onChange={(e) => setNameInput(e.target.value)} data-testid="filter-name" />
+        <select className="input" value={searcher} onChange={(e) => setQuery({ searcher: e.target.value, offset: null })} data-testid="filter-searcher">
+          <option value="">All searchers</option>
+          {SEARCHER_NAMES.map((s) => (
+            <option key={s} value={s}>
+              {s}
+            </option>
+          ))}
+        </select>
+        <div className="chips" data-testid="filter-state">
+          {STATES.map((s) => (
+            <button key={s} type="button" className={`chip${states.includes(s) ? ' on' : ''}`} data-state={s} aria-pressed={states.includes(s)} onClick={() => toggleState(s)}>
+              {s.replace('STOPPING_', 'STOPPING ').toLowerCase()}
+            </button>
+          ))}
+        </div>
+        {(states.length > 0 || name || searcher) && (
+          <button type="button" className="btn btn-sm btn-ghost" onClick={() => navigate('/experiments')}>
+            Clear filters
+          </button>
+        )}
+      </div>
+      {error && <div className="error-box">Could not load experiments: {error.message}</div>}
+      <div className="table-wrap">
+        <table className="table" data-testid="experiments-table" data-loading={loading ? 'true' : undefined}>
+          <thead>
+            <tr>
+              {COLUMNS.map((c) => (
+                <th
+                  key={c.key}
+                  className={`${c.cls ?? ''}${c.sort ? ' sortable' : ''}${c.sort === sort ? ' sorted' : ''}`}
+                  data-col={c.key}
+                  aria-sort={c.sort === sort ? (order === 'asc' ? 'ascending' : 'descending') : undefined}
+                  onClick={c.sort ? () => onSort(c.sort!) : undefined}
+                >
+                  {c.title}
+                  {c.sort === sort && <span className="sort-ind">{order === 'asc' ? '▲' : '▼'}</span>}
+                </th>
+              ))}
+              <th className="w-actions">Actions</th>
+            </tr>
+          </thead>
+          <tbody>
+            {data?.items.map((e) => (
+              <tr key={e.id} data-experiment-id={e.id} data-state={e.state}>
+                {COLUMNS.map((c) => (
+                  <td key={c.key} className={c.cls}>
+                    {c.render(e, now)}
+                  </td>
+                ))}
+                <td className="w-actions">
+                  <ExperimentActions exp={e} compact onDone={(x) => (setData((d) => d && { ...d, items: d.items.map((i) => (i.id === x.id ? x : i)) }), refetch())} />
+                </td>
+              </tr>
+            ))}
+            {data && data.items.length === 0 && (
+              <tr>
+                <td colSpan={COLUMNS.length + 1} className="empty">
+                  No experiments match these filters.
+                </td>
+              </tr>
+            )}
+            {!data && !error && (
+              <tr>
+                <td colSpan={COLUMNS.length + 1} className="empty">
+                  Loading…
+                </td>
+              </tr>
+            )}
+          </tbody>
+        </table>
+      </div>
+      <div className="pager" data-testid="pager">
+        <span className="muted">
+          {total === 0 ? '0' : `${offset + 1}–${Math.min(total, offset + limit)}`} of {total}
+        </span>
+        <button type="button" className="btn btn-sm" disabled={offset === 0} onClick={() => setQuery({ offset: Math.max(0, offset - limit) || null })}>
+          ‹ Prev
+        </button>
+        <button type="button" className="btn btn-sm" disabled={offset + limit >= total} onClick={() => setQuery({ offset: offset + limit })} data-testid="next-page">
+          Next ›
+        </button>
+        <select className="input input-sm" value={limit} onChange={(e) => setQuery({ limit: e.target.value, offset: null })}>
+          {[10, 25, 50, 100].map((n) => (
+            <option key={n} value={n}>
+              {n} / page
+            </option>
+          ))}
+        </select>
+      </div>
+    </div>
+  );
+}

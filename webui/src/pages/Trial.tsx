@@ -1,0 +1,258 @@
+import { useCallback, useEffect, useMemo, useState } from 'react';
+import type { CheckpointInfo, TrialSummary } from '@hone/protocol';
+import { download, getToken } from '../api';
+import { useApi, useNow, useSubscription, useThrottle } from '../hooks';
+import { Link } from '../router';
+import { flattenHParams, fmtDuration, fmtMetric, fmtTime, fmtValue } from '../format';
+import { StateBadge } from '../components/StateBadge';
+import { LineChart, type CurveSeries } from '../components/LineChart';
+import { LogViewer } from './LogViewer';
+
+type TrialDetail = TrialSummary & { checkpoints: CheckpointInfo[] };
+interface TrialMetrics {
+  group: string;
+  series: Record<string, Array<[number, number]>>;
+}
+
+function fmtBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const u = ['KB', 'MB', 'GB', 'TB'];
+  let i = -1;
+  do {
+    n /= 1024;
+    i++;
+  } while (n >= 1024 && i < u.length - 1);
+  return `${n.toFixed(1)} ${u[i]}`;
+}
+
+export function TrialPage({ id, tab }: { id: number; tab: string }) {
+  const trial = useApi<TrialDetail>(`/trials/${id}`);
+  const now = useNow(5000);
+  const t = trial.data;
+  const reload = useThrottle(trial.reload, 3000);
+  const [metricsEpoch, setMetricsEpoch] = useState(0);
+  const markReady = useReadyMarker();
+  const bumpMetrics = useThrottle(() => setMetricsEpoch((e) => e + 1), 5000);
+  useSubscription(`trial:${id}`, (m) => {
+    if (m.type === 'trial') {
+      const prevCk = t?.latestCheckpoint;
+      trial.setData((d) => d && { ...d, ...m.trial, checkpoints: d.checkpoints });
+      if (m.trial.latestCheckpoint !== prevCk) reload();
+    } else if (m.type === 'metrics') bumpMetrics();
+  });
+
+  if (trial.error && !t)
+    return (
+      <div className="page">
+        <div className="error-box">
+          Could not load trial {id}: {trial.error.message}
+        </div>
+      </div>
+    );
+  if (!t) return <div className="page muted">Loading trial {id}…</div>;
+
+  const hp = flattenHParams(t.hparams ?? {});
+  return (
+    <div className="page" data-testid="trial-page" data-trial-id={id}>
+      <div className="crumbs">
+        <Link to="/experiments">Experiments</Link> / <Link to={`/experiments/${t.experimentId}`}>{t.experimentId}</Link> / <span>trial {id}</span>
+      </div>
+      <div className="exp-head card">
+        <div className="exp-title">
+          <h1>
+            <span className="muted">Trial</span> {id}
+          </h1>
+          <StateBadge state={t.state} />
+          <span className="spacer" />
+          <Link className="btn btn-sm" to={`/experiments/${t.experimentId}/curves`}>
+            Experiment {t.experimentId}
+          </Link>
+        </div>
+        <dl className="facts">
+          <div><dt>Steps</dt><dd>{fmtValue(t.completedLength)} / {fmtValue(t.targetLength)}</dd></div>
+          <div><dt>Best validation</dt><dd>{fmtMetric(t.bestValidation)}</dd></div>
+          <div><dt>Restarts</dt><dd>{t.restarts}</dd></div>
+          <div><dt>Seed</dt><dd>{t.seed}</dd></div>
+          <div><dt>Started</dt><dd>{fmtTime(t.startTime)}</dd></div>
+          <div><dt>Duration</dt><dd>{fmtDuration(t.startTime, t.endTime, now)}</dd></div>
+          <div><dt>Request</dt><dd className="mono small">{t.requestId.slice(0, 8)}</dd></div>
+        </dl>
+      </div>
+      <nav className="tabs" role="tablist">
+        {[
+          ['overview', 'Overview'],
+          ['logs', 'Logs'],
+        ].map(([k, label]) => (
+          <Link key={k} to={`/trials/${id}/${k}`} role="tab" aria-selected={tab === k} className={tab === k ? 'tab active' : 'tab'} data-tab={k}>
+            {label}
+          </Link>
+        ))}
+      </nav>
+      {tab === 'logs' ? (
+        <LogViewer trialId={id} onReady={markReady} />
+      ) : (
+        <div className="trial-overview">
+          <div className="trial-side">
+            <div className="card">
+              <div className="card-head">
+                <h3>Hyperparameters</h3>
+              </div>
+              <table className="table kv" data-testid="trial-hparams">
+                <tbody>
+                  {Object.entries(hp).map(([k, v]) => (
+                    <tr key={k}>
+                      <th>{k}</th>
+                      <td className="mono">{fmtValue(v)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+            <div className="card">
+              <div className="card-head">
+                <h3>Latest metrics</h3>
+              </div>
+              <table className="table kv">
+                <tbody>
+                  {Object.entries(t.latestValidation ?? {}).map(([k, v]) => (
+                    <tr key={`v${k}`}>
+                      <th>validation {k}</th>
+                      <td className="mono">{fmtMetric(v)}</td>
+                    </tr>
+                  ))}
+                  {Object.entries(t.latestTraining ?? {}).map(([k, v]) => (
+                    <tr key={`t${k}`}>
+                      <th>training {k}</th>
+                      <td className="mono">{fmtMetric(v)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          </div>
+          <div className="trial-main">
+            <TrialCharts id={id} epoch={metricsEpoch} />
+            <Checkpoints list={t.checkpoints ?? []} />
+          </div>
+        </div>
+      )}
+    </div>
+  );
+}
+
+function useReadyMarker(): () => void {
+  return useCallback(() => {
+    document.body.dataset.ready = '1';
+  }, []);
+}
+
+function TrialCharts({ id, epoch }: { id: number; epoch: number }) {
+  const val = useApi<TrialMetrics>(`/trials/${id}/metrics?group=validation&max_points=500`);
+  const tr = useApi<TrialMetrics>(`/trials/${id}/metrics?group=training&max_points=500`);
+  const { reload: rv } = val;
+  const { reload: rt } = tr;
+  useEffect(() => {
+    if (epoch > 0) (rv(), rt());
+  }, [epoch, rv, rt]);
+  const charts = useMemo(() => {
+    const names = new Set([...Object.keys(val.data?.series ?? {}), ...Object.keys(tr.data?.series ?? {})]);
+    return [...names].sort().map((name) => {
+      const s: CurveSeries[] = [];
+      const tp = tr.data?.series[name];
+      const vp = val.data?.series[name];
+      if (tp?.length) s.push({ id: 1, label: 'training', xs: tp.map((p) => p[0]), ys: tp.map((p) => p[1]), color: 'hsla(210, 70%, 50%, 1)' });
+      if (vp?.length) s.push({ id: 2, label: 'validation', xs: vp.map((p) => p[0]), ys: vp.map((p) => p[1]), color: 'hsla(25, 85%, 50%, 1)' });
+      return { name, s };
+    });
+  }, [val.data, tr.data]);
+  const loaded = !!val.data && !!tr.data;
+  useEffect(() => {
+    if (loaded) document.body.dataset.ready = '1';
+  }, [loaded]);
+  return (
+    <div className="card">
+      <div className="card-head">
+        <h3>Metrics</h3>
+        <span className="legend-inline">
+          <span className="swatch" style={{ background: 'hsla(210, 70%, 50%, 1)' }} /> training
+          <span className="swatch" style={{ background: 'hsla(25, 85%, 50%, 1)' }} /> validation
+        </span>
+      </div>
+      {loaded && charts.length === 0 && <div className="chart-empty">No metrics reported yet.</div>}
+      <div className="chart-grid" data-testid="trial-charts">
+        {charts.map((c) => (
+          <div key={c.name} className="mini-chart">
+            <div className="mini-title">{c.name}</div>
+            <LineChart series={c.s} highlighted={null} height={180} xLabel="steps" />
+          </div>
+        ))}
+      </div>
+    </div>
+  );
+}
+
+function Checkpoints({ list }: { list: CheckpointInfo[] }) {
+  const sorted = [...list].sort((a, b) => b.stepsCompleted - a.stepsCompleted);
+  return (
+    <div className="card">
+      <div className="card-head">
+        <h3>Checkpoints</h3>
+        <span className="muted">{list.length}</span>
+      </div>
+      <table className="table" data-testid="checkpoints">
+        <thead>
+          <tr>
+            <th>UUID</th>
+            <th className="num">Steps</th>
+            <th className="num">Validation</th>
+            <th className="num">Size</th>
+            <th>State</th>
+            <th>Reported</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {sorted.map((c) => {
+            const size = Object.values(c.resources ?? {}).reduce((s, n) => s + n, 0);
+            const href = `/api/v1/checkpoints/${c.uuid}/download`;
+            return (
+              <tr key={c.uuid} data-checkpoint={c.uuid}>
+                <td className="mono small" title={c.uuid}>
+                  {c.uuid.slice(0, 8)}
+                </td>
+                <td className="num">{c.stepsCompleted}</td>
+                <td className="num">{fmtMetric(c.validationMetric)}</td>
+                <td className="num">{fmtBytes(size)}</td>
+                <td>{c.state.toLowerCase()}</td>
+                <td className="nowrap">{fmtTime(c.reportedAt)}</td>
+                <td>
+                  {c.state === 'COMPLETED' && (
+                    <a
+                      className="btn btn-xs"
+                      href={href}
+                      download={`checkpoint-${c.uuid}.tar.gz`}
+                      onClick={(e) => {
+                        if (!getToken()) return;
+                        e.preventDefault();
+                        void download(`/checkpoints/${c.uuid}/download`, `checkpoint-${c.uuid}.tar.gz`);
+                      }}
+                    >
+                      ⤓ Download
+                    </a>
+                  )}
+                </td>
+              </tr>
+            );
+          })}
+          {list.length === 0 && (
+            <tr>
+              <td colSpan={7} className="empty">
+                No checkpoints yet.
+              </td>
+            </tr>
+          )}
+        </tbody>
+      </table>
+    </div>
+  );
+}

@@ -1,0 +1,72 @@
+import type { TrialSummary } from '@hone/protocol';
+import type { Column } from '../components/VirtualTable';
+import { StateBadge } from '../components/StateBadge';
+import { Link } from '../router';
+import { flattenHParams, fmtMetric, fmtValue } from '../format';
+
+export interface TrialRow extends TrialSummary {
+  flat: Record<string, unknown>;
+}
+
+export function toRows(trials: TrialSummary[]): TrialRow[] {
+  return trials.map((t) => ({ ...t, flat: flattenHParams(t.hparams ?? {}) }));
+}
+
+/** Hyperparameters that vary across trials first; constants are still shown, after them. */
+export function hparamKeys(rows: TrialRow[]): string[] {
+  const keys = new Map<string, Set<string>>();
+  for (const r of rows) for (const [k, v] of Object.entries(r.flat)) {
+    let s = keys.get(k);
+    if (!s) keys.set(k, (s = new Set()));
+    if (s.size < 2) s.add(JSON.stringify(v));
+  }
+  return [...keys.entries()].sort((a, b) => b[1].size - a[1].size || a[0].localeCompare(b[0])).map(([k]) => k);
+}
+
+export function varyingHparamKeys(rows: TrialRow[]): string[] {
+  const keys = new Map<string, Set<string>>();
+  for (const r of rows) for (const [k, v] of Object.entries(r.flat)) {
+    let s = keys.get(k);
+    if (!s) keys.set(k, (s = new Set()));
+    if (s.size < 2) s.add(JSON.stringify(v));
+  }
+  return [...keys.entries()].filter(([, s]) => s.size > 1).map(([k]) => k);
+}
+
+export function validationKeys(rows: TrialRow[]): string[] {
+  const s = new Set<string>();
+  for (const r of rows.slice(0, 200)) for (const k of Object.keys(r.latestValidation ?? {})) s.add(k);
+  return [...s].sort();
+}
+
+export function trialColumns(rows: TrialRow[], opts: { metric: string; hpKeys: string[]; valKeys: string[]; extra?: Column<TrialRow>[] }): Column<TrialRow>[] {
+  const cols: Column<TrialRow>[] = [
+    { key: 'id', title: 'Trial', width: 70, align: 'right', sortValue: (r) => r.id, render: (r) => <Link to={`/trials/${r.id}`} onClick={(e) => e.stopPropagation()}>{r.id}</Link> },
+    { key: 'state', title: 'State', width: 110, sortValue: (r) => r.state, render: (r) => <StateBadge state={r.state} /> },
+    { key: 'steps', title: 'Steps', width: 80, align: 'right', sortValue: (r) => r.completedLength, render: (r) => fmtValue(r.completedLength) },
+    { key: 'best', title: `Best ${opts.metric}`, titleText: `best validation ${opts.metric}`, width: 120, align: 'right', sortValue: (r) => r.bestValidation, render: (r) => <b>{fmtMetric(r.bestValidation)}</b> },
+    ...opts.valKeys.map<Column<TrialRow>>((k) => ({
+      key: `v:${k}`,
+      title: `latest ${k}`,
+      width: 110,
+      align: 'right',
+      sortValue: (r) => r.latestValidation?.[k],
+      render: (r) => fmtMetric(r.latestValidation?.[k]),
+    })),
+    ...opts.hpKeys.map<Column<TrialRow>>((k) => ({
+      key: `h:${k}`,
+      title: k,
+      width: Math.min(160, Math.max(90, k.length * 7 + 20)),
+      align: 'right',
+      sortValue: (r) => {
+        const v = r.flat[k];
+        return typeof v === 'number' ? v : v === undefined ? null : JSON.stringify(v);
+      },
+      render: (r) => fmtValue(r.flat[k]),
+    })),
+    { key: 'restarts', title: 'Restarts', width: 72, align: 'right', sortValue: (r) => r.restarts, render: (r) => r.restarts },
+    ...(opts.extra ?? []),
+  ];
+  void rows;
+  return cols;
+}

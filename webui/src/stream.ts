@@ -1,0 +1,129 @@
+// One shared WebSocket to /api/v1/stream. Components subscribe to topics; the connection re-subscribes
+// and tells everyone to refetch after it reconnects (with exponential backoff), so a master restart heals by itself.
+import type { ExperimentSummary, MetricPoint, TaskLog, TrialSummary } from '@hone/protocol';
+import { getToken } from './api';
+
+export type StreamMessage =
+  | { topic: string; type: 'experiment'; experiment: ExperimentSummary }
+  | { topic: string; type: 'trial'; trial: TrialSummary }
+  | { topic: string; type: 'metrics'; trialId: number; group: 'training' | 'validation'; points: MetricPoint[] }
+  | { topic: string; type: 'log'; log: TaskLog }
+  | { topic: 'cluster'; type: 'cluster' };
+
+type Handler = (m: StreamMessage) => void;
+type StatusListener = (s: StreamStatus) => void;
+export type StreamStatus = 'connecting' | 'open' | 'closed';
+
+class Stream {
+  private ws: WebSocket | null = null;
+  private handlers = new Map<string, Set<Handler>>();
+  private reconnectListeners = new Set<() => void>();
+  private statusListeners = new Set<StatusListener>();
+  private attempt = 0;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private everOpened = false;
+  status: StreamStatus = 'closed';
+
+  subscribe(topic: string, h: Handler): () => void {
+    let set = this.handlers.get(topic);
+    const isNew = !set;
+    if (!set) this.handlers.set(topic, (set = new Set()));
+    set.add(h);
+    this.ensure();
+    if (isNew && this.ws?.readyState === WebSocket.OPEN) this.send({ type: 'subscribe', topics: [topic] });
+    return () => {
+      const s = this.handlers.get(topic);
+      if (!s) return;
+      s.delete(h);
+      if (s.size === 0) {
+        this.handlers.delete(topic);
+        if (this.ws?.readyState === WebSocket.OPEN) this.send({ type: 'unsubscribe', topics: [topic] });
+      }
+    };
+  }
+
+  /** Called after a reconnect (not the first connect): callers refetch what they may have missed. */
+  onReconnect(l: () => void): () => void {
+    this.reconnectListeners.add(l);
+    return () => this.reconnectListeners.delete(l);
+  }
+
+  onStatus(l: StatusListener): () => void {
+    this.statusListeners.add(l);
+    l(this.status);
+    return () => this.statusListeners.delete(l);
+  }
+
+  private setStatus(s: StreamStatus): void {
+    this.status = s;
+    for (const l of this.statusListeners) l(s);
+  }
+
+  private send(msg: unknown): void {
+    try {
+      this.ws?.send(JSON.stringify(msg));
+    } catch {
+      /* closed between the check and the send; the reconnect re-subscribes */
+    }
+  }
+
+  private ensure(): void {
+    if (this.ws || this.timer) return;
+    this.connect();
+  }
+
+  private connect(): void {
+    this.timer = null;
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const token = getToken();
+    const url = `${proto}//${location.host}/api/v1/stream${token ? `?token=${encodeURIComponent(token)}` : ''}`;
+    this.setStatus('connecting');
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(url);
+    } catch {
+      this.scheduleReconnect();
+      return;
+    }
+    this.ws = ws;
+    ws.onopen = () => {
+      const reconnected = this.everOpened;
+      this.everOpened = true;
+      this.attempt = 0;
+      this.setStatus('open');
+      const topics = [...this.handlers.keys()];
+      if (topics.length) this.send({ type: 'subscribe', topics });
+      if (reconnected) for (const l of this.reconnectListeners) l();
+    };
+    ws.onmessage = (ev) => {
+      let msg: StreamMessage;
+      try {
+        msg = JSON.parse(String(ev.data)) as StreamMessage;
+      } catch {
+        return;
+      }
+      const set = this.handlers.get(msg.topic);
+      if (set) for (const h of [...set]) h(msg);
+    };
+    ws.onclose = () => {
+      if (this.ws === ws) {
+        this.ws = null;
+        this.setStatus('closed');
+        this.scheduleReconnect();
+      }
+    };
+    ws.onerror = () => {
+      /* onclose follows */
+    };
+  }
+
+  private scheduleReconnect(): void {
+    if (this.timer) return;
+    // 0.5 s, 1 s, 2 s … capped at 10 s, with jitter so many tabs don't reconnect in lockstep.
+    const base = Math.min(10_000, 500 * 2 ** this.attempt++);
+    const delay = base / 2 + Math.random() * (base / 2);
+    this.timer = setTimeout(() => this.connect(), delay);
+  }
+}
+
+export const stream = new Stream();
