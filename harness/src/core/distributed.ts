@@ -1,0 +1,40 @@
+// The seam between the training loop and whatever connects the ranks of one trial. The ring all-reduce
+// (harness/src/distributed) is adapted to this interface; with one rank, `localDistributed()` makes every
+// collective the identity, so the loop needs no special cases.
+export interface Distributed {
+  readonly rank: number;
+  readonly size: number;
+  readonly localRank: number;
+  /** Elementwise mean of each array across ranks. Every rank passes arrays of the same count and lengths, in the same order. */
+  allreduceMean(arrays: Float32Array[]): Promise<Float32Array[]>;
+  /** Root's arrays, on every rank (used to make replicas start identical). */
+  broadcastArrays(arrays: Float32Array[], root?: number): Promise<Float32Array[]>;
+  /** Root's JSON value, on every rank (searcher operations, the preemption decision). */
+  broadcast<T>(value: T, root?: number): Promise<T>;
+  /** Every rank's JSON value, indexed by rank. */
+  allgather<T>(value: T): Promise<T[]>;
+  barrier(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function localDistributed(): Distributed {
+  return {
+    rank: 0,
+    size: 1,
+    localRank: 0,
+    allreduceMean: async (arrays) => arrays,
+    broadcastArrays: async (arrays) => arrays,
+    broadcast: async (value) => value,
+    allgather: async (value) => [value],
+    barrier: async () => {},
+    close: async () => {},
+  };
+}
+
+/** Which records of a global batch this rank takes: [start, end). Remainders go to the lowest ranks. */
+export function shardRange(globalBatchSize: number, rank: number, size: number): [number, number] {
+  const base = Math.floor(globalBatchSize / size);
+  const extra = globalBatchSize % size;
+  const start = rank * base + Math.min(rank, extra);
+  return [start, start + base + (rank < extra ? 1 : 0)];
+}

@@ -1,0 +1,72 @@
+// Batches training metrics so a fast loop does not send one request per batch.
+import type { MasterClient } from './masterClient';
+
+export interface MetricsReporterOptions {
+  flushIntervalMs?: number;
+  maxPoints?: number;
+}
+
+export class MetricsReporter {
+  private pending: Array<{ stepsCompleted: number; metrics: Record<string, number> }> = [];
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private inflight: Promise<void> = Promise.resolve();
+  private failure: Error | null = null;
+  private readonly flushIntervalMs: number;
+  private readonly maxPoints: number;
+
+  constructor(
+    private readonly client: MasterClient,
+    private readonly trialId: number,
+    opts: MetricsReporterOptions = {},
+  ) {
+    this.flushIntervalMs = opts.flushIntervalMs ?? 1000;
+    this.maxPoints = opts.maxPoints ?? 100;
+  }
+
+  addTraining(stepsCompleted: number, metrics: Record<string, number>): void {
+    if (this.failure) throw this.failure;
+    this.pending.push({ stepsCompleted, metrics: finite(metrics) });
+    if (this.pending.length >= this.maxPoints) void this.flush().catch(() => undefined);
+    else if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        void this.flush().catch(() => undefined);
+      }, this.flushIntervalMs);
+      this.timer.unref?.();
+    }
+  }
+
+  /** Sends every buffered training point; resolves when the master has them. */
+  flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    const points = this.pending;
+    this.pending = [];
+    const prev = this.inflight;
+    this.inflight = (async () => {
+      await prev;
+      if (points.length === 0) return;
+      try {
+        await this.client.reportMetrics(this.trialId, { group: 'training', points });
+      } catch (e) {
+        this.failure = e as Error;
+        throw e;
+      }
+    })();
+    return this.inflight;
+  }
+
+  async reportValidation(stepsCompleted: number, metrics: Record<string, number>): Promise<void> {
+    await this.flush();
+    await this.client.reportMetrics(this.trialId, { group: 'validation', points: [{ stepsCompleted, metrics: finite(metrics) }] });
+  }
+}
+
+/** JSON has no NaN or Infinity: drop them rather than fail the whole batch (the log line still shows them). */
+function finite(metrics: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(metrics)) if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
+  return out;
+}

@@ -1,0 +1,103 @@
+// The harness process: `node --import tsx <repo>/harness/src/main.ts`, started by the agent in the model directory.
+// Exit 0: no more work, paused, closed, or preempted after a checkpoint. Non-zero: the trial failed.
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { createCoreContext } from './core/context';
+import { connectDistributed } from './core/connect';
+import { HttpMasterClient } from './core/masterClient';
+import { selectBackend } from './backend';
+import { loadEntrypoint } from './entrypoint';
+import { runTrial } from './trial/controller';
+
+function env(name: string, required = true): string | undefined {
+  const v = process.env[name];
+  if (required && (v === undefined || v === '')) throw new Error(`environment variable ${name} is not set (the agent sets it when it starts a trial)`);
+  return v;
+}
+
+function intEnv(name: string, def: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`environment variable ${name} must be a non-negative integer, got "${v}"`);
+  return n;
+}
+
+export async function main(): Promise<number> {
+  const log = (line: string) => console.log(line);
+  const masterUrl = env('HONE_MASTER_URL')!;
+  const token = env('HONE_TASK_TOKEN')!;
+  const allocationId = env('HONE_ALLOCATION_ID')!;
+  const rank = intEnv('HONE_RANK', 0);
+  const worldSize = Math.max(1, intEnv('HONE_WORLD_SIZE', 1));
+  const localRank = intEnv('HONE_LOCAL_RANK', rank);
+
+  const client = new HttpMasterClient({ baseUrl: masterUrl, token, log: (l) => console.error(l) });
+  const info = await client.getAllocationInfo(allocationId);
+  const spec = process.env.HONE_ENTRYPOINT || info.config.entrypoint;
+  log(
+    `harness: trial ${info.trialId} (experiment ${info.experimentId}) allocation ${allocationId} rank ${rank}/${worldSize}` +
+      `${process.env.CUDA_VISIBLE_DEVICES ? ` devices ${process.env.CUDA_VISIBLE_DEVICES}` : ''} entrypoint ${spec}`,
+  );
+  await selectBackend(process.env.HONE_TF_BACKEND, log);
+  const entry = await loadEntrypoint(spec, process.cwd());
+
+  const distributed = await connectDistributed({
+    client,
+    allocationId,
+    rank,
+    size: worldSize,
+    localRank,
+    host: process.env.HONE_RING_HOST || undefined,
+    onFailure: (e) => {
+      console.error(`harness: distributed training failed: ${e.message}`);
+      process.exit(1);
+    },
+  });
+  const core = createCoreContext({ client, info, distributed, log, searcherWaitS: intEnv('HONE_SEARCHER_WAIT_S', 60) });
+
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals += 1;
+    if (signals > 1) {
+      console.error(`harness: second ${sig}; exiting now`);
+      process.exit(sig === 'SIGINT' ? 130 : 143);
+    }
+    core.preempt(`${sig} received`);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  try {
+    if (entry.kind === 'trial') {
+      const outcome = await runTrial(core, entry.factory);
+      log(`harness: ${outcome === 'preempted' ? 'stopped after checkpoint (preempted)' : 'no more work'}; exiting`);
+    } else {
+      await entry.run(core);
+      log('harness: core entrypoint returned; exiting');
+    }
+  } finally {
+    await core.close();
+    await distributed.close().catch(() => undefined);
+  }
+  return 0;
+}
+
+function isEntryModule(): boolean {
+  try {
+    return !!process.argv[1] && realpathSync(fileURLToPath(import.meta.url)) === realpathSync(process.argv[1]);
+  } catch {
+    return false;
+  }
+}
+const isMain = isEntryModule();
+if (isMain) {
+  main().then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      const err = e as Error;
+      console.error(`harness: failed: ${err?.stack ?? String(e)}`);
+      process.exit(1);
+    },
+  );
+}
