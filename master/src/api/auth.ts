@@ -1,0 +1,35 @@
+// Task tokens: each allocation has a random bearer token that its harness ranks (and the agent, for the
+// model directory) present. A token only grants access to its own allocation, trial and experiment.
+import type { FastifyRequest } from 'fastify';
+import { HoneError } from '../errors';
+import type { MasterContext } from '../server';
+
+export interface TaskIdentity {
+  id: string;
+  trial_id: number;
+  experiment_id: number;
+  state: string;
+}
+
+export function bearer(req: FastifyRequest): string | null {
+  const h = req.headers.authorization;
+  if (!h) return null;
+  const m = /^Bearer\s+(.+)$/i.exec(h);
+  return m ? m[1]!.trim() : null;
+}
+
+export async function authenticateTask(ctx: MasterContext, req: FastifyRequest): Promise<TaskIdentity> {
+  const token = bearer(req);
+  if (!token) throw new HoneError('UNAUTHENTICATED', 'missing task token (Authorization: Bearer ...)');
+  const r = await ctx.db.query<TaskIdentity>('SELECT id, trial_id, experiment_id, state FROM allocations WHERE token = $1', [token]);
+  const a = r.rows[0];
+  if (!a) throw new HoneError('UNAUTHENTICATED', 'unknown task token');
+  return a;
+}
+
+/** Checks that the token belongs to an allocation of `trialId`. */
+export async function authenticateTrialTask(ctx: MasterContext, req: FastifyRequest, trialId: number): Promise<TaskIdentity> {
+  const a = await authenticateTask(ctx, req);
+  if (a.trial_id !== trialId) throw new HoneError('PERMISSION_DENIED', `this task token is not for trial ${trialId}`);
+  return a;
+}

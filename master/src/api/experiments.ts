@@ -1,0 +1,253 @@
+// /api/v1/experiments: submit, list, describe, pause / activate / kill, scheduling settings, context download.
+import { Type } from 'typebox';
+import { stringify as toYaml } from 'yaml';
+import type { ExperimentDetail, ExperimentState, Page, ExperimentSummary } from '@hone/protocol';
+import { API_PREFIX, ConfigValidationError, CreateExperimentBody, parseExperimentConfig, flattenSpecs } from '@hone/protocol';
+import { HoneError, invalid, notFound } from '../errors';
+import { EXPERIMENT_COLUMNS, TRIAL_COLUMNS, getExperimentSummary, toExperimentSummary, toTrialSummary } from '../experiments/rows';
+import type { App, MasterContext } from '../server';
+import { authenticateTask } from './auth';
+import { canEverFitPool } from '../rm/fit';
+import { downsampleSeries } from './downsample';
+
+const SORTS: Record<string, string> = {
+  id: 'e.id',
+  name: 'e.name',
+  state: 'e.state',
+  startTime: 'e.start_time',
+  endTime: 'e.end_time',
+  bestMetric: 'e.best_metric',
+  numTrials: 'num_trials',
+  progress: 'e.progress',
+  searcher: "e.config->'searcher'->>'name'",
+  resourcePool: 'e.resource_pool',
+  user: 'e.owner',
+};
+const STATES: ExperimentState[] = ['ACTIVE', 'PAUSED', 'STOPPING_COMPLETED', 'STOPPING_CANCELED', 'COMPLETED', 'CANCELED', 'ERROR'];
+
+const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+
+export function registerExperimentRoutes(app: App, ctx: MasterContext): void {
+  app.post(`${API_PREFIX}/experiments`, { schema: { body: CreateExperimentBody, tags: ['experiments'] } }, async (req, reply) => {
+    const body = req.body;
+    let config;
+    try {
+      config = parseExperimentConfig(body.config);
+    } catch (e) {
+      if (e instanceof ConfigValidationError) {
+        throw new HoneError('INVALID_CONFIG', `invalid experiment config: ${e.message}`, { errors: e.errors });
+      }
+      throw e;
+    }
+    let context: Buffer | null = null;
+    if (body.context !== undefined) {
+      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body.context.slice(-64))) throw invalid('context: must be base64-encoded');
+      context = Buffer.from(body.context, 'base64');
+      if (context.length > ctx.opts.maxContextBytes) {
+        throw new HoneError(
+          'CONTEXT_TOO_LARGE',
+          `context: the model directory is ${(context.length / 1048576).toFixed(1)} MiB compressed, over the limit of ${(ctx.opts.maxContextBytes / 1048576).toFixed(0)} MiB; add large files to .honeignore`,
+        );
+      }
+      if (context.length < 2 || context[0] !== 0x1f || context[1] !== 0x8b) throw invalid('context: must be a gzipped tar archive');
+    }
+    if (config.searcher.name === 'grid') {
+      const n = flattenSpecs(config.hyperparameters).length;
+      if (n > 32) throw invalid(`hyperparameters: grid search over ${n} hyperparameters is too large`);
+    }
+    // A gang that can never fit in its pool is refused now rather than left pending forever.
+    const fit = await canEverFitPool(ctx, config.resources.resource_pool, config.resources.slots_per_trial);
+    if (!fit.fits) throw new HoneError('UNSATISFIABLE', `resources.slots_per_trial: ${fit.reason}`);
+    const configYaml = typeof body.config === 'string' ? body.config : toYaml(body.config);
+    const id = await ctx.experiments.createExperiment({ config, configYaml, context, activate: body.activate !== false });
+    ctx.rm.requestPass();
+    const exp = await getExperimentSummary(ctx.db, id);
+    return reply.status(201).send(exp);
+  });
+
+  app.get(
+    `${API_PREFIX}/experiments`,
+    {
+      schema: {
+        tags: ['experiments'],
+        querystring: Type.Object({
+          offset: Type.Integer({ minimum: 0, default: 0 }),
+          limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+          sort: Type.String({ default: 'id' }),
+          order: Type.Union([Type.Literal('asc'), Type.Literal('desc')], { default: 'desc' }),
+          state: Type.Optional(Type.String()),
+          name: Type.Optional(Type.String()),
+          searcher: Type.Optional(Type.String()),
+        }),
+      },
+    },
+    async (req): Promise<Page<ExperimentSummary>> => {
+      const q = req.query;
+      const sortCol = SORTS[q.sort];
+      if (!sortCol) throw invalid(`sort: must be one of ${Object.keys(SORTS).join(', ')}; got "${q.sort}"`);
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (q.state) {
+        const states = q.state.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
+        const bad = states.find((s) => !STATES.includes(s as ExperimentState));
+        if (bad) throw invalid(`state: unknown state "${bad}" (expected ${STATES.join(', ')})`);
+        params.push(states);
+        where.push(`e.state = ANY($${params.length})`);
+      }
+      if (q.name) {
+        params.push(`%${q.name.replace(/[%_\\]/g, (c) => `\\${c}`)}%`);
+        where.push(`e.name ILIKE $${params.length}`);
+      }
+      if (q.searcher) {
+        params.push(q.searcher);
+        where.push(`e.config->'searcher'->>'name' = $${params.length}`);
+      }
+      const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
+      const total = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM experiments e ${w}`, params);
+      const rows = await ctx.db.query(
+        `SELECT ${EXPERIMENT_COLUMNS} FROM experiments e ${w} ORDER BY ${sortCol} ${q.order === 'asc' ? 'ASC' : 'DESC'} NULLS LAST, e.id DESC
+         LIMIT ${q.limit} OFFSET ${q.offset}`,
+        params,
+      );
+      return { items: rows.rows.map(toExperimentSummary), total: total.rows[0]!.n, offset: q.offset, limit: q.limit };
+    },
+  );
+
+  app.get(`${API_PREFIX}/experiments/:id`, { schema: { params: IdParams, tags: ['experiments'] } }, async (req): Promise<ExperimentDetail> => {
+    const { id } = req.params;
+    const r = await ctx.db.query(`SELECT ${EXPERIMENT_COLUMNS}, e.config_yaml FROM experiments e WHERE e.id = $1`, [id]);
+    const row = r.rows[0];
+    if (!row) throw notFound('experiment', id);
+    const trials = await ctx.db.query(`SELECT ${TRIAL_COLUMNS} FROM trials t WHERE t.experiment_id = $1 ORDER BY t.id`, [id]);
+    const summary = toExperimentSummary(row);
+    const detail: ExperimentDetail = { ...summary, config: row.config, configYaml: row.config_yaml, trials: trials.rows.map(toTrialSummary) };
+    const s = row.config.searcher.name;
+    if (s === 'async_halving' || s === 'adaptive_asha') {
+      // Rungs reached: how many trials completed each distinct validated length.
+      const counts = new Map<number, number>();
+      const vals = await ctx.db.query<{ trial_id: number; steps: number }>(
+        `SELECT DISTINCT t.id AS trial_id, t.completed_length AS steps FROM trials t WHERE t.experiment_id = $1 AND t.completed_length > 0`,
+        [id],
+      );
+      const rungLengths = rungLengthsOf(row.config);
+      for (const v of vals.rows) for (const len of rungLengths) if (v.steps >= len) counts.set(len, (counts.get(len) ?? 0) + 1);
+      detail.rungs = rungLengths.map((length) => ({ length, trials: counts.get(length) ?? 0 }));
+    }
+    return detail;
+  });
+
+  for (const action of ['pause', 'activate', 'kill'] as const) {
+    app.post(`${API_PREFIX}/experiments/:id/${action}`, { schema: { params: IdParams, tags: ['experiments'] } }, async (req) => {
+      const { id } = req.params;
+      await ctx.experiments[action](id);
+      ctx.rm.requestPass();
+      return getExperimentSummary(ctx.db, id);
+    });
+  }
+
+  app.patch(
+    `${API_PREFIX}/experiments/:id`,
+    {
+      schema: {
+        params: IdParams,
+        tags: ['experiments'],
+        body: Type.Object(
+          {
+            priority: Type.Optional(Type.Integer({ minimum: 1, maximum: 99 })),
+            weight: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+            max_slots: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (req) => {
+      const { id } = req.params;
+      const b = req.body as { priority?: number; weight?: number; max_slots?: number | null };
+      if (!(await getExperimentSummary(ctx.db, id))) throw notFound('experiment', id);
+      if (b.priority !== undefined) await ctx.experiments.setResources(id, 'priority', b.priority);
+      if (b.weight !== undefined) await ctx.experiments.setResources(id, 'weight', b.weight);
+      if (b.max_slots !== undefined) await ctx.experiments.setResources(id, 'max_slots', b.max_slots);
+      ctx.rm.requestPass();
+      return getExperimentSummary(ctx.db, id);
+    },
+  );
+
+  app.get(`${API_PREFIX}/experiments/:id/context`, { schema: { params: IdParams, hide: true } }, async (req, reply) => {
+    const { id } = req.params;
+    const alloc = await authenticateTask(ctx, req);
+    if (alloc.experiment_id !== id) throw new HoneError('PERMISSION_DENIED', 'this task token is not for that experiment');
+    const r = await ctx.db.query<{ data: Buffer | Uint8Array }>('SELECT data FROM experiment_contexts WHERE experiment_id = $1', [id]);
+    if (!r.rows[0]) return reply.status(204).send();
+    return reply.type('application/gzip').send(Buffer.from(r.rows[0].data));
+  });
+
+  app.get(
+    `${API_PREFIX}/experiments/:id/metrics`,
+    {
+      schema: {
+        params: IdParams,
+        tags: ['experiments'],
+        querystring: Type.Object({
+          group: Type.Union([Type.Literal('training'), Type.Literal('validation')], { default: 'validation' }),
+          metric: Type.Optional(Type.String()),
+          max_points: Type.Integer({ minimum: 2, maximum: 5000, default: 200 }),
+        }),
+      },
+    },
+    async (req) => {
+      const { id } = req.params;
+      const { group, max_points } = req.query;
+      const e = await ctx.db.query<{ metric: string }>(`SELECT config->'searcher'->>'metric' AS metric FROM experiments WHERE id = $1`, [id]);
+      if (!e.rows[0]) throw notFound('experiment', id);
+      const metric = req.query.metric ?? e.rows[0].metric;
+      const r = await ctx.db.query<{ trial_id: number; steps: number; v: number }>(
+        `SELECT m.trial_id, m.steps_completed AS steps, (m.metrics->>$3)::float8 AS v
+           FROM metrics m JOIN trials t ON t.id = m.trial_id
+          WHERE t.experiment_id = $1 AND m.grp = $2 AND m.metrics ? $3
+          ORDER BY m.trial_id, m.steps_completed, m.id`,
+        [id, group, metric],
+      );
+      const byTrial = new Map<number, Array<[number, number]>>();
+      for (const row of r.rows) {
+        if (!byTrial.has(row.trial_id)) byTrial.set(row.trial_id, []);
+        byTrial.get(row.trial_id)!.push([Number(row.steps), row.v]);
+      }
+      return {
+        metric,
+        group,
+        series: [...byTrial.entries()].map(([trialId, points]) => ({ trialId, points: downsampleSeries(points, max_points) })),
+      };
+    },
+  );
+
+  app.get(`${API_PREFIX}/experiments/:id/metric-names`, { schema: { params: IdParams, tags: ['experiments'] } }, async (req) => {
+    const { id } = req.params;
+    const r = await ctx.db.query<{ grp: string; name: string }>(
+      `SELECT DISTINCT g.grp, k AS name FROM trials t
+         CROSS JOIN (VALUES ('training'), ('validation')) AS g(grp)
+         CROSS JOIN LATERAL (SELECT metrics FROM metrics WHERE trial_id = t.id AND grp = g.grp ORDER BY steps_completed DESC LIMIT 1) m
+         CROSS JOIN LATERAL jsonb_object_keys(m.metrics) k
+        WHERE t.experiment_id = $1`,
+      [id],
+    );
+    const out = { training: [] as string[], validation: [] as string[] };
+    for (const row of r.rows) (row.grp === 'training' ? out.training : out.validation).push(row.name);
+    out.training.sort();
+    out.validation.sort();
+    return out;
+  });
+}
+
+/** The rung lengths of an ASHA-family config, for `describe` (bottom rung first). */
+export function rungLengthsOf(config: { searcher: { max_length?: { value: number }; max_time?: number; divisor: number; num_rungs: number; max_rungs: number; name: string } }): number[] {
+  const s = config.searcher;
+  const max = s.max_length?.value ?? s.max_time ?? 1;
+  const n = s.name === 'adaptive_asha' ? s.max_rungs : s.num_rungs;
+  const out: number[] = [];
+  for (let k = n - 1; k >= 0; k--) {
+    const len = Math.max(1, Math.round(max / Math.pow(s.divisor, k)));
+    if (!out.includes(len)) out.push(len);
+  }
+  return out;
+}

@@ -1,0 +1,57 @@
+// One WebSocket for live updates to the UI (and CLI): subscribe to topics, receive changes as they happen.
+// Topics: 'experiments', 'experiment:<id>', 'trial:<id>', 'logs:<trialId>', 'cluster'.
+import type { App, MasterContext } from '../server';
+import type { HoneEvent } from '../events';
+
+function topicsOf(e: HoneEvent): string[] {
+  switch (e.type) {
+    case 'experiment':
+      return ['experiments', `experiment:${e.experiment.id}`];
+    case 'trial':
+      return [`experiment:${e.trial.experimentId}`, `trial:${e.trial.id}`];
+    case 'metrics':
+      return [`experiment:${e.experimentId}`, `trial:${e.trialId}`];
+    case 'log':
+      return [`logs:${e.log.trialId}`];
+    case 'cluster':
+      return ['cluster'];
+    default:
+      return [];
+  }
+}
+
+export function registerStreamRoutes(app: App, ctx: MasterContext): void {
+  app.get('/api/v1/stream', { websocket: true, schema: { hide: true } }, (socket: any) => {
+    const topics = new Set<string>();
+    let clusterTimer: NodeJS.Timeout | null = null;
+    const send = (o: unknown) => {
+      if (socket.readyState === socket.OPEN && socket.bufferedAmount < 8 * 1024 * 1024) socket.send(JSON.stringify(o));
+    };
+    const unsub = ctx.bus.subscribe((e) => {
+      for (const t of topicsOf(e)) {
+        if (!topics.has(t)) continue;
+        if (e.type === 'cluster') {
+          // coalesce bursts of cluster changes into one hint per 250 ms
+          if (!clusterTimer) clusterTimer = setTimeout(() => ((clusterTimer = null), send({ topic: 'cluster', type: 'cluster' })), 250);
+          continue;
+        }
+        const { type, ...rest } = e as any;
+        send({ topic: t, type, ...rest });
+      }
+    });
+    socket.on('message', (data: Buffer) => {
+      try {
+        const msg = JSON.parse(String(data));
+        if (msg.type === 'subscribe' && Array.isArray(msg.topics)) for (const t of msg.topics) topics.add(String(t));
+        if (msg.type === 'unsubscribe' && Array.isArray(msg.topics)) for (const t of msg.topics) topics.delete(String(t));
+        if (msg.type === 'ping') send({ type: 'pong' });
+      } catch {
+        send({ type: 'error', message: 'messages must be JSON' });
+      }
+    });
+    socket.on('close', () => {
+      unsub();
+      if (clusterTimer) clearTimeout(clusterTimer);
+    });
+  });
+}

@@ -1,0 +1,199 @@
+// /api/v1/trials: describe, metrics (reported in batches by the harness, read downsampled), logs.
+import { Type } from 'typebox';
+import type { MetricPoint, TaskLog } from '@hone/protocol';
+import { API_PREFIX, ReportMetricsBody, TERMINAL_TRIAL_STATES } from '@hone/protocol';
+import { notFound } from '../errors';
+import { getTrialSummary, toCheckpointInfo } from '../experiments/rows';
+import type { App, MasterContext } from '../server';
+import { authenticateTrialTask } from './auth';
+import { downsampleSeries } from './downsample';
+
+const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+
+function toLog(r: any): TaskLog {
+  return {
+    id: Number(r.id),
+    trialId: Number(r.trial_id),
+    allocationId: r.allocation_id,
+    agentId: r.agent_id,
+    rank: r.rank,
+    stream: r.stream,
+    level: r.level,
+    ts: r.ts instanceof Date ? r.ts.toISOString() : String(r.ts),
+    line: r.line,
+  };
+}
+
+/** Inserts metric points in one multi-row statement and updates the trial's latest/best values. */
+export async function storeMetrics(ctx: MasterContext, trialId: number, group: 'training' | 'validation', points: MetricPoint[]): Promise<number> {
+  if (!points.length) return 0;
+  const params: unknown[] = [trialId, group];
+  const values: string[] = [];
+  for (const p of points) {
+    params.push(p.stepsCompleted, JSON.stringify(p.metrics));
+    values.push(`($1, $2, $${params.length - 1}, $${params.length})`);
+  }
+  await ctx.db.query(`INSERT INTO metrics (trial_id, grp, steps_completed, metrics) VALUES ${values.join(',')}`, params);
+  const last = points.reduce((a, b) => (b.stepsCompleted >= a.stepsCompleted ? b : a));
+  if (group === 'training') {
+    await ctx.db.query('UPDATE trials SET latest_training = $2, total_batches = GREATEST(total_batches, $3) WHERE id = $1', [
+      trialId,
+      JSON.stringify(last.metrics),
+      last.stepsCompleted,
+    ]);
+  } else {
+    const t = await ctx.db.query<{ metric: string; smaller: boolean }>(
+      `SELECT e.config->'searcher'->>'metric' AS metric, (e.config->'searcher'->>'smaller_is_better')::boolean AS smaller
+         FROM trials t JOIN experiments e ON e.id = t.experiment_id WHERE t.id = $1`,
+      [trialId],
+    );
+    const { metric, smaller } = t.rows[0]!;
+    const vals = points.map((p) => p.metrics[metric]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+    const best = vals.length ? (smaller ? Math.min(...vals) : Math.max(...vals)) : null;
+    await ctx.db.query(
+      `UPDATE trials SET latest_validation = $2,
+         best_validation = CASE WHEN $3::float8 IS NULL THEN best_validation WHEN best_validation IS NULL THEN $3::float8
+                                WHEN $4 THEN LEAST(best_validation, $3::float8) ELSE GREATEST(best_validation, $3::float8) END
+       WHERE id = $1`,
+      [trialId, JSON.stringify(last.metrics), best, smaller],
+    );
+  }
+  const exp = await ctx.db.query<{ experiment_id: number }>('SELECT experiment_id FROM trials WHERE id = $1', [trialId]);
+  ctx.bus.publish({ type: 'metrics', trialId, experimentId: exp.rows[0]!.experiment_id, group, points });
+  const trial = await getTrialSummary(ctx.db, trialId);
+  if (trial) ctx.bus.publish({ type: 'trial', trial });
+  return points.length;
+}
+
+export function registerTrialRoutes(app: App, ctx: MasterContext): void {
+  app.get(`${API_PREFIX}/trials/:id`, { schema: { params: IdParams, tags: ['trials'] } }, async (req) => {
+    const { id } = req.params;
+    const t = await getTrialSummary(ctx.db, id);
+    if (!t) throw notFound('trial', id);
+    const cps = await ctx.db.query(
+      `SELECT c.*, (SELECT (m.metrics->>(e.config->'searcher'->>'metric'))::float8 FROM metrics m
+                     WHERE m.trial_id = c.trial_id AND m.grp = 'validation' AND m.steps_completed = c.steps_completed ORDER BY m.id DESC LIMIT 1) AS validation_metric
+         FROM checkpoints c JOIN experiments e ON e.id = c.experiment_id WHERE c.trial_id = $1 ORDER BY c.steps_completed, c.reported_at`,
+      [id],
+    );
+    return { ...t, checkpoints: cps.rows.map(toCheckpointInfo) };
+  });
+
+  app.get(
+    `${API_PREFIX}/trials/:id/metrics`,
+    {
+      schema: {
+        params: IdParams,
+        tags: ['trials'],
+        querystring: Type.Object({
+          group: Type.Union([Type.Literal('training'), Type.Literal('validation')], { default: 'validation' }),
+          max_points: Type.Integer({ minimum: 2, maximum: 5000, default: 1000 }),
+          raw: Type.Boolean({ default: false }),
+        }),
+      },
+    },
+    async (req) => {
+      const { id } = req.params;
+      const { group, max_points, raw } = req.query;
+      if (!(await getTrialSummary(ctx.db, id))) throw notFound('trial', id);
+      const r = await ctx.db.query<{ steps_completed: number; metrics: Record<string, number>; reported_at: Date }>(
+        'SELECT steps_completed, metrics, reported_at FROM metrics WHERE trial_id = $1 AND grp = $2 ORDER BY steps_completed, id',
+        [id, group],
+      );
+      if (raw) {
+        return {
+          group,
+          points: r.rows.map((row) => ({ stepsCompleted: Number(row.steps_completed), metrics: row.metrics, reportedAt: row.reported_at.toISOString() })),
+        };
+      }
+      const series: Record<string, Array<[number, number]>> = {};
+      for (const row of r.rows) {
+        for (const [k, v] of Object.entries(row.metrics)) {
+          if (typeof v !== 'number') continue;
+          (series[k] ??= []).push([Number(row.steps_completed), v]);
+        }
+      }
+      for (const k of Object.keys(series)) series[k] = downsampleSeries(series[k]!, max_points);
+      return { group, series };
+    },
+  );
+
+  app.post(`${API_PREFIX}/trials/:id/metrics`, { schema: { params: IdParams, body: ReportMetricsBody, tags: ['harness'] } }, async (req) => {
+    const { id } = req.params;
+    await authenticateTrialTask(ctx, req, id);
+    const accepted = await storeMetrics(ctx, id, req.body.group, req.body.points);
+    return { accepted };
+  });
+
+  app.get(
+    `${API_PREFIX}/trials/:id/logs`,
+    {
+      schema: {
+        params: IdParams,
+        tags: ['trials'],
+        querystring: Type.Object({
+          after_id: Type.Optional(Type.Integer({ minimum: 0 })),
+          tail: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000 })),
+          limit: Type.Integer({ minimum: 1, maximum: 10000, default: 5000 }),
+          wait_s: Type.Number({ minimum: 0, maximum: 60, default: 0 }),
+        }),
+      },
+    },
+    async (req, reply) => {
+      const { id } = req.params;
+      const q = req.query;
+      const trial = await getTrialSummary(ctx.db, id);
+      if (!trial) throw notFound('trial', id);
+      const fetchLogs = async (): Promise<TaskLog[]> => {
+        if (q.tail !== undefined && q.after_id === undefined) {
+          const r = await ctx.db.query('SELECT * FROM (SELECT * FROM task_logs WHERE trial_id = $1 ORDER BY id DESC LIMIT $2) s ORDER BY id', [id, q.tail]);
+          return r.rows.map(toLog);
+        }
+        const r = await ctx.db.query('SELECT * FROM task_logs WHERE trial_id = $1 AND id > $2 ORDER BY id LIMIT $3', [id, q.after_id ?? 0, q.limit]);
+        return r.rows.map(toLog);
+      };
+      let logs = await fetchLogs();
+      if (!logs.length && q.wait_s > 0 && !TERMINAL_TRIAL_STATES.includes(trial.state)) {
+        const ac = new AbortController();
+        reply.raw.on('close', () => ac.abort());
+        await ctx.bus.waitFor((e) => (e.type === 'log' && e.log.trialId === id) || (e.type === 'trial' && e.trial.id === id && TERMINAL_TRIAL_STATES.includes(e.trial.state)), q.wait_s * 1000, ac.signal);
+        logs = await fetchLogs();
+      }
+      const now = await getTrialSummary(ctx.db, id);
+      reply.header('x-trial-state', now?.state ?? trial.state);
+      return logs;
+    },
+  );
+
+  /** Log lines written by the harness itself (or tools), in addition to what agents ship. */
+  app.post(
+    `${API_PREFIX}/trials/:id/logs`,
+    {
+      schema: {
+        params: IdParams,
+        tags: ['trials'],
+        body: Type.Object({
+          lines: Type.Array(
+            Type.Object({ line: Type.String(), rank: Type.Optional(Type.Integer({ minimum: 0 })), stream: Type.Optional(Type.String()), level: Type.Optional(Type.String()) }),
+            { maxItems: 10000 },
+          ),
+        }),
+      },
+    },
+    async (req) => {
+      const { id } = req.params;
+      if (!(await getTrialSummary(ctx.db, id))) throw notFound('trial', id);
+      const params: unknown[] = [id];
+      const values: string[] = [];
+      for (const l of req.body.lines) {
+        params.push(l.rank ?? 0, l.stream ?? 'stdout', (l.level ?? 'INFO').toUpperCase(), l.line);
+        const n = params.length;
+        values.push(`($1, $${n - 3}, $${n - 2}, $${n - 1}, now(), $${n})`);
+      }
+      if (!values.length) return { accepted: 0 };
+      const r = await ctx.db.query(`INSERT INTO task_logs (trial_id, rank, stream, level, ts, line) VALUES ${values.join(',')} RETURNING *`, params);
+      for (const row of r.rows) ctx.bus.publish({ type: 'log', log: toLog(row) });
+      return { accepted: r.rows.length };
+    },
+  );
+}

@@ -1,0 +1,151 @@
+// One small database port over PostgreSQL (`pg`) and the embedded PGlite. Same SQL, same migrations.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import type { PGlite } from '@electric-sql/pglite';
+
+export interface QueryResult<R> {
+  rows: R[];
+  rowCount: number;
+}
+
+export interface Queryable {
+  query<R = Record<string, any>>(sql: string, params?: unknown[]): Promise<QueryResult<R>>;
+}
+
+export interface Database extends Queryable {
+  readonly kind: 'postgres' | 'pglite';
+  /** Runs `fn` in one transaction; commits when it resolves, rolls back when it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+// BIGINT ids and counters fit comfortably in a JS number; parse them as numbers in both adapters.
+pg.types.setTypeParser(20, (v) => Number(v));
+
+class PgDatabase implements Database {
+  readonly kind = 'postgres' as const;
+  constructor(private readonly pool: pg.Pool) {}
+  async query<R>(sql: string, params: unknown[] = []): Promise<QueryResult<R>> {
+    const r = await this.pool.query(sql, params as any[]);
+    return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+  }
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const tx: Queryable = {
+        query: async <R>(sql: string, params: unknown[] = []) => {
+          const r = await client.query(sql, params as any[]);
+          return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+        },
+      };
+      const out = await fn(tx);
+      await client.query('COMMIT');
+      return out;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      client.release();
+    }
+  }
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+class PgliteDatabase implements Database {
+  readonly kind = 'pglite' as const;
+  constructor(private readonly db: PGlite) {}
+  async query<R>(sql: string, params: unknown[] = []): Promise<QueryResult<R>> {
+    const r = await this.db.query<R>(sql, params as any[]);
+    return { rows: r.rows.map(fixRow) as R[], rowCount: r.affectedRows ?? r.rows.length };
+  }
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.db.transaction(async (t) =>
+      fn({
+        query: async <R>(sql: string, params: unknown[] = []) => {
+          const r = await t.query<R>(sql, params as any[]);
+          return { rows: r.rows.map(fixRow) as R[], rowCount: r.affectedRows ?? r.rows.length };
+        },
+      }),
+    );
+  }
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+}
+
+// PGlite returns int8 as bigint; make rows look like pg's.
+function fixRow<R>(row: R): R {
+  const o = row as Record<string, unknown>;
+  for (const k in o) if (typeof o[k] === 'bigint') o[k] = Number(o[k]);
+  return row;
+}
+
+export interface OpenOptions {
+  /** postgres://... — use a real PostgreSQL. */
+  url?: string;
+  /** Directory for the embedded PGlite database (created if missing). Ignored with `url`. */
+  dataDir?: string;
+  /** In-memory PGlite (tests). */
+  memory?: boolean;
+  migrate?: boolean;
+}
+
+export async function openDatabase(opts: OpenOptions): Promise<Database> {
+  let db: Database;
+  if (opts.url) {
+    const pool = new pg.Pool({ connectionString: opts.url, max: 10 });
+    pool.on('error', () => undefined);
+    db = new PgDatabase(pool);
+    await db.query('SELECT 1');
+  } else {
+    const { PGlite } = await import('@electric-sql/pglite');
+    let dir: string | undefined;
+    if (!opts.memory) {
+      if (!opts.dataDir) throw new Error('openDatabase: dataDir or url is required');
+      dir = path.join(opts.dataDir, 'pgdata');
+      fs.mkdirSync(dir, { recursive: true });
+    }
+    const lite = dir ? new PGlite(dir) : new PGlite();
+    await lite.waitReady;
+    db = new PgliteDatabase(lite);
+  }
+  if (opts.migrate !== false) await migrate(db);
+  return db;
+}
+
+export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../migrations');
+
+/** Applies forward-only numbered SQL migrations that have not run yet, each in its own transaction. */
+export async function migrate(db: Database, dir = MIGRATIONS_DIR): Promise<string[]> {
+  await db.query('CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())');
+  // Serialize concurrent masters starting against one PostgreSQL.
+  const files = fs.readdirSync(dir).filter((f) => /^\d+_.*\.sql$/.test(f)).sort();
+  const applied: string[] = [];
+  for (const f of files) {
+    await db.transaction(async (tx) => {
+      if (db.kind === 'postgres') await tx.query('SELECT pg_advisory_xact_lock(424242)');
+      const done = await tx.query('SELECT 1 FROM schema_migrations WHERE version = $1', [f]);
+      if (done.rows.length) return;
+      const sql = fs.readFileSync(path.join(dir, f), 'utf8');
+      for (const stmt of splitSql(sql)) await tx.query(stmt);
+      await tx.query('INSERT INTO schema_migrations (version) VALUES ($1)', [f]);
+      applied.push(f);
+    });
+  }
+  return applied;
+}
+
+function splitSql(sql: string): string[] {
+  return sql
+    .split('\n')
+    .filter((l) => !l.trim().startsWith('--'))
+    .join('\n')
+    .split(';')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}

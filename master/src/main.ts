@@ -1,0 +1,97 @@
+// `node --import tsx master/src/main.ts [--port N] [--data-dir DIR] [--db-url URL] ...` — the master process.
+// Every flag has an environment variable (HONE_PORT, HONE_DATA_DIR, HONE_DB_URL, ...).
+import { parseArgs } from 'node:util';
+import path from 'node:path';
+import { startMaster, DEFAULT_OPTIONS, type MasterOptions } from './server';
+
+const { values } = parseArgs({
+  options: {
+    port: { type: 'string' },
+    host: { type: 'string' },
+    'data-dir': { type: 'string' },
+    'db-url': { type: 'string' },
+    'agent-token': { type: 'string' },
+    'advertised-url': { type: 'string' },
+    'max-context-mib': { type: 'string' },
+    'agent-grace-s': { type: 'string' },
+    'preemption-timeout-s': { type: 'string' },
+    'scheduler': { type: 'string' },
+    'fit': { type: 'string' },
+    'no-preemption': { type: 'boolean' },
+    'log-level': { type: 'string' },
+    'webui-dir': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+
+if (values.help) {
+  console.log(`hone master
+
+  --port N                 HTTP port (HONE_PORT, default 8080; 0 picks a free port)
+  --host H                 bind address (HONE_HOST, default 127.0.0.1; 0.0.0.0 for remote agents)
+  --data-dir DIR           embedded database, master-hosted checkpoints (HONE_DATA_DIR, default ./.hone)
+  --db-url URL             use PostgreSQL instead of the embedded database (HONE_DB_URL)
+  --agent-token T          agents must present this token (HONE_AGENT_TOKEN)
+  --advertised-url URL     URL agents and trials use to reach the master (HONE_ADVERTISED_URL)
+  --max-context-mib N      largest model directory accepted, compressed (HONE_MAX_CONTEXT_MIB, default 96)
+  --agent-grace-s N        how long a vanished agent's tasks are kept before they are retried (default 60)
+  --preemption-timeout-s N how long a preempted trial may take to checkpoint and exit (default 60)
+  --scheduler P            priority | fair_share (HONE_SCHEDULER, default priority)
+  --fit F                  best | worst (HONE_FIT, default best)
+  --no-preemption          never preempt running trials
+  --log-level L            pino level (HONE_LOG_LEVEL, default info)`);
+  process.exit(0);
+}
+
+const env = process.env;
+const num = (v: string | undefined, name: string): number | undefined => {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) {
+    console.error(`hone master: ${name} must be a non-negative number, got "${v}"`);
+    process.exit(2);
+  }
+  return n;
+};
+const oneOf = <T extends string>(v: string | undefined, name: string, allowed: T[]): T | undefined => {
+  if (v === undefined) return undefined;
+  if (!allowed.includes(v as T)) {
+    console.error(`hone master: ${name} must be one of ${allowed.join(', ')}, got "${v}"`);
+    process.exit(2);
+  }
+  return v as T;
+};
+
+const opts: Partial<MasterOptions> = {
+  port: num(values.port ?? env.HONE_PORT, '--port') ?? DEFAULT_OPTIONS.port,
+  host: values.host ?? env.HONE_HOST ?? DEFAULT_OPTIONS.host,
+  dataDir: path.resolve(values['data-dir'] ?? env.HONE_DATA_DIR ?? DEFAULT_OPTIONS.dataDir),
+  dbUrl: values['db-url'] ?? env.HONE_DB_URL ?? undefined,
+  agentToken: values['agent-token'] ?? env.HONE_AGENT_TOKEN ?? undefined,
+  advertisedUrl: values['advertised-url'] ?? env.HONE_ADVERTISED_URL ?? undefined,
+  maxContextBytes: (num(values['max-context-mib'] ?? env.HONE_MAX_CONTEXT_MIB, '--max-context-mib') ?? 96) * 1024 * 1024,
+  agentGraceMs: (num(values['agent-grace-s'] ?? env.HONE_AGENT_GRACE_S, '--agent-grace-s') ?? 60) * 1000,
+  preemptionTimeoutMs: (num(values['preemption-timeout-s'] ?? env.HONE_PREEMPTION_TIMEOUT_S, '--preemption-timeout-s') ?? 60) * 1000,
+  schedulerPolicy: oneOf(values.scheduler ?? env.HONE_SCHEDULER, '--scheduler', ['priority', 'fair_share']) ?? 'priority',
+  fit: oneOf(values.fit ?? env.HONE_FIT, '--fit', ['best', 'worst']) ?? 'best',
+  preemption: !(values['no-preemption'] ?? env.HONE_NO_PREEMPTION === '1'),
+  logLevel: values['log-level'] ?? env.HONE_LOG_LEVEL ?? 'info',
+  ...(values['webui-dir'] ? { webuiDir: path.resolve(values['webui-dir']) } : {}),
+};
+
+try {
+  const master = await startMaster(opts);
+  console.log(`Master listening at ${master.url}`);
+  let closing = false;
+  const shutdown = async () => {
+    if (closing) return;
+    closing = true;
+    await master.close().catch(() => undefined);
+    process.exit(0);
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+} catch (e) {
+  console.error(`hone master: failed to start: ${(e as Error).message}`);
+  process.exit(1);
+}

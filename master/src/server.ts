@@ -1,0 +1,202 @@
+// The master process: fastify REST API + WebSockets, the experiment controller and the resource manager.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import websocket from '@fastify/websocket';
+import swagger from '@fastify/swagger';
+import fastifyStatic from '@fastify/static';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import pino from 'pino';
+import { API_PREFIX } from '@hone/protocol';
+import { openDatabase, type Database } from './db';
+import { EventBus } from './events';
+import { ExperimentController } from './experiments/controller';
+import { AgentHub } from './rm/agents/agentHub';
+import { ResourceManager } from './rm/resourceManager';
+import { ERROR_CODES, HoneError } from './errors';
+import { registerExperimentRoutes } from './api/experiments';
+import { registerTrialRoutes } from './api/trials';
+import { registerTaskRoutes } from './api/tasks';
+import { registerCheckpointRoutes } from './api/checkpoints';
+import { registerClusterRoutes } from './api/cluster';
+import { registerStreamRoutes } from './api/stream';
+import { registerAgentSocket } from './api/agentSocket';
+import { metricsRegistry, registerPrometheus } from './api/prometheus';
+
+export interface MasterOptions {
+  port: number;
+  host: string;
+  dataDir: string;
+  dbUrl?: string;
+  /** Agents must present this token; empty means no check (local cluster). */
+  agentToken?: string;
+  /** URL agents and harnesses use to reach the master; defaults to http://127.0.0.1:<port>. */
+  advertisedUrl?: string;
+  /** Largest accepted model directory (gzipped tar), bytes. */
+  maxContextBytes: number;
+  agentGraceMs: number;
+  preemptionTimeoutMs: number;
+  schedulerPolicy: 'priority' | 'fair_share';
+  fit: 'best' | 'worst';
+  preemption: boolean;
+  logLevel: string;
+  webuiDir?: string;
+}
+
+export const DEFAULT_OPTIONS: MasterOptions = {
+  port: 8080,
+  host: '127.0.0.1',
+  dataDir: path.resolve('.hone'),
+  maxContextBytes: 96 * 1024 * 1024,
+  agentGraceMs: 60_000,
+  preemptionTimeoutMs: 60_000,
+  schedulerPolicy: 'priority',
+  fit: 'best',
+  preemption: true,
+  logLevel: 'info',
+};
+
+export interface MasterContext {
+  opts: MasterOptions;
+  db: Database;
+  bus: EventBus;
+  experiments: ExperimentController;
+  rm: ResourceManager;
+  hub: AgentHub;
+  log: pino.Logger;
+  checkpointDir: string;
+}
+
+export interface Master {
+  app: App;
+  ctx: MasterContext;
+  url: string;
+  close(): Promise<void>;
+}
+
+export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
+
+export async function startMaster(partial: Partial<MasterOptions> = {}): Promise<Master> {
+  const opts: MasterOptions = { ...DEFAULT_OPTIONS, ...partial };
+  fs.mkdirSync(opts.dataDir, { recursive: true });
+  const log = pino({ level: opts.logLevel, base: { component: 'master' } });
+  const db = await openDatabase(opts.dbUrl ? { url: opts.dbUrl } : { dataDir: opts.dataDir });
+  log.info({ database: db.kind }, 'database ready');
+  const bus = new EventBus();
+  const experiments = new ExperimentController(db, bus);
+
+  const app = Fastify({
+    // Request lines are noise at info level; errors still reach the log through the error handler.
+    loggerInstance: log.child({ component: 'http' }, { level: opts.logLevel === 'debug' || opts.logLevel === 'trace' ? opts.logLevel : 'warn' }),
+    bodyLimit: Math.ceil(opts.maxContextBytes * 1.37) + 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const checkpointDir = path.join(opts.dataDir, 'checkpoints');
+  fs.mkdirSync(checkpointDir, { recursive: true });
+  // placeholders until listen() tells us the port
+  const ctx = { opts, db, bus, experiments, log, checkpointDir } as MasterContext;
+  const rm = new ResourceManager(db, bus, experiments, null, {
+    masterUrl: '',
+    agentGraceMs: opts.agentGraceMs,
+    preemptionTimeoutMs: opts.preemptionTimeoutMs,
+    policy: opts.schedulerPolicy,
+    fit: opts.fit,
+    preemption: opts.preemption,
+    log: log.child({ component: 'rm' }),
+  });
+  const hub = new AgentHub(
+    { onHello: (a, r) => rm.onHello(a, r), onMessage: (a, m) => rm.onMessage(a, m), onDisconnect: (a) => rm.onDisconnect(a) },
+    log.child({ component: 'agents' }),
+  );
+  rm.setHub(hub);
+  ctx.rm = rm;
+  ctx.hub = hub;
+
+  app.setErrorHandler((err: any, req: FastifyRequest, reply: FastifyReply) => {
+    if (err instanceof HoneError) {
+      return reply.status(err.status).send({ error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } });
+    }
+    if (err.validation) {
+      const first = err.validation[0];
+      const where = first?.instancePath ? first.instancePath.slice(1).replace(/\//g, '.') : (first?.params?.missingProperty ?? '');
+      const msg = `${err.validationContext ?? 'request'}${where ? `.${where}` : ''}: ${first?.message ?? err.message}`;
+      return reply.status(400).send({ error: { code: 'INVALID_ARGUMENT', message: msg } });
+    }
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return reply
+        .status(413)
+        .send({ error: { code: 'PAYLOAD_TOO_LARGE', message: `request body is larger than the limit of ${Math.round(opts.maxContextBytes / 1048576)} MiB` } });
+    }
+    if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+      return reply.status(err.statusCode).send({ error: { code: err.code ?? 'INVALID_ARGUMENT', message: err.message } });
+    }
+    req.log.error({ err }, 'unhandled error');
+    return reply.status(500).send({ error: { code: 'INTERNAL', message: 'internal error' } });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    if (req.url.startsWith('/api/') || !opts.webuiDir) {
+      return reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
+    }
+    // single-page app: unknown paths get index.html
+    return reply.type('text/html').sendFile('index.html');
+  });
+
+  await app.register(swagger, {
+    openapi: { info: { title: 'Hone master API', version: '0.1.0' }, servers: [] },
+  });
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 * 1024 } });
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: 4 * 1024 * 1024 * 1024 }, (_req, body, done) =>
+    done(null, body),
+  );
+  app.addContentTypeParser('application/gzip', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  registerExperimentRoutes(app, ctx);
+  registerTrialRoutes(app, ctx);
+  registerTaskRoutes(app, ctx);
+  registerCheckpointRoutes(app, ctx);
+  registerClusterRoutes(app, ctx);
+  registerStreamRoutes(app, ctx);
+  registerAgentSocket(app, ctx);
+  registerPrometheus(app, ctx);
+  app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
+  app.get(`${API_PREFIX}/master`, async () => ({ version: '0.1.0', database: db.kind, codes: ERROR_CODES }));
+
+  const webuiDir = opts.webuiDir ?? defaultWebuiDir();
+  if (webuiDir && fs.existsSync(path.join(webuiDir, 'index.html'))) {
+    opts.webuiDir = webuiDir;
+    await app.register(fastifyStatic, { root: webuiDir, prefix: '/', wildcard: false });
+  } else {
+    opts.webuiDir = undefined;
+    app.get('/', async (_req, reply) =>
+      reply.type('text/html').send('<h1>Hone master</h1><p>The web UI is not built; run <code>npm run build</code>. API: /api/v1</p>'),
+    );
+  }
+
+  await app.listen({ port: opts.port, host: opts.host });
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : opts.port;
+  const url = opts.advertisedUrl ?? `http://${opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host}:${port}`;
+  (rm as any).opts.masterUrl = url;
+  await experiments.reconcile();
+  rm.start();
+  void metricsRegistry;
+  log.info({ url }, 'master listening');
+  return {
+    app,
+    ctx,
+    url,
+    async close() {
+      await rm.stop();
+      hub.closeAll();
+      await app.close();
+      await db.close();
+    },
+  };
+}
+
+function defaultWebuiDir(): string | undefined {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  return path.resolve(here, '../../webui/dist');
+}
