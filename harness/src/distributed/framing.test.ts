@@ -1,0 +1,13 @@
+import { it, expect } from 'vitest';
+import { FrameParser, encodeHeader } from './framing';
+it('parses byte by byte', () => {
+  const frames: [number, number, number, number][] = [];
+  const p = new FrameParser((t, o, s, b) => frames.push([t, o, s, b.length]));
+  const payload = Buffer.alloc(1000, 7);
+  const stream = Buffer.concat([encodeHeader(2, 5, 1, 1000), payload, encodeHeader(2, 5, 2, 0), encodeHeader(2, 6, 0, 3), Buffer.from('abc')]);
+  for (const cut of [1, 3, 7, 16, 17, 64, 5000]) {
+    frames.length = 0;
+    for (let i = 0; i < stream.length; i += cut) p.push(stream.subarray(i, i + cut));
+    expect(frames).toEqual([[2, 5, 1, 1000], [2, 5, 2, 0], [2, 6, 0, 3]]);
+  }
+});
