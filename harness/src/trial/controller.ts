@@ -214,6 +214,10 @@ class TrialLoop {
   private async averageGradients(grads: tf.NamedTensorMap): Promise<tf.NamedTensorMap> {
     const names = this.vars.map((v) => v.name);
     const arrays = await Promise.all(names.map(async (n) => Float32Array.from((await grads[n]!.data()) as Float32Array)));
+    // Each rank's loss is the mean over its shard; weighting by shard size makes the mean over ranks the mean over
+    // the global batch even when it does not split evenly.
+    const scale = ((this.shard[1] - this.shard[0]) * this.ctx.size) / this.G;
+    if (scale !== 1) for (const a of arrays) for (let i = 0; i < a.length; i++) a[i]! *= scale;
     const mean = await this.core.distributed.allreduceMean(arrays);
     const out: tf.NamedTensorMap = {};
     names.forEach((n, i) => (out[n] = tf.tensor(mean[i]!, grads[n]!.shape)));
