@@ -26,6 +26,9 @@ export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 export type FrameHandler = (type: number, op: number, step: number, payload: Buffer) => void;
 
 const EMPTY = Buffer.alloc(0);
+const SCRATCH_BYTES = 256 * 1024;
+/** Below this, reading into scratch and copying beats an extra read call. */
+const DIRECT_READ_MIN = 16 * 1024;
 
 export function encodeHeader(type: number, op: number, step: number, payloadBytes: number): Buffer {
   const header = Buffer.allocUnsafe(HEADER_BYTES);
@@ -60,7 +63,44 @@ export class FrameParser {
   private op = 0;
   private step = 0;
 
+  // Pull mode (`readBuffer` / `onRead`, for net.connect's `onread`): while a large payload is incomplete the kernel
+  // reads straight into it; otherwise into a reusable scratch buffer, whose payloads are then always copied out.
+  private scratch: Buffer | null = null;
+  private direct = false;
+  private reusable = false;
+
   constructor(private readonly onFrame: FrameHandler) {}
+
+  /** The buffer the next socket read should fill. */
+  readBuffer(): Buffer {
+    const body = this.body;
+    if (body !== null && body.length - this.bodyFill >= DIRECT_READ_MIN) {
+      this.direct = true;
+      return body.subarray(this.bodyFill);
+    }
+    this.direct = false;
+    this.scratch ??= Buffer.allocUnsafeSlow(SCRATCH_BYTES);
+    return this.scratch;
+  }
+
+  /** `n` bytes were read into the buffer `readBuffer` returned. Throws on a malformed frame. */
+  onRead(n: number): void {
+    if (this.direct) {
+      const body = this.body!;
+      this.bodyFill += n;
+      if (this.bodyFill === body.length) {
+        this.body = null;
+        this.onFrame(this.type, this.op, this.step, body);
+      }
+      return;
+    }
+    this.reusable = true;
+    try {
+      this.push(this.scratch!.subarray(0, n));
+    } finally {
+      this.reusable = false;
+    }
+  }
 
   /** Throws on a malformed frame; the caller must then drop the connection. */
   push(chunk: Buffer): void {
@@ -94,7 +134,7 @@ export class FrameParser {
           this.onFrame(this.type, this.op, this.step, EMPTY);
           continue;
         }
-        if (n - pos >= len && ((chunk.byteOffset + pos) & 3) === 0) {
+        if (!this.reusable && n - pos >= len && ((chunk.byteOffset + pos) & 3) === 0) {
           const payload = chunk.subarray(pos, pos + len);
           pos += len;
           this.onFrame(this.type, this.op, this.step, payload);

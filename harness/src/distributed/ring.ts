@@ -1,8 +1,9 @@
 // Ring communicator over TCP for the ranks of one trial (data-parallel training).
 //
 // Topology: rank r holds two sockets, one to its next neighbour (r+1) % size, on which it sends collective data,
-// and one from its previous neighbour (r-1+size) % size, on which it receives. Control frames (abort, goodbye) go
-// both ways on both sockets. Every collective (all-reduce, broadcast, all-gather, barrier) runs around that ring.
+// and one from its previous neighbour (r-1+size) % size, on which it receives. Each rank connects to its previous
+// neighbour, so the receiving socket is its own client socket and can read (`onread`) straight into payload
+// buffers. Control frames (hello, abort, goodbye) go both ways on both sockets. Every collective (all-reduce, broadcast, all-gather, barrier) runs around that ring.
 //
 // Contract for callers: every rank issues the same collectives, with the same lengths, in the same order (as with
 // NCCL or Gloo). Collectives may be in flight concurrently; frames carry an operation number so they cannot mix.
@@ -93,24 +94,52 @@ class Conn {
 
   onBadStream: (error: Error) => void;
 
+  /** Wraps an accepted socket; `Conn.connect` makes one that reads straight into payload buffers. */
   constructor(
     readonly socket: net.Socket,
     handler: FrameHandler,
+    parser?: FrameParser,
   ) {
     this.handler = handler;
     this.onBadStream = () => socket.destroy();
-    this.parser = new FrameParser((type, op, step, payload) => this.handler(type, op, step, payload));
+    this.parser = parser ?? new FrameParser((type, op, step, payload) => this.handler(type, op, step, payload));
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        this.parser.push(chunk);
-      } catch (error) {
-        this.onBadStream(error as Error);
-      }
-    });
+    if (!parser) {
+      socket.on('data', (chunk: Buffer) => {
+        try {
+          this.parser.push(chunk);
+        } catch (error) {
+          this.onBadStream(error as Error);
+        }
+      });
+    }
     socket.on('error', (error) => {
       this.lastError = error;
     });
+  }
+
+  /** An outgoing connection whose reads go through the parser's buffers (no per-read allocation or copy). */
+  static connect(host: string, port: number, handler: FrameHandler): Conn {
+    const ref: { conn?: Conn } = {};
+    const parser = new FrameParser((type, op, step, payload) => ref.conn!.handler(type, op, step, payload));
+    const socket = net.connect({
+      host,
+      port,
+      onread: {
+        buffer: () => parser.readBuffer(),
+        callback: (n: number) => {
+          try {
+            parser.onRead(n);
+          } catch (error) {
+            ref.conn!.onBadStream(error as Error);
+            return false;
+          }
+          return true;
+        },
+      },
+    });
+    ref.conn = new Conn(socket, handler, parser);
+    return ref.conn;
   }
 
   /** Resolves when the frame has been handed to the kernel (or the socket is gone). Never rejects. */
@@ -145,9 +174,9 @@ function addInto(dst: Float32Array, src: Float32Array): void {
   for (let i = 0; i < n; i++) dst[i] += src[i];
 }
 
-function divideBy(data: Float32Array, d: number): void {
-  const n = data.length;
-  for (let i = 0; i < n; i++) data[i] /= d;
+function addDivideInto(dst: Float32Array, src: Float32Array, d: number): void {
+  const n = dst.length;
+  for (let i = 0; i < n; i++) dst[i] = (dst[i] + src[i]) / d;
 }
 
 export class RingCommunicator implements Communicator {
@@ -392,10 +421,11 @@ export class RingCommunicator implements Communicator {
       const payload = await this.recv(op, s);
       const dst = chunk(mod(r - s - 1, n));
       this.expectBytes(payload, dst.byteLength, 'allreduce');
-      addInto(dst, float32View(payload));
+      // The last step completes the chunk this rank owns; the mean is taken in the same pass.
+      if (mean && s === n - 2) addDivideInto(dst, float32View(payload), n);
+      else addInto(dst, float32View(payload));
     }
     const owned = chunk(mod(r + 1, n));
-    if (mean) divideBy(owned, n);
     // Forward received buffers rather than views of `data`: they are never written again, so a send still queued
     // when this resolves cannot be changed by the caller.
     let forward: Uint8Array = bytesOf(owned);
@@ -632,22 +662,24 @@ export async function connectRing(options: ConnectRingOptions): Promise<Communic
         }
       };
 
-      // Accept the previous rank; anything else that connects is dropped.
+      // Each rank connects to its previous neighbour (data flows prev → this rank on that socket, read through
+      // `onread` straight into payload buffers) and accepts its next neighbour; anything else is dropped.
       server.on('connection', (socket) => {
         sockets.add(socket);
         const conn = new Conn(
           socket,
           (type, _op, _step, payload) => {
             const hello = type === FrameType.Hello ? readHello(payload) : undefined;
-            if (!hello || hello.rank !== prev || hello.size !== size || prevReady) {
+            if (!hello || hello.rank !== next || hello.size !== size || nextReady) {
               socket.destroy();
               return;
             }
-            conn.peer = prev;
+            conn.peer = next;
             attached.add(socket);
-            comm.attach('prev', conn);
+            comm.attach('next', conn);
             void conn.sendJson(FrameType.Hello, { rank, size });
-            prevReady = true;
+            nextReady = true;
+            stage = `connecting to rank ${prev}`;
             maybeDone();
           },
         );
@@ -667,33 +699,30 @@ export async function connectRing(options: ConnectRingOptions): Promise<Communic
             }
             let target: { host: string; port: number };
             try {
-              target = parseAddress(addresses[next]);
+              target = parseAddress(addresses[prev]);
             } catch (error) {
               fail(error as Error);
               return;
             }
-            stage = `connecting to rank ${next} at ${addresses[next]}${prevReady ? '' : ` and waiting for rank ${prev} to connect`}`;
+            stage = `connecting to rank ${prev} at ${addresses[prev]}${nextReady ? '' : ` and waiting for rank ${next} to connect`}`;
             const attempt = (): void => {
               if (settled) return;
-              const socket = net.connect({ host: target.host, port: target.port });
-              sockets.add(socket);
               let connected = false;
-              const conn = new Conn(
-                socket,
-                (type, _op, _step, payload) => {
-                  const hello = type === FrameType.Hello ? readHello(payload) : undefined;
-                  if (!hello || hello.rank !== next || hello.size !== size) {
-                    fail(new CommunicatorError(`rank ${rank}: ${addresses[next]} is not rank ${next} of ${size}`, 'PROTOCOL'));
-                    return;
-                  }
-                  conn.peer = next;
-                  attached.add(socket);
-                  comm.attach('next', conn);
-                  nextReady = true;
-                  stage = `waiting for rank ${prev} to connect`;
-                  maybeDone();
-                },
-              );
+              const conn = Conn.connect(target.host, target.port, (type, _op, _step, payload) => {
+                const hello = type === FrameType.Hello ? readHello(payload) : undefined;
+                if (!hello || hello.rank !== prev || hello.size !== size) {
+                  fail(new CommunicatorError(`rank ${rank}: ${addresses[prev]} is not rank ${prev} of ${size}`, 'PROTOCOL'));
+                  return;
+                }
+                conn.peer = prev;
+                attached.add(socket);
+                comm.attach('prev', conn);
+                prevReady = true;
+                stage = `waiting for rank ${next} to connect`;
+                maybeDone();
+              });
+              const socket = conn.socket;
+              sockets.add(socket);
               socket.once('connect', () => {
                 connected = true;
                 void conn.sendJson(FrameType.Hello, { rank, size });
@@ -701,7 +730,7 @@ export async function connectRing(options: ConnectRingOptions): Promise<Communic
               socket.once('close', () => {
                 sockets.delete(socket);
                 if (!connected && !settled) setTimeout(attempt, 100); // not listening yet, or refused: retry
-                else if (!nextReady) fail(new CommunicatorError(`rank ${rank}: rank ${next} at ${addresses[next]} dropped the connection during set-up`, 'PEER_DISCONNECTED', { peer: next }));
+                else if (!prevReady) fail(new CommunicatorError(`rank ${rank}: rank ${prev} at ${addresses[prev]} dropped the connection during set-up`, 'PEER_DISCONNECTED', { peer: prev }));
               });
             };
             attempt();
