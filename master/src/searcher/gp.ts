@@ -15,22 +15,22 @@ const LOG2PI = Math.log(2 * Math.PI);
 /** Bounds of the log-parameters [log amp, log ℓ..., log noise]. */
 export function thetaBounds(d: number): { lower: number[]; upper: number[] } {
   return {
-    lower: [Math.log(0.05), ...new Array<number>(d).fill(Math.log(0.01)), Math.log(1e-6)],
+    lower: [Math.log(0.05), ...new Array<number>(d).fill(Math.log(0.01)), Math.log(1e-9)],
     upper: [Math.log(20), ...new Array<number>(d).fill(Math.log(20)), Math.log(2)],
   };
 }
 
 /** The default starting point: unit amplitude, length scale 0.3, small noise. */
 export function defaultTheta(d: number): number[] {
-  return [0, ...new Array<number>(d).fill(Math.log(0.3)), Math.log(1e-3)];
+  return [0, ...new Array<number>(d).fill(Math.log(0.3)), Math.log(1e-6)];
 }
 
 // Weak priors keep the fit sane with few points: log ℓ ~ N(log 0.3, 1.5²), log amp ~ N(0, 1.5²), log noise ~ N(log 1e-3, 3²).
 const PRIOR_LS_MU = Math.log(0.3);
 const PRIOR_LS_SD = 1.5;
 const PRIOR_AMP_SD = 1.5;
-const PRIOR_NOISE_MU = Math.log(1e-3);
-const PRIOR_NOISE_SD = 3;
+const PRIOR_NOISE_MU = Math.log(1e-6);
+const PRIOR_NOISE_SD = 4;
 
 /** Squared coordinate differences of every pair a < b, computed once per data set. */
 export interface PairDiffs {
@@ -157,7 +157,7 @@ export function standardize(y: number[]): { ys: Float64Array; mean: number; std:
 /** Fits θ by multi-start L-BFGS; deterministic given the options (the rng is advanced). */
 export function fitGp(X: number[][], y: number[], opts: FitOptions): GpModel {
   const d = X[0]!.length;
-  const { ys, mean, std } = standardize(y);
+  const { ys } = standardize(y);
   const pd = pairDiffs(X);
   const { lower, upper } = thetaBounds(d);
   const starts: number[][] = [];

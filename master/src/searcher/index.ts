@@ -6,6 +6,7 @@
 import type { SearcherEvent, SearcherInit, SearcherState, SearcherStep } from './types';
 import { initFixed, progressFixed, stepFixed, type FixedState } from './fixed';
 import { initAsha, progressAsha, stepAsha, type AshaState } from './asha';
+import { initBayes, progressBayes, stepBayes, type BayesState } from './bayesian';
 
 export type { SearcherAction, SearcherEvent, SearcherInit, SearcherState, SearcherStep } from './types';
 
@@ -27,12 +28,19 @@ const asha: Impl = {
   progress: (s: AshaState) => progressAsha(s),
 };
 
+const bayes: Impl = {
+  init: initBayes,
+  step: (s: BayesState, e) => stepBayes(s, e),
+  progress: (s: BayesState) => progressBayes(s),
+};
+
 const IMPLS: Record<string, Impl> = {
   single: fixed,
   random: fixed,
   grid: fixed,
   async_halving: asha,
   adaptive_asha: asha,
+  bayesian: bayes,
 };
 
 function impl(method: string): Impl {

@@ -1,0 +1,155 @@
+// Proposes the next point of a GP-based Bayesian optimisation, shared by the `bayesian` searcher and ASHA's
+// `sampler: bayesian`. Pure: everything random comes from the generator passed in, so a proposal is a function of
+// (observations, pending points, generator state, warm-start θ).
+//
+// 1. Fit the GP (Matérn-5/2 ARD, MAP θ) on the observations, warm-started from the previous θ.
+// 2. Kriging believer: pending points (trials still running) are added with the posterior mean as their value, so
+//    parallel proposals spread out instead of piling onto the same optimum.
+// 3. Maximise log expected improvement: random candidates plus perturbations of the best observations, then a
+//    (1+1)-evolution strategy from the most promising few.
+// 4. Round onto the feasible set (ints, categoricals) and never return an observed, pending or failed point.
+import { conditionGp, fitGp, logEI, predictStd, type GpModel } from './gp';
+import { snapPoint, type Space } from './hparams';
+import { nextFloat, nextNormal, type RngState } from './rng';
+
+export interface ProposeInput {
+  space: Space;
+  /** Observed points (unit cube) and their losses (smaller is better). */
+  X: number[][];
+  y: number[];
+  /** Points being evaluated now. */
+  pending: number[][];
+  /** Points that failed; never proposed again. */
+  avoid: number[][];
+  rng: RngState;
+  /** Warm start for the GP hyperparameters (the previous fit). */
+  theta?: number[];
+}
+
+export interface Proposal {
+  x: number[];
+  theta: number[];
+}
+
+const clamp01 = (v: number): number => (v < 0 ? 0 : v > 1 ? 1 : v);
+
+export function randomPoint(space: Space, rng: RngState): number[] {
+  return snapPoint(space, Array.from({ length: space.size }, () => nextFloat(rng)));
+}
+
+function samePoint(a: number[], b: number[]): boolean {
+  for (let i = 0; i < a.length; i++) if (Math.abs(a[i]! - b[i]!) > 1e-9) return false;
+  return true;
+}
+
+/** Fitting effort: full multi-start while data is small, then warm-started refinement only. */
+function fitBudget(n: number, warm: boolean): { randomStarts: number; maxIter: number } {
+  if (!warm || n <= 30) return { randomStarts: 1, maxIter: 60 };
+  if (n <= 80) return { randomStarts: 0, maxIter: 30 };
+  return { randomStarts: 0, maxIter: 12 };
+}
+
+/**
+ * Monotone output warping before the GP: y ↦ log(y - min(y) + δ), δ a fraction of the spread between the best and
+ * the median. Losses often span orders of magnitude (a few diverged trials dwarf the differences near the
+ * optimum); the warp keeps the ranking, so EI still looks for the minimum, while the stationary GP fits better.
+ */
+export function warpLosses(y: number[]): number[] {
+  const sorted = [...y].sort((a, b) => a - b);
+  const min = sorted[0]!;
+  const med = sorted[Math.floor(sorted.length / 2)]!;
+  const spread = med - min;
+  if (!(spread > 0)) return y.slice();
+  const delta = WARP_DELTA * spread;
+  return y.map((v) => Math.log(v - min + delta));
+}
+// δ equal to the best-to-median spread: nearly linear (smooth) around the best values, logarithmic in the tail.
+// Smaller δ sharpens the minimum into a cusp the Matérn kernel fits badly.
+const WARP_DELTA = 1;
+
+export function proposeNext(input: ProposeInput): Proposal {
+  const { space, X, pending, avoid, rng } = input;
+  const y = warpLosses(input.y);
+  const taken = [...X, ...pending, ...avoid];
+  const budget = fitBudget(X.length, !!input.theta);
+  const warm = input.theta;
+  let model: GpModel = fitGp(X, y, { rng, ...(warm ? { init: warm } : {}), randomStarts: budget.randomStarts, maxIter: budget.maxIter });
+  const theta = model.theta;
+  if (pending.length) {
+    const beliefs = pending.map((p) => model.yMean + model.yStd * predictStd(model, p).mean);
+    model = conditionGp([...X, ...pending], [...y, ...beliefs], theta);
+  }
+  let best = Infinity;
+  for (let i = 0; i < model.ys.length; i++) best = Math.min(best, model.ys[i]!);
+  const acq = (x: number[]): number => {
+    const p = predictStd(model, x);
+    return logEI(p.mean, p.sd, best);
+  };
+  const D = space.size;
+  // Candidates: uniform random + Gaussian perturbations of the best observed points at several scales.
+  const cands: number[][] = [];
+  const nRandom = Math.max(300, 60 * D);
+  for (let i = 0; i < nRandom; i++) cands.push(Array.from({ length: D }, () => nextFloat(rng)));
+  const order = X.map((_, i) => i).sort((a, b) => y[a]! - y[b]!);
+  for (const i of order.slice(0, 5)) {
+    for (const scale of [0.01, 0.05, 0.15]) {
+      for (let k = 0; k < 20; k++) cands.push(X[i]!.map((v) => clamp01(v + scale * nextNormal(rng))));
+    }
+  }
+  const scored = cands.map((x) => ({ x, a: acq(x) })).sort((p, q) => q.a - p.a);
+  // Local refinement of the best few distinct candidates with a (1+1)-ES (1/5th success rule).
+  const starts = scored.slice(0, 5);
+  const refined: Array<{ x: number[]; a: number }> = [];
+  for (const s0 of starts) {
+    let cur = s0;
+    let step = 0.05;
+    for (let it = 0; it < 50 && step > 1e-5; it++) {
+      const x = cur.x.map((v) => clamp01(v + step * nextNormal(rng)));
+      const a = acq(x);
+      if (a > cur.a) {
+        cur = { x, a };
+        step *= 1.5;
+      } else step *= 0.8;
+    }
+    refined.push(cur);
+  }
+  const ranked = [...refined, ...scored].sort((p, q) => q.a - p.a);
+  for (const c of ranked.slice(0, 50)) {
+    const x = snapPoint(space, c.x);
+    if (!taken.some((t) => samePoint(t, x))) return { x, theta };
+  }
+  // Every good candidate rounds onto a point already used (small discrete spaces): fall back to a fresh random one.
+  for (let i = 0; i < 100; i++) {
+    const x = randomPoint(space, rng);
+    if (!taken.some((t) => samePoint(t, x))) return { x, theta };
+  }
+  return { x: randomPoint(space, rng), theta };
+}
+
+// ---- Quasi-random initial design -----------------------------------------------------------------
+
+const PRIMES = [2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97, 101, 103, 107, 109, 113];
+
+function radicalInverse(i: number, base: number): number {
+  let f = 1;
+  let r = 0;
+  while (i > 0) {
+    f /= base;
+    r += f * (i % base);
+    i = Math.floor(i / base);
+  }
+  return r;
+}
+
+/**
+ * The index-th point (from 0) of a Halton sequence with a random rotation (Cranley-Patterson: each coordinate
+ * shifted by `shift[d]` modulo 1). Dimensions beyond the prime table fall back to the rotation alone, which
+ * the caller re-randomises per point.
+ */
+export function haltonPoint(index: number, shift: number[]): number[] {
+  return shift.map((s, d) => {
+    const h = d < PRIMES.length ? radicalInverse(index + 1, PRIMES[d]!) : 0;
+    const v = h + s;
+    return v - Math.floor(v);
+  });
+}
