@@ -12,24 +12,24 @@ export interface Claimant {
 /** Real-valued entitlements. Sum = min(capacity, total demand). Weights <= 0 count as a tiny positive weight. */
 export function waterFill(capacity: number, claimants: readonly Claimant[]): Map<string, number> {
   const out = new Map<string, number>();
-  let active = claimants.filter((c) => c.demand > 0);
   for (const c of claimants) out.set(c.id, 0);
-  let remaining = Math.max(0, capacity);
   const w = (c: Claimant) => (c.weight > 0 ? c.weight : 1e-9);
-  while (active.length > 0 && remaining > 0) {
-    let total = 0;
-    for (const c of active) total += w(c);
-    const level = remaining / total;
-    const satisfied = active.filter((c) => c.demand <= w(c) * level);
-    if (satisfied.length === 0) {
-      for (const c of active) out.set(c.id, w(c) * level);
-      return out;
-    }
-    for (const c of satisfied) {
+  // Raise the common level; groups whose demand is below it are satisfied in order of demand per weight.
+  const active = claimants.filter((c) => c.demand > 0).sort((a, b) => a.demand / w(a) - b.demand / w(b));
+  let remaining = Math.max(0, capacity);
+  let weights = 0;
+  for (const c of active) weights += w(c);
+  for (let i = 0; i < active.length; i++) {
+    const c = active[i];
+    const level = remaining / weights;
+    if (c.demand <= w(c) * level) {
       out.set(c.id, c.demand);
       remaining -= c.demand;
+      weights -= w(c);
+      continue;
     }
-    active = active.filter((c) => c.demand > w(c) * level);
+    for (let j = i; j < active.length; j++) out.set(active[j].id, w(active[j]) * level);
+    break;
   }
   return out;
 }

@@ -57,6 +57,12 @@ export class PoolState implements PoolShape {
   /** Smallest gang size whose victim search failed since the last preemption (priority policy only). */
   failedPreemptSize = Infinity;
 
+  /** Bumped whenever free or reserved slots change; keys the cache of waiting reasons. */
+  version = 0;
+  reasonVersion = -1;
+  reasonBehind = '';
+  readonly reasonCache = new Map<number, string>();
+
   constructor(readonly name: string) {}
 
   addAgent(a: AgentState): void {
@@ -109,6 +115,7 @@ export class PoolState implements PoolShape {
   /** Remove the `n` lowest free devices of an enabled agent and return them. */
   takeFree(a: AgentState, n: number): number[] {
     if (n === 0) return [];
+    this.version++;
     this.bucketRemove(a);
     const devices = a.free.splice(0, n);
     this.bucketAdd(a);
@@ -146,6 +153,15 @@ export class PoolState implements PoolShape {
     const b = this.buckets[this.largest];
     if (b.length < k) return undefined;
     return b.slice(b.length - k);
+  }
+
+  /** The agent of size >= `minSize` with the most free slots (at least one), or undefined. */
+  mostFreeOne(minSize: number): AgentState | undefined {
+    for (let f = this.maxFree; f >= 1; f--) {
+      const b = this.buckets[f];
+      for (let i = b.length - 1; i >= 0; i--) if (b[i].size >= minSize) return b[i];
+    }
+    return undefined;
   }
 
   /** Up to `k` agents of size >= `minSize` with the most free slots (at least one), most free first. */

@@ -53,15 +53,20 @@ export interface Pass {
   assign: Assignment[];
   preempt: string[];
   waiting: WaitingAllocation[];
-  /** Pending allocation ids in the order the pass considered them. */
+  /** Record `considered` and `outcomes` (for `queueOrder` and tests; off in `schedule`). */
+  trace: boolean;
+  /** Pending allocation ids in the order the pass considered them (when tracing). */
   considered: string[];
-  /** What happened to each pending allocation considered (for tests and tools). */
-  outcomes: Map<string, Outcome['kind']>;
+  /** What happened to each pending allocation considered (when tracing). */
+  outcomes: Map<string, OutcomeKind>;
+  /** Why the last allocation `place` did not place waits. */
+  reason: string;
   /** Gangs that claimed slots being freed: the victims preempted for each and the agents claimed. */
   claims: Array<{ allocationId: string; victims: string[]; agents: string[] }>;
 }
 
-export type Outcome = { kind: 'placed' } | { kind: 'claimed' | 'blocked' | 'refused'; reason: string };
+/** placed; claimed slots being freed by preemption; blocked (waits for slots); refused (cannot run now at all). */
+export type OutcomeKind = 'placed' | 'claimed' | 'blocked' | 'refused';
 
 interface Mode {
   /** Whether `r` may be preempted for `a`, given the victims already picked for it. Undefined: no preemption. */
@@ -79,7 +84,7 @@ interface Mode {
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
-export function buildPass(s: Snapshot): Pass {
+export function buildPass(s: Snapshot, trace = false): Pass {
   const pools = new Map<string, PoolState>();
   const agents = new Map<string, { st: AgentState; pool: PoolState }>();
   const sorted = [...s.agents].sort((a, b) => byId(a.id, b.id));
@@ -146,21 +151,52 @@ export function buildPass(s: Snapshot): Pass {
   }
   for (const [st, u] of used) st.free = st.free.filter((d) => u.has(d));
   for (const p of pools.values()) p.index();
-  pending.sort(compareAllocations);
   return {
     opts: s.options,
     pools,
     groups: new Map(s.groups.map((g) => [g.id, g])),
     held,
     running,
-    pending,
+    pending: sortPending(pending),
     assign: [],
     preempt: [],
     waiting: [],
+    trace,
     considered: [],
     outcomes: new Map(),
+    reason: '',
     claims: [],
   };
+}
+
+/**
+ * Pending allocations in scheduling order. Priorities are small integers, so a stable counting sort by priority
+ * followed by a check that each bucket is already in submission order (it usually is: the master lists
+ * allocations in that order) avoids a comparison sort; anything else falls back to one.
+ */
+function sortPending(pending: Allocation[]): Allocation[] {
+  const counts = new Int32Array(129);
+  for (const a of pending) {
+    const p = priorityOf(a);
+    if (!Number.isInteger(p) || p < 0 || p > 127) return pending.sort(compareAllocations);
+    counts[p + 1]++;
+  }
+  for (let i = 1; i < counts.length; i++) counts[i] += counts[i - 1];
+  const out = new Array<Allocation>(pending.length);
+  for (const a of pending) out[counts[priorityOf(a)]++] = a;
+  let start = 0;
+  for (let i = 1; i <= out.length; i++) {
+    if (i === out.length || priorityOf(out[i]) !== priorityOf(out[start])) {
+      let sorted = true;
+      for (let j = start + 1; j < i && sorted; j++) sorted = compareAllocations(out[j - 1], out[j]) < 0;
+      if (!sorted) {
+        const part = out.slice(start, i).sort(compareAllocations);
+        for (let j = start; j < i; j++) out[j] = part[j - start];
+      }
+      start = i;
+    }
+  }
+  return out;
 }
 
 /** Least valuable victims first: highest priority number, then newest, then id. */
@@ -297,13 +333,25 @@ function claim(pool: PoolState, targets: AgentState[], n: number): void {
   pool.exitingTotal -= x;
 }
 
+/** Why a gang of n is blocked. Cached per size until the pool changes: a full pool answers 100k gangs cheaply. */
 function blockedReason(pool: PoolState, n: number, behind: string): string {
+  if (pool.reasonVersion !== pool.version || pool.reasonBehind !== behind) {
+    pool.reasonCache.clear();
+    pool.reasonVersion = pool.version;
+    pool.reasonBehind = behind;
+  }
+  let r = pool.reasonCache.get(n);
+  if (r === undefined) pool.reasonCache.set(n, (r = describeBlocked(pool, n, behind)));
+  return r;
+}
+
+function describeBlocked(pool: PoolState, n: number, behind: string): string {
   if (n <= pool.largest) {
     if (pool.reservedBlockMax >= n) return behind;
     if (pool.totalFree >= n) {
-      return `waiting for ${n} free slots on one agent in pool ${pool.name} (${pool.totalFree} free, at most ${pool.maxFree} on one agent)`;
+      return `waiting for ${plural(n, 'free slot')} on one agent in pool ${pool.name} (${pool.totalFree} free, at most ${pool.maxFree} on one agent)`;
     }
-    return `waiting for ${n} free slots in pool ${pool.name} (${pool.totalFree} free)`;
+    return `waiting for ${plural(n, 'free slot')} in pool ${pool.name} (${pool.totalFree} free)`;
   }
   const k = n / pool.largest;
   const whole = pool.buckets[pool.largest].length;
@@ -312,8 +360,9 @@ function blockedReason(pool: PoolState, n: number, behind: string): string {
 }
 
 function reserveFor(pool: PoolState, n: number): void {
+  if (pool.maxFree === 0) return;
   if (n <= pool.largest) {
-    const [ag] = pool.mostFree(1, n);
+    const ag = pool.mostFreeOne(n);
     if (ag) claim(pool, [ag], n);
   } else {
     const ags = pool.mostFree(n / pool.largest, pool.largest);
@@ -322,23 +371,31 @@ function reserveFor(pool: PoolState, n: number): void {
 }
 
 /** Try to place one pending allocation; on success it is recorded in `pass.assign`. */
-function tryPlace(pass: Pass, a: Allocation, mode: Mode): Outcome {
-  const out = place(pass, a, mode);
-  pass.outcomes.set(a.id, out.kind);
-  return out;
+function tryPlace(pass: Pass, a: Allocation, mode: Mode): OutcomeKind {
+  const kind = place(pass, a, mode);
+  if (pass.trace) {
+    pass.considered.push(a.id);
+    pass.outcomes.set(a.id, kind);
+  }
+  return kind;
 }
 
-function place(pass: Pass, a: Allocation, mode: Mode): Outcome {
+function refuse(pass: Pass, reason: string): OutcomeKind {
+  pass.reason = reason;
+  return 'refused';
+}
+
+/** Place `a` or say why not (in `pass.reason`); no allocation on the blocked path when the reason is cached. */
+function place(pass: Pass, a: Allocation, mode: Mode): OutcomeKind {
   const pool = pass.pools.get(a.pool);
-  if (!pool) return { kind: 'refused', reason: `no agent in pool '${a.pool}'` };
+  if (!pool) return refuse(pass, `no agent in pool '${a.pool}'`);
   const n = a.slots;
   const never = shapeRefusal(pool, n);
-  if (never) return { kind: 'refused', reason: never };
-  if (pool.enabledCount === 0) return { kind: 'refused', reason: `no enabled agent in pool '${a.pool}'` };
-  const group = pass.groups.get(a.groupId);
-  const held = pass.held.get(a.groupId) ?? 0;
-  if (group?.maxSlots !== undefined && held + n > group.maxSlots) {
-    return { kind: 'refused', reason: `experiment at max_slots (${group.maxSlots})` };
+  if (never) return refuse(pass, never);
+  if (pool.enabledCount === 0) return refuse(pass, `no enabled agent in pool '${a.pool}'`);
+  const max = pass.groups.get(a.groupId)?.maxSlots;
+  if (max !== undefined && (pass.held.get(a.groupId) ?? 0) + n > max) {
+    return refuse(pass, `experiment at max_slots (${max})`);
   }
   let placement: Placement[] | undefined;
   if (n === 0) {
@@ -353,8 +410,8 @@ function place(pass: Pass, a: Allocation, mode: Mode): Outcome {
   }
   if (placement) {
     pass.assign.push({ allocationId: a.id, placement });
-    pass.held.set(a.groupId, held + n);
-    return { kind: 'placed' };
+    pass.held.set(a.groupId, (pass.held.get(a.groupId) ?? 0) + n);
+    return 'placed';
   }
   if (
     mode.victim &&
@@ -366,17 +423,15 @@ function place(pass: Pass, a: Allocation, mode: Mode): Outcome {
     const plan = planPreemption(pool, a, mode);
     if (plan) {
       commitPreemption(pass, pool, a, plan, mode);
-      const reason =
-        plan.victims.length > 0
-          ? mode.preempting(plan.victims.length)
-          : 'waiting for preempted allocations to exit';
-      return { kind: 'claimed', reason };
+      pass.reason =
+        plan.victims.length > 0 ? mode.preempting(plan.victims.length) : 'waiting for preempted allocations to exit';
+      return 'claimed';
     }
     if (mode.cacheFailures) pool.failedPreemptSize = Math.min(pool.failedPreemptSize, n);
   }
-  const reason = blockedReason(pool, n, mode.behind);
+  pass.reason = blockedReason(pool, n, mode.behind);
   if (mode.reserve) reserveFor(pool, n);
-  return { kind: 'blocked', reason };
+  return 'blocked';
 }
 
 const PRIORITY_MODE: Mode = {
@@ -390,9 +445,7 @@ const PRIORITY_MODE: Mode = {
 
 function runPriority(pass: Pass): void {
   for (const a of pass.pending) {
-    pass.considered.push(a.id);
-    const out = tryPlace(pass, a, PRIORITY_MODE);
-    if (out.kind !== 'placed') pass.waiting.push({ allocationId: a.id, reason: out.reason });
+    if (tryPlace(pass, a, PRIORITY_MODE) !== 'placed') pass.waiting.push({ allocationId: a.id, reason: pass.reason });
   }
 }
 
@@ -407,6 +460,9 @@ export interface Share {
   demand: number;
   queue: Allocation[];
   next: number;
+  /** Cached "at its fair share" reason and the usage it was written for. */
+  reason: string;
+  reasonUsage: number;
 }
 
 /** Binary min-heap of shares by usage/weight, then id. */
@@ -462,7 +518,7 @@ export function fairShares(pass: Pass): Map<string, Map<string, Share>> {
     if (!s) {
       const g = pass.groups.get(groupId);
       const w = g?.weight ?? fallbackWeight ?? DEFAULT_WEIGHT;
-      s = { id: groupId, weight: w > 0 ? w : 1e-9, ent: 0, usage: 0, demand: 0, queue: [], next: 0 };
+      s = { id: groupId, weight: w > 0 ? w : 1e-9, ent: 0, usage: 0, demand: 0, queue: [], next: 0, reason: '', reasonUsage: -1 };
       m.set(groupId, s);
     }
     return s;
@@ -493,6 +549,7 @@ export function fairShares(pass: Pass): Map<string, Map<string, Share>> {
 function runFairShare(pass: Pass): void {
   const shares = fairShares(pass);
   const poolNames = [...shares.keys()].sort(byId);
+  const handled = new Set<Allocation>();
   for (const poolName of poolNames) {
     const m = shares.get(poolName)!;
     const mode: Mode = {
@@ -522,44 +579,51 @@ function runFairShare(pass: Pass): void {
     while (heap.size > 0) {
       const s = heap.pop();
       const a = s.queue[s.next++];
-      pass.considered.push(a.id);
-      const out = tryPlace(pass, a, mode);
-      if (out.kind !== 'placed') pass.waiting.push({ allocationId: a.id, reason: out.reason });
-      if (out.kind === 'placed' || out.kind === 'claimed') s.usage += a.slots;
+      handled.add(a);
+      const kind = tryPlace(pass, a, mode);
+      if (kind !== 'placed') pass.waiting.push({ allocationId: a.id, reason: pass.reason });
+      if (kind === 'placed' || kind === 'claimed') s.usage += a.slots;
       // A blocked gang keeps its group's place: the group's later work waits behind it.
-      if (out.kind === 'blocked') continue;
+      if (kind === 'blocked') continue;
       if (s.next < s.queue.length && s.usage < s.ent) heap.push(s);
     }
-    // Phase 2: leftover slots to the rest, in priority order, without preemption or reservations.
-    const rest: Allocation[] = [];
-    for (const s of m.values()) for (let i = s.next; i < s.queue.length; i++) rest.push(s.queue[i]);
-    rest.sort(compareAllocations);
-    const backfill: Mode = { cacheFailures: false, reserve: false, behind: mode.behind, preempting: mode.preempting };
-    for (const a of rest) {
-      pass.considered.push(a.id);
-      const s = m.get(a.groupId)!;
-      const out = tryPlace(pass, a, backfill);
-      if (out.kind === 'placed') {
-        s.usage += a.slots;
-      } else {
-        const reason =
-          out.kind === 'blocked' && s.usage >= s.ent
-            ? `experiment at its fair share (${s.usage} of ${s.ent} slots in pool ${poolName})`
-            : out.reason;
-        pass.waiting.push({ allocationId: a.id, reason });
-      }
+  }
+  // Phase 2: leftover slots to everything not considered yet, in priority order, without preemption or
+  // reservations. Pools are independent, so one walk over the (already sorted) queue serves them all.
+  const backfill: Mode = {
+    cacheFailures: false,
+    reserve: false,
+    behind: "behind other experiments' jobs",
+    preempting: () => '',
+  };
+  for (const a of pass.pending) {
+    if (handled.has(a)) continue;
+    const s = shares.get(a.pool)!.get(a.groupId)!;
+    const kind = tryPlace(pass, a, backfill);
+    if (kind === 'placed') {
+      s.usage += a.slots;
+      continue;
     }
+    let reason = pass.reason;
+    if (kind === 'blocked' && s.usage >= s.ent) {
+      if (s.reasonUsage !== s.usage) {
+        s.reasonUsage = s.usage;
+        s.reason = `experiment at its fair share (${s.usage} of ${s.ent} slots in pool ${a.pool})`;
+      }
+      reason = s.reason;
+    }
+    pass.waiting.push({ allocationId: a.id, reason });
   }
 }
 
 /** One scheduling pass. See the top of this file for the policies and types.ts for the contract. */
 export function schedule(snapshot: Snapshot): ScheduleResult {
-  return runPass(snapshot).result;
+  return runPass(snapshot, false).result;
 }
 
 /** A pass and its internal state (for `queueOrder`). */
-export function runPass(snapshot: Snapshot): { pass: Pass; result: ScheduleResult } {
-  const pass = buildPass(snapshot);
+export function runPass(snapshot: Snapshot, trace = true): { pass: Pass; result: ScheduleResult } {
+  const pass = buildPass(snapshot, trace);
   if (snapshot.options.policy === 'fair_share') runFairShare(pass);
   else runPriority(pass);
   return { pass, result: { assign: pass.assign, preempt: pass.preempt, waiting: pass.waiting } };
