@@ -9,7 +9,8 @@ const sleep = (ms: number, signal: AbortSignal) =>
       resolve();
     };
     const t = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
+    if (signal?.aborted) done();
+    else signal?.addEventListener('abort', done, { once: true });
   });
 
 export class PreemptionWatcher {
