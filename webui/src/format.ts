@@ -74,3 +74,16 @@ export function seriesColor(i: number, alpha = 1): string {
   const hue = (i * 137.508 + 210) % 360;
   return `hsla(${hue.toFixed(1)}, 65%, 45%, ${alpha})`;
 }
+
+/** TensorBoard-style debiased exponential moving average. */
+export function ema(ys: number[], w: number): number[] {
+  if (w <= 0) return ys;
+  let last = 0;
+  let n = 0;
+  return ys.map((y) => {
+    if (!Number.isFinite(y)) return y;
+    last = last * w + (1 - w) * y;
+    n++;
+    return last / (1 - w ** n);
+  });
+}

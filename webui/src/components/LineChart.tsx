@@ -48,6 +48,9 @@ export function LineChart(p: Props) {
   const plot = useRef<uPlot | null>(null);
   const cb = useRef(p);
   cb.current = p;
+  // uPlot commits its first layout asynchronously; a redraw before that loses the scales, so the first
+  // highlight is baked into the options and the restyle effect skips the commit that created the plot.
+  const fresh = useRef(false);
 
   useEffect(() => {
     const el = host.current;
@@ -73,7 +76,7 @@ export function LineChart(p: Props) {
         ...p.series.map((s) => ({
           label: s.label,
           stroke: s.color,
-          width: many ? 1 : 1.5,
+          ...seriesStyle(s.id, cb.current.highlighted, many),
           spanGaps: true,
           points: { show: false },
         })),
@@ -89,8 +92,7 @@ export function LineChart(p: Props) {
     };
     const u = new uPlot(opts, align(p.series, !!p.log), el);
     plot.current = u;
-    applyHighlight(u, p.series, cb.current.highlighted, many);
-    u.redraw(true);
+    fresh.current = true;
     const ro = new ResizeObserver(() => {
       const w = Math.max(200, el.clientWidth);
       if (Math.abs(w - u.width) > 1) u.setSize({ width: w, height: cb.current.height });
@@ -108,6 +110,10 @@ export function LineChart(p: Props) {
   useEffect(() => {
     const u = plot.current;
     if (!u) return;
+    if (fresh.current) {
+      fresh.current = false;
+      return;
+    }
     applyHighlight(u, p.series, p.highlighted, p.series.length > 50);
     u.redraw(true);
   }, [p.highlighted, p.series]);
@@ -115,13 +121,14 @@ export function LineChart(p: Props) {
   return <div ref={host} className="linechart" data-testid={p.testId} data-series={p.series.length} data-highlighted-trial={p.highlighted ?? undefined} />;
 }
 
+function seriesStyle(id: number, hl: number | null, many: boolean): { alpha: number; width: number } {
+  const on = hl === id;
+  return { alpha: hl === null || on ? 1 : 0.18, width: on ? 3 : many ? 1 : 1.5 };
+}
+
 function applyHighlight(u: uPlot, series: CurveSeries[], hl: number | null, many: boolean): void {
-  const base = many ? 1 : 1.5;
   series.forEach((s, j) => {
-    const us = u.series[j + 1] as uPlot.Series & { width?: number };
-    if (!us) return;
-    const on = hl === s.id;
-    us.alpha = hl === null || on ? 1 : 0.18;
-    us.width = on ? 3 : base;
+    const us = u.series[j + 1];
+    if (us) Object.assign(us, seriesStyle(s.id, hl, many));
   });
 }

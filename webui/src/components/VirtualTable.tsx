@@ -83,8 +83,9 @@ export function VirtualTable<T>(p: Props<T>) {
   }, [p.scrollTo]);
 
   const overscan = 8;
-  const first = Math.max(0, Math.floor(scrollTop / rowHeight) - overscan);
-  const last = Math.min(p.rows.length, Math.ceil((scrollTop + viewport) / rowHeight) + overscan);
+  const top = Math.min(scrollTop, Math.max(0, (p.rows.length + 1) * rowHeight - viewport));
+  const first = Math.max(0, Math.floor(top / rowHeight) - overscan);
+  const last = Math.min(p.rows.length, Math.ceil((top + viewport) / rowHeight) + overscan);
   const visible = p.rows.slice(first, last);
 
   return (

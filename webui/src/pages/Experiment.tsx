@@ -1,4 +1,4 @@
-import { useCallback, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { ExperimentDetail, TrialSummary } from '@hone/protocol';
 import { useApi, useNow, useSubscription, useThrottle } from '../hooks';
 import { Link } from '../router';
@@ -56,6 +56,10 @@ export function ExperimentPage({ id, tab }: { id: number; tab: string }) {
     hover: setHovered,
   };
   const d = detail.data;
+  // The curves tab marks the page ready once its chart is drawn; the other tabs render synchronously.
+  useEffect(() => {
+    if (d && tab !== 'curves') document.body.dataset.ready = '1';
+  }, [d, tab]);
   const rows = useMemo(() => (d ? toRows(d.trials) : []), [d?.trials]); // eslint-disable-line react-hooks/exhaustive-deps
 
   if (detail.error && !d)

@@ -5,7 +5,7 @@ import { useApi } from '../hooks';
 import { setQuery, useLocation } from '../router';
 import { LineChart, type CurveSeries } from '../components/LineChart';
 import { VirtualTable, sortRows, type Column, type SortState } from '../components/VirtualTable';
-import { fmtMetric, seriesColor, toCsv } from '../format';
+import { ema, fmtMetric, seriesColor, toCsv } from '../format';
 import { trialColumns, varyingHparamKeys, type TrialRow } from './trialColumns';
 import { exportTrialsCsv } from './ExperimentTrials';
 import type { Highlight } from './Experiment';
@@ -18,19 +18,6 @@ interface ExperimentMetrics {
 
 /** Total points the curves request asks for, spread over the trials: a 1,000-trial experiment stays well under 2 MB. */
 const POINT_BUDGET = 30_000;
-
-/** TensorBoard-style debiased exponential moving average. */
-export function ema(ys: number[], w: number): number[] {
-  if (w <= 0) return ys;
-  let last = 0;
-  let n = 0;
-  return ys.map((y) => {
-    if (!Number.isFinite(y)) return y;
-    last = last * w + (1 - w) * y;
-    n++;
-    return last / (1 - w ** n);
-  });
-}
 
 function guessSmallerIsBetter(metric: string, exp: ExperimentDetail): boolean {
   if (metric === exp.metric) return exp.smallerIsBetter;

@@ -103,8 +103,10 @@ export function LogViewer({ trialId, onReady }: { trialId: number; onReady?: () 
     if (loaded) onReady?.();
   }, [loaded, onReady]);
 
-  const first = Math.max(0, Math.floor(scrollTop / LINE_H) - 20);
-  const last = Math.min(shown.length, Math.ceil((scrollTop + vh) / LINE_H) + 20);
+  // The browser clamps scrollTop when a filter shortens the list without always firing a scroll event.
+  const top = Math.min(scrollTop, Math.max(0, shown.length * LINE_H - vh));
+  const first = Math.max(0, Math.floor(top / LINE_H) - 20);
+  const last = Math.min(shown.length, Math.ceil((top + vh) / LINE_H) + 20);
 
   const download = async () => {
     const all: TaskLog[] = [];

@@ -75,7 +75,7 @@ export function TrialPage({ id, tab }: { id: number; tab: string }) {
           <div><dt>Seed</dt><dd>{t.seed}</dd></div>
           <div><dt>Started</dt><dd>{fmtTime(t.startTime)}</dd></div>
           <div><dt>Duration</dt><dd>{fmtDuration(t.startTime, t.endTime, now)}</dd></div>
-          <div><dt>Request</dt><dd className="mono small">{t.requestId.slice(0, 8)}</dd></div>
+          <div><dt>Request</dt><dd className="mono small" title={t.requestId}>{t.requestId.length > 14 ? `${t.requestId.slice(0, 12)}…` : t.requestId}</dd></div>
         </dl>
       </div>
       <nav className="tabs" role="tablist">

@@ -1,0 +1,236 @@
+// The web UI in a real headless Chromium against a real master on a seeded database.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { seedStandard, type StandardFixture } from './seed';
+import { REPO_ROOT, seedDatabase, startMaster, tempDataDir, type RunningMaster } from './master';
+import { browserUnavailable, ensureBuilt, fakeAgent, launchBrowser } from './browser';
+
+const SHOTS = path.join(REPO_ROOT, 'test-results/screenshots');
+const unavailable = browserUnavailable();
+const CI = process.env.CI === 'true' || process.env.CI === '1';
+
+if (unavailable && CI) {
+  describe('web UI (browser)', () => {
+    it('needs Chromium in CI', () => {
+      throw new Error(`browser tests cannot run: ${unavailable}`);
+    });
+  });
+} else if (unavailable) {
+  describe.skip(`web UI (browser) — skipped: ${unavailable}`, () => {
+    it('skipped', () => undefined);
+  });
+} else {
+  describe('web UI (browser)', () => {
+    let master: RunningMaster;
+    let browser: Browser;
+    let ctx: BrowserContext;
+    let fx: StandardFixture;
+    let agent: { close: () => void } | undefined;
+
+    beforeAll(async () => {
+      ensureBuilt();
+      const dir = tempDataDir();
+      fx = await seedDatabase(dir, seedStandard);
+      master = await startMaster(dir);
+      const running = fx.active.trialIds[2]!;
+      agent = await fakeAgent(master.url, { id: 'agent-1', gpus: 4, running: [{ allocationId: `alloc-${running}`, rank: 0, pid: 4242 }, { allocationId: `alloc-${running}`, rank: 1, pid: 4243 }] });
+      browser = await launchBrowser();
+      ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      fs.mkdirSync(SHOTS, { recursive: true });
+    });
+
+    afterAll(async () => {
+      agent?.close();
+      await ctx?.close().catch(() => undefined);
+      await browser?.close().catch(() => undefined);
+      await master?.stop();
+      if (master) fs.rmSync(master.dataDir, { recursive: true, force: true });
+    });
+
+    /** Opens a page and waits for the marker every page sets once its data is drawn; collects console errors. */
+    async function open(urlPath: string): Promise<{ page: Page; errors: string[] }> {
+      const page = await ctx.newPage();
+      const errors: string[] = [];
+      page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(master.url + urlPath);
+      await page.waitForSelector('body[data-ready="1"]', { timeout: 30_000 });
+      return { page, errors };
+    }
+
+    async function shot(page: Page, name: string): Promise<void> {
+      await page.waitForTimeout(150);
+      await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+    }
+
+    const rowsOf = (page: Page) => page.$$eval('[data-testid="experiments-table"] tbody tr[data-experiment-id]', (trs) => trs.map((tr) => ({ id: Number(tr.getAttribute('data-experiment-id')), state: tr.getAttribute('data-state'), name: tr.querySelector('td:nth-child(2)')!.textContent!.trim() })));
+
+    it('lists experiments, sorts by a column and filters by state, name and searcher', async () => {
+      const { page, errors } = await open('/experiments');
+      let rows = await rowsOf(page);
+      expect(rows.length).toBe(7);
+      expect(rows.map((r) => r.id)).toEqual([...rows.map((r) => r.id)].sort((a, b) => b - a));
+      await shot(page, 'experiments');
+
+      await page.click('th[data-col="name"]');
+      await page.waitForFunction(() => location.search.includes('sort=name'));
+      await page.waitForFunction(() => document.querySelector('[data-testid="experiments-table"] tbody tr td:nth-child(2)')?.textContent?.trim() === 'bert-asha');
+      rows = await rowsOf(page);
+      const names = rows.map((r) => r.name);
+      expect(names).toEqual([...names].sort((a, b) => a.localeCompare(b)));
+
+      await page.click('[data-testid="filter-state"] [data-state="COMPLETED"]');
+      await page.waitForFunction(() => location.search.includes('state=COMPLETED'));
+      await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="experiments-table"] tbody tr[data-experiment-id]')].every((tr) => tr.getAttribute('data-state') === 'COMPLETED'));
+      rows = await rowsOf(page);
+      expect(rows.length).toBe(3);
+
+      await page.fill('[data-testid="filter-name"]', 'mnist');
+      await page.waitForFunction(() => location.search.includes('name=mnist'));
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid="experiments-table"] tbody tr[data-experiment-id]').length === 1);
+      expect((await rowsOf(page))[0]!.name).toBe('mnist-baseline');
+
+      // Shareable URL: the filters survive a reload.
+      await page.goto(`${master.url}/experiments?searcher=adaptive_asha`);
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid="experiments-table"] tbody tr[data-experiment-id]').length === 1);
+      expect((await rowsOf(page))[0]!.name).toBe('bert-asha');
+      expect(await page.inputValue('[data-testid="filter-searcher"]')).toBe('adaptive_asha');
+      expect(errors).toEqual([]);
+      await page.close();
+    });
+
+    it('highlights the curve of a trial clicked in the table, and the row of a hovered curve', async () => {
+      const { page, errors } = await open(`/experiments/${fx.curves.id}`);
+      await page.waitForSelector('[data-testid="learning-curves"] canvas');
+      expect(Number(await page.getAttribute('[data-testid="learning-curves"]', 'data-series'))).toBe(24);
+      await shot(page, 'experiment-curves');
+
+      const target = fx.curves.trialIds[5]!;
+      await page.click(`[data-testid="trials-table"] [data-row-id="${target}"] [role="cell"]:nth-child(3)`);
+      await page.mouse.move(5, 5); // leave the table so only the click's selection remains
+      await page.waitForSelector(`[data-testid="learning-curves"][data-highlighted-trial="${target}"]`);
+      await page.waitForSelector(`[data-testid="curve-legend"] li[data-trial-id="${target}"][data-highlighted="true"]`);
+      expect(await page.getAttribute(`[data-testid="trials-table"] [data-row-id="${target}"]`, 'data-selected')).toBe('true');
+      await shot(page, 'experiment-curves-highlighted');
+
+      // Clicking again clears the selection.
+      await page.click(`[data-testid="trials-table"] [data-row-id="${target}"] [role="cell"]:nth-child(3)`);
+      await page.mouse.move(5, 5);
+      await page.waitForFunction(() => !document.querySelector('[data-testid="learning-curves"]')?.hasAttribute('data-highlighted-trial'));
+
+      // Hovering the plot focuses the nearest curve, and its table row lights up.
+      const box = (await page.$('[data-testid="learning-curves"] .u-over'))!;
+      const b = (await box.boundingBox())!;
+      let hovered: string | null = null;
+      for (const fx_ of [0.1, 0.3, 0.5, 0.7]) {
+        for (const fy of [0.2, 0.4, 0.6, 0.8]) {
+          await page.mouse.move(b.x + b.width * fx_, b.y + b.height * fy);
+          await page.waitForTimeout(60);
+          hovered = await page.getAttribute('[data-testid="learning-curves"]', 'data-highlighted-trial');
+          if (hovered) break;
+        }
+        if (hovered) break;
+      }
+      expect(hovered).not.toBeNull();
+      await page.waitForSelector(`[data-testid="trials-table"] [data-row-id="${hovered}"][data-highlighted="true"]`);
+      expect(errors).toEqual([]);
+      await page.close();
+    });
+
+    it('shows the trials, hyperparameters, rungs and config tabs', async () => {
+      const { page, errors } = await open(`/experiments/${fx.curves.id}/trials`);
+      await page.waitForSelector('[data-testid="trials-table"] [data-row-id]');
+      // Windowed rows: 24 trials, all rendered; the header sorts.
+      await page.click('[data-testid="trials-table"] [data-col="id"]');
+      const ids = await page.$$eval('[data-testid="trials-table"] [data-row-id]', (rs) => rs.map((r) => Number(r.getAttribute('data-row-id'))));
+      expect(ids).toEqual([...fx.curves.trialIds]);
+      await shot(page, 'experiment-trials');
+
+      await page.click('[data-tab="hyperparameters"]');
+      await page.waitForSelector('[data-testid="parallel-coordinates"] path[data-trial-id]');
+      expect(await page.$$eval('[data-testid="parallel-coordinates"] path[data-trial-id]', (p) => p.length)).toBe(24);
+      expect(await page.$$eval('[data-testid^="scatter-"]', (p) => p.length)).toBeGreaterThanOrEqual(4);
+      await shot(page, 'experiment-hyperparameters');
+
+      await page.click('[data-tab="config"]');
+      expect(await page.textContent('[data-testid="config-yaml"]')).toContain('searcher:');
+      await shot(page, 'experiment-config');
+      expect(page.url()).toBe(`${master.url}/experiments/${fx.curves.id}/config`);
+
+      const asha = await open(`/experiments/${fx.asha.id}/rungs`);
+      await asha.page.waitForSelector('[data-testid="rungs-tab"] tr[data-rung]');
+      await shot(asha.page, 'experiment-rungs');
+      expect(errors).toEqual([]);
+      expect(asha.errors).toEqual([]);
+      await page.close();
+      await asha.page.close();
+    });
+
+    it('shows a trial with hyperparameters, charts and checkpoint downloads', async () => {
+      const trial = fx.curves.trialIds[0]!;
+      const { page, errors } = await open(`/trials/${trial}`);
+      await page.waitForSelector('[data-testid="trial-charts"] canvas');
+      expect(await page.textContent('[data-testid="trial-hparams"]')).toContain('dropout');
+      const links = await page.$$eval('[data-testid="checkpoints"] a[href*="/download"]', (as) => as.map((a) => a.getAttribute('href')));
+      expect(links.length).toBe(2);
+      await shot(page, 'trial');
+      expect(errors).toEqual([]);
+      await page.close();
+    });
+
+    it('follows new log lines live and filters them', async () => {
+      const trial = fx.curves.trialIds[0]!;
+      const { page, errors } = await open(`/trials/${trial}/logs`);
+      await page.waitForSelector('[data-testid="log-lines"] [data-log-id]');
+      await page.waitForSelector('[data-testid="connection"][data-status="open"]');
+      const marker = `written after the page opened ${Date.now()}`;
+      const res = await fetch(`${master.url}/api/v1/trials/${trial}/logs`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ lines: [{ line: marker, rank: 1, level: 'WARNING' }] }),
+      });
+      expect(res.ok).toBe(true);
+      await page.waitForFunction((m) => document.querySelector('[data-testid="log-lines"]')!.textContent!.includes(m), marker, { timeout: 10_000 });
+      await shot(page, 'trial-logs');
+
+      await page.fill('[data-testid="log-search"]', 'written after');
+      await page.waitForFunction(() => document.querySelector('[data-testid="log-lines"]')?.getAttribute('data-count') === '1');
+      await page.fill('[data-testid="log-search"]', '');
+      await page.selectOption('[data-testid="log-level"]', 'ERROR');
+      const levels = await page.$$eval('[data-testid="log-lines"] .log-lvl', (s) => [...new Set(s.map((x) => x.textContent))]);
+      expect(levels).toEqual(['ERROR']);
+      expect(errors).toEqual([]);
+      await page.close();
+    });
+
+    it('shows pools, agents with busy and free slots, and the job queue', async () => {
+      const { page, errors } = await open('/cluster');
+      await page.waitForSelector('[data-testid="agents"] [data-agent="agent-1"]');
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid="agents"] .slot.busy').length === 2);
+      const busyHref = await page.getAttribute('[data-testid="agents"] .slot.busy', 'href');
+      expect(busyHref).toBe(`/trials/${fx.active.trialIds[2]}`);
+      expect(await page.$$eval('[data-testid="job-queue"] tr[data-allocation]', (r) => r.length)).toBeGreaterThanOrEqual(2);
+      await shot(page, 'cluster');
+      expect(errors).toEqual([]);
+      await page.close();
+    });
+
+    it('kills an experiment from the list after confirmation', async () => {
+      const { page, errors } = await open('/experiments?state=ACTIVE');
+      const id = fx.active.id;
+      await page.click(`tr[data-experiment-id="${id}"] [data-action="kill"]`);
+      await page.waitForSelector('[data-testid="confirm-dialog"][open]');
+      await shot(page, 'experiments-kill-dialog');
+      await page.click('[data-testid="confirm-dialog"] [data-testid="confirm"]');
+      await page.waitForSelector('[data-testid="confirm-dialog"]', { state: 'detached' });
+      const state = async () => ((await (await fetch(`${master.url}/api/v1/experiments/${id}`)).json()) as { state: string }).state;
+      await expect.poll(state, { timeout: 15_000 }).toMatch(/^(STOPPING_CANCELED|CANCELED)$/);
+      // The row leaves the ACTIVE filter (live update or the refetch after the action).
+      await page.waitForFunction((i) => document.querySelector(`tr[data-experiment-id="${i}"]`)?.getAttribute('data-state') !== 'ACTIVE', id, { timeout: 15_000 });
+      expect(errors).toEqual([]);
+      await page.close();
+    });
+  });
+}
