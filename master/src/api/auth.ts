@@ -18,12 +18,21 @@ export function bearer(req: FastifyRequest): string | null {
   return m ? m[1]!.trim() : null;
 }
 
+// Tokens are looked up once and remembered briefly: the harness sends many small requests.
+const tokenCache = new Map<string, { identity: TaskIdentity; until: number }>();
+const TOKEN_CACHE_MS = 2000;
+
 export async function authenticateTask(ctx: MasterContext, req: FastifyRequest): Promise<TaskIdentity> {
   const token = bearer(req);
   if (!token) throw new HoneError('UNAUTHENTICATED', 'missing task token (Authorization: Bearer ...)');
+  const now = Date.now();
+  const hit = tokenCache.get(token);
+  if (hit && hit.until > now) return hit.identity;
   const r = await ctx.db.query<TaskIdentity>('SELECT id, trial_id, experiment_id, state FROM allocations WHERE token = $1', [token]);
   const a = r.rows[0];
   if (!a) throw new HoneError('UNAUTHENTICATED', 'unknown task token');
+  if (tokenCache.size > 10_000) tokenCache.clear();
+  tokenCache.set(token, { identity: a, until: now + TOKEN_CACHE_MS });
   return a;
 }
 

@@ -24,44 +24,58 @@ function toLog(r: any): TaskLog {
   };
 }
 
-/** Inserts metric points in one multi-row statement and updates the trial's latest/best values. */
+/** Searcher metric name and direction per trial: they never change, so one lookup per trial. */
+const searcherMetricCache = new Map<number, { metric: string; smaller: boolean; experimentId: number }>();
+
+/**
+ * Inserts metric points in one multi-row statement and updates the trial's latest (and, for validation, best)
+ * values in the same round trip.
+ */
 export async function storeMetrics(ctx: MasterContext, trialId: number, group: 'training' | 'validation', points: MetricPoint[]): Promise<number> {
   if (!points.length) return 0;
-  const params: unknown[] = [trialId, group];
-  const values: string[] = [];
-  for (const p of points) {
-    params.push(p.stepsCompleted, JSON.stringify(p.metrics));
-    values.push(`($1, $2, $${params.length - 1}, $${params.length})`);
-  }
-  await ctx.db.query(`INSERT INTO metrics (trial_id, grp, steps_completed, metrics) VALUES ${values.join(',')}`, params);
-  const last = points.reduce((a, b) => (b.stepsCompleted >= a.stepsCompleted ? b : a));
-  if (group === 'training') {
-    await ctx.db.query('UPDATE trials SET latest_training = $2, total_batches = GREATEST(total_batches, $3) WHERE id = $1', [
-      trialId,
-      JSON.stringify(last.metrics),
-      last.stepsCompleted,
-    ]);
-  } else {
-    const t = await ctx.db.query<{ metric: string; smaller: boolean }>(
-      `SELECT e.config->'searcher'->>'metric' AS metric, (e.config->'searcher'->>'smaller_is_better')::boolean AS smaller
+  let info = searcherMetricCache.get(trialId);
+  if (!info) {
+    const t = await ctx.db.query<{ metric: string; smaller: boolean; experiment_id: number }>(
+      `SELECT e.config->'searcher'->>'metric' AS metric, (e.config->'searcher'->>'smaller_is_better')::boolean AS smaller, t.experiment_id
          FROM trials t JOIN experiments e ON e.id = t.experiment_id WHERE t.id = $1`,
       [trialId],
     );
-    const { metric, smaller } = t.rows[0]!;
-    const vals = points.map((p) => p.metrics[metric]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
-    const best = vals.length ? (smaller ? Math.min(...vals) : Math.max(...vals)) : null;
+    if (!t.rows[0]) throw notFound('trial', trialId);
+    info = { metric: t.rows[0].metric, smaller: t.rows[0].smaller, experimentId: Number(t.rows[0].experiment_id) };
+    if (searcherMetricCache.size > 10_000) searcherMetricCache.clear();
+    searcherMetricCache.set(trialId, info);
+  }
+  const last = points.reduce((a, b) => (b.stepsCompleted >= a.stepsCompleted ? b : a));
+  const params: unknown[] = [trialId, group, JSON.stringify(last.metrics), last.stepsCompleted];
+  const values: string[] = [];
+  for (const p of points) {
+    params.push(p.stepsCompleted, JSON.stringify(p.metrics));
+    values.push(`($1, $2, $${params.length - 1}, $${params.length}::jsonb)`);
+  }
+  const insert = `ins AS (INSERT INTO metrics (trial_id, grp, steps_completed, metrics) VALUES ${values.join(',')} RETURNING 1)`;
+  if (group === 'training') {
     await ctx.db.query(
-      `UPDATE trials SET latest_validation = $2,
-         best_validation = CASE WHEN $3::float8 IS NULL THEN best_validation WHEN best_validation IS NULL THEN $3::float8
-                                WHEN $4 THEN LEAST(best_validation, $3::float8) ELSE GREATEST(best_validation, $3::float8) END
-       WHERE id = $1`,
-      [trialId, JSON.stringify(last.metrics), best, smaller],
+      `WITH ${insert} UPDATE trials SET latest_training = $3::jsonb, total_batches = GREATEST(total_batches, $4::bigint) WHERE id = $1 AND (SELECT count(*) FROM ins) > 0`,
+      params,
+    );
+  } else {
+    const vals = points.map((p) => p.metrics[info!.metric]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+    const best = vals.length ? (info.smaller ? Math.min(...vals) : Math.max(...vals)) : null;
+    params.push(best, info.smaller);
+    const b = params.length - 1;
+    await ctx.db.query(
+      `WITH ${insert} UPDATE trials SET latest_validation = $3::jsonb,
+         best_validation = CASE WHEN $${b}::float8 IS NULL THEN best_validation WHEN best_validation IS NULL THEN $${b}::float8
+                                WHEN $${b + 1}::boolean THEN LEAST(best_validation, $${b}::float8) ELSE GREATEST(best_validation, $${b}::float8) END
+       WHERE id = $1 AND (SELECT count(*) FROM ins) > 0`,
+      params,
     );
   }
-  const exp = await ctx.db.query<{ experiment_id: number }>('SELECT experiment_id FROM trials WHERE id = $1', [trialId]);
-  ctx.bus.publish({ type: 'metrics', trialId, experimentId: exp.rows[0]!.experiment_id, group, points });
-  const trial = await getTrialSummary(ctx.db, trialId);
-  if (trial) ctx.bus.publish({ type: 'trial', trial });
+  ctx.bus.publish({ type: 'metrics', trialId, experimentId: info.experimentId, group, points });
+  if (group === 'validation') {
+    const trial = await getTrialSummary(ctx.db, trialId);
+    if (trial) ctx.bus.publish({ type: 'trial', trial });
+  }
   return points.length;
 }
 
