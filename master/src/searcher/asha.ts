@@ -19,8 +19,9 @@ import { searcherMaxLength } from '@hone/protocol';
 import type { HParams, Hyperparameters, SearcherConfig } from '@hone/protocol';
 import type { SearcherAction, SearcherEvent, SearcherInit, SearcherStep } from './types';
 import { cloneState, compareLoss, requestId, toLoss, type BaseState } from './common';
-import { sampleHParams } from './hparams';
-import { nextSeed, seedRng, type RngState } from './rng';
+import { buildSpace, decodePoint, encodeHParams, sampleHParams } from './hparams';
+import { proposeNext } from './propose';
+import { nextFloat, nextSeed, seedRng, type RngState } from './rng';
 
 export interface RungEntry {
   requestId: string;
@@ -62,13 +63,59 @@ export interface AshaState extends BaseState {
   model?: unknown;
 }
 
-/** Sampler hook: proposes the hyperparameters of a new bottom-rung trial. Mutates state (rng, model). */
-export type BottomSampler = (state: AshaState) => { hparams: HParams; x?: number[] };
+/** State of the BOHB-like sampler: the last GP fit, reused as a warm start. */
+export interface AshaModelState {
+  theta?: number[];
+  fitN?: number;
+  /** Rung length the last fit used. */
+  fitLength?: number;
+}
 
-let bayesianSampler: BottomSampler | undefined;
-/** Registered by the Bayesian module, which depends on this one (avoids an import cycle). */
-export function registerAshaBayesianSampler(s: BottomSampler): void {
-  bayesianSampler = s;
+/** Share of bottom-rung trials sampled at random even with a model, so the search keeps exploring (BOHB uses 1/3). */
+export const BOHB_RANDOM_FRACTION = 0.2;
+
+/**
+ * `sampler: bayesian` (BOHB-like): fit the GP on the results of the longest rung length that has at least
+ * dims + 2 results (results of every bracket at that length pooled; errored trials imputed as the worst), treat
+ * trials still training at the bottom as pending (kriging believer), and maximise log-EI. Until some rung has
+ * enough results, and for a fixed share of trials, sample at random.
+ */
+function bayesianBottom(state: AshaState): { hparams: HParams; x?: number[] } {
+  const space = buildSpace(state.hyperparameters);
+  const random = (): { hparams: HParams; x: number[] } => {
+    const hparams = sampleHParams(state.hyperparameters, state.rng);
+    return { hparams, x: encodeHParams(space, hparams) };
+  };
+  if (space.size === 0 || nextFloat(state.rng) < BOHB_RANDOM_FRACTION) return random();
+  const byLength = new Map<number, Array<{ x: number[]; loss: number | null }>>();
+  for (const b of state.brackets) {
+    b.rungs.forEach((rung, k) => {
+      for (const e of rung) {
+        const x = state.trials[e.requestId]?.x;
+        if (!x) continue;
+        const list = byLength.get(b.lengths[k]!) ?? [];
+        list.push({ x, loss: e.loss });
+        byLength.set(b.lengths[k]!, list);
+      }
+    });
+  }
+  const minObs = Math.max(4, space.dims.length + 2);
+  const lengths = [...byLength.keys()].filter((l) => byLength.get(l)!.filter((o) => o.loss !== null).length >= minObs).sort((a, b) => b - a);
+  if (!lengths.length) return random();
+  const length = lengths[0]!;
+  const obs = byLength.get(length)!;
+  const worst = Math.max(...obs.flatMap((o) => (o.loss === null ? [] : [o.loss])));
+  const X = obs.map((o) => o.x);
+  const y = obs.map((o) => (o.loss === null ? worst : o.loss));
+  const trials = Object.values(state.trials);
+  const pending = trials.filter((t) => t.x && t.status === 'training' && t.rung === 0).map((t) => t.x!);
+  const avoid = trials.filter((t) => t.x && t.exit === 'errored').map((t) => t.x!);
+  const model = (state.model ?? {}) as AshaModelState;
+  const warm = model.theta && model.fitLength === length ? { theta: model.theta, fitN: model.fitN ?? 0 } : {};
+  const p = proposeNext({ space, X, y, pending, avoid, rng: state.rng, ...warm });
+  state.model = { theta: p.theta, fitN: p.fitN, fitLength: length } satisfies AshaModelState;
+  const hparams = decodePoint(space, p.x);
+  return { hparams, x: encodeHParams(space, hparams) };
 }
 
 const EPS = 1e-9;
@@ -219,7 +266,7 @@ export function stepAsha(prev: AshaState, event: SearcherEvent): SearcherStep<As
 function createTrial(state: AshaState, bi: number, actions: SearcherAction[]): void {
   const b = state.brackets[bi]!;
   let proposal: { hparams: HParams; x?: number[] };
-  if (state.config.sampler === 'bayesian' && bayesianSampler) proposal = bayesianSampler(state);
+  if (state.config.sampler === 'bayesian') proposal = bayesianBottom(state);
   else proposal = { hparams: sampleHParams(state.hyperparameters, state.rng) };
   state.created++;
   b.created++;

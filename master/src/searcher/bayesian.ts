@@ -40,6 +40,8 @@ export interface BayesState extends BaseState {
   shift: number[];
   /** Last fitted GP hyperparameters (warm start of the next fit). */
   theta?: number[];
+  /** Observations θ was fitted on. */
+  fitN?: number;
   trials: Record<string, BayesTrial>;
 }
 
@@ -115,8 +117,9 @@ function proposeBayes(state: BayesState, space: Space): number[] {
     if (!taken.some((p) => p.every((v, i) => Math.abs(v - x[i]!) < 1e-9))) return x;
     return randomPoint(space, state.rng);
   }
-  const p = proposeNext({ space, X, y, pending, avoid, rng: state.rng, ...(state.theta ? { theta: state.theta } : {}) });
+  const p = proposeNext({ space, X, y, pending, avoid, rng: state.rng, ...(state.theta ? { theta: state.theta, fitN: state.fitN ?? 0 } : {}) });
   state.theta = p.theta;
+  state.fitN = p.fitN;
   return p.x;
 }
 

@@ -144,6 +144,10 @@ export interface GpModel {
   yStd: number;
   /** Standardised training targets. */
   ys: Float64Array;
+  /** exp(-2 log ℓᵢ), cached for fast kernel evaluation. */
+  invl2: Float64Array;
+  /** Training inputs, flattened row-major (n × d). */
+  xflat: Float64Array;
 }
 
 export function standardize(y: number[]): { ys: Float64Array; mean: number; std: number } {
@@ -189,7 +193,10 @@ export function conditionGp(X: number[][], y: number[], theta: number[]): GpMode
     const L = cholesky(K, n);
     if (L) {
       const alpha = solveUpperT(L, n, solveLower(L, n, ys));
-      return { X, theta: th, L, alpha, yMean: mean, yStd: std, ys };
+      const invl2 = Float64Array.from({ length: d }, (_, i) => Math.exp(-2 * th[1 + i]!));
+      const xflat = new Float64Array(n * d);
+      X.forEach((x, a) => xflat.set(x, a * d));
+      return { X, theta: th, L, alpha, yMean: mean, yStd: std, ys, invl2, xflat };
     }
     th = th.slice();
     th[d + 1] = Math.log(Math.exp(th[d + 1]!) * 10 + 1e-8);
@@ -212,11 +219,21 @@ export function kernelMatrix(X: number[][], theta: number[]): Float64Array {
   const n = X.length;
   const d = X[0]!.length;
   const noise = Math.exp(theta[d + 1]!);
+  const amp = Math.exp(theta[0]!);
+  const invl2 = Float64Array.from({ length: d }, (_, i) => Math.exp(-2 * theta[1 + i]!));
   const K = new Float64Array(n * n);
   for (let a = 0; a < n; a++) {
-    K[a * n + a] = Math.exp(theta[0]!) + noise;
+    K[a * n + a] = amp + noise;
+    const xa = X[a]!;
     for (let b = a + 1; b < n; b++) {
-      const k = kernel(X[a]!, X[b]!, theta);
+      const xb = X[b]!;
+      let r2 = 0;
+      for (let i = 0; i < d; i++) {
+        const t = xa[i]! - xb[i]!;
+        r2 += t * t * invl2[i]!;
+      }
+      const r = Math.sqrt(r2);
+      const k = amp * (1 + SQRT5 * r + (5 / 3) * r2) * Math.exp(-SQRT5 * r);
       K[a * n + b] = k;
       K[b * n + a] = k;
     }
@@ -227,14 +244,34 @@ export function kernelMatrix(X: number[][], theta: number[]): Float64Array {
 /** Posterior mean and standard deviation of the latent function, in standardised units. */
 export function predictStd(m: GpModel, x: ArrayLike<number>): { mean: number; sd: number } {
   const n = m.X.length;
+  const d = m.invl2.length;
+  const amp = Math.exp(m.theta[0]!);
+  const { xflat, invl2, L } = m;
   const k = new Float64Array(n);
-  for (let i = 0; i < n; i++) k[i] = kernel(x, m.X[i]!, m.theta);
   let mean = 0;
-  for (let i = 0; i < n; i++) mean += k[i]! * m.alpha[i]!;
-  const v = solveLower(m.L, n, k);
+  for (let a = 0; a < n; a++) {
+    let r2 = 0;
+    const off = a * d;
+    for (let i = 0; i < d; i++) {
+      const t = x[i]! - xflat[off + i]!;
+      r2 += t * t * invl2[i]!;
+    }
+    const r = Math.sqrt(r2);
+    const kv = amp * (1 + SQRT5 * r + (5 / 3) * r2) * Math.exp(-SQRT5 * r);
+    k[a] = kv;
+    mean += kv * m.alpha[a]!;
+  }
+  // v = L⁻¹ k, in place.
   let vv = 0;
-  for (let i = 0; i < n; i++) vv += v[i]! * v[i]!;
-  const variance = Math.max(1e-12, Math.exp(m.theta[0]!) - vv);
+  for (let i = 0; i < n; i++) {
+    const ri = i * n;
+    let s = k[i]!;
+    for (let j = 0; j < i; j++) s -= L[ri + j]! * k[j]!;
+    s /= L[ri + i]!;
+    k[i] = s;
+    vv += s * s;
+  }
+  const variance = Math.max(1e-12, amp - vv);
   return { mean, sd: Math.sqrt(variance) };
 }
 

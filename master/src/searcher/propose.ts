@@ -24,11 +24,25 @@ export interface ProposeInput {
   rng: RngState;
   /** Warm start for the GP hyperparameters (the previous fit). */
   theta?: number[];
+  /** Number of observations when `theta` was fitted. */
+  fitN?: number;
 }
 
 export interface Proposal {
   x: number[];
   theta: number[];
+  /** Number of observations θ was fitted on (carry it to the next call with θ). */
+  fitN: number;
+}
+
+/**
+ * Whether to re-fit θ: always while data is small, then only once the data has grown by 10% since the last fit
+ * (the posterior itself is always recomputed from every observation). This keeps a suggestion with hundreds of
+ * observations in the tens of milliseconds; θ moves little between such refits.
+ */
+export function shouldRefit(n: number, theta: number[] | undefined, fitN: number | undefined): boolean {
+  if (!theta || fitN === undefined || n <= 50) return true;
+  return n >= Math.ceil(fitN * 1.1);
 }
 
 const clamp01 = (v: number): number => (v < 0 ? 0 : v > 1 ? 1 : v);
@@ -73,8 +87,12 @@ export function proposeNext(input: ProposeInput): Proposal {
   const taken = [...X, ...pending, ...avoid];
   const budget = fitBudget(X.length, !!input.theta);
   const warm = input.theta;
-  let model: GpModel = fitGp(X, y, { rng, ...(warm ? { init: warm } : {}), randomStarts: budget.randomStarts, maxIter: budget.maxIter });
+  const refit = shouldRefit(X.length, warm, input.fitN);
+  let model: GpModel = refit
+    ? fitGp(X, y, { rng, ...(warm ? { init: warm } : {}), randomStarts: budget.randomStarts, maxIter: budget.maxIter })
+    : conditionGp(X, y, warm!);
   const theta = model.theta;
+  const fitN = refit ? X.length : input.fitN!;
   if (pending.length) {
     const beliefs = pending.map((p) => model.yMean + model.yStd * predictStd(model, p).mean);
     model = conditionGp([...X, ...pending], [...y, ...beliefs], theta);
@@ -88,7 +106,7 @@ export function proposeNext(input: ProposeInput): Proposal {
   const D = space.size;
   // Candidates: uniform random + Gaussian perturbations of the best observed points at several scales.
   const cands: number[][] = [];
-  const nRandom = Math.max(300, 60 * D);
+  const nRandom = X.length > 100 ? 150 + 20 * D : Math.max(300, 60 * D);
   for (let i = 0; i < nRandom; i++) cands.push(Array.from({ length: D }, () => nextFloat(rng)));
   const order = X.map((_, i) => i).sort((a, b) => y[a]! - y[b]!);
   for (const i of order.slice(0, 5)) {
@@ -116,14 +134,14 @@ export function proposeNext(input: ProposeInput): Proposal {
   const ranked = [...refined, ...scored].sort((p, q) => q.a - p.a);
   for (const c of ranked.slice(0, 50)) {
     const x = snapPoint(space, c.x);
-    if (!taken.some((t) => samePoint(t, x))) return { x, theta };
+    if (!taken.some((t) => samePoint(t, x))) return { x, theta, fitN };
   }
   // Every good candidate rounds onto a point already used (small discrete spaces): fall back to a fresh random one.
   for (let i = 0; i < 100; i++) {
     const x = randomPoint(space, rng);
-    if (!taken.some((t) => samePoint(t, x))) return { x, theta };
+    if (!taken.some((t) => samePoint(t, x))) return { x, theta, fitN };
   }
-  return { x: randomPoint(space, rng), theta };
+  return { x: randomPoint(space, rng), theta, fitN };
 }
 
 // ---- Quasi-random initial design -----------------------------------------------------------------
