@@ -15,7 +15,7 @@ import type { HParams, Hyperparameters } from '@hone/protocol';
 import type { SearcherAction, SearcherEvent, SearcherInit, SearcherStep } from './types';
 import { cloneState, concurrencyLimit, requestId, toLoss, type BaseState } from './common';
 import { buildSpace, decodePoint, encodeHParams, snapPoint, type Space } from './hparams';
-import { haltonPoint, proposeNext, randomPoint } from './propose';
+import { haltonPoint, proposeNext, randomPoint, samePoint } from './propose';
 import { nextFloat, nextSeed, seedRng, type RngState } from './rng';
 
 export interface BayesTrial {
@@ -114,8 +114,12 @@ function proposeBayes(state: BayesState, space: Space): number[] {
   if (state.created < state.initialPoints || X.length < 2) {
     const x = snapPoint(space, haltonPoint(state.created, state.shift));
     const taken = [...X, ...pending, ...avoid];
-    if (!taken.some((p) => p.every((v, i) => Math.abs(v - x[i]!) < 1e-9))) return x;
-    return randomPoint(space, state.rng);
+    if (!taken.some((p) => samePoint(p, x))) return x;
+    for (let i = 0; i < 200; i++) {
+      const r = randomPoint(space, state.rng);
+      if (!taken.some((p) => samePoint(p, r))) return r;
+    }
+    return x;
   }
   const p = proposeNext({ space, X, y, pending, avoid, rng: state.rng, ...(state.theta ? { theta: state.theta, fitN: state.fitN ?? 0 } : {}) });
   state.theta = p.theta;

@@ -51,7 +51,7 @@ export function randomPoint(space: Space, rng: RngState): number[] {
   return snapPoint(space, Array.from({ length: space.size }, () => nextFloat(rng)));
 }
 
-function samePoint(a: number[], b: number[]): boolean {
+export function samePoint(a: number[], b: number[]): boolean {
   for (let i = 0; i < a.length; i++) if (Math.abs(a[i]! - b[i]!) > 1e-9) return false;
   return true;
 }
@@ -137,7 +137,7 @@ export function proposeNext(input: ProposeInput): Proposal {
     if (!taken.some((t) => samePoint(t, x))) return { x, theta, fitN };
   }
   // Every good candidate rounds onto a point already used (small discrete spaces): fall back to a fresh random one.
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 200; i++) {
     const x = randomPoint(space, rng);
     if (!taken.some((t) => samePoint(t, x))) return { x, theta, fitN };
   }

@@ -66,6 +66,8 @@ const configs: Array<[string, Partial<SearcherConfig>]> = [
   ['async_halving', { name: 'async_halving', num_rungs: 3, divisor: 2, max_trials: 10, max_concurrent_trials: 3 }],
   ['async_halving stop_once', { name: 'async_halving', num_rungs: 3, divisor: 2, max_trials: 10, max_concurrent_trials: 3, stop_once: true }],
   ['adaptive_asha', { name: 'adaptive_asha', mode: 'conservative', max_rungs: 3, divisor: 2, max_trials: 12, max_concurrent_trials: 4 }],
+  ['bayesian', { name: 'bayesian', max_trials: 9, max_concurrent_trials: 3, initial_points: 3 }],
+  ['adaptive_asha bayesian sampler', { name: 'adaptive_asha', max_rungs: 2, divisor: 2, max_trials: 14, max_concurrent_trials: 3, sampler: 'bayesian' }],
 ];
 
 describe('save/restore replay', () => {
@@ -79,7 +81,7 @@ describe('save/restore replay', () => {
           expect(b).toEqual(a);
           return true;
         }),
-        { numRuns: 40 },
+        { numRuns: name.includes('bayesian') ? 10 : 40 },
       );
     });
   }
