@@ -57,6 +57,8 @@ export class PoolState implements PoolShape {
   /** Smallest gang size whose victim search failed since the last preemption (priority policy only). */
   failedPreemptSize = Infinity;
 
+  /** Blocked gangs that reserved slots this pass (bounded by the reservation depth). */
+  reservingGangs = 0;
   /** Bumped whenever free or reserved slots change; keys the cache of waiting reasons. */
   version = 0;
   reasonVersion = -1;

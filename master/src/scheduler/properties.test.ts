@@ -39,6 +39,7 @@ const optionsArb = fc.record({
   policy: fc.constantFrom<ScheduleOptions['policy']>('priority', 'fair_share'),
   fit: fc.constantFrom<ScheduleOptions['fit']>('best', 'worst'),
   preemption: fc.boolean(),
+  reservationDepth: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
 });
 
 /** A random cluster state: some allocations were scheduled and are running (some preempting), others pending. */
@@ -251,7 +252,8 @@ describe('scheduler properties', () => {
             .map((a) => a.id),
         );
         const done = new Set<string>();
-        for (let pass = 0; pass < 4 * s.allocations.length + 10 && [...target].some((id) => !done.has(id)); pass++) {
+        const passes = 4 * s.allocations.length + 10;
+        for (let pass = 0; pass < passes && [...target].some((id) => !done.has(id)); pass++) {
           const r = schedule(s);
           expect(violations(s, r)).toEqual([]);
           s = apply(s, r);

@@ -114,6 +114,22 @@ describe('priority policy', () => {
     expect(reasonOf(r, 'gang')).toContain('waiting for 8 free slots');
   });
 
+  it('reserves for the head of the line only, unless told otherwise', () => {
+    const allocs = [
+      runningOn('r0', 6, 'a0000', [0, 1, 2, 3, 4, 5]),
+      runningOn('r1', 6, 'a0001', [0, 1, 2, 3, 4, 5]),
+      job('gang1', 8, { priority: 10 }),
+      job('gang2', 8, { priority: 10 }),
+      job('s1', 1),
+      job('s2', 1),
+      job('s3', 1),
+      job('s4', 1),
+    ];
+    expect(assigned(run(snapshot(makeAgents(2, 8), allocs)))).toEqual(['s1', 's2']);
+    expect(assigned(run(snapshot(makeAgents(2, 8), allocs, { reservationDepth: 2 })))).toEqual([]);
+    expect(assigned(run(snapshot(makeAgents(2, 8), allocs, { reservationDepth: 0 })))).toEqual(['s1', 's2', 's3', 's4']);
+  });
+
   it('preempts the fewest, lowest-priority, newest victims on one agent', () => {
     const s = snapshot(
       makeAgents(2, 4),

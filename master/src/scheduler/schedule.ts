@@ -5,8 +5,9 @@
 // - with preemption on, may preempt running preemptible allocations of strictly lower priority on the same agent(s)
 //   so that it would then fit; it claims the slots being freed and gets them in a later pass (victims are not
 //   replaced in the same pass);
-// - otherwise reserves the free slots of the agent(s) closest to fitting it, so that lower-ranked work cannot
-//   starve it. Lower-ranked gangs still backfill every slot that no blocked gang ahead of them holds.
+// - otherwise, if it is among the first `reservationDepth` blocked gangs of its pool (default 1: the head of the
+//   line, as in EASY backfilling), reserves the free slots of the agent(s) closest to fitting it, so that
+//   lower-ranked work cannot starve it as slots free up. Lower-ranked gangs backfill every other free slot.
 // Because gangs are taken in order and free slots only shrink during a pass, a gang that is placed or preempts can
 // never use slots where a more important waiting gang would have fit.
 //
@@ -20,6 +21,7 @@ import { shapeRefusal } from './fit';
 import { PoolState, type AgentState, type RunningState } from './pool';
 import {
   DEFAULT_PRIORITY,
+  DEFAULT_RESERVATION_DEPTH,
   DEFAULT_WEIGHT,
   type Allocation,
   type Assignment,
@@ -430,7 +432,10 @@ function place(pass: Pass, a: Allocation, mode: Mode): OutcomeKind {
     if (mode.cacheFailures) pool.failedPreemptSize = Math.min(pool.failedPreemptSize, n);
   }
   pass.reason = blockedReason(pool, n, mode.behind);
-  if (mode.reserve) reserveFor(pool, n);
+  if (mode.reserve && pool.reservingGangs < (pass.opts.reservationDepth ?? DEFAULT_RESERVATION_DEPTH)) {
+    pool.reservingGangs++;
+    reserveFor(pool, n);
+  }
   return 'blocked';
 }
 

@@ -64,6 +64,12 @@ export interface ScheduleOptions {
   /** Whether running preemptible allocations may be preempted for more important (priority) or under-share
    * (fair share) work. */
   preemption: boolean;
+  /** How many blocked gangs per pool may hold back free slots so that they are not starved by smaller, lower-ranked
+   * work (which still backfills all other free slots). Default 1: the head of the line, as in EASY backfilling.
+   * 0 turns reservations off (best utilisation, but a large gang may wait indefinitely behind small ones);
+   * larger values protect more gangs at the cost of idle reserved slots. Slots being freed by preemption are always
+   * held for the gang they are freed for, whatever this says. */
+  reservationDepth?: number;
 }
 
 /** Everything one scheduling pass looks at. */
@@ -116,3 +122,4 @@ export interface QueueEntry {
 
 export const DEFAULT_PRIORITY = 42;
 export const DEFAULT_WEIGHT = 1;
+export const DEFAULT_RESERVATION_DEPTH = 1;
