@@ -8,7 +8,8 @@ import swagger from '@fastify/swagger';
 import fastifyStatic from '@fastify/static';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import pino from 'pino';
-import { API_PREFIX } from '@hone/protocol';
+import { API_PREFIX, TERMINAL_EXPERIMENT_STATES } from '@hone/protocol';
+import { collectCheckpoints } from './checkpoints/gc';
 import { openDatabase, type Database } from './db';
 import { EventBus } from './events';
 import { ExperimentController } from './experiments/controller';
@@ -182,6 +183,14 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
   await experiments.reconcile();
   rm.start();
   void metricsRegistry;
+  // Checkpoint GC when an experiment ends (in-process; idempotent, so a repeat after a restart is harmless).
+  let gcChain: Promise<unknown> = Promise.resolve();
+  const gcDone = new Set<number>();
+  bus.subscribe((e) => {
+    if (e.type !== 'experiment' || !TERMINAL_EXPERIMENT_STATES.includes(e.experiment.state) || gcDone.has(e.experiment.id)) return;
+    gcDone.add(e.experiment.id);
+    gcChain = gcChain.then(() => collectCheckpoints(ctx, e.experiment.id)).catch((err) => log.warn({ err: (err as Error).message }, 'checkpoint GC failed'));
+  });
   log.info({ url }, 'master listening');
   return {
     app,
