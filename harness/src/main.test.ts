@@ -1,6 +1,6 @@
 // The harness as the agent runs it: a child process in the model directory, talking HTTP to a (fake) master.
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,7 +67,11 @@ describe('harness main (child process over HTTP)', { timeout: 120_000 }, () => {
     const master = new MemoryMaster({ config, hparams: hp, ops: [15, 30] });
     server = await serveMemoryMaster(master);
     server.failNext(2);
-    const { code, out } = await runHarness(server, master, synthetic);
+    // As the agent does it: the model directory extracted elsewhere, node_modules linked to the repo's.
+    const modelDir = await mkdtemp(path.join(os.tmpdir(), 'hone-model-'));
+    await cp(synthetic, modelDir, { recursive: true });
+    await symlink(path.join(repo, 'node_modules'), path.join(modelDir, 'node_modules'), 'dir');
+    const { code, out } = await runHarness(server, master, modelDir);
     expect(out).toContain('backend: wasm');
     expect(code, out).toBe(0);
     expect(master.completed.map((c) => c.length)).toEqual([15, 30]);
