@@ -71,17 +71,22 @@ function printLog(l: TaskLog): void {
   stream.write(`[${l.ts.slice(11, 23)}] [rank=${l.rank ?? 0}] ${l.line}\n`);
 }
 
+function emit(l: TaskLog, asJson?: boolean): void {
+  if (asJson) process.stdout.write(JSON.stringify(l) + '\n');
+  else printLog(l);
+}
+
 /** Prints a trial's logs; with follow, keeps printing until the trial ends. */
 async function streamLogs(c: Client, trialId: number, opts: { follow: boolean; tail?: number; json?: boolean }): Promise<void> {
   let after = 0;
   const first = await c.get<TaskLog[]>(`/trials/${trialId}/logs?${opts.tail !== undefined ? `tail=${opts.tail}` : 'after_id=0'}`);
-  for (const l of first) opts.json ? process.stdout.write(JSON.stringify(l) + '\n') : printLog(l);
+  for (const l of first) emit(l, opts.json);
   if (first.length) after = first[first.length - 1]!.id;
   if (!opts.follow) return;
   while (true) {
     const res = await c.raw(`/trials/${trialId}/logs?after_id=${after}&wait_s=10`);
     const logs = (await res.json()) as TaskLog[];
-    for (const l of logs) opts.json ? process.stdout.write(JSON.stringify(l) + '\n') : printLog(l);
+    for (const l of logs) emit(l, opts.json);
     if (logs.length) after = logs[logs.length - 1]!.id;
     const state = res.headers.get('x-trial-state');
     if (!logs.length && state && TERMINAL_TRIAL_STATES.includes(state as never)) return;
