@@ -33,7 +33,11 @@ import {
   type WaitingAllocation,
 } from './types';
 
-export const priorityOf = (a: Allocation): number => a.priority ?? DEFAULT_PRIORITY;
+// Module-local copies: read on every allocation of the hot path.
+const DEFAULT_PRIO = DEFAULT_PRIORITY;
+const DEFAULT_DEPTH = DEFAULT_RESERVATION_DEPTH;
+
+export const priorityOf = (a: Allocation): number => a.priority ?? DEFAULT_PRIO;
 
 const byId = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -177,25 +181,35 @@ export function buildPass(s: Snapshot, trace = false): Pass {
  * allocations in that order) avoids a comparison sort; anything else falls back to one.
  */
 function sortPending(pending: Allocation[]): Allocation[] {
+  const n = pending.length;
+  const prio = new Uint8Array(n);
   const counts = new Int32Array(129);
-  for (const a of pending) {
-    const p = priorityOf(a);
+  for (let i = 0; i < n; i++) {
+    const p = pending[i].priority ?? DEFAULT_PRIO;
     if (!Number.isInteger(p) || p < 0 || p > 127) return pending.sort(compareAllocations);
+    prio[i] = p;
     counts[p + 1]++;
   }
   for (let i = 1; i < counts.length; i++) counts[i] += counts[i - 1];
-  const out = new Array<Allocation>(pending.length);
-  for (const a of pending) out[counts[priorityOf(a)]++] = a;
-  let start = 0;
-  for (let i = 1; i <= out.length; i++) {
-    if (i === out.length || priorityOf(out[i]) !== priorityOf(out[start])) {
-      let sorted = true;
-      for (let j = start + 1; j < i && sorted; j++) sorted = compareAllocations(out[j - 1], out[j]) < 0;
-      if (!sorted) {
-        const part = out.slice(start, i).sort(compareAllocations);
-        for (let j = start; j < i; j++) out[j] = part[j - start];
+  const bucketStart = counts.slice();
+  const out = new Array<Allocation>(n);
+  for (let i = 0; i < n; i++) out[counts[prio[i]]++] = pending[i];
+  // Each priority bucket is now in input order; sort those that are not in submission order.
+  for (let p = 0; p < 128; p++) {
+    const from = bucketStart[p];
+    const to = counts[p];
+    let sorted = true;
+    for (let j = from + 1; j < to; j++) {
+      const x = out[j - 1];
+      const y = out[j];
+      if (x.order > y.order || (x.order === y.order && x.id >= y.id)) {
+        sorted = false;
+        break;
       }
-      start = i;
+    }
+    if (!sorted) {
+      const part = out.slice(from, to).sort(compareAllocations);
+      for (let j = from; j < to; j++) out[j] = part[j - from];
     }
   }
   return out;
@@ -392,8 +406,11 @@ function place(pass: Pass, a: Allocation, mode: Mode): OutcomeKind {
   const pool = pass.pools.get(a.pool);
   if (!pool) return refuse(pass, `no agent in pool '${a.pool}'`);
   const n = a.slots;
-  const never = shapeRefusal(pool, n);
-  if (never) return refuse(pass, never);
+  // Common case inline; the shape rules (fit.ts) decide the rest.
+  if (!(n > 0 && n <= pool.largest && Number.isInteger(n))) {
+    const never = shapeRefusal(pool, n);
+    if (never) return refuse(pass, never);
+  }
   if (pool.enabledCount === 0) return refuse(pass, `no enabled agent in pool '${a.pool}'`);
   const max = pass.groups.get(a.groupId)?.maxSlots;
   if (max !== undefined && (pass.held.get(a.groupId) ?? 0) + n > max) {
@@ -432,7 +449,7 @@ function place(pass: Pass, a: Allocation, mode: Mode): OutcomeKind {
     if (mode.cacheFailures) pool.failedPreemptSize = Math.min(pool.failedPreemptSize, n);
   }
   pass.reason = blockedReason(pool, n, mode.behind);
-  if (mode.reserve && pool.reservingGangs < (pass.opts.reservationDepth ?? DEFAULT_RESERVATION_DEPTH)) {
+  if (mode.reserve && pool.reservingGangs < (pass.opts.reservationDepth ?? DEFAULT_DEPTH)) {
     pool.reservingGangs++;
     reserveFor(pool, n);
   }
