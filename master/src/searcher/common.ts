@@ -2,9 +2,27 @@
 import type { SearcherConfig } from '@hone/protocol';
 import type { SearcherAction, SearcherState } from './types';
 
-/** Deep copy of JSON state; steps never mutate the state they are given. */
+/**
+ * Deep copy of JSON state; steps never mutate the state they are given. A plain recursive copy (several times
+ * faster than a JSON round trip on large states); like JSON it drops undefined fields.
+ */
 export function cloneState<T>(s: T): T {
-  return JSON.parse(JSON.stringify(s)) as T;
+  return copy(s) as T;
+}
+
+function copy(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) {
+    const out = new Array<unknown>(v.length);
+    for (let i = 0; i < v.length; i++) out[i] = copy(v[i]);
+    return out;
+  }
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) {
+    const x = (v as Record<string, unknown>)[k];
+    if (x !== undefined) out[k] = copy(x);
+  }
+  return out;
 }
 
 /** Request ids are the searcher's own: `r1`, `r2`, ... in creation order. */

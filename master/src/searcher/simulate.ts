@@ -22,6 +22,8 @@ export interface SimulateOptions {
   fails?: (hparams: HParams, length: number) => boolean;
   /** Safety cap on processed events (default 1e6). */
   maxEvents?: number;
+  /** Stop the simulation at this simulated time (work still running then is abandoned). */
+  maxTime?: number;
 }
 
 export interface SimulatedTrial {
@@ -148,6 +150,10 @@ export function simulate(opts: SimulateOptions): SimulateResult {
       const a = running[i]!;
       const b = running[k]!;
       if (a.end < b.end || (a.end === b.end && a.seq < b.seq)) k = i;
+    }
+    if (opts.maxTime !== undefined && running[k]!.end > opts.maxTime) {
+      now = opts.maxTime;
+      break;
     }
     const { work, end } = running.splice(k, 1)[0]!;
     now = end;
