@@ -474,13 +474,15 @@ function runPriority(pass: Pass): void {
 /** A group's share of one pool during a fair-share pass. */
 export interface Share {
   id: string;
+  pool: string;
   weight: number;
   /** Whole-slot entitlement. */
   ent: number;
   /** Slots in use: running and not preempting, assigned, or claimed by a preempting gang this pass. */
   usage: number;
   demand: number;
-  queue: Allocation[];
+  /** Indexes into `pass.pending` of the group's pending work in the pool, in scheduling order. */
+  queue: number[];
   next: number;
   /** Cached "at its fair share" reason and the usage it was written for. */
   reason: string;
@@ -531,8 +533,9 @@ class ShareHeap {
 }
 
 /** Entitlements of every group, per pool, for a fair-share pass (also used by tests and `queueOrder`). */
-export function fairShares(pass: Pass): Map<string, Map<string, Share>> {
+export function fairShares(pass: Pass): { byPool: Map<string, Map<string, Share>>; shareOf: Share[] } {
   const out = new Map<string, Map<string, Share>>();
+  const shareOf = new Array<Share>(pass.pending.length);
   const share = (pool: string, groupId: string, fallbackWeight: number | undefined): Share => {
     let m = out.get(pool);
     if (!m) out.set(pool, (m = new Map()));
@@ -540,7 +543,7 @@ export function fairShares(pass: Pass): Map<string, Map<string, Share>> {
     if (!s) {
       const g = pass.groups.get(groupId);
       const w = g?.weight ?? fallbackWeight ?? DEFAULT_WEIGHT;
-      s = { id: groupId, weight: w > 0 ? w : 1e-9, ent: 0, usage: 0, demand: 0, queue: [], next: 0, reason: '', reasonUsage: -1 };
+      s = { id: groupId, pool, weight: w > 0 ? w : 1e-9, ent: 0, usage: 0, demand: 0, queue: [], next: 0, reason: '', reasonUsage: -1 };
       m.set(groupId, s);
     }
     return s;
@@ -550,10 +553,14 @@ export function fairShares(pass: Pass): Map<string, Map<string, Share>> {
     s.demand += r.alloc.slots;
     if (!r.preempting) s.usage += r.alloc.slots;
   }
-  for (const a of pass.pending) {
-    const s = share(a.pool, a.groupId, a.weight);
+  let last: Share | undefined;
+  for (let i = 0; i < pass.pending.length; i++) {
+    const a = pass.pending[i];
+    const s = last && last.id === a.groupId && last.pool === a.pool ? last : share(a.pool, a.groupId, a.weight);
+    last = s;
     s.demand += a.slots;
-    s.queue.push(a);
+    s.queue.push(i);
+    shareOf[i] = s;
   }
   for (const [poolName, m] of out) {
     const capacity = pass.pools.get(poolName)?.capacity ?? 0;
@@ -565,13 +572,13 @@ export function fairShares(pass: Pass): Map<string, Map<string, Share>> {
     const ents = entitlements(capacity, claimants);
     for (const s of m.values()) s.ent = ents.get(s.id)!;
   }
-  return out;
+  return { byPool: out, shareOf };
 }
 
 function runFairShare(pass: Pass): void {
-  const shares = fairShares(pass);
+  const { byPool: shares, shareOf } = fairShares(pass);
   const poolNames = [...shares.keys()].sort(byId);
-  const handled = new Set<Allocation>();
+  const handled = new Uint8Array(pass.pending.length);
   for (const poolName of poolNames) {
     const m = shares.get(poolName)!;
     const mode: Mode = {
@@ -600,8 +607,9 @@ function runFairShare(pass: Pass): void {
     }
     while (heap.size > 0) {
       const s = heap.pop();
-      const a = s.queue[s.next++];
-      handled.add(a);
+      const i = s.queue[s.next++];
+      const a = pass.pending[i];
+      handled[i] = 1;
       const kind = tryPlace(pass, a, mode);
       if (kind !== 'placed') pass.waiting.push({ allocationId: a.id, reason: pass.reason });
       if (kind === 'placed' || kind === 'claimed') s.usage += a.slots;
@@ -618,9 +626,10 @@ function runFairShare(pass: Pass): void {
     behind: "behind other experiments' jobs",
     preempting: () => '',
   };
-  for (const a of pass.pending) {
-    if (handled.has(a)) continue;
-    const s = shares.get(a.pool)!.get(a.groupId)!;
+  for (let i = 0; i < pass.pending.length; i++) {
+    if (handled[i]) continue;
+    const a = pass.pending[i];
+    const s = shareOf[i];
     const kind = tryPlace(pass, a, backfill);
     if (kind === 'placed') {
       s.usage += a.slots;
