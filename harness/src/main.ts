@@ -33,7 +33,7 @@ export async function main(): Promise<number> {
   const localRank = intEnv('HONE_LOCAL_RANK', rank);
 
   const client = new HttpMasterClient({ baseUrl: masterUrl, token, log: (l) => console.error(l) });
-  const info = await client.getAllocationInfo(allocationId);
+  const info = await client.getAllocationInfo(allocationId, rank);
   const spec = process.env.HONE_ENTRYPOINT || info.config.entrypoint;
   log(
     `harness: trial ${info.trialId} (experiment ${info.experimentId}) allocation ${allocationId} rank ${rank}/${worldSize}` +
@@ -54,7 +54,7 @@ export async function main(): Promise<number> {
       process.exit(1);
     },
   });
-  const core = createCoreContext({ client, info, distributed, log, searcherWaitS: intEnv('HONE_SEARCHER_WAIT_S', 60) });
+  const core = createCoreContext({ client, info, distributed, log, searcherWaitS: intEnv('HONE_SEARCHER_WAIT_S', 30) });
 
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {

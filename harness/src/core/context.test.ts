@@ -48,6 +48,17 @@ describe('core context', () => {
     await c.close();
   });
 
+  it('stops waiting for work when the allocation is preempted', async () => {
+    const master = new MemoryMaster({ config: parseExperimentConfig(base), ops: [], pauseAfterOps: true });
+    const c = createCoreContext({ client: master, info: await master.getAllocationInfo(master.allocationId), log: () => {}, searcherWaitS: 600 });
+    setTimeout(() => (master.preempt = true), 50);
+    const lengths: number[] = [];
+    for await (const op of c.searcher.operations()) lengths.push(op.length);
+    expect(lengths).toEqual([]);
+    expect(c.preemption.shouldPreempt()).toBe(true);
+    await c.close();
+  });
+
   it('batches training metrics and flushes them before validation', async () => {
     const master = new MemoryMaster({ config: parseExperimentConfig(base) });
     const calls: string[] = [];

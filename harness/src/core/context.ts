@@ -69,7 +69,7 @@ export interface CoreContextOptions {
   info: AllocationInfo;
   distributed?: Distributed;
   log?: (line: string) => void;
-  /** Long-poll for a searcher operation this long before concluding the trial is paused. Default 60 s. */
+  /** Long-poll for a searcher operation this long before concluding the trial is paused. Default 30 s. */
   searcherWaitS?: number;
   preemptionWaitS?: number;
   metricsFlushIntervalMs?: number;
@@ -102,17 +102,40 @@ export function createCoreContext(opts: CoreContextOptions): ManagedCoreContext 
     flush: () => (chief ? reporter.flush() : Promise.resolve()),
   };
 
+  /**
+   * Asks in short long-polls so that a preemption arriving meanwhile ends the wait at once (the master withholds
+   * operations from an allocation it is preempting, and waits for it to exit).
+   */
+  const nextOperation = async (waitS: number): Promise<{ length: number } | null> => {
+    const deadline = Date.now() + waitS * 1000;
+    while (true) {
+      const remaining = Math.max(0, Math.ceil((deadline - Date.now()) / 1000));
+      const asked = Date.now();
+      const op = await client.getSearcherOperation(info.trialId, Math.min(remaining, 5));
+      if (op.closed) {
+        log('searcher: trial closed; no more work');
+        return null;
+      }
+      if (op.op) return { length: op.op.length };
+      if (watcher.shouldPreempt()) {
+        log('searcher: preempted while waiting for work');
+        return null;
+      }
+      if (Date.now() >= deadline) {
+        log(`searcher: no operation within ${waitS} s; the trial is paused`);
+        return null;
+      }
+      // A master that answers at once instead of long-polling must not be hammered.
+      if (Date.now() - asked < 200) await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+
   const searcher: SearcherContext = {
     async *operations() {
-      const waitS = opts.searcherWaitS ?? 60;
+      const waitS = opts.searcherWaitS ?? 30;
       while (true) {
         let next: { length: number } | null = null;
-        if (chief) {
-          const op = await client.getSearcherOperation(info.trialId, waitS);
-          if (op.closed) log('searcher: trial closed; no more work');
-          else if (!op.op) log(`searcher: no operation within ${waitS} s; the trial is paused`);
-          next = op.closed || !op.op ? null : { length: op.op.length };
-        }
+        if (chief) next = await nextOperation(waitS);
         next = await distributed.broadcast(next);
         if (!next) return;
         let reported = false;

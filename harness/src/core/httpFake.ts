@@ -38,7 +38,7 @@ export async function serveMemoryMaster(master: MemoryMaster, token = 'test-toke
         const waitS = Number(url.searchParams.get('wait_s') ?? 0);
         let m: RegExpExecArray | null;
         try {
-          if ((m = /^\/allocations\/([^/]+)\/info$/.exec(p))) return send(200, await master.getAllocationInfo(decodeURIComponent(m[1]!)));
+          if ((m = /^\/allocations\/([^/]+)\/info$/.exec(p))) return send(200, await master.getAllocationInfo(decodeURIComponent(m[1]!), Number(url.searchParams.get('rank') ?? 0)));
           if ((m = /^\/allocations\/([^/]+)\/preemption$/.exec(p))) return send(200, { preempt: await master.getPreemption(m[1]!, waitS) });
           if ((m = /^\/allocations\/([^/]+)\/rendezvous$/.exec(p))) {
             if (req.method === 'POST') {

@@ -11,7 +11,8 @@ import type {
 import { API_PREFIX } from '@hone/protocol';
 
 export interface MasterClient {
-  getAllocationInfo(allocationId: string): Promise<AllocationInfo>;
+  /** `rank` tells the master which rank asks (AllocationInfo.rank echoes it). */
+  getAllocationInfo(allocationId: string, rank?: number): Promise<AllocationInfo>;
   /** Long-polls up to waitS seconds while there is no operation and the trial is not closed. */
   getSearcherOperation(trialId: number, waitS: number): Promise<SearcherOperation>;
   completeOperation(trialId: number, body: CompleteOperationBody): Promise<void>;
@@ -133,8 +134,8 @@ export class HttpMasterClient implements MasterClient {
     return (text ? JSON.parse(text) : {}) as T;
   }
 
-  getAllocationInfo(aid: string): Promise<AllocationInfo> {
-    return this.json('GET', `/allocations/${encodeURIComponent(aid)}/info`);
+  getAllocationInfo(aid: string, rank = 0): Promise<AllocationInfo> {
+    return this.json('GET', `/allocations/${encodeURIComponent(aid)}/info?rank=${rank}`);
   }
 
   getSearcherOperation(tid: number, waitS: number): Promise<SearcherOperation> {

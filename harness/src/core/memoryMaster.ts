@@ -43,7 +43,7 @@ export class MemoryMaster implements MasterClient {
     return this.allocationId;
   }
 
-  async getAllocationInfo(allocationId: string): Promise<AllocationInfo> {
+  async getAllocationInfo(allocationId: string, rank = 0): Promise<AllocationInfo> {
     return {
       allocationId,
       trialId: this.trialId,
@@ -54,7 +54,7 @@ export class MemoryMaster implements MasterClient {
       config: this.opts.config,
       latestCheckpoint: this.checkpoints.at(-1) ?? null,
       completedLength: this.completed.at(-1)?.length ?? 0,
-      rank: 0,
+      rank,
       worldSize: this.opts.worldSize ?? 1,
     };
   }

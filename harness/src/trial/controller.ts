@@ -147,7 +147,8 @@ class TrialLoop {
       if (await core.preemption.shouldPreemptAll()) return this.stopForPreemption();
     }
     await core.train.flush();
-    return 'closed';
+    // The searcher stops handing out work to an allocation being preempted; its last checkpoint is at the op end.
+    return core.preemption.shouldPreempt() ? 'preempted' : 'closed';
   }
 
   private async stopForPreemption(): Promise<TrialOutcome> {
