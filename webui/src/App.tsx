@@ -33,14 +33,19 @@ export function App() {
   const { path } = useLocation();
   const [authNeeded, setAuthNeeded] = useState(false);
   const [authEpoch, setAuthEpoch] = useState(0);
-  useEffect(() => onAuthNeeded((n) => (setAuthNeeded(n), !n && setAuthEpoch((e) => e + 1))), []);
+  // After a successful login the page content remounts (keyed by authEpoch) so every view refetches.
+  useEffect(() => {
+    let was = false;
+    return onAuthNeeded((n) => {
+      setAuthNeeded(n);
+      if (was && !n) setAuthEpoch((e) => e + 1);
+      was = n;
+    });
+  }, []);
   const r = route(path);
   useEffect(() => {
     if (r.page === 'root') navigate('/experiments', { replace: true });
   }, [r.page]);
-  useEffect(() => {
-    document.body.dataset.ready = '';
-  }, [path]);
 
   let content: React.ReactNode = null;
   if (r.page === 'experiments') content = <ExperimentsPage />;

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { api } from './api';
 import { stream } from './stream';
+import { takePrefetched } from './prefetch';
 
 export interface Fetched<T> {
   data: T | undefined;
@@ -27,7 +28,7 @@ export function useApi<T>(path: string | null): Fetched<T> {
     }
     let live = true;
     setLoading(true);
-    api<T>(path).then(
+    (takePrefetched<T>(path) ?? api<T>(path)).then(
       (d) => {
         if (!live) return;
         setDataState(d);
@@ -93,4 +94,18 @@ export function useNow(ms: number): number {
     return () => clearInterval(t);
   }, [ms]);
   return now;
+}
+
+/**
+ * Marks the current page usable (its data drawn): `body[data-ready="1"]` for tests and a `hone:ready`
+ * performance mark for the benchmark. Cleared on every navigation by the App.
+ */
+export function markReady(): void {
+  if (document.body.dataset.ready === '1') return;
+  document.body.dataset.ready = '1';
+  try {
+    performance.mark('hone:ready');
+  } catch {
+    /* marks unsupported */
+  }
 }

@@ -2,7 +2,14 @@
 import { createElement, useSyncExternalStore, type AnchorHTMLAttributes, type MouseEvent } from 'react';
 
 const listeners = new Set<() => void>();
+let lastPath = location.pathname;
 function notify(): void {
+  // A new path is a new page: it is not usable until it draws its data again (see markReady).
+  if (location.pathname !== lastPath) {
+    lastPath = location.pathname;
+    document.body.dataset.ready = '';
+    performance.clearMarks?.('hone:ready');
+  }
   for (const l of listeners) l();
 }
 window.addEventListener('popstate', notify);

@@ -90,12 +90,15 @@ export async function seedExperiment(query: QueryFn, o: SeedExperimentOptions): 
               'layers', 1 + (i * 31) % 5,
               'optimizer', (ARRAY['adam', 'sgd'])[1 + (i * 13) % 2],
               'epochs_const', 3),
-            i * 1000 + 7, $2::int, $2::int, $2::int,
+            i * 1000 + 7, $2::int,
+            -- ASHA: most trials stop at the bottom rungs (1/16 and 1/4 of the full length); a few train fully.
+            CASE WHEN NOT $6::bool OR i % 16 = 0 THEN $2::int WHEN i % 4 = 0 THEN $2::int / 4 ELSE $2::int / 16 END,
+            CASE WHEN NOT $6::bool OR i % 16 = 0 THEN $2::int WHEN i % 4 = 0 THEN $2::int / 4 ELSE $2::int / 16 END,
             now() - make_interval(mins => $4::int) + make_interval(secs => i),
             CASE WHEN $3::bool OR i % 3 <> 0 THEN now() - make_interval(mins => ($4::int / 4)) END
        FROM generate_series(1, $5::int) i
      RETURNING id`,
-    [id, len, terminal, started, o.trials],
+    [id, len, terminal, started, o.trials, o.searcher === 'adaptive_asha'],
   );
   const trialIds = trials.rows.map((r) => Number(r.id)).sort((a, b) => a - b);
 
@@ -107,7 +110,7 @@ export async function seedExperiment(query: QueryFn, o: SeedExperimentOptions): 
        SELECT t.id, 'validation', k * ${STEP},
               jsonb_build_object('loss', ${lossExpr}, 'accuracy', 1 - 0.7 * ${lossExpr} / 1.9),
               t.start_time + make_interval(secs => k * 10)
-         FROM trials t, generate_series(1, $2::int) k WHERE t.experiment_id = $1`,
+         FROM trials t, generate_series(1, $2::int) k WHERE t.experiment_id = $1 AND k * ${STEP} <= t.completed_length`,
       [id, o.points],
     );
     await query(
@@ -115,7 +118,7 @@ export async function seedExperiment(query: QueryFn, o: SeedExperimentOptions): 
        SELECT t.id, 'training', k * ${STEP / 2},
               jsonb_build_object('loss', ${lossExpr.replace(/\bk\b/g, '(k / 2.0)')} * 0.92 + 0.02 * cos(k * 1.7), 'lr_scale', 1 - k / ($2::float8 * 2)),
               t.start_time + make_interval(secs => k * 5)
-         FROM trials t, generate_series(1, $2::int * 2) k WHERE t.experiment_id = $1 AND t.id < (SELECT min(id) + 100 FROM trials WHERE experiment_id = $1)`,
+         FROM trials t, generate_series(1, $2::int * 2) k WHERE t.experiment_id = $1 AND k * ${STEP / 2} <= t.completed_length AND t.id < (SELECT min(id) + 100 FROM trials WHERE experiment_id = $1)`,
       [id, o.points],
     );
     await query(

@@ -1,6 +1,6 @@
 import { useEffect } from 'react';
 import type { AgentInfo, JobInfo, ResourcePoolInfo } from '@hone/protocol';
-import { useApi, useSubscription, useThrottle } from '../hooks';
+import { useApi, useSubscription, useThrottle, markReady } from '../hooks';
 import { Link } from '../router';
 import { fmtTime } from '../format';
 import { StateBadge } from '../components/StateBadge';
@@ -28,7 +28,7 @@ export function ClusterPage() {
   useSubscription('cluster', refetch);
   const loaded = !!pools.data && !!agents.data && !!jobs.data;
   useEffect(() => {
-    if (loaded) document.body.dataset.ready = '1';
+    if (loaded) markReady();
   }, [loaded]);
 
   const totalSlots = (pools.data ?? []).reduce((s, p) => s + p.slots, 0);

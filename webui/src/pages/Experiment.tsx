@@ -1,11 +1,12 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { ExperimentDetail, TrialSummary } from '@hone/protocol';
-import { useApi, useNow, useSubscription, useThrottle } from '../hooks';
+import { useApi, useNow, useSubscription, useThrottle, markReady } from '../hooks';
 import { Link } from '../router';
 import { fmtDuration, fmtMetric, fmtTime } from '../format';
 import { Progress, StateBadge } from '../components/StateBadge';
 import { ExperimentActions } from '../components/ExperimentActions';
-import { CurvesTab } from './ExperimentCurves';
+import { CurvesTab, curvesPath } from './ExperimentCurves';
+import { prefetch } from '../prefetch';
 import { TrialsTab } from './ExperimentTrials';
 import { HparamsTab, RungsTab } from './ExperimentHparams';
 import { toRows } from './trialColumns';
@@ -20,6 +21,15 @@ export interface Highlight {
 }
 
 export function ExperimentPage({ id, tab }: { id: number; tab: string }) {
+  // Start the curves request the moment the experiment JSON arrives, in parallel with rendering the page.
+  useState(() => {
+    if (tab !== 'curves') return;
+    const query = new URLSearchParams(location.search);
+    prefetch<ExperimentDetail>(`/experiments/${id}`).then(
+      (d) => void prefetch(curvesPath(d, query, d.trials.length)).catch(() => undefined),
+      () => undefined,
+    );
+  });
   const detail = useApi<ExperimentDetail>(`/experiments/${id}`);
   const names = useApi<{ training: string[]; validation: string[] }>(`/experiments/${id}/metric-names`);
   const now = useNow(5000);
@@ -58,7 +68,7 @@ export function ExperimentPage({ id, tab }: { id: number; tab: string }) {
   const d = detail.data;
   // The curves tab marks the page ready once its chart is drawn; the other tabs render synchronously.
   useEffect(() => {
-    if (d && tab !== 'curves') document.body.dataset.ready = '1';
+    if (d && tab !== 'curves') markReady();
   }, [d, tab]);
   const rows = useMemo(() => (d ? toRows(d.trials) : []), [d?.trials]); // eslint-disable-line react-hooks/exhaustive-deps
 

@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import type { ExperimentDetail } from '@hone/protocol';
 import { api, saveBlob } from '../api';
-import { useApi } from '../hooks';
+import { useApi, markReady } from '../hooks';
 import { setQuery, useLocation } from '../router';
 import { LineChart, type CurveSeries } from '../components/LineChart';
 import { VirtualTable, sortRows, type Column, type SortState } from '../components/VirtualTable';
@@ -16,12 +16,27 @@ interface ExperimentMetrics {
   series: Array<{ trialId: number; points: Array<[number, number]> }>;
 }
 
-/** Total points the curves request asks for, spread over the trials: a 1,000-trial experiment stays well under 2 MB. */
-const POINT_BUDGET = 30_000;
+/**
+ * Total points the curves request asks for, spread over the trials (server-side LTTB per series), so a
+ * 1,000-trial experiment downloads ~20 points per curve instead of 200 and the page stays under 2 MB.
+ * Per-series sizes come from a short ladder so that experiments of similar size share cacheable URLs.
+ */
+const POINT_BUDGET = 20_000;
+const POINT_LADDER = [200, 100, 50, 30, 20];
+export function pointsPerSeries(numSeries: number): number {
+  return POINT_LADDER.find((p) => p * Math.max(1, numSeries) <= POINT_BUDGET) ?? POINT_LADDER[POINT_LADDER.length - 1]!;
+}
 
 function guessSmallerIsBetter(metric: string, exp: ExperimentDetail): boolean {
   if (metric === exp.metric) return exp.smallerIsBetter;
   return !/acc|auc|f1|precision|recall|score|iou|map\b/i.test(metric);
+}
+
+/** The curves request for the page's query string; the experiment page prefetches it with the same path. */
+export function curvesPath(exp: { id: number; numTrials: number; metric: string }, query: URLSearchParams, trialRows = 0): string {
+  const group = query.get('group') === 'training' ? 'training' : 'validation';
+  const metric = query.get('metric') || exp.metric;
+  return `/experiments/${exp.id}/metrics?group=${group}&metric=${encodeURIComponent(metric)}&max_points=${pointsPerSeries(Math.max(exp.numTrials, trialRows))}`;
 }
 
 export function CurvesTab({ exp, rows, names, hl, epoch }: { exp: ExperimentDetail; rows: TrialRow[]; names?: { training: string[]; validation: string[] }; hl: Highlight; epoch: number }) {
@@ -31,10 +46,7 @@ export function CurvesTab({ exp, rows, names, hl, epoch }: { exp: ExperimentDeta
   const smoothing = Math.min(0.99, Math.max(0, Number(query.get('smoothing')) || 0));
   const log = query.get('log') === '1';
   const topN = Number(query.get('top')) || 0;
-  const maxPoints = Math.max(20, Math.min(200, Math.floor(POINT_BUDGET / Math.max(1, exp.numTrials, rows.length))));
-
-  const path = `/experiments/${exp.id}/metrics?group=${group}&metric=${encodeURIComponent(metric)}&max_points=${maxPoints}`;
-  const metrics = useApi<ExperimentMetrics>(path);
+  const metrics = useApi<ExperimentMetrics>(curvesPath(exp, query, rows.length));
   const { reload } = metrics;
   useEffect(() => {
     if (epoch > 0) reload();
@@ -74,7 +86,7 @@ export function CurvesTab({ exp, rows, names, hl, epoch }: { exp: ExperimentDeta
   const highlighted = hl.hovered ?? hl.selected;
   const hasData = !!metrics.data;
   useEffect(() => {
-    if (hasData && rows.length >= 0 && (drawn || shown.length === 0)) document.body.dataset.ready = '1';
+    if (hasData && rows.length >= 0 && (drawn || shown.length === 0)) markReady();
   }, [hasData, drawn, shown.length, rows.length]);
 
   const metricOptions: Array<[string, string]> = [

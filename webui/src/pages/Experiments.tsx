@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState } from 'react';
 import type { ExperimentState, ExperimentSummary, Page } from '@hone/protocol';
-import { useApi, useNow, useSubscription, useThrottle } from '../hooks';
+import { useApi, useNow, useSubscription, useThrottle, markReady } from '../hooks';
 import { Link, navigate, setQuery, useLocation } from '../router';
 import { fmtDuration, fmtMetric, fmtTime } from '../format';
 import { Progress, StateBadge } from '../components/StateBadge';
@@ -83,7 +83,7 @@ export function ExperimentsPage() {
   }, [nameInput]);
 
   useEffect(() => {
-    if (data) document.body.dataset.ready = '1';
+    if (data) markReady();
   }, [data]);
 
   const toggleState = (s: string) => {

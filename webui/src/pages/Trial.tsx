@@ -1,7 +1,7 @@
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import type { CheckpointInfo, TrialSummary } from '@hone/protocol';
 import { download, getToken } from '../api';
-import { useApi, useNow, useSubscription, useThrottle } from '../hooks';
+import { useApi, useNow, useSubscription, useThrottle, markReady } from '../hooks';
 import { Link } from '../router';
 import { flattenHParams, fmtDuration, fmtMetric, fmtTime, fmtValue } from '../format';
 import { StateBadge } from '../components/StateBadge';
@@ -31,7 +31,6 @@ export function TrialPage({ id, tab }: { id: number; tab: string }) {
   const t = trial.data;
   const reload = useThrottle(trial.reload, 3000);
   const [metricsEpoch, setMetricsEpoch] = useState(0);
-  const markReady = useReadyMarker();
   const bumpMetrics = useThrottle(() => setMetricsEpoch((e) => e + 1), 5000);
   useSubscription(`trial:${id}`, (m) => {
     if (m.type === 'trial') {
@@ -140,12 +139,6 @@ export function TrialPage({ id, tab }: { id: number; tab: string }) {
   );
 }
 
-function useReadyMarker(): () => void {
-  return useCallback(() => {
-    document.body.dataset.ready = '1';
-  }, []);
-}
-
 function TrialCharts({ id, epoch }: { id: number; epoch: number }) {
   const val = useApi<TrialMetrics>(`/trials/${id}/metrics?group=validation&max_points=500`);
   const tr = useApi<TrialMetrics>(`/trials/${id}/metrics?group=training&max_points=500`);
@@ -167,7 +160,7 @@ function TrialCharts({ id, epoch }: { id: number; epoch: number }) {
   }, [val.data, tr.data]);
   const loaded = !!val.data && !!tr.data;
   useEffect(() => {
-    if (loaded) document.body.dataset.ready = '1';
+    if (loaded) markReady();
   }, [loaded]);
   return (
     <div className="card">

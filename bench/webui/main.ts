@@ -1,0 +1,133 @@
+// `npm run bench:webui`: how fast the experiment page of a large experiment becomes usable, and how many
+// bytes it downloads. Seeds 1,000 trials × 200 validation points, starts a real master, loads
+// /experiments/:id in headless Chromium with an empty cache and waits for the page's `hone:ready` mark
+// (trials table rendered and learning curves drawn). Bytes are summed from CDP Network.loadingFinished
+// (encoded, on the wire, headers included) plus WebSocket frames.
+// Baselines measured in the same run: the same page for a 10-trial experiment (time ratio), and what the
+// curves request would weigh at full resolution without the UI's point budget (bytes ratio).
+import fs from 'node:fs';
+import type { Browser } from 'playwright-core';
+import { seedExperiment } from '../../webui/test/seed';
+import { seedDatabase, startMaster, tempDataDir } from '../../webui/test/master';
+import { browserUnavailable, ensureBuilt, launchBrowser } from '../../webui/test/browser';
+
+const TRIALS = Number(process.env.BENCH_TRIALS ?? 1000);
+const POINTS = Number(process.env.BENCH_POINTS ?? 200);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+
+interface Load {
+  ms: number;
+  bytes: number;
+  requests: number;
+  series: number;
+  rows: number;
+  /** When the last API response the page needed had arrived (ms since navigation start). */
+  lastApiEnd: number;
+  api: Array<{ name: string; start: number; end: number }>;
+}
+
+async function loadOnce(browser: Browser, url: string): Promise<Load> {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await ctx.newPage();
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
+  let bytes = 0;
+  let requests = 0;
+  cdp.on('Network.loadingFinished', (e: { encodedDataLength: number }) => {
+    bytes += e.encodedDataLength;
+    requests++;
+  });
+  cdp.on('Network.webSocketFrameReceived', (e: { response: { payloadData: string } }) => (bytes += e.response.payloadData.length));
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(url);
+  await page.waitForSelector('body[data-ready="1"]', { timeout: 120_000 });
+  const ms = await page.evaluate(() => performance.getEntriesByName('hone:ready')[0]?.startTime ?? performance.now());
+  // Split the time: when the last API response the page waited for ended, and what the browser did after it.
+  const api = await page.evaluate(() =>
+    (performance.getEntriesByType('resource') as PerformanceResourceTiming[])
+      .filter((e) => e.name.includes('/api/v1/'))
+      .map((e) => ({ name: new URL(e.name).pathname + new URL(e.name).search, start: e.startTime, end: e.responseEnd })),
+  );
+  const lastApiEnd = Math.max(0, ...api.filter((a) => a.end <= ms).map((a) => a.end));
+  await page.waitForTimeout(300); // let in-flight responses (favicon, late frames) finish counting
+  const series = Number(await page.getAttribute('[data-testid="learning-curves"]', 'data-series'));
+  const rows = Number(await page.getAttribute('[data-testid="trials-table"]', 'data-rows'));
+  if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
+  await ctx.close();
+  return { ms, bytes, requests, series, rows, lastApiEnd, api };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  const why = browserUnavailable();
+  if (why) {
+    console.error(`bench:webui needs Chromium: ${why}`);
+    process.exit(2);
+  }
+  ensureBuilt();
+  // BENCH_DATA_DIR keeps (and reuses) the seeded database between runs; by default a temporary one is used.
+  const keep = process.env.BENCH_DATA_DIR;
+  const dir = keep ?? tempDataDir('hone-bench-webui-');
+  const marker = `${dir}/.bench-seeded.json`;
+  let seeded: { big: { id: number }; small: { id: number } };
+  if (keep && fs.existsSync(marker)) seeded = JSON.parse(fs.readFileSync(marker, 'utf8'));
+  else {
+    const t0 = Date.now();
+    seeded = await seedDatabase(dir, async (q) => ({
+      small: await seedExperiment(q, { name: 'bench-small', state: 'COMPLETED', searcher: 'random', trials: 10, points: POINTS }),
+      big: await seedExperiment(q, { name: 'bench-1000-trials', state: 'COMPLETED', searcher: 'random', trials: TRIALS, points: POINTS }),
+    }));
+    console.log(`seeded ${TRIALS} trials × ${POINTS} validation points in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    if (keep) fs.writeFileSync(marker, JSON.stringify(seeded));
+  }
+  const { big, small } = seeded;
+  const master = await startMaster(dir);
+  const browser = await launchBrowser();
+  try {
+    // Warm the master (first query plans, JIT) so the first timed run is not an outlier of the server.
+    await fetch(`${master.url}/api/v1/experiments/${big.id}`).then((r) => r.arrayBuffer());
+    const bigRuns: Load[] = [];
+    const smallRuns: Load[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      smallRuns.push(await loadOnce(browser, `${master.url}/experiments/${small.id}`));
+      bigRuns.push(await loadOnce(browser, `${master.url}/experiments/${big.id}`));
+      const b = bigRuns[i]!;
+      console.log(`run ${i + 1}: ${TRIALS}-trial page usable in ${b.ms.toFixed(0)} ms (last API response at ${b.lastApiEnd.toFixed(0)} ms, render after it ${(b.ms - b.lastApiEnd).toFixed(0)} ms), ${(b.bytes / 1024).toFixed(0)} KiB in ${b.requests} responses (${b.series} curves, ${b.rows} rows); 10-trial page ${smallRuns[i]!.ms.toFixed(0)} ms`);
+      for (const a of b.api) console.log(`    ${a.name}: ${a.start.toFixed(0)} → ${a.end.toFixed(0)} ms (${(a.end - a.start).toFixed(0)} ms)`);
+    }
+    const full = await fetch(`${master.url}/api/v1/experiments/${big.id}/metrics?group=validation&max_points=${POINTS}`).then((r) => r.arrayBuffer());
+    const ms = median(bigRuns.map((r) => r.ms));
+    const bytes = median(bigRuns.map((r) => r.bytes));
+    const smallMs = median(smallRuns.map((r) => r.ms));
+    const result = {
+      experiment_page_ms: Math.round(ms),
+      experiment_page_bytes: bytes,
+      experiment_page_requests: median(bigRuns.map((r) => r.requests)),
+      experiment_page_render_after_data_ms: Math.round(median(bigRuns.map((r) => r.ms - r.lastApiEnd))),
+      experiment_page_last_api_response_ms: Math.round(median(bigRuns.map((r) => r.lastApiEnd))),
+      curves_drawn: bigRuns[0]!.series,
+      trials: TRIALS,
+      points_per_trial: POINTS,
+      baseline_small_page_ms: Math.round(smallMs),
+      time_ratio_vs_10_trials: Number((ms / smallMs).toFixed(2)),
+      full_resolution_curves_bytes: full.byteLength,
+      bytes_ratio_vs_full_resolution_curves: Number((bytes / full.byteLength).toFixed(3)),
+      target_ms: 1500,
+      target_bytes: 2_000_000,
+      meets_targets: ms < 1500 && bytes < 2_000_000,
+    };
+    console.log(JSON.stringify(result));
+  } finally {
+    await browser.close();
+    await master.stop();
+    if (!keep) fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
