@@ -33,8 +33,8 @@ export async function seedDatabase<T>(dataDir: string, seed: (q: QueryFn) => Pro
   }
 }
 
-export async function startMaster(dataDir: string, opts: { timeoutMs?: number; extraArgs?: string[] } = {}): Promise<RunningMaster> {
-  const args = ['--import', 'tsx', 'master/src/main.ts', '--port', '0', '--data-dir', dataDir, '--webui-dir', path.join(REPO_ROOT, 'webui/dist'), ...(opts.extraArgs ?? [])];
+export async function startMaster(dataDir: string, opts: { timeoutMs?: number; extraArgs?: string[]; port?: number } = {}): Promise<RunningMaster> {
+  const args = ['--import', 'tsx', 'master/src/main.ts', '--port', String(opts.port ?? 0), '--data-dir', dataDir, '--webui-dir', path.join(REPO_ROOT, 'webui/dist'), ...(opts.extraArgs ?? [])];
   const proc = spawn(process.execPath, args, { cwd: REPO_ROOT, env: { ...process.env, HONE_LOG_LEVEL: process.env.HONE_LOG_LEVEL ?? 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {

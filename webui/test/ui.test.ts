@@ -217,6 +217,32 @@ if (unavailable && CI) {
       await page.close();
     });
 
+    it('reconnects by itself after the master restarts, then catches up on missed log lines', async () => {
+      const trial = fx.curves.trialIds[1]!;
+      const { page, errors } = await open(`/trials/${trial}/logs`);
+      await page.waitForSelector('[data-testid="connection"][data-status="open"]');
+      const port = Number(new URL(master.url).port);
+      agent?.close();
+      agent = undefined;
+      await master.stop();
+      await page.waitForSelector('[data-testid="connection"]:not([data-status="open"])', { timeout: 10_000 });
+      master = await startMaster(master.dataDir, { port });
+      const post = (line: string) =>
+        fetch(`${master.url}/api/v1/trials/${trial}/logs`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ lines: [{ line, rank: 0 }] }) });
+      // Written while the page may still be reconnecting: it arrives through the after_id catch-up or the stream.
+      expect((await post('line written during the outage')).ok).toBe(true);
+      await page.waitForSelector('[data-testid="connection"][data-status="open"]', { timeout: 20_000 });
+      await page.waitForFunction(() => document.querySelector('[data-testid="log-lines"]')!.textContent!.includes('during the outage'), undefined, { timeout: 15_000 });
+      expect((await post('line written after the reconnect')).ok).toBe(true);
+      await page.waitForFunction(() => document.querySelector('[data-testid="log-lines"]')!.textContent!.includes('after the reconnect'), undefined, { timeout: 10_000 });
+      // Each line is shown once (no duplicates from the catch-up racing the stream).
+      const count = await page.$$eval('[data-testid="log-lines"] .log-text', (s) => s.filter((x) => x.textContent!.includes('during the outage')).length);
+      expect(count).toBe(1);
+      // The only console errors allowed are the browser's reports of the refused WebSocket while the master was down.
+      expect(errors.filter((e) => !/WebSocket|ERR_CONNECTION_REFUSED|Failed to load resource/.test(e))).toEqual([]);
+      await page.close();
+    });
+
     it('kills an experiment from the list after confirmation', async () => {
       const { page, errors } = await open('/experiments?state=ACTIVE');
       const id = fx.active.id;
