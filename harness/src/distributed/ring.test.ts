@@ -201,6 +201,11 @@ describe('failures', () => {
   it('times out set-up when a neighbour never connects', async () => {
     const exchange = localRendezvous(2);
     void exchange(1)('127.0.0.1:1'); // rank 1 "posts" an address nobody listens on and never connects
-    await expect(connectRing({ rank: 0, size: 2, timeoutMs: 500, exchange: exchange(0) })).rejects.toThrow(/timed out after 500 ms while connecting to rank 1/);
+    const failures: unknown[] = [];
+    await expect(connectRing({ rank: 0, size: 2, timeoutMs: 500, exchange: exchange(0), onFailure: (e) => failures.push(e) })).rejects.toThrow(
+      /timed out after 500 ms while connecting to rank 1/,
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    expect(failures).toEqual([]);
   });
 });

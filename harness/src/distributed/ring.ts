@@ -386,6 +386,7 @@ export class RingCommunicator implements Communicator {
     if (this.closed) return;
     this.closed = true;
     const error = new CommunicatorError(`rank ${this.rank}: communicator closed`, 'CLOSED');
+    this.rejectFailed(error);
     this.rejectAll(error);
     const conns = [this.toNext, this.fromPrev].filter((c): c is Conn => c !== undefined);
     await Promise.all(
@@ -742,6 +743,8 @@ export async function connectRing(options: ConnectRingOptions): Promise<Communic
     });
   } catch (error) {
     clearTimeout(timer);
+    // Closed first, so that dropping half-made connections does not report a failure as well as the rejection.
+    void comm.close();
     cleanup();
     throw error;
   } finally {
