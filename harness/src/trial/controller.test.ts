@@ -86,6 +86,18 @@ describe('runTrial', () => {
     expect(master.completed).toEqual([]);
   });
 
+  it('counts lengths in epochs (records_per_epoch) and records as global batches', async () => {
+    const epochs = config({ searcher: { name: 'single', metric: 'validation_loss', max_length: { epochs: 2 } }, records_per_epoch: 320 });
+    const m1 = new MemoryMaster({ config: epochs, hparams: { global_batch_size: 32 }, ops: [1, 2] });
+    await runOnce(m1);
+    expect(m1.checkpoints.map((c) => c.stepsCompleted)).toEqual([10, 20]);
+    expect(m1.completed.map((c) => c.length)).toEqual([1, 2]);
+    const records = config({ searcher: { name: 'single', metric: 'validation_loss', max_length: { records: 100 } } });
+    const m2 = new MemoryMaster({ config: records, hparams: { global_batch_size: 32 }, ops: [100] });
+    await runOnce(m2);
+    expect(m2.checkpoints.map((c) => c.stepsCompleted)).toEqual([4]);
+  });
+
   it('does not leak tensors between batches or after the trial', async () => {
     const before = tf.memory().numTensors;
     const counts: number[] = [];

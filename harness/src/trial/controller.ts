@@ -103,7 +103,10 @@ class TrialLoop {
     private readonly opts: RunTrialOptions,
   ) {
     this.lossFn = resolveLoss(def.loss);
+    // A model without an input shape creates its weights on first use.
+    if (model.trainableWeights.length === 0) tf.tidy(() => void model.apply(def.trainData.xs.slice(0, 1)));
     this.vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    if (this.vars.length === 0) throw new Error('TrialDef.model has no trainable weights');
     this.n = def.trainData.xs.shape[0]!;
     if (def.trainData.ys.shape[0] !== this.n) throw new Error(`trainData: xs has ${this.n} records, ys has ${def.trainData.ys.shape[0]}`);
     this.G = ctx.globalBatchSize;
