@@ -7,7 +7,10 @@
 import { execFileSync, fork, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const here = (f: string): string => fileURLToPath(new URL(f, import.meta.url));
+// Run as TypeScript (npm run bench:allreduce) or as an esbuild bundle of .mjs files on a machine without tsx.
+const bundled = !import.meta.url.endsWith('.ts');
+const here = (f: string): string => fileURLToPath(new URL(bundled ? f.replace(/\.ts$/, '.mjs') : f, import.meta.url));
+const execArgv = bundled ? [] : ['--import', 'tsx'];
 const KB = 1024;
 const MB = 1024 * 1024;
 const PLAN = [
@@ -25,9 +28,9 @@ const median = (xs: number[]): number => {
 };
 
 async function singleStream(): Promise<{ gbps: number; rttUs: number }> {
-  const receiver = spawn(process.execPath, ['--import', 'tsx', here('./stream.ts'), 'receiver'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const receiver = spawn(process.execPath, [...execArgv, here('./stream.ts'), 'receiver'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<string>((resolve) => receiver.stdout.once('data', (b: Buffer) => resolve(b.toString().trim())));
-  const out = execFileSync(process.execPath, ['--import', 'tsx', here('./stream.ts'), 'sender', port, String(100 * MB), '5', '300'], {
+  const out = execFileSync(process.execPath, [...execArgv, here('./stream.ts'), 'sender', port, String(100 * MB), '5', '300'], {
     encoding: 'utf8',
   });
   receiver.kill();
@@ -40,7 +43,7 @@ async function allreduce(size: number): Promise<Map<number, number[]>> {
   const results = new Map<number, number[]>();
   const plan = JSON.stringify(PLAN.map(({ bytes, warmup, iters }) => ({ bytes, warmup, iters })));
   const children = Array.from({ length: size }, (_, rank) =>
-    fork(here('./rank.ts'), [String(rank), String(size), plan], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+    fork(here('./rank.ts'), [String(rank), String(size), plan], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
   );
   await Promise.all(
     children.map(
