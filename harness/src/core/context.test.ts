@@ -83,6 +83,8 @@ describe('core context', () => {
     const files = await c.checkpoint.restore(stored!, out);
     expect(new TextDecoder().decode(files['a.txt'])).toBe('hello');
     expect(await readFile(path.join(out, 'sub/b.bin'))).toEqual(Buffer.from([1, 2, 3]));
+    const byUuid = await c.checkpoint.restore(stored!.uuid);
+    expect(Object.keys(byUuid).sort()).toEqual(['a.txt', 'sub/b.bin']);
     await c.close();
   });
 

@@ -41,8 +41,8 @@ export interface CheckpointContext {
    * Rank 0 writes and returns the registered checkpoint; other ranks return null.
    */
   store(source: string | CheckpointFiles, stepsCompleted: number, metadata?: Record<string, unknown>): Promise<CheckpointInfo | null>;
-  /** Reads a checkpoint's files (default: `latest`); with `dir`, also writes them there. */
-  restore(checkpoint?: CheckpointInfo, dir?: string): Promise<CheckpointFiles>;
+  /** Reads a checkpoint's files (default: `latest`; a uuid or a CheckpointInfo); with `dir`, also writes them there. */
+  restore(checkpoint?: CheckpointInfo | string, dir?: string): Promise<CheckpointFiles>;
 }
 
 export interface PreemptionContext {
@@ -166,8 +166,9 @@ export function createCoreContext(opts: CoreContextOptions): ManagedCoreContext 
       log(`checkpoint ${uuid} saved at ${stepsCompleted} steps (${Object.keys(resources).length} files, ${bytes} bytes)`);
       return registered;
     },
-    async restore(ckpt = info.latestCheckpoint ?? undefined, dir) {
-      if (!ckpt) throw new Error('checkpoint: nothing to restore (no checkpoint given and none is the latest)');
+    async restore(which = info.latestCheckpoint ?? undefined, dir) {
+      if (!which) throw new Error('checkpoint: nothing to restore (no checkpoint given and none is the latest)');
+      const ckpt = typeof which !== 'string' ? which : which === info.latestCheckpoint?.uuid ? info.latestCheckpoint : await client.getCheckpoint(which);
       // The checkpoint remembers the storage it was written to; fall back to today's config.
       const cfg = ckpt.storage && typeof ckpt.storage.type === 'string' ? ckpt.storage : info.config.checkpoint_storage;
       const files = await checkpointStorage(cfg, client).read(ckpt.uuid, Object.keys(ckpt.resources));

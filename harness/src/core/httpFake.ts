@@ -59,6 +59,7 @@ export async function serveMemoryMaster(master: MemoryMaster, token = 'test-toke
             return send(200, { accepted: json().points.length });
           }
           if ((m = /^\/trials\/(\d+)\/checkpoints$/.exec(p))) return send(200, await master.reportCheckpoint(Number(m[1]), json()));
+          if ((m = /^\/checkpoints\/([^/]+)$/.exec(p))) return send(200, await master.getCheckpoint(m[1]!));
           if ((m = /^\/checkpoints\/([^/]+)\/files\/(.+)$/.exec(p))) {
             const rel = m[2]!.split('/').map(decodeURIComponent).join('/');
             if (req.method === 'PUT') {

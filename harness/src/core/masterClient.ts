@@ -25,6 +25,8 @@ export interface MasterClient {
   postRendezvous(allocationId: string, rank: number, address: string): Promise<void>;
   /** The addresses by rank once every rank has posted, or null while incomplete after waitS. */
   getRendezvous(allocationId: string, waitS: number): Promise<string[] | null>;
+  /** A registered checkpoint by uuid (GET /checkpoints/:uuid). */
+  getCheckpoint(uuid: string): Promise<CheckpointInfo>;
 }
 
 /** An error answer from the master (`{error:{code,message}}`), or an unexpected status. */
@@ -171,6 +173,10 @@ export class HttpMasterClient implements MasterClient {
 
   async postRendezvous(aid: string, rank: number, address: string): Promise<void> {
     await this.json('POST', `/allocations/${encodeURIComponent(aid)}/rendezvous`, { rank, address });
+  }
+
+  getCheckpoint(uuid: string): Promise<CheckpointInfo> {
+    return this.json('GET', `/checkpoints/${encodeURIComponent(uuid)}`);
   }
 
   async getRendezvous(aid: string, waitS: number): Promise<string[] | null> {

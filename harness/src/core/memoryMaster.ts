@@ -118,6 +118,12 @@ export class MemoryMaster implements MasterClient {
     this.rendezvous.set(rank, address);
   }
 
+  async getCheckpoint(uuid: string): Promise<CheckpointInfo> {
+    const c = this.checkpoints.find((x) => x.uuid === uuid);
+    if (!c) throw new Error(`no checkpoint ${uuid}`);
+    return c;
+  }
+
   async getRendezvous(_allocationId: string, _waitS: number): Promise<string[] | null> {
     const n = this.opts.worldSize ?? 1;
     if (this.rendezvous.size < n) return null;
