@@ -148,6 +148,14 @@ if (unavailable && CI) {
       expect(ids).toEqual([...fx.curves.trialIds]);
       await shot(page, 'experiment-trials');
 
+      // CSV export of the table as sorted on screen.
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid="export-trials"]')]);
+      expect(download.suggestedFilename()).toBe(`experiment-${fx.curves.id}-trials.csv`);
+      const csv = fs.readFileSync((await download.path())!, 'utf8').trim().split('\n');
+      expect(csv[0]).toMatch(/^trial_id,state,steps_completed,best_loss,.*\blr\b/);
+      expect(csv.length).toBe(25);
+      expect(csv[1]!.split(',')[0]).toBe(String(fx.curves.trialIds[0]));
+
       await page.click('[data-tab="hyperparameters"]');
       await page.waitForSelector('[data-testid="parallel-coordinates"] path[data-trial-id]');
       expect(await page.$$eval('[data-testid="parallel-coordinates"] path[data-trial-id]', (p) => p.length)).toBe(24);
@@ -215,6 +223,36 @@ if (unavailable && CI) {
       await shot(page, 'cluster');
       expect(errors).toEqual([]);
       await page.close();
+    });
+
+    it('asks for a login when the API answers 401, then sends the bearer token', async () => {
+      // This master runs without auth, so the browser plays an auth-enforcing proxy in front of it.
+      const authCtx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      const seen: string[] = [];
+      await authCtx.route('**/api/v1/**', async (route) => {
+        const req = route.request();
+        if (req.url().endsWith('/api/v1/auth/login')) {
+          const body = req.postDataJSON() as { username: string; password: string };
+          return route.fulfill({ status: body.password === 'secret' ? 200 : 401, contentType: 'application/json', body: JSON.stringify(body.password === 'secret' ? { token: 'tok-123' } : { error: { code: 'UNAUTHENTICATED', message: 'wrong username or password' } }) });
+        }
+        const auth = (await req.allHeaders())['authorization'];
+        if (auth) seen.push(auth);
+        if (auth !== 'Bearer tok-123') return route.fulfill({ status: 401, contentType: 'application/json', body: JSON.stringify({ error: { code: 'UNAUTHENTICATED', message: 'login required' } }) });
+        return route.continue();
+      });
+      const page = await authCtx.newPage();
+      await page.goto(`${master.url}/experiments`);
+      await page.waitForSelector('[data-testid="login-form"]');
+      await page.fill('[data-testid="login-form"] input[type="password"]', 'wrong');
+      await page.click('[data-testid="login-form"] button[type="submit"]');
+      await page.waitForSelector('[data-testid="login-form"] .error-box');
+      await shot(page, 'login');
+      await page.fill('[data-testid="login-form"] input[type="password"]', 'secret');
+      await page.click('[data-testid="login-form"] button[type="submit"]');
+      await page.waitForSelector('[data-testid="experiments-table"] tr[data-experiment-id]');
+      expect(seen).toContain('Bearer tok-123');
+      expect(await page.evaluate(() => localStorage.getItem('hone.token'))).toBe('tok-123');
+      await authCtx.close();
     });
 
     it('reconnects by itself after the master restarts, then catches up on missed log lines', async () => {

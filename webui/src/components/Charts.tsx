@@ -26,7 +26,10 @@ function makeAxis(key: string, vals: unknown[]): Axis {
       const lmin = Math.log10(min), lmax = Math.log10(max);
       return { key, kind: 'log', min, max, cats: [], pos: (v) => (typeof v === 'number' && v > 0 ? (lmax === lmin ? 0.5 : (Math.log10(v) - lmin) / (lmax - lmin)) : null) };
     }
-    if (min === max) (min -= 1), (max += 1);
+    if (min === max) {
+      min -= 1;
+      max += 1;
+    }
     return { key, kind: 'num', min, max, cats: [], pos: (v) => (typeof v === 'number' ? (v - min) / (max - min) : null) };
   }
   const cats = [...new Set(vals.filter((v) => v !== null && v !== undefined).map((v) => fmtValue(v)))].sort();
@@ -78,7 +81,7 @@ export function ParallelCoordinates({ rows, hpKeys, metricName, smallerIsBetter,
         const t = mp === null ? 0.5 : smallerIsBetter ? mp : 1 - mp;
         return { id: r.id, d: `M${pts.join('L')}`, t };
       }),
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // xs and y are derived from axes, which is listed
     [rows, axes, smallerIsBetter],
   );
   return (

@@ -104,7 +104,6 @@ export function LineChart(p: Props) {
       plot.current = null;
     };
     // Rebuilt only when the data or scale changes; highlight changes below restyle in place.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [p.series, p.log, p.height, p.xLabel, p.yLabel]);
 
   useEffect(() => {

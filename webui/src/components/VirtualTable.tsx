@@ -79,7 +79,7 @@ export function VirtualTable<T>(p: Props<T>) {
     const top = i * rowHeight;
     const header = rowHeight;
     if (top < el.scrollTop || top + rowHeight > el.scrollTop + el.clientHeight - header) el.scrollTop = Math.max(0, top - el.clientHeight / 3);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // scroll only when the target changes, not on every data update
   }, [p.scrollTo]);
 
   const overscan = 8;

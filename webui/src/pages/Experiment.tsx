@@ -70,7 +70,7 @@ export function ExperimentPage({ id, tab }: { id: number; tab: string }) {
   useEffect(() => {
     if (d && tab !== 'curves') markReady();
   }, [d, tab]);
-  const rows = useMemo(() => (d ? toRows(d.trials) : []), [d?.trials]); // eslint-disable-line react-hooks/exhaustive-deps
+  const rows = useMemo(() => (d ? toRows(d.trials) : []), [d?.trials]); 
 
   if (detail.error && !d)
     return (

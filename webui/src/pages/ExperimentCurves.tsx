@@ -114,7 +114,7 @@ export function CurvesTab({ exp, rows, names, hl, epoch }: { exp: ExperimentDeta
   const hpKeys = useMemo(() => varyingHparamKeys(rows).slice(0, 6), [rows]);
   const latestCol: Column<TrialRow> = { key: 'latest', title: `latest ${metric}`, width: 120, align: 'right', sortValue: (r) => r.latestValidation?.[metric], render: (r) => fmtMetric(r.latestValidation?.[metric]) };
   const cols = useMemo(() => trialColumns(rows, { metric: exp.metric, hpKeys, valKeys: [] }), [rows, exp.metric, hpKeys]);
-  const colsWithLatest = useMemo(() => (group === 'validation' && metric !== exp.metric ? [...cols.slice(0, 4), latestCol, ...cols.slice(4)] : cols), [cols, group, metric]); // eslint-disable-line react-hooks/exhaustive-deps
+  const colsWithLatest = useMemo(() => (group === 'validation' && metric !== exp.metric ? [...cols.slice(0, 4), latestCol, ...cols.slice(4)] : cols), [cols, group, metric]); 
   const [sort, setSort] = useState<SortState | null>({ key: 'best', desc: !exp.smallerIsBetter });
   const sorted = useMemo(() => sortRows(rows, colsWithLatest, sort), [rows, colsWithLatest, sort]);
 

@@ -49,7 +49,7 @@ export function ExperimentsPage() {
     if (name) q.set('name', name);
     if (searcher) q.set('searcher', searcher);
     return `/experiments?${q}`;
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // the joined state list stands in for the array, which is new on every render
   }, [offset, limit, sort, order, states.join(','), name, searcher]);
 
   const { data, error, loading, reload, setData } = useApi<Page<ExperimentSummary>>(apiPath);
@@ -79,7 +79,7 @@ export function ExperimentsPage() {
     if (nameInput === name) return;
     const t = setTimeout(() => setQuery({ name: nameInput, offset: null }, { replace: true }), 300);
     return () => clearTimeout(t);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // only when the input changes; the URL value syncs back through the effect above
   }, [nameInput]);
 
   useEffect(() => {

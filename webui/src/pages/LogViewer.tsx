@@ -58,7 +58,7 @@ export function LogViewer({ trialId, onReady }: { trialId: number; onReady?: () 
       off();
       if (raf.current !== null) cancelAnimationFrame(raf.current);
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // append and catchUp read refs; this runs once per trial
   }, [trialId]);
 
   // Bursts of log messages are applied once per animation frame.

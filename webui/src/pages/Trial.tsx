@@ -145,7 +145,10 @@ function TrialCharts({ id, epoch }: { id: number; epoch: number }) {
   const { reload: rv } = val;
   const { reload: rt } = tr;
   useEffect(() => {
-    if (epoch > 0) (rv(), rt());
+    if (epoch > 0) {
+      rv();
+      rt();
+    }
   }, [epoch, rv, rt]);
   const charts = useMemo(() => {
     const names = new Set([...Object.keys(val.data?.series ?? {}), ...Object.keys(tr.data?.series ?? {})]);
