@@ -191,7 +191,12 @@ experiment
     console.log(`  Started:   ${fmtTime(d.startTime)}    Duration: ${fmtDuration(d.startTime, d.endTime)}`);
     if (d.rungs) {
       console.log('\nRungs:');
-      console.log(table(['Rung', 'Length', 'Trials reached'], d.rungs.map((r, i) => [i, r.length, r.trials])));
+      console.log(
+        table(
+          ['Bracket', 'Rung', 'Length', 'Trials reached', 'Promoted', 'Best'],
+          d.rungs.map((r, i) => [r.bracket ?? 0, r.rung ?? i, r.length, r.trials, r.promoted ?? '', fmtNum(r.best)]),
+        ),
+      );
     }
     console.log('\nTrials:');
     console.log(

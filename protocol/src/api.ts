@@ -48,8 +48,8 @@ export interface ExperimentDetail extends ExperimentSummary {
   config: ExperimentConfig;
   configYaml: string;
   trials: TrialSummary[];
-  /** ASHA family: how many trials reached each rung (length). */
-  rungs?: Array<{ length: number; trials: number }>;
+  /** ASHA family: per bracket and rung, its length, how many trials reported there, how many were promoted. */
+  rungs?: Array<{ bracket?: number; rung?: number; length: number; trials: number; promoted?: number; best?: number | null }>;
 }
 
 export interface CheckpointInfo {

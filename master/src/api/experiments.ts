@@ -9,6 +9,7 @@ import type { App, MasterContext } from '../server';
 import { authenticateTask } from './auth';
 import { canEverFitPool } from '../rm/fit';
 import { downsampleSeries } from './downsample';
+import { ashaRungs } from '../searcher/asha';
 
 const SORTS: Record<string, string> = {
   id: 'e.id',
@@ -123,15 +124,12 @@ export function registerExperimentRoutes(app: App, ctx: MasterContext): void {
     const detail: ExperimentDetail = { ...summary, config: row.config, configYaml: row.config_yaml, trials: trials.rows.map(toTrialSummary) };
     const s = row.config.searcher.name;
     if (s === 'async_halving' || s === 'adaptive_asha') {
-      // Rungs reached: how many trials completed each distinct validated length.
-      const counts = new Map<number, number>();
-      const vals = await ctx.db.query<{ trial_id: number; steps: number }>(
-        `SELECT DISTINCT t.id AS trial_id, t.completed_length AS steps FROM trials t WHERE t.experiment_id = $1 AND t.completed_length > 0`,
-        [id],
-      );
-      const rungLengths = rungLengthsOf(row.config);
-      for (const v of vals.rows) for (const len of rungLengths) if (v.steps >= len) counts.set(len, (counts.get(len) ?? 0) + 1);
-      detail.rungs = rungLengths.map((length) => ({ length, trials: counts.get(length) ?? 0 }));
+      // Rungs reached, per bracket, from the searcher's own state.
+      const st = await ctx.db.query<{ searcher_state: any }>('SELECT searcher_state FROM experiments WHERE id = $1', [id]);
+      const state = st.rows[0]?.searcher_state;
+      if (state && Array.isArray(state.brackets)) {
+        detail.rungs = ashaRungs(state).map((r) => ({ bracket: r.bracket, rung: r.rung, length: r.length, trials: r.results, promoted: r.promoted, best: r.best }));
+      }
     }
     return detail;
   });
@@ -237,17 +235,4 @@ export function registerExperimentRoutes(app: App, ctx: MasterContext): void {
     out.validation.sort();
     return out;
   });
-}
-
-/** The rung lengths of an ASHA-family config, for `describe` (bottom rung first). */
-export function rungLengthsOf(config: { searcher: { max_length?: { value: number }; max_time?: number; divisor: number; num_rungs: number; max_rungs: number; name: string } }): number[] {
-  const s = config.searcher;
-  const max = s.max_length?.value ?? s.max_time ?? 1;
-  const n = s.name === 'adaptive_asha' ? s.max_rungs : s.num_rungs;
-  const out: number[] = [];
-  for (let k = n - 1; k >= 0; k--) {
-    const len = Math.max(1, Math.round(max / Math.pow(s.divisor, k)));
-    if (!out.includes(len)) out.push(len);
-  }
-  return out;
 }

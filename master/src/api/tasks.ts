@@ -64,10 +64,14 @@ export function registerTaskRoutes(app: App, ctx: MasterContext): void {
     const { id } = req.params;
     const a = await authenticateTrialTask(ctx, req, id);
     let op = await currentOp(id, a.id);
-    if (!op.op && !op.closed && req.query.wait_s > 0) {
+    // The searcher decides synchronously when a validation is reported, so a trial with no operation now is
+    // paused (e.g. waiting at an ASHA rung): answer quickly so that it gives its slot back instead of idling.
+    // A later promotion starts a new allocation that resumes from the checkpoint.
+    const waitS = Math.min(req.query.wait_s, 1);
+    if (!op.op && !op.closed && waitS > 0) {
       const ac = new AbortController();
       reply.raw.on('close', () => ac.abort());
-      const deadline = Date.now() + req.query.wait_s * 1000;
+      const deadline = Date.now() + waitS * 1000;
       while (!op.op && !op.closed && Date.now() < deadline && !ac.signal.aborted) {
         await ctx.bus.waitFor((e) => (e.type === 'trialOp' && e.trialId === id) || (e.type === 'allocation' && e.allocationId === a.id), Math.min(2000, deadline - Date.now()), ac.signal);
         op = await currentOp(id, a.id);

@@ -46,6 +46,7 @@ export async function storeMetrics(ctx: MasterContext, trialId: number, group: '
     searcherMetricCache.set(trialId, info);
   }
   const last = points.reduce((a, b) => (b.stepsCompleted >= a.stepsCompleted ? b : a));
+  // $4 is the latest step for training rows; validation rows use it for nothing but keep the numbering.
   const params: unknown[] = [trialId, group, JSON.stringify(last.metrics), last.stepsCompleted];
   const values: string[] = [];
   for (const p of points) {
@@ -67,7 +68,7 @@ export async function storeMetrics(ctx: MasterContext, trialId: number, group: '
       `WITH ${insert} UPDATE trials SET latest_validation = $3::jsonb,
          best_validation = CASE WHEN $${b}::float8 IS NULL THEN best_validation WHEN best_validation IS NULL THEN $${b}::float8
                                 WHEN $${b + 1}::boolean THEN LEAST(best_validation, $${b}::float8) ELSE GREATEST(best_validation, $${b}::float8) END
-       WHERE id = $1 AND (SELECT count(*) FROM ins) > 0`,
+       WHERE id = $1 AND (SELECT count(*) FROM ins) > 0 AND $4::bigint >= 0`,
       params,
     );
   }
