@@ -54,7 +54,7 @@ export async function main(): Promise<number> {
       process.exit(1);
     },
   });
-  const core = createCoreContext({ client, info, distributed, log, searcherWaitS: intEnv('HONE_SEARCHER_WAIT_S', 30) });
+  const core = createCoreContext({ client, info, distributed, log, searcherWaitS: intEnv('HONE_SEARCHER_WAIT_S', 10) });
 
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
