@@ -5,7 +5,7 @@
 import type { SearcherConfig } from '@hone/protocol';
 import { initSearcher, stepSearcher } from '../../master/src/searcher/index';
 import { simulate } from '../../master/src/searcher/simulate';
-import { branin, curve, hartmann6, type Objective } from '../../master/src/searcher/objectives';
+import { branin, hartmann6, makeCurve, type Objective } from '../../master/src/searcher/objectives';
 import type { SearcherAction } from '../../master/src/searcher/types';
 
 const SEEDS = Number(process.env.BENCH_SEEDS ?? 30);
@@ -53,7 +53,7 @@ function runFull(obj: Objective, name: 'random' | 'bayesian', budget: number, co
 function section(obj: Objective, tol: number, budgets: number[], randomBudget: number, bayesBudget: number): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [name, budget] of [['random', randomBudget], ['bayesian', bayesBudget]] as const) {
-    for (const conc of [1, 8]) {
+    for (const conc of CONCS) {
       const t0 = performance.now();
       const runs = seeds.map((s) => runFull(obj, name, budget, conc, s, tol));
       const tag = `${obj.name}_${name}_${conc === 1 ? 'seq' : 'par8'}`;
@@ -72,11 +72,16 @@ function section(obj: Objective, tol: number, budgets: number[], randomBudget: n
   return out;
 }
 
+const CURVE_NOISE = Number(process.env.BENCH_CURVE_NOISE ?? 0.004);
+const ASHA_RUNGS = Number(process.env.BENCH_ASHA_RUNGS ?? 4);
+const curve = makeCurve(CURVE_NOISE);
+const CONCS = (process.env.BENCH_CONC ?? '1,8').split(',').map(Number);
+
 function ashaVsRandom(): Record<string, number> {
-  // 16 workers, trials of 256 units at 1 s/unit; both searchers get the wall-clock of 8 full trials per worker.
+  // 16 workers, trials of 256 units at 1 s/unit; both searchers get the wall-clock of 4 full trials per worker.
   const maxLength = 256;
   const workers = 16;
-  const T = 8 * maxLength;
+  const T = 4 * maxLength;
   const regretOf = (res: ReturnType<typeof simulate>): number => {
     let best: { h: Record<string, unknown>; m: number } | undefined;
     for (const t of res.trials) {
@@ -93,7 +98,7 @@ function ashaVsRandom(): Record<string, number> {
     const common = { hyperparameters: curve.hyperparameters, objective: (h: Record<string, unknown>, l: number) => curve.fn(h, l, maxLength), workers, seed, maxTime: T };
     const a = simulate({
       ...common,
-      config: cfg({ name: 'async_halving', num_rungs: 3, divisor: 4, max_trials: 2000, max_concurrent_trials: workers, max_length: { unit: 'batches', value: maxLength } }),
+      config: cfg({ name: 'async_halving', num_rungs: ASHA_RUNGS, divisor: 4, max_trials: 5000, max_concurrent_trials: workers, max_length: { unit: 'batches', value: maxLength } }),
     });
     const r = simulate({ ...common, config: cfg({ name: 'random', max_trials: (T / maxLength) * workers, max_concurrent_trials: workers, max_length: { unit: 'batches', value: maxLength } }) });
     ra.push(regretOf(a));

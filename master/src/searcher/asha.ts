@@ -37,7 +37,7 @@ export interface Bracket {
   maxTrials: number;
   maxConcurrent: number;
   created: number;
-  /** Results per rung, in arrival order. */
+  /** Results per rung, best first (ties in arrival order; null losses last). */
   rungs: RungEntry[][];
 }
 
@@ -200,17 +200,37 @@ export function initAsha(init: SearcherInit): SearcherStep<AshaState> {
   return { state, actions };
 }
 
-function sortedRung(rung: RungEntry[]): RungEntry[] {
-  return [...rung].sort((a, b) => compareLoss(a.loss, b.loss));
+/** Inserts a result into its rung, keeping the rung sorted (after equal results); returns its rank. */
+function insertResult(rung: RungEntry[], entry: RungEntry): number {
+  let lo = 0;
+  let hi = rung.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (compareLoss(rung[mid]!.loss, entry.loss) <= 0) lo = mid + 1;
+    else hi = mid;
+  }
+  rung.splice(lo, 0, entry);
+  return lo;
 }
 
-/** Index of an entry in its rung's ranking (ties keep arrival order). */
-function rankOf(rung: RungEntry[], id: string): number {
-  return sortedRung(rung).findIndex((e) => e.requestId === id);
+/**
+ * Copies the parts of the state a step mutates; hyperparameters, encodings and config are never mutated after
+ * creation, so they are shared (a step costs O(trials) small copies rather than a deep copy of everything).
+ */
+function copyAsha(s: AshaState): AshaState {
+  const trials: Record<string, AshaTrial> = {};
+  for (const k of Object.keys(s.trials)) trials[k] = { ...s.trials[k]! };
+  return {
+    ...s,
+    rng: [...s.rng] as RngState,
+    brackets: s.brackets.map((b) => ({ ...b, lengths: [...b.lengths], rungs: b.rungs.map((r) => r.map((e) => ({ ...e }))) })),
+    trials,
+    ...(s.model !== undefined ? { model: cloneState(s.model) } : {}),
+  };
 }
 
 export function stepAsha(prev: AshaState, event: SearcherEvent): SearcherStep<AshaState> {
-  const state = cloneState(prev);
+  const state = copyAsha(prev);
   const actions: SearcherAction[] = [];
   const t = state.trials[event.requestId];
   if (!t) return { state, actions };
@@ -226,13 +246,14 @@ export function stepAsha(prev: AshaState, event: SearcherEvent): SearcherStep<As
         let stopped = false;
         while (t.rung <= top && event.length >= b.lengths[t.rung]!) {
           const rung = b.rungs[t.rung]!;
-          rung.push({ requestId: event.requestId, loss, promoted: false });
+          const entry: RungEntry = { requestId: event.requestId, loss, promoted: false };
+          const rank = insertResult(rung, entry);
           const keep = Math.max(1, Math.floor(rung.length / state.config.divisor + EPS));
-          if (t.rung === top || rankOf(rung, event.requestId) >= keep) {
+          if (t.rung === top || rank >= keep) {
             stopped = true;
             break;
           }
-          rung[rung.length - 1]!.promoted = true;
+          entry.promoted = true;
           t.rung++;
         }
         if (stopped) {
@@ -240,7 +261,7 @@ export function stepAsha(prev: AshaState, event: SearcherEvent): SearcherStep<As
           actions.push({ kind: 'stop', requestId: event.requestId });
         } else actions.push({ kind: 'train', requestId: event.requestId, length: b.lengths[t.rung]! });
       } else {
-        b.rungs[t.rung]!.push({ requestId: event.requestId, loss, promoted: false });
+        insertResult(b.rungs[t.rung]!, { requestId: event.requestId, loss, promoted: false });
         if (t.rung === top) {
           t.status = 'stopping';
           actions.push({ kind: 'stop', requestId: event.requestId });
@@ -252,7 +273,7 @@ export function stepAsha(prev: AshaState, event: SearcherEvent): SearcherStep<As
       if (t.status === 'done') break;
       if (t.status === 'training') {
         // Finished at its rung with the worst result.
-        b.rungs[t.rung]!.push({ requestId: event.requestId, loss: null, promoted: false });
+        insertResult(b.rungs[t.rung]!, { requestId: event.requestId, loss: null, promoted: false });
       }
       t.status = 'done';
       t.exit = event.reason;
@@ -280,9 +301,7 @@ function createTrial(state: AshaState, bi: number, actions: SearcherAction[]): v
 function promotable(state: AshaState, b: Bracket, k: number): RungEntry[] {
   const rung = b.rungs[k]!;
   const q = Math.floor(rung.length / state.config.divisor + EPS);
-  return sortedRung(rung)
-    .slice(0, q)
-    .filter((e) => !e.promoted);
+  return rung.slice(0, q).filter((e) => !e.promoted);
 }
 
 function fill(state: AshaState, actions: SearcherAction[]): void {
@@ -300,7 +319,7 @@ function fill(state: AshaState, actions: SearcherAction[]): void {
             const t = state.trials[e.requestId]!;
             if (t.status !== 'done') continue;
             markPromoted(b, k, e.requestId);
-            b.rungs[k + 1]!.push({ requestId: e.requestId, loss: null, promoted: false });
+            insertResult(b.rungs[k + 1]!, { requestId: e.requestId, loss: null, promoted: false });
             t.rung = k + 1;
             changed = true;
           }
@@ -386,7 +405,7 @@ export function ashaRungs(state: AshaState): RungSummary[] {
   const sign = state.config.smaller_is_better ? 1 : -1;
   state.brackets.forEach((b, bi) =>
     b.rungs.forEach((rung, k) => {
-      const best = sortedRung(rung)[0]?.loss ?? null;
+      const best = rung[0]?.loss ?? null;
       out.push({
         bracket: bi,
         rung: k,

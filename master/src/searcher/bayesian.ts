@@ -105,26 +105,26 @@ export function observations(trials: BayesTrial[]): { X: number[][]; y: number[]
   return { X, y };
 }
 
-function proposeBayes(state: BayesState, space: Space): number[] {
+function proposeBayes(state: BayesState, space: Space): { x: number[] } {
   const trials = Object.values(state.trials);
   const { X, y } = observations(trials);
   const pending = trials.filter((t) => t.loss === undefined && t.status !== 'done').map((t) => t.x);
   const avoid = trials.filter((t) => t.loss === undefined && t.status === 'done').map((t) => t.x);
-  if (space.size === 0) return [];
+  if (space.size === 0) return { x: [] };
   if (state.created < state.initialPoints || X.length < 2) {
     const x = snapPoint(space, haltonPoint(state.created, state.shift));
     const taken = [...X, ...pending, ...avoid];
-    if (!taken.some((p) => samePoint(p, x))) return x;
+    if (!taken.some((p) => samePoint(p, x))) return { x };
     for (let i = 0; i < 200; i++) {
       const r = randomPoint(space, state.rng);
-      if (!taken.some((p) => samePoint(p, r))) return r;
+      if (!taken.some((p) => samePoint(p, r))) return { x: r };
     }
-    return x;
+    return { x };
   }
   const p = proposeNext({ space, X, y, pending, avoid, rng: state.rng, ...(state.theta ? { theta: state.theta, fitN: state.fitN ?? 0 } : {}) });
   state.theta = p.theta;
   state.fitN = p.fitN;
-  return p.x;
+  return { x: p.x };
 }
 
 function fill(state: BayesState, actions: SearcherAction[]): void {
@@ -133,7 +133,7 @@ function fill(state: BayesState, actions: SearcherAction[]): void {
   const full = searcherMaxLength(state.config);
   let running = Object.values(state.trials).filter((t) => t.status !== 'done').length;
   while (state.created < state.total && running < state.maxConcurrent) {
-    const x = proposeBayes(state, space);
+    const { x } = proposeBayes(state, space);
     const hparams = decodePoint(space, x);
     state.created++;
     const id = requestId(state.created);

@@ -183,13 +183,14 @@ export function fitGp(X: number[][], y: number[], opts: FitOptions): GpModel {
 }
 
 /** Builds the posterior for fixed θ (adds jitter to the noise if K is not positive definite). */
-export function conditionGp(X: number[][], y: number[], theta: number[]): GpModel {
+export function conditionGp(X: number[][], y: number[], theta: number[], extraNoise?: number[]): GpModel {
   const { ys, mean, std } = standardize(y);
   const n = X.length;
   const d = X[0]!.length;
   let th = theta.slice();
   for (let attempt = 0; attempt < 8; attempt++) {
     const K = kernelMatrix(X, th);
+    if (extraNoise) for (let i = 0; i < n; i++) K[i * n + i] = K[i * n + i]! + (extraNoise[i] ?? 0);
     const L = cholesky(K, n);
     if (L) {
       const alpha = solveUpperT(L, n, solveLower(L, n, ys));

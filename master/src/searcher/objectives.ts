@@ -90,22 +90,26 @@ function curveFinal(h: HParams): number {
   const ud = num(h, 'dropout') / 0.6;
   return 0.05 + 0.6 * (ulr - 0.55) ** 2 + 0.3 * (um - 0.8) ** 2 + 0.2 * (uw - 0.7) ** 2 + 0.25 * (ud - 0.25) ** 2 + 0.2 * (ulr - 0.55) * (um - 0.8);
 }
-export const curve: Objective = {
-  name: 'curve',
-  hyperparameters: {
-    lr: { type: 'log', minval: -4, maxval: 0, base: 10 },
-    momentum: { type: 'double', minval: 0, maxval: 0.99 },
-    width: { type: 'int', minval: 8, maxval: 256 },
-    dropout: { type: 'double', minval: 0, maxval: 0.6 },
-  },
-  fn: (h, length, maxLength) => {
-    const ulr = (Math.log10(num(h, 'lr')) + 4) / 4;
-    const a = 0.05 + 0.15 * (1 - ulr);
-    const noise = 0.004 * hashNoise(`${JSON.stringify(h)}@${length}`);
-    return curveFinal(h) + (a * (Math.sqrt(maxLength / Math.max(1, length)) - 1)) / 7 + noise;
-  },
-  final: curveFinal,
-  optimum: 0.05,
-};
+/** The learning-curve objective with validation noise of ±`noise` (uniform). */
+export function makeCurve(noise: number): Objective {
+  return {
+    name: 'curve',
+    hyperparameters: {
+      lr: { type: 'log', minval: -4, maxval: 0, base: 10 },
+      momentum: { type: 'double', minval: 0, maxval: 0.99 },
+      width: { type: 'int', minval: 8, maxval: 256 },
+      dropout: { type: 'double', minval: 0, maxval: 0.6 },
+    },
+    fn: (h, length, maxLength) => {
+      const ulr = (Math.log10(num(h, 'lr')) + 4) / 4;
+      const a = 0.05 + 0.15 * (1 - ulr);
+      const eps = noise * hashNoise(`${JSON.stringify(h)}@${length}`);
+      return curveFinal(h) + (a * (Math.sqrt(maxLength / Math.max(1, length)) - 1)) / 7 + eps;
+    },
+    final: curveFinal,
+    optimum: 0.05,
+  };
+}
+export const curve: Objective = makeCurve(0.004);
 
 export const OBJECTIVES: Record<string, Objective> = { branin, hartmann6, quadratic, curve };
