@@ -146,7 +146,7 @@ class TrialLoop {
         throw new Error(`searcher metric "${name}" is not among the validation metrics (${Object.keys(metrics).join(', ')})`);
       }
       await op.reportCompleted(metric);
-      core.log(`searcher: completed ${op.length} ${unit} (${this.steps} batches), ${name}=${metric}`);
+      if (this.ctx.rank === 0) core.log(`searcher: completed ${op.length} ${unit} (${this.steps} batches), ${name}=${metric}`);
       if (await core.preemption.shouldPreemptAll()) return this.stopForPreemption();
     }
     await core.train.flush();
