@@ -51,7 +51,10 @@ export function replay(config: SearcherConfig, seed: number, choices: number[], 
     }
     if (ev.kind === 'trialExited') exited.add(id);
     if (restore) state = roundTrip(state);
+    const before = restore ? '' : JSON.stringify(state);
     const r = stepSearcher(state, ev);
+    // A step never mutates the state it was given.
+    if (!restore && JSON.stringify(state) !== before) throw new Error('stepSearcher mutated its input state');
     state = r.state;
     log.push(...r.actions);
     queue(r.actions);
