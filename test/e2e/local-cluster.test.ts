@@ -110,6 +110,14 @@ for (const backend of ['pglite', 'postgres'] as const) {
       expect(described.stdout).toContain('COMPLETED');
       expect(described.stdout).toContain('learning_rate=');
     }, 300_000);
+
+    it.skipIf(backend !== 'pglite')('follows the first trial\'s logs with --follow until the experiment ends', async () => {
+      const r = await runCli(['-m', master.url, 'experiment', 'create', 'examples/synthetic/single.yaml', 'examples/synthetic', '--follow']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/Created experiment \d+/);
+      expect(r.stdout).toContain('validation: steps 300');
+      expect(r.stdout).toMatch(/Experiment \d+ ended: COMPLETED/);
+    }, 300_000);
   });
 }
 
