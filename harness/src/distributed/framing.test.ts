@@ -11,3 +11,21 @@ it('parses byte by byte', () => {
     expect(frames).toEqual([[2, 5, 1, 1000], [2, 5, 2, 0], [2, 6, 0, 3]]);
   }
 });
+
+it('reads a payload into the buffer the provider names, whole or in pieces', () => {
+  const payload = Buffer.from(Array.from({ length: 64 }, (_, i) => i));
+  const stream = Buffer.concat([encodeHeader(2, 9, 3, 64), payload, encodeHeader(2, 9, 4, 64), payload]);
+  for (const cut of [5, 16, 200]) {
+    const target = Buffer.alloc(64);
+    const got: Buffer[] = [];
+    const p = new FrameParser(
+      (_t, _o, step, b) => got.push(b),
+      (_t, _o, step, len) => (step === 3 && len === 64 ? target : undefined),
+    );
+    for (let i = 0; i < stream.length; i += cut) p.push(stream.subarray(i, i + cut));
+    expect(got[0]).toBe(target);
+    expect(target.equals(payload)).toBe(true);
+    expect(got[1]).not.toBe(target);
+    expect(got[1].equals(payload)).toBe(true);
+  }
+});

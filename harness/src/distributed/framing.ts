@@ -24,9 +24,12 @@ export const FrameType = {
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
 export type FrameHandler = (type: number, op: number, step: number, payload: Buffer) => void;
+/** Where a payload should land (a buffer of exactly `length` bytes), or undefined for a fresh buffer. */
+export type BodyProvider = (type: number, op: number, step: number, length: number) => Buffer | undefined;
 
 const EMPTY = Buffer.alloc(0);
-const SCRATCH_BYTES = 256 * 1024;
+/** Small, so that little of a large payload lands here and must be copied before reads go straight into it. */
+const SCRATCH_BYTES = 64 * 1024;
 /** Below this, reading into scratch and copying beats an extra read call. */
 const DIRECT_READ_MIN = 16 * 1024;
 
@@ -69,7 +72,10 @@ export class FrameParser {
   private direct = false;
   private reusable = false;
 
-  constructor(private readonly onFrame: FrameHandler) {}
+  constructor(
+    private readonly onFrame: FrameHandler,
+    private readonly bodyFor?: BodyProvider,
+  ) {}
 
   /** The buffer the next socket read should fill. */
   readBuffer(): Buffer {
@@ -134,15 +140,20 @@ export class FrameParser {
           this.onFrame(this.type, this.op, this.step, EMPTY);
           continue;
         }
-        if (!this.reusable && n - pos >= len && ((chunk.byteOffset + pos) & 3) === 0) {
+        const provided = this.bodyFor?.(this.type, this.op, this.step, len);
+        if (provided !== undefined && provided.length === len) {
+          this.body = provided;
+          this.bodyFill = 0;
+        } else if (!this.reusable && n - pos >= len && ((chunk.byteOffset + pos) & 3) === 0) {
           const payload = chunk.subarray(pos, pos + len);
           pos += len;
           this.onFrame(this.type, this.op, this.step, payload);
           continue;
+        } else {
+          // allocUnsafeSlow: never from the shared pool, so the buffer starts at offset 0 of its own ArrayBuffer.
+          this.body = Buffer.allocUnsafeSlow(len);
+          this.bodyFill = 0;
         }
-        // allocUnsafeSlow: never from the shared pool, so the buffer starts at offset 0 of its own ArrayBuffer.
-        this.body = Buffer.allocUnsafeSlow(len);
-        this.bodyFill = 0;
       }
       const body = this.body;
       const take = Math.min(body.length - this.bodyFill, n - pos);

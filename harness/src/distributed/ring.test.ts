@@ -59,6 +59,19 @@ describe('ring all-reduce', () => {
     expectBitIdentical(out);
   });
 
+  it('reads large frames straight into place (several MB, many segments in flight)', async () => {
+    const comms = await ring(3, 256 * 1024);
+    const length = 1_000_003;
+    for (let round = 0; round < 2; round++) {
+      const out = await Promise.all(comms.map((c) => c.allreduce(inputFor(c.rank, length), 'sum')));
+      expectClose(out[0], localSum(3, length));
+      expectBitIdentical(out);
+      const root = round + 1;
+      const b = await Promise.all(comms.map((c) => c.broadcast(c.rank === root ? inputFor(7, length) : new Float32Array(length), root)));
+      expectBitIdentical([inputFor(7, length), ...b]);
+    }
+  });
+
   it('reduces in place and gives the same bits on every run', async () => {
     const comms = await ring(4);
     const inputs = comms.map((c) => inputFor(c.rank, 777));

@@ -19,7 +19,7 @@
 // A peer that hangs without closing its sockets is not detected (as with NCCL): the caller's own timeouts apply.
 import net from 'node:net';
 import { CommunicatorError } from './errors';
-import { FrameParser, FrameType, bytesOf, encodeHeader, float32View, type FrameHandler } from './framing';
+import { FrameParser, FrameType, bytesOf, encodeHeader, float32View, type BodyProvider, type FrameHandler } from './framing';
 
 export type ReduceOp = 'mean' | 'sum';
 
@@ -77,6 +77,8 @@ const SEGMENT_WINDOW = 4;
 /** Wait for the socket to drain once this much is queued in user space. */
 const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
 const STEP_SPACE = 2 ** 21;
+/** Receive buffers kept for reuse (fresh large buffers cost page faults). */
+const POOL_MAX_BYTES = 64 * 1024 * 1024;
 const CLOSE_GRACE_MS = 1000;
 
 interface Waiter {
@@ -119,9 +121,9 @@ class Conn {
   }
 
   /** An outgoing connection whose reads go through the parser's buffers (no per-read allocation or copy). */
-  static connect(host: string, port: number, handler: FrameHandler): Conn {
+  static connect(host: string, port: number, handler: FrameHandler, bodyFor?: BodyProvider): Conn {
     const ref: { conn?: Conn } = {};
-    const parser = new FrameParser((type, op, step, payload) => ref.conn!.handler(type, op, step, payload));
+    const parser = new FrameParser((type, op, step, payload) => ref.conn!.handler(type, op, step, payload), bodyFor);
     const socket = net.connect({
       host,
       port,
@@ -169,6 +171,11 @@ class Conn {
 
 const mod = (a: number, n: number): number => ((a % n) + n) % n;
 
+/** Whether a received payload is already the destination (it was read straight into it). */
+function sameMemory(payload: Buffer, dst: Float32Array): boolean {
+  return payload.buffer === dst.buffer && payload.byteOffset === dst.byteOffset;
+}
+
 function addInto(dst: Float32Array, src: Float32Array): void {
   const n = dst.length;
   for (let i = 0; i < n; i++) dst[i] += src[i];
@@ -188,6 +195,10 @@ export class RingCommunicator implements Communicator {
   private readonly listeners = new Set<(error: CommunicatorError) => void>();
   private readonly inbox = new Map<number, Buffer>();
   private readonly waiters = new Map<number, Waiter>();
+  /** Where expected data frames should be read to (straight from the kernel), by frame key. */
+  private readonly destinations = new Map<number, Buffer>();
+  private readonly pool = new Map<number, Buffer[]>();
+  private pooledBytes = 0;
   private readonly failed: Promise<never>;
   private rejectFailed!: (error: CommunicatorError) => void;
   private readonly segmentElems: number;
@@ -342,6 +353,7 @@ export class RingCommunicator implements Communicator {
       }
     } else {
       const forward = this.next !== root;
+      for (let i = 0; i < count; i++) if (piece(i).length > 0) this.expectInto(op, i, bytesOf(piece(i)));
       for (let i = 0; i < count; i++) {
         const payload = await this.recv(op, i);
         const dst = piece(i);
@@ -350,7 +362,7 @@ export class RingCommunicator implements Communicator {
           await this.drain();
           last = this.sendData(op, i, payload);
         }
-        dst.set(float32View(payload));
+        if (!sameMemory(payload, dst)) dst.set(float32View(payload));
       }
     }
     await this.guard(last);
@@ -415,6 +427,15 @@ export class RingCommunicator implements Communicator {
     const r = this.rank;
     const len = data.length;
     const chunk = (c: number): Float32Array => data.subarray(Math.floor((c * len) / n), Math.floor(((c + 1) * len) / n));
+    // Say up front where each frame should land: reduce-scatter frames in reusable buffers, all-gather frames
+    // straight in their place in `data`. (Safe: a fully reduced chunk can only arrive after this rank's own
+    // contribution to it has been sent.)
+    for (let s = 0; s < n - 1; s++) {
+      const bytes = chunk(mod(r - s - 1, n)).byteLength;
+      if (bytes > 0) this.expectInto(op, s, this.takeBuffer(bytes));
+      const dst = chunk(mod(r - s, n));
+      if (dst.length > 0) this.expectInto(op, n - 1 + s, bytesOf(dst));
+    }
     let last: Promise<void> = Promise.resolve();
     for (let s = 0; s < n - 1; s++) {
       await this.drain();
@@ -425,10 +446,9 @@ export class RingCommunicator implements Communicator {
       // The last step completes the chunk this rank owns; the mean is taken in the same pass.
       if (mean && s === n - 2) addDivideInto(dst, float32View(payload), n);
       else addInto(dst, float32View(payload));
+      this.releaseBuffer(payload);
     }
     const owned = chunk(mod(r + 1, n));
-    // Forward received buffers rather than views of `data`: they are never written again, so a send still queued
-    // when this resolves cannot be changed by the caller.
     let forward: Uint8Array = bytesOf(owned);
     for (let s = 0; s < n - 1; s++) {
       await this.drain();
@@ -436,7 +456,7 @@ export class RingCommunicator implements Communicator {
       const payload = await this.recv(op, n - 1 + s);
       const dst = chunk(mod(r - s, n));
       this.expectBytes(payload, dst.byteLength, 'allreduce');
-      dst.set(float32View(payload));
+      if (!sameMemory(payload, dst)) dst.set(float32View(payload));
       forward = payload;
     }
     // Writes complete in order: once the last is out, nothing queued still points into `data`.
@@ -463,12 +483,49 @@ export class RingCommunicator implements Communicator {
     return conn.send(FrameType.Data, op, step, payload);
   }
 
+  /** Data frame (op, step) should be read straight into `buffer` if it has not arrived yet. */
+  private expectInto(op: number, step: number, buffer: Buffer): void {
+    const key = (op >>> 0) * STEP_SPACE + step;
+    if (!this.inbox.has(key)) this.destinations.set(key, buffer);
+  }
+
+  /** @internal The receiving socket's parser asks where a payload goes. */
+  bodyFor(type: number, op: number, step: number, length: number): Buffer | undefined {
+    if (type !== FrameType.Data) return undefined;
+    const key = op * STEP_SPACE + step;
+    const buffer = this.destinations.get(key);
+    if (buffer === undefined) return undefined;
+    this.destinations.delete(key);
+    return buffer.length === length ? buffer : undefined;
+  }
+
+  private takeBuffer(bytes: number): Buffer {
+    const free = this.pool.get(bytes);
+    const buffer = free?.pop();
+    if (buffer) {
+      this.pooledBytes -= bytes;
+      return buffer;
+    }
+    return Buffer.allocUnsafeSlow(bytes);
+  }
+
+  /** Returns a receive buffer that nothing refers to any more. Views into other memory are ignored. */
+  private releaseBuffer(buffer: Buffer): void {
+    if (buffer.byteOffset !== 0 || buffer.buffer.byteLength !== buffer.length || buffer.length === 0) return;
+    if (this.pooledBytes + buffer.length > POOL_MAX_BYTES) return;
+    let free = this.pool.get(buffer.length);
+    if (!free) this.pool.set(buffer.length, (free = []));
+    free.push(buffer);
+    this.pooledBytes += buffer.length;
+  }
+
   private recv(op: number, step: number): Promise<Buffer> {
     if (this.failure_) return Promise.reject(this.failure_);
     const key = (op >>> 0) * STEP_SPACE + step;
     const ready = this.inbox.get(key);
     if (ready) {
       this.inbox.delete(key);
+      this.destinations.delete(key);
       return Promise.resolve(ready);
     }
     if (this.fromPrev!.goodbye) this.failPeerClosed(this.prev);
@@ -555,6 +612,8 @@ export class RingCommunicator implements Communicator {
     const waiters = [...this.waiters.values()];
     this.waiters.clear();
     this.inbox.clear();
+    this.destinations.clear();
+    this.pool.clear();
     for (const w of waiters) w.reject(error);
   }
 
@@ -709,7 +768,8 @@ export async function connectRing(options: ConnectRingOptions): Promise<Communic
             const attempt = (): void => {
               if (settled) return;
               let connected = false;
-              const conn = Conn.connect(target.host, target.port, (type, _op, _step, payload) => {
+              const conn = Conn.connect(target.host, target.port, onHello, (type, op, step, length) => comm.bodyFor(type, op, step, length));
+              function onHello(type: number, _op: number, _step: number, payload: Buffer): void {
                 const hello = type === FrameType.Hello ? readHello(payload) : undefined;
                 if (!hello || hello.rank !== prev || hello.size !== size) {
                   fail(new CommunicatorError(`rank ${rank}: ${addresses[prev]} is not rank ${prev} of ${size}`, 'PROTOCOL'));
@@ -721,7 +781,7 @@ export async function connectRing(options: ConnectRingOptions): Promise<Communic
                 prevReady = true;
                 stage = `waiting for rank ${next} to connect`;
                 maybeDone();
-              });
+              }
               const socket = conn.socket;
               sockets.add(socket);
               socket.once('connect', () => {
