@@ -23,6 +23,7 @@ export { localDistributed, shardRange } from './core/distributed';
 export type { MasterClient, HttpMasterClientOptions } from './core/masterClient';
 export { HttpMasterClient, MasterApiError } from './core/masterClient';
 export { MemoryMaster, type MemoryMasterOptions } from './core/memoryMaster';
+export { serveMemoryMaster, type FakeMasterServer } from './core/httpFake';
 export { masterExchange, type Exchange } from './core/rendezvous';
 export { connectDistributed, type ConnectOptions } from './core/connect';
 export type { CheckpointFiles, CheckpointStorage } from './core/checkpointStorage';
