@@ -38,7 +38,10 @@ export function App() {
     let was = false;
     return onAuthNeeded((n) => {
       setAuthNeeded(n);
-      if (was && !n) setAuthEpoch((e) => e + 1);
+      if (was && !n) {
+        setAuthEpoch((e) => e + 1);
+        stream.reconnectNow();
+      }
       was = n;
     });
   }, []);

@@ -11,21 +11,19 @@ export interface Fetched<T> {
   setData: (f: (d: T | undefined) => T | undefined) => void;
 }
 
-/** GETs `path` (null: nothing); keeps the last data while reloading; refetches after a stream reconnect. */
+/**
+ * GETs `path` (null: nothing) and refetches after a stream reconnect. The last data stays while a new path
+ * loads (a filter change keeps the table in place instead of flashing empty); pages keyed by id remount.
+ */
 export function useApi<T>(path: string | null): Fetched<T> {
   const [data, setDataState] = useState<T | undefined>(undefined);
   const [error, setError] = useState<Error | undefined>(undefined);
   const [loading, setLoading] = useState(path !== null);
   const [tick, setTick] = useState(0);
   const reload = useCallback(() => setTick((t) => t + 1), []);
-  const lastPath = useRef<string | null>(null);
 
   useEffect(() => {
     if (path === null) return;
-    if (lastPath.current !== path) {
-      lastPath.current = path;
-      setDataState(undefined);
-    }
     let live = true;
     setLoading(true);
     (takePrefetched<T>(path) ?? api<T>(path)).then(

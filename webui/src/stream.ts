@@ -48,6 +48,19 @@ class Stream {
     return () => this.reconnectListeners.delete(l);
   }
 
+  /** Drops the connection and reconnects at once (after a login, so the socket carries the new token). */
+  reconnectNow(): void {
+    this.attempt = 0;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    const ws = this.ws;
+    this.ws = null;
+    ws?.close();
+    if (this.handlers.size) this.connect();
+  }
+
   onStatus(l: StatusListener): () => void {
     this.statusListeners.add(l);
     l(this.status);

@@ -140,6 +140,8 @@ export async function seedExperiment(query: QueryFn, o: SeedExperimentOptions): 
     [id],
   );
 
+  if (o.searcher === 'adaptive_asha') await seedAshaState(query, id, len);
+
   const checkpointUuids: string[] = [];
   if (o.checkpoints && trialIds.length) {
     const r = await query(
@@ -251,4 +253,32 @@ export async function seedAllocations(query: QueryFn, allocs: SeedAllocation[]):
       [a.id, a.trialId, a.experimentId, a.state, a.slots, a.pool ?? 'default', a.placement ? JSON.stringify(a.placement) : null],
     );
   }
+}
+
+/**
+ * A searcher state with the ASHA brackets the seeded trials imply (one bracket, rungs at 1/16, 1/4 and the
+ * full length), holding the fields the master reads to report rungs (master/src/searcher/asha.ts AshaState).
+ */
+async function seedAshaState(query: QueryFn, experimentId: number, len: number): Promise<void> {
+  const lengths = [len / 16, len / 4, len];
+  const r = await query(
+    `SELECT t.request_id, m.steps_completed AS steps, (m.metrics->>'loss')::float8 AS loss, t.completed_length AS done
+       FROM trials t JOIN metrics m ON m.trial_id = t.id AND m.grp = 'validation'
+      WHERE t.experiment_id = $1 AND m.steps_completed = ANY($2::bigint[]) ORDER BY t.id`,
+    [experimentId, lengths],
+  );
+  const rungs = lengths.map((l, k) =>
+    r.rows
+      .filter((x) => Number(x.steps) === l)
+      .map((x) => ({ requestId: String(x.request_id), loss: Number(x.loss), promoted: k < lengths.length - 1 && Number(x.done) > l }))
+      .sort((a, b) => a.loss - b.loss),
+  );
+  const state = {
+    method: 'adaptive_asha',
+    config: { name: 'adaptive_asha', metric: 'loss', smaller_is_better: true },
+    created: rungs[0]!.length,
+    brackets: [{ numRungs: lengths.length, lengths, maxTrials: rungs[0]!.length, maxConcurrent: 16, created: rungs[0]!.length, rungs }],
+    trials: {},
+  };
+  await query('UPDATE experiments SET searcher_state = $2 WHERE id = $1', [experimentId, JSON.stringify(state)]);
 }

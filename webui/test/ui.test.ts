@@ -83,7 +83,10 @@ if (unavailable && CI) {
 
       await page.click('[data-testid="filter-state"] [data-state="COMPLETED"]');
       await page.waitForFunction(() => location.search.includes('state=COMPLETED'));
-      await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="experiments-table"] tbody tr[data-experiment-id]')].every((tr) => tr.getAttribute('data-state') === 'COMPLETED'));
+      await page.waitForFunction(() => {
+        const trs = [...document.querySelectorAll('[data-testid="experiments-table"] tbody tr[data-experiment-id]')];
+        return trs.length > 0 && trs.every((tr) => tr.getAttribute('data-state') === 'COMPLETED');
+      });
       rows = await rowsOf(page);
       expect(rows.length).toBe(3);
 
@@ -169,6 +172,8 @@ if (unavailable && CI) {
 
       const asha = await open(`/experiments/${fx.asha.id}/rungs`);
       await asha.page.waitForSelector('[data-testid="rungs-tab"] tr[data-rung]');
+      const perRung = await asha.page.$$eval('[data-testid="rungs-tab"] tbody tr', (trs) => trs.map((tr) => Number(tr.querySelectorAll('td')[2]!.textContent)));
+      expect(perRung).toEqual([40, 10, 2]);
       await shot(asha.page, 'experiment-rungs');
       expect(errors).toEqual([]);
       expect(asha.errors).toEqual([]);
@@ -184,6 +189,8 @@ if (unavailable && CI) {
       const links = await page.$$eval('[data-testid="checkpoints"] a[href*="/download"]', (as) => as.map((a) => a.getAttribute('href')));
       expect(links.length).toBe(2);
       await shot(page, 'trial');
+      await page.locator('[data-testid="checkpoints"]').scrollIntoViewIfNeeded();
+      await shot(page, 'trial-checkpoints');
       expect(errors).toEqual([]);
       await page.close();
     });

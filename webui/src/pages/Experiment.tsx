@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { ExperimentDetail, TrialSummary } from '@hone/protocol';
 import { useApi, useNow, useSubscription, useThrottle, markReady } from '../hooks';
 import { Link } from '../router';
@@ -36,6 +36,9 @@ export function ExperimentPage({ id, tab }: { id: number; tab: string }) {
   const [selected, setSelected] = useState<number | null>(null);
   const [hovered, setHovered] = useState<number | null>(null);
   const [metricsEpoch, setMetricsEpoch] = useState(0);
+  const pendingTrials = useRef(new Map<number, TrialSummary>());
+  const trialFlush = useRef<number | null>(null);
+  useEffect(() => () => void (trialFlush.current !== null && cancelAnimationFrame(trialFlush.current)), []);
   const bumpMetrics = useThrottle(() => setMetricsEpoch((e) => e + 1), 5000);
   const reloadNames = useThrottle(names.reload, 10000);
 
@@ -44,15 +47,22 @@ export function ExperimentPage({ id, tab }: { id: number; tab: string }) {
   useSubscription(`experiment:${id}`, (m) => {
     if (m.type === 'experiment') detail.setData((d) => d && { ...d, ...m.experiment, config: d.config, configYaml: d.configYaml, trials: d.trials, rungs: d.rungs });
     else if (m.type === 'trial') {
-      const t = m.trial;
-      detail.setData((d) => {
-        if (!d) return d;
-        const i = d.trials.findIndex((x) => x.id === t.id);
-        const trials = d.trials.slice();
-        if (i < 0) trials.push(t);
-        else trials[i] = t;
-        return { ...d, trials };
-      });
+      // Trial updates are applied in batches, once per animation frame, so a busy experiment re-sorts its
+      // 1,000-row table a few times per second at most.
+      pendingTrials.current.set(m.trial.id, m.trial);
+      if (trialFlush.current === null)
+        trialFlush.current = requestAnimationFrame(() => {
+          trialFlush.current = null;
+          const batch = pendingTrials.current;
+          pendingTrials.current = new Map();
+          detail.setData((d) => {
+            if (!d) return d;
+            const trials = d.trials.map((x) => batch.get(x.id) ?? x);
+            const known = new Set(d.trials.map((x) => x.id));
+            for (const t of batch.values()) if (!known.has(t.id)) trials.push(t);
+            return { ...d, trials };
+          });
+        });
     } else if (m.type === 'metrics') {
       bumpMetrics();
       if (m.points.some((p) => Object.keys(p.metrics).some((k) => !(m.group === 'validation' ? names.data?.validation : names.data?.training)?.includes(k)))) reloadNames();

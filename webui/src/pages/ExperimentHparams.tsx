@@ -46,6 +46,9 @@ export function HparamsTab({ exp, rows, hl }: { exp: ExperimentDetail; rows: Tri
 export function RungsTab({ exp }: { exp: ExperimentDetail }) {
   const rungs = exp.rungs ?? [];
   const max = Math.max(1, ...rungs.map((r) => r.trials));
+  const brackets = new Set(rungs.map((r) => r.bracket ?? 0)).size > 1;
+  const hasPromoted = rungs.some((r) => r.promoted !== undefined);
+  const hasBest = rungs.some((r) => r.best !== undefined);
   return (
     <div className="card" data-testid="rungs-tab">
       <div className="card-head">
@@ -55,24 +58,38 @@ export function RungsTab({ exp }: { exp: ExperimentDetail }) {
           {exp.config?.searcher?.divisor ? `, divisor ${exp.config.searcher.divisor}` : ''}
           {exp.config?.searcher?.mode ? `, mode ${exp.config.searcher.mode}` : ''}
         </span>
+        {hasPromoted && (
+          <span className="legend-inline">
+            <span className="swatch" style={{ background: '#9ec1f7', height: 10 }} /> reached
+            <span className="swatch" style={{ background: 'var(--accent)', height: 10 }} /> promoted
+          </span>
+        )}
       </div>
       <table className="table rungs">
         <thead>
           <tr>
-            <th className="num">Rung</th>
-            <th className="num">Length</th>
-            <th className="num">Trials</th>
-            <th style={{ width: '60%' }} />
+            {brackets && <th className="num w-num">Bracket</th>}
+            <th className="num w-num">Rung</th>
+            <th className="num w-num">Length</th>
+            <th className="num w-num">Trials</th>
+            {hasPromoted && <th className="num w-num">Promoted</th>}
+            {hasBest && <th className="num w-num">Best {exp.metric}</th>}
+            <th />
           </tr>
         </thead>
         <tbody>
           {rungs.map((r, i) => (
-            <tr key={i} data-rung={i}>
-              <td className="num">{i}</td>
+            <tr key={i} data-rung={r.rung ?? i} data-bracket={r.bracket ?? 0}>
+              {brackets && <td className="num">{r.bracket ?? 0}</td>}
+              <td className="num">{r.rung ?? i}</td>
               <td className="num">{fmtValue(r.length)}</td>
               <td className="num">{r.trials}</td>
+              {hasPromoted && <td className="num">{r.promoted ?? '–'}</td>}
+              {hasBest && <td className="num">{fmtMetric(r.best ?? null)}</td>}
               <td>
-                <span className="rung-bar" style={{ width: `${(100 * r.trials) / max}%` }} />
+                <span className="rung-bar" style={{ width: `${(100 * r.trials) / max}%` }} title={`${r.trials} trials reached length ${r.length}`}>
+                  {r.promoted !== undefined && r.trials > 0 && <span className="rung-promoted" style={{ width: `${(100 * r.promoted) / r.trials}%` }} />}
+                </span>
               </td>
             </tr>
           ))}
