@@ -25,7 +25,8 @@ export function defaultTheta(d: number): number[] {
   return [0, ...new Array<number>(d).fill(Math.log(0.3)), Math.log(1e-6)];
 }
 
-// Weak priors keep the fit sane with few points: log ℓ ~ N(log 0.3, 1.5²), log amp ~ N(0, 1.5²), log noise ~ N(log 1e-3, 3²).
+// Weak priors keep the fit sane with few points: log ℓ ~ N(log 0.3, 1.5²), log amp ~ N(0, 1.5²), log noise ~ N(log 1e-6, 4²)
+// (noise is bounded below by 1e-9 of the output variance, so noise-free objectives can be interpolated closely).
 const PRIOR_LS_MU = Math.log(0.3);
 const PRIOR_LS_SD = 1.5;
 const PRIOR_AMP_SD = 1.5;
