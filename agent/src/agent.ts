@@ -29,6 +29,23 @@ export interface AgentOptions {
   logLevel?: string;
   /** Keep work directories after tasks end (debugging). */
   keepWorkDirs?: boolean;
+  /** Address other agents' ranks use to reach this machine's ranks (ring all-reduce). */
+  advertiseHost?: string;
+}
+
+/** The address peers should use for ranks on this machine: loopback for a local master, else a LAN IPv4. */
+export function defaultAdvertiseHost(masterUrl: string): string {
+  let host = '';
+  try {
+    host = new URL(masterUrl).hostname;
+  } catch {
+    // fall through
+  }
+  if (host === 'localhost' || host === '::1' || host === '[::1]' || host.startsWith('127.')) return '127.0.0.1';
+  for (const addrs of Object.values(os.networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
 }
 
 interface Task {
@@ -192,6 +209,7 @@ export class Agent {
       ...start.env,
       HONE_LOCAL_RANK: String(start.rank),
       HONE_AGENT_ID: this.opts.agentId,
+      HONE_RING_HOST: this.opts.advertiseHost ?? defaultAdvertiseHost(this.opts.masterUrl),
       CUDA_VISIBLE_DEVICES: gpuIds.join(','),
     };
     const main = this.opts.harnessMain ?? path.join(REPO_ROOT, 'harness/src/main.ts');

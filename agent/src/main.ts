@@ -14,6 +14,7 @@ const { values } = parseArgs({
     'work-dir': { type: 'string' },
     token: { type: 'string' },
     'no-gpus': { type: 'boolean' },
+    'advertise-host': { type: 'string' },
     'log-level': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -28,7 +29,9 @@ if (values.help) {
   --id ID          agent id (HONE_AGENT_ID, default: the hostname)
   --work-dir DIR   where task directories go (HONE_AGENT_WORK_DIR, default $TMPDIR/hone-agent-<id>)
   --token T        agent token the master requires (HONE_AGENT_TOKEN)
-  --no-gpus        ignore GPUs; use CPU slots`);
+  --no-gpus        ignore GPUs; use CPU slots
+  --advertise-host address other machines' ranks use to reach ranks here (HONE_AGENT_ADVERTISE_HOST;
+                   default: 127.0.0.1 for a local master, else this machine's first LAN IPv4)`);
   process.exit(0);
 }
 let slots: number | undefined;
@@ -49,6 +52,7 @@ const agent = new Agent({
   devices,
   workDir: path.resolve(values['work-dir'] ?? env.HONE_AGENT_WORK_DIR ?? path.join(os.tmpdir(), `hone-agent-${id}`)),
   token: values.token ?? env.HONE_AGENT_TOKEN,
+  ...((values['advertise-host'] ?? env.HONE_AGENT_ADVERTISE_HOST) ? { advertiseHost: values['advertise-host'] ?? env.HONE_AGENT_ADVERTISE_HOST } : {}),
   logLevel: values['log-level'] ?? env.HONE_LOG_LEVEL ?? 'info',
 });
 agent.log.info({ devices: devices.map((d) => `${d.type}:${d.id} ${d.brand}`) }, 'agent starting');
