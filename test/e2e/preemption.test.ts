@@ -59,6 +59,10 @@ describe('priority preemption', () => {
     expect(lowDone.state).toBe('COMPLETED');
     const t = lowDone.trials[0]!;
     expect(t.completedLength).toBe(1500);
+    if (t.restarts !== 0) {
+      const l = await api<Array<{ rank: number; line: string }>>(master.url, 'GET', `/trials/${t.id}/logs`);
+      console.log(l.body.map((x) => `[${x.rank}] ${x.line}`).join('\n'));
+    }
     expect(t.restarts).toBe(0);
     const trainPoints = (await api<{ points: MetricPoint[] }>(master.url, 'GET', `/trials/${t.id}/metrics?group=training&raw=true`)).body.points;
     const steps = trainPoints.map((p) => p.stepsCompleted);
