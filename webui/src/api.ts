@@ -56,7 +56,11 @@ export async function api<T>(path: string, init: RequestInit & { json?: unknown 
     headers['Content-Type'] = 'application/json';
     body = JSON.stringify(init.json);
   }
-  const res = await fetch(`/api/v1${path}`, { ...init, headers, body });
+  return apiResponse<T>(await fetch(`/api/v1${path}`, { ...init, headers, body }));
+}
+
+/** Turns a response into data or an ApiError, handling 401 (used for prefetched responses too). */
+export async function apiResponse<T>(res: Response): Promise<T> {
   if (res.status === 401) {
     setToken(null);
     setAuthNeeded(true);

@@ -50,14 +50,16 @@ if (unavailable && CI) {
     });
 
     /** Opens a page and waits for the marker every page sets once its data is drawn; collects console errors. */
-    async function open(urlPath: string): Promise<{ page: Page; errors: string[] }> {
+    async function open(urlPath: string): Promise<{ page: Page; errors: string[]; requests: string[] }> {
       const page = await ctx.newPage();
       const errors: string[] = [];
+      const requests: string[] = [];
+      page.on('request', (r) => requests.push(new URL(r.url()).pathname + new URL(r.url()).search));
       page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
       page.on('pageerror', (e) => errors.push(e.message));
       await page.goto(master.url + urlPath);
       await page.waitForSelector('body[data-ready="1"]', { timeout: 30_000 });
-      return { page, errors };
+      return { page, errors, requests };
     }
 
     async function shot(page: Page, name: string): Promise<void> {
@@ -105,8 +107,11 @@ if (unavailable && CI) {
     });
 
     it('highlights the curve of a trial clicked in the table, and the row of a hovered curve', async () => {
-      const { page, errors } = await open(`/experiments/${fx.curves.id}`);
+      const { page, errors, requests } = await open(`/experiments/${fx.curves.id}`);
       await page.waitForSelector('[data-testid="learning-curves"] canvas');
+      // The boot script and the app share the two critical requests: each is made exactly once.
+      expect(requests.filter((r) => r === `/api/v1/experiments/${fx.curves.id}`)).toHaveLength(1);
+      expect(requests.filter((r) => r.startsWith(`/api/v1/experiments/${fx.curves.id}/metrics?`))).toHaveLength(1);
       expect(Number(await page.getAttribute('[data-testid="learning-curves"]', 'data-series'))).toBe(24);
       await shot(page, 'experiment-curves');
 
