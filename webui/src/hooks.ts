@@ -57,7 +57,8 @@ export function useApi<T>(path: string | null): Fetched<T> {
 export function useThrottle(fn: () => void, ms: number): () => void {
   const fnRef = useRef(fn);
   fnRef.current = fn;
-  const state = useRef<{ timer: ReturnType<typeof setTimeout> | null; last: number }>({ timer: null, last: 0 });
+  // The window starts at mount: the page has just loaded its data, so the first event waits too.
+  const state = useRef<{ timer: ReturnType<typeof setTimeout> | null; last: number }>({ timer: null, last: Date.now() });
   useEffect(
     () => () => {
       if (state.current.timer) clearTimeout(state.current.timer);

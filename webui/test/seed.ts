@@ -242,6 +242,8 @@ export interface SeedAllocation {
   slots: number;
   pool?: string;
   placement?: Array<{ agentId: string; devices: number[] }>;
+  /** Task token (default `tok-<id>`), for tests that report metrics as the trial would. */
+  token?: string;
 }
 
 /** Allocations (the job queue and busy slots). Running ones are re-adopted when their agent says hello. */
@@ -249,8 +251,8 @@ export async function seedAllocations(query: QueryFn, allocs: SeedAllocation[]):
   for (const a of allocs) {
     await query(
       `INSERT INTO allocations (id, trial_id, experiment_id, state, slots, resource_pool, placement, token, started_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, md5(random()::text), CASE WHEN $4 = 'PENDING' THEN NULL ELSE now() END)`,
-      [a.id, a.trialId, a.experimentId, a.state, a.slots, a.pool ?? 'default', a.placement ? JSON.stringify(a.placement) : null],
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $4 = 'PENDING' THEN NULL ELSE now() END)`,
+      [a.id, a.trialId, a.experimentId, a.state, a.slots, a.pool ?? 'default', a.placement ? JSON.stringify(a.placement) : null, a.token ?? `tok-${a.id}`],
     );
   }
 }

@@ -237,6 +237,28 @@ if (unavailable && CI) {
       await page.close();
     });
 
+    it('appends streamed metrics to the learning curves without refetching', async () => {
+      const { page, errors, requests } = await open(`/experiments/${fx.active.id}`);
+      await page.waitForSelector('[data-testid="learning-curves"] canvas');
+      await page.waitForSelector('[data-testid="connection"][data-status="open"]');
+      const trial = fx.active.trialIds[2]!;
+      const before = requests.filter((r) => r.includes('/metrics?')).length;
+      for (let i = 0; i < 5; i++) {
+        const res = await fetch(`${master.url}/api/v1/trials/${trial}/metrics`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', Authorization: `Bearer tok-alloc-${trial}` },
+          body: JSON.stringify({ group: 'validation', points: [{ stepsCompleted: 2000 + i * 100, metrics: { loss: 0.0123 - i * 0.001, accuracy: 0.99 } }] }),
+        });
+        expect(res.status).toBeLessThan(300);
+      }
+      // The trial's new best shows in the legend (ranked first) once the streamed points are appended.
+      await page.waitForSelector(`[data-testid="curve-legend"] li[data-trial-id="${trial}"] .legend-val:text("0.0083")`, { timeout: 10_000 });
+      await page.waitForTimeout(1000);
+      expect(requests.filter((r) => r.includes('/metrics?')).length).toBe(before);
+      expect(errors).toEqual([]);
+      await page.close();
+    });
+
     it('asks for a login when the API answers 401, then sends the bearer token', async () => {
       // This master runs without auth, so the browser plays an auth-enforcing proxy in front of it.
       const authCtx = await browser.newContext({ viewport: { width: 1280, height: 800 } });

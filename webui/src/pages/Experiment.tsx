@@ -39,11 +39,12 @@ export function ExperimentPage({ id, tab }: { id: number; tab: string }) {
   const pendingTrials = useRef(new Map<number, TrialSummary>());
   const trialFlush = useRef<number | null>(null);
   useEffect(() => () => void (trialFlush.current !== null && cancelAnimationFrame(trialFlush.current)), []);
-  const bumpMetrics = useThrottle(() => setMetricsEpoch((e) => e + 1), 5000);
+  // The curves tab appends streamed points itself; a full (re-downsampled) refetch at most once a minute.
+  const bumpMetrics = useThrottle(() => setMetricsEpoch((e) => e + 1), 60_000);
   const reloadNames = useThrottle(names.reload, 10000);
 
-  // Live: experiment and trial messages patch the page in place; metric messages only schedule a throttled
-  // chart refresh (≤ one request per 5 s however many trials report).
+  // Live: experiment and trial messages patch the page in place; metric messages are appended by the curves
+  // tab and only schedule a throttled full refresh (≤ one request a minute however many trials report).
   useSubscription(`experiment:${id}`, (m) => {
     if (m.type === 'experiment') detail.setData((d) => d && { ...d, ...m.experiment, config: d.config, configYaml: d.configYaml, trials: d.trials, rungs: d.rungs });
     else if (m.type === 'trial') {

@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import type { ExperimentDetail } from '@hone/protocol';
 import { api, saveBlob } from '../api';
-import { useApi, markReady } from '../hooks';
+import { useApi, useSubscription, markReady } from '../hooks';
 import { setQuery, useLocation } from '../router';
 import { LineChart, type CurveSeries } from '../components/LineChart';
 import { VirtualTable, sortRows, type Column, type SortState } from '../components/VirtualTable';
@@ -47,6 +47,24 @@ export function CurvesTab({ exp, rows, names, hl, epoch }: { exp: ExperimentDeta
   const log = query.get('log') === '1';
   const topN = Number(query.get('top')) || 0;
   const metrics = useApi<ExperimentMetrics>(curvesPath(exp, query, rows.length));
+  // New points arrive on the stream and are appended in place, so a live experiment costs no requests;
+  // the page re-downsamples from the server only now and then (the epoch, throttled by the page).
+  useSubscription(`experiment:${exp.id}`, (m) => {
+    if (m.type !== 'metrics' || m.group !== group) return;
+    const pts = m.points.filter((p) => Number.isFinite(p.metrics[metric])).map((p): [number, number] => [p.stepsCompleted, p.metrics[metric]!]);
+    if (!pts.length) return;
+    metrics.setData((d) => {
+      if (!d) return d;
+      const series = d.series.slice();
+      const i = series.findIndex((s) => s.trialId === m.trialId);
+      if (i < 0) series.push({ trialId: m.trialId, points: pts });
+      else {
+        const last = series[i]!.points.at(-1)?.[0] ?? -Infinity;
+        series[i] = { ...series[i]!, points: [...series[i]!.points, ...pts.filter((p) => p[0] > last)] };
+      }
+      return { ...d, series };
+    });
+  });
   const { reload } = metrics;
   useEffect(() => {
     if (epoch > 0) reload();

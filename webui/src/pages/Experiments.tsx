@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import type { ExperimentState, ExperimentSummary, Page } from '@hone/protocol';
 import { useApi, useNow, useSubscription, useThrottle, markReady } from '../hooks';
 import { Link, navigate, setQuery, useLocation } from '../router';
@@ -57,20 +57,15 @@ export function ExperimentsPage() {
   // An update for an experiment on this page is patched in place; anything else (a new experiment, a state
   // that moves a row across a filter) triggers at most one refetch every 3 s.
   const refetch = useThrottle(reload, 3000);
+  const shownIds = useRef(new Set<number>());
+  shownIds.current = new Set(data?.items.map((x) => x.id));
   useSubscription('experiments', (m) => {
     if (m.type !== 'experiment') return;
     const e = m.experiment;
-    let patched = false;
-    setData((d) => {
-      if (!d) return d;
-      const i = d.items.findIndex((x) => x.id === e.id);
-      if (i < 0) return d;
-      patched = true;
-      const items = d.items.slice();
-      items[i] = e;
-      return { ...d, items };
-    });
-    if (!patched || sort !== 'id' || states.length) refetch();
+    const onPage = shownIds.current.has(e.id);
+    if (onPage) setData((d) => d && { ...d, items: d.items.map((x) => (x.id === e.id ? e : x)) });
+    // A row may now sort elsewhere or leave the filter, or a new experiment may belong on this page.
+    if (!onPage || sort !== 'id' || states.length > 0 || name !== '' || searcher !== '') refetch();
   });
 
   const [nameInput, setNameInput] = useState(name);
