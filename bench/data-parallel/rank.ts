@@ -1,0 +1,117 @@
+// One rank of the data-parallel benchmark: the real Trial API loop (runTrial) on an MLP of ~100k parameters over
+// synthetic data, with an in-memory master for the searcher and the ring all-reduce for the gradients. The parent
+// (main.ts) is the rendezvous over the IPC channel:
+//   parent → child { type: 'addresses', addresses };  child → parent { type: 'address', address } | { type: 'result', ... }
+import * as tf from '@tensorflow/tfjs';
+import { parseExperimentConfig } from '@hone/protocol';
+import { selectBackend } from '../../harness/src/backend';
+import { createCoreContext } from '../../harness/src/core/context';
+import { localDistributed } from '../../harness/src/core/distributed';
+import { MemoryMaster } from '../../harness/src/core/memoryMaster';
+import { communicatorToDistributed } from '../../harness/src/core/ringAdapter';
+import { connectRing } from '../../harness/src/distributed/ring';
+import { runTrial } from '../../harness/src/trial/controller';
+import { mulberry32 } from '../../harness/src/trial/rng';
+import type { TrialDef } from '../../harness/src/trial/types';
+
+export interface RankPlan {
+  perRankBatch: number;
+  warmup: number;
+  steps: number;
+}
+
+export interface RankResult {
+  type: 'result';
+  rank: number;
+  size: number;
+  /** Wall time of the measured steps on this rank. */
+  ms: number;
+  params: number;
+  backend: string;
+}
+
+const rank = Number(process.argv[2]);
+const size = Number(process.argv[3]);
+const plan = JSON.parse(process.argv[4]!) as RankPlan;
+const send = (message: unknown): Promise<void> => new Promise((resolve) => process.send!(message, undefined, {}, () => resolve()));
+
+const IN = 256;
+const CLASSES = 10;
+const RECORDS = 4096;
+
+function dataset(n: number, seed: number): { xs: tf.Tensor2D; ys: tf.Tensor2D } {
+  const rand = mulberry32(seed);
+  const x = new Float32Array(n * IN);
+  for (let i = 0; i < x.length; i++) x[i] = rand() * 2 - 1;
+  const labels = Int32Array.from({ length: n }, () => Math.floor(rand() * CLASSES));
+  return { xs: tf.tensor2d(x, [n, IN]), ys: tf.oneHot(tf.tensor1d(labels, 'int32'), CLASSES).toFloat() as tf.Tensor2D };
+}
+
+await selectBackend(process.env.HONE_TF_BACKEND, () => {});
+
+const distributed =
+  size > 1
+    ? communicatorToDistributed(
+        await connectRing({
+          rank,
+          size,
+          timeoutMs: 60_000,
+          exchange: (address) =>
+            new Promise((resolve) => {
+              process.on('message', (m: { type: string; addresses: string[] }) => {
+                if (m.type === 'addresses') resolve(m.addresses);
+              });
+              void send({ type: 'address', address });
+            }),
+        }),
+        rank,
+      )
+    : localDistributed();
+
+const total = plan.warmup + plan.steps;
+const hparams = { global_batch_size: plan.perRankBatch * size };
+const config = parseExperimentConfig({
+  entrypoint: 'bench',
+  hyperparameters: hparams,
+  searcher: { name: 'single', metric: 'validation_loss', max_length: { batches: total } },
+});
+const master = new MemoryMaster({ config, hparams, ops: [total], worldSize: size });
+const info = { ...(await master.getAllocationInfo(master.allocationId, rank)), rank };
+const core = createCoreContext({ client: master, info, distributed, log: () => {}, searcherWaitS: 0 });
+
+let params = 0;
+let started = 0;
+let ms = 0;
+await runTrial(
+  core,
+  (ctx): TrialDef => {
+    const init = (k: number) => tf.initializers.glorotUniform({ seed: ctx.seed + k });
+    const model = tf.sequential({
+      layers: [
+        tf.layers.dense({ inputShape: [IN], units: 256, activation: 'relu', kernelInitializer: init(1) }),
+        tf.layers.dense({ units: 128, activation: 'relu', kernelInitializer: init(2) }),
+        tf.layers.dense({ units: CLASSES, activation: 'softmax', kernelInitializer: init(3) }),
+      ],
+    });
+    params = model.countParams();
+    return {
+      model,
+      optimizer: tf.train.sgd(0.01),
+      loss: 'categoricalCrossentropy',
+      trainData: dataset(RECORDS, 1),
+      validationData: dataset(64, 2),
+      metricsEvery: 50,
+    };
+  },
+  {
+    logEveryMs: 1e9,
+    onBatchEnd: (steps) => {
+      if (steps === plan.warmup) started = performance.now();
+      if (steps === total) ms = performance.now() - started;
+    },
+  },
+);
+await core.close();
+await distributed.close();
+await send({ type: 'result', rank, size, ms, params, backend: tf.getBackend() } satisfies RankResult);
+process.disconnect();
