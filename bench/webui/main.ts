@@ -6,9 +6,10 @@
 // Baselines measured in the same run: the same page for a 10-trial experiment (time ratio), and what the
 // curves request would weigh at full resolution without the UI's point budget (bytes ratio).
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { seedExperiment } from '../../webui/test/seed';
-import { seedDatabase, startMaster, tempDataDir } from '../../webui/test/master';
+import { REPO_ROOT, seedDatabase, startMaster, tempDataDir } from '../../webui/test/master';
 import { browserUnavailable, ensureBuilt, launchBrowser } from '../../webui/test/browser';
 
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 1000);
@@ -26,7 +27,7 @@ interface Load {
   api: Array<{ name: string; start: number; end: number }>;
 }
 
-async function loadOnce(browser: Browser, url: string): Promise<Load> {
+async function loadOnce(browser: Browser, url: string, screenshot?: string): Promise<Load> {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await ctx.newPage();
   const cdp = await ctx.newCDPSession(page);
@@ -55,6 +56,10 @@ async function loadOnce(browser: Browser, url: string): Promise<Load> {
   const series = Number(await page.getAttribute('[data-testid="learning-curves"]', 'data-series'));
   const rows = Number(await page.getAttribute('[data-testid="trials-table"]', 'data-rows'));
   if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
+  if (screenshot) {
+    fs.mkdirSync(path.dirname(screenshot), { recursive: true });
+    await page.screenshot({ path: screenshot });
+  }
   await ctx.close();
   return { ms, bytes, requests, series, rows, lastApiEnd, api };
 }
@@ -93,7 +98,7 @@ async function main(): Promise<void> {
     const smallRuns: Load[] = [];
     for (let i = 0; i < RUNS; i++) {
       smallRuns.push(await loadOnce(browser, `${master.url}/experiments/${small.id}`));
-      bigRuns.push(await loadOnce(browser, `${master.url}/experiments/${big.id}`));
+      bigRuns.push(await loadOnce(browser, `${master.url}/experiments/${big.id}`, i === 0 ? path.join(REPO_ROOT, 'test-results/screenshots/bench-experiment-1000-trials.png') : undefined));
       const b = bigRuns[i]!;
       console.log(`run ${i + 1}: ${TRIALS}-trial page usable in ${b.ms.toFixed(0)} ms (last API response at ${b.lastApiEnd.toFixed(0)} ms, render after it ${(b.ms - b.lastApiEnd).toFixed(0)} ms), ${(b.bytes / 1024).toFixed(0)} KiB in ${b.requests} responses (${b.series} curves, ${b.rows} rows); 10-trial page ${smallRuns[i]!.ms.toFixed(0)} ms`);
       for (const a of b.api) console.log(`    ${a.name}: ${a.start.toFixed(0)} → ${a.end.toFixed(0)} ms (${(a.end - a.start).toFixed(0)} ms)`);

@@ -122,7 +122,8 @@ export function LineChart(p: Props) {
 
 function seriesStyle(id: number, hl: number | null, many: boolean): { alpha: number; width: number } {
   const on = hl === id;
-  return { alpha: hl === null || on ? 1 : 0.18, width: on ? 3 : many ? 1 : 1.5 };
+  // With hundreds of curves, translucent strokes show density instead of a solid block of the last colours.
+  return { alpha: on ? 1 : hl === null ? (many ? 0.5 : 1) : many ? 0.1 : 0.18, width: on ? 3 : many ? 1 : 1.5 };
 }
 
 function applyHighlight(u: uPlot, series: CurveSeries[], hl: number | null, many: boolean): void {

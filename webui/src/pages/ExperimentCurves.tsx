@@ -73,7 +73,13 @@ export function CurvesTab({ exp, rows, names, hl, epoch }: { exp: ExperimentDeta
   const smaller = guessSmallerIsBetter(metric, exp);
   const [drawn, setDrawn] = useState(false);
 
-  // Rank trials by their best value of this metric (for top-N, colours and the legend).
+  // Rank trials by their best value of this metric (for top-N and the legend). For the searcher's metric the
+  // trial's own best validation (over every point, not the downsampled ones) agrees with the table.
+  const searcherBest = useMemo(() => {
+    const m = new Map<number, number>();
+    if (group === 'validation' && metric === exp.metric) for (const r of rows) if (r.bestValidation !== null) m.set(r.id, r.bestValidation);
+    return m;
+  }, [rows, group, metric, exp.metric]);
   const ranked = useMemo(() => {
     const s = metrics.data?.series ?? [];
     const withBest = s
@@ -81,11 +87,13 @@ export function CurvesTab({ exp, rows, names, hl, epoch }: { exp: ExperimentDeta
       .map((x) => {
         let best = NaN;
         for (const [, v] of x.points) if (Number.isFinite(v) && (Number.isNaN(best) || (smaller ? v < best : v > best))) best = v;
+        const known = searcherBest.get(x.trialId);
+        if (known !== undefined && !(Number.isFinite(best) && (smaller ? best < known : best > known))) best = known;
         return { ...x, best };
       });
     withBest.sort((a, b) => (Number.isNaN(a.best) ? 1 : Number.isNaN(b.best) ? -1 : smaller ? a.best - b.best : b.best - a.best));
     return withBest;
-  }, [metrics.data, smaller]);
+  }, [metrics.data, smaller, searcherBest]);
 
   const shown = useMemo(() => {
     const top = topN > 0 ? ranked.slice(0, topN) : ranked;
