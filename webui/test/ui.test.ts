@@ -215,6 +215,12 @@ if (unavailable && CI) {
       await page.waitForFunction((m) => document.querySelector('[data-testid="log-lines"]')!.textContent!.includes(m), marker, { timeout: 10_000 });
       await shot(page, 'trial-logs');
 
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid="log-download"]')]);
+      expect(download.suggestedFilename()).toBe(`trial-${trial}-logs.txt`);
+      const text = fs.readFileSync((await download.path())!, 'utf8');
+      expect(text).toContain(marker);
+      expect(text.trim().split('\n').length).toBe(121);
+
       await page.fill('[data-testid="log-search"]', 'written after');
       await page.waitForFunction(() => document.querySelector('[data-testid="log-lines"]')?.getAttribute('data-count') === '1');
       await page.fill('[data-testid="log-search"]', '');
