@@ -5,7 +5,8 @@ import { Link } from '../router';
 import { fmtDuration, fmtMetric, fmtTime } from '../format';
 import { Progress, StateBadge } from '../components/StateBadge';
 import { ExperimentActions } from '../components/ExperimentActions';
-import { CurvesTab, curvesPath } from './ExperimentCurves';
+import { CurvesTab } from './ExperimentCurves';
+import { curvesPath } from '../curves';
 import { prefetch } from '../prefetch';
 import { TrialsTab } from './ExperimentTrials';
 import { HparamsTab, RungsTab } from './ExperimentHparams';
@@ -157,5 +158,3 @@ export function ExperimentPage({ id, tab }: { id: number; tab: string }) {
     </div>
   );
 }
-
-export type { TrialSummary };

@@ -6,6 +6,7 @@ import { setQuery, useLocation } from '../router';
 import { LineChart, type CurveSeries } from '../components/LineChart';
 import { VirtualTable, sortRows, type Column, type SortState } from '../components/VirtualTable';
 import { ema, fmtMetric, seriesColor, toCsv } from '../format';
+import { curvesPath } from '../curves';
 import { trialColumns, varyingHparamKeys, type TrialRow } from './trialColumns';
 import { exportTrialsCsv } from './ExperimentTrials';
 import type { Highlight } from './Experiment';
@@ -16,27 +17,9 @@ interface ExperimentMetrics {
   series: Array<{ trialId: number; points: Array<[number, number]> }>;
 }
 
-/**
- * Total points the curves request asks for, spread over the trials (server-side LTTB per series), so a
- * 1,000-trial experiment downloads ~20 points per curve instead of 200 and the page stays under 2 MB.
- * Per-series sizes come from a short ladder so that experiments of similar size share cacheable URLs.
- */
-const POINT_BUDGET = 20_000;
-const POINT_LADDER = [200, 100, 50, 30, 20];
-export function pointsPerSeries(numSeries: number): number {
-  return POINT_LADDER.find((p) => p * Math.max(1, numSeries) <= POINT_BUDGET) ?? POINT_LADDER[POINT_LADDER.length - 1]!;
-}
-
 function guessSmallerIsBetter(metric: string, exp: ExperimentDetail): boolean {
   if (metric === exp.metric) return exp.smallerIsBetter;
   return !/acc|auc|f1|precision|recall|score|iou|map\b/i.test(metric);
-}
-
-/** The curves request for the page's query string; the experiment page prefetches it with the same path. */
-export function curvesPath(exp: { id: number; numTrials: number; metric: string }, query: URLSearchParams, trialRows = 0): string {
-  const group = query.get('group') === 'training' ? 'training' : 'validation';
-  const metric = query.get('metric') || exp.metric;
-  return `/experiments/${exp.id}/metrics?group=${group}&metric=${encodeURIComponent(metric)}&max_points=${pointsPerSeries(Math.max(exp.numTrials, trialRows))}`;
 }
 
 export function CurvesTab({ exp, rows, names, hl, epoch }: { exp: ExperimentDetail; rows: TrialRow[]; names?: { training: string[]; validation: string[] }; hl: Highlight; epoch: number }) {
@@ -112,8 +95,8 @@ export function CurvesTab({ exp, rows, names, hl, epoch }: { exp: ExperimentDeta
   const highlighted = hl.hovered ?? hl.selected;
   const hasData = !!metrics.data;
   useEffect(() => {
-    if (hasData && rows.length >= 0 && (drawn || shown.length === 0)) markReady();
-  }, [hasData, drawn, shown.length, rows.length]);
+    if (hasData && (drawn || shown.length === 0)) markReady();
+  }, [hasData, drawn, shown.length]);
 
   const metricOptions: Array<[string, string]> = [
     ...(names?.validation ?? [exp.metric]).map((m): [string, string] => ['validation', m]),
@@ -139,7 +122,7 @@ export function CurvesTab({ exp, rows, names, hl, epoch }: { exp: ExperimentDeta
 
   const hpKeys = useMemo(() => varyingHparamKeys(rows).slice(0, 6), [rows]);
   const latestCol: Column<TrialRow> = { key: 'latest', title: `latest ${metric}`, width: 120, align: 'right', sortValue: (r) => r.latestValidation?.[metric], render: (r) => fmtMetric(r.latestValidation?.[metric]) };
-  const cols = useMemo(() => trialColumns(rows, { metric: exp.metric, hpKeys, valKeys: [] }), [rows, exp.metric, hpKeys]);
+  const cols = useMemo(() => trialColumns({ metric: exp.metric, hpKeys, valKeys: [] }), [exp.metric, hpKeys]);
   const colsWithLatest = useMemo(() => (group === 'validation' && metric !== exp.metric ? [...cols.slice(0, 4), latestCol, ...cols.slice(4)] : cols), [cols, group, metric]); 
   const [sort, setSort] = useState<SortState | null>({ key: 'best', desc: !exp.smallerIsBetter });
   const sorted = useMemo(() => sortRows(rows, colsWithLatest, sort), [rows, colsWithLatest, sort]);

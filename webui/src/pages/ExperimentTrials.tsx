@@ -17,7 +17,7 @@ export function exportTrialsCsv(exp: ExperimentDetail, rows: TrialRow[]): void {
 export function TrialsTab({ exp, rows, hl }: { exp: ExperimentDetail; rows: TrialRow[]; hl: Highlight }) {
   const [sort, setSort] = useState<SortState | null>({ key: 'best', desc: !exp.smallerIsBetter });
   const [filter, setFilter] = useState('');
-  const cols = useMemo(() => trialColumns(rows, { metric: exp.metric, hpKeys: hparamKeys(rows), valKeys: validationKeys(rows) }), [rows, exp.metric]);
+  const cols = useMemo(() => trialColumns({ metric: exp.metric, hpKeys: hparamKeys(rows), valKeys: validationKeys(rows) }), [rows, exp.metric]);
   const filtered = useMemo(() => (filter ? rows.filter((r) => r.state.toLowerCase().includes(filter.toLowerCase()) || String(r.id) === filter) : rows), [rows, filter]);
   const sorted = useMemo(() => sortRows(filtered, cols, sort), [filtered, cols, sort]);
   return (

@@ -39,7 +39,7 @@ export function validationKeys(rows: TrialRow[]): string[] {
   return [...s].sort();
 }
 
-export function trialColumns(rows: TrialRow[], opts: { metric: string; hpKeys: string[]; valKeys: string[]; extra?: Column<TrialRow>[] }): Column<TrialRow>[] {
+export function trialColumns(opts: { metric: string; hpKeys: string[]; valKeys: string[]; extra?: Column<TrialRow>[] }): Column<TrialRow>[] {
   const cols: Column<TrialRow>[] = [
     { key: 'id', title: 'Trial', width: 70, align: 'right', sortValue: (r) => r.id, render: (r) => <Link to={`/trials/${r.id}`} onClick={(e) => e.stopPropagation()}>{r.id}</Link> },
     { key: 'state', title: 'State', width: 110, sortValue: (r) => r.state, render: (r) => <StateBadge state={r.state} /> },
@@ -67,6 +67,5 @@ export function trialColumns(rows: TrialRow[], opts: { metric: string; hpKeys: s
     { key: 'restarts', title: 'Restarts', width: 72, align: 'right', sortValue: (r) => r.restarts, render: (r) => r.restarts },
     ...(opts.extra ?? []),
   ];
-  void rows;
   return cols;
 }

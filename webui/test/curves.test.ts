@@ -1,0 +1,84 @@
+// Pure parts of the UI: the curves request (and that index.html's boot script builds the very same URL),
+// smoothing, CSV and duration formatting. No browser needed.
+import fs from 'node:fs';
+import path from 'node:path';
+import vm from 'node:vm';
+import { describe, expect, it } from 'vitest';
+import { POINT_BUDGET, curvesPath, pointsPerSeries } from '../src/curves';
+import { ema, fmtDuration, toCsv } from '../src/format';
+import { REPO_ROOT } from './master';
+
+/** Runs the inline boot script of index.html against a fake browser and returns the curves URL it requests. */
+async function bootCurvesPath(pathname: string, search: string, detail: { id: number; numTrials: number; metric: string; trials: unknown[] }): Promise<string | null> {
+  const html = fs.readFileSync(path.join(REPO_ROOT, 'webui/index.html'), 'utf8');
+  const script = /<script>([\s\S]*?)<\/script>/.exec(html)![1]!;
+  const requested: string[] = [];
+  const ctx: Record<string, unknown> = {
+    location: { pathname, search },
+    localStorage: { getItem: () => null },
+    URLSearchParams,
+    fetch: (url: string) => {
+      requested.push(url);
+      return Promise.resolve({ ok: true, clone: () => ({ json: () => Promise.resolve(detail) }) });
+    },
+  };
+  ctx.window = ctx;
+  vm.runInNewContext(script, ctx);
+  const pending = ctx.__honePrefetch as { curves?: Promise<{ path: string } | null> } | undefined;
+  if (!pending?.curves) return null;
+  const c = await pending.curves;
+  expect(requested).toEqual([`/api/v1/experiments/${detail.id}`, `/api/v1${c!.path}`]);
+  return c!.path;
+}
+
+describe('curves request', () => {
+  it('spreads a fixed point budget over the curves', () => {
+    expect(pointsPerSeries(1)).toBe(200);
+    expect(pointsPerSeries(100)).toBe(200);
+    expect(pointsPerSeries(101)).toBe(100);
+    expect(pointsPerSeries(1000)).toBe(20);
+    expect(pointsPerSeries(50_000)).toBe(20);
+    for (const n of [1, 10, 150, 399, 400, 666, 1000]) expect(pointsPerSeries(n) * n).toBeLessThanOrEqual(POINT_BUDGET);
+  });
+
+  it('is built identically by the boot script in index.html and by the app', async () => {
+    for (const n of [3, 24, 150, 700, 1000, 4000]) {
+      for (const search of ['', '?metric=accuracy', '?group=training&metric=loss%2Fce']) {
+        const detail = { id: 12, numTrials: n, metric: 'loss', trials: new Array(n).fill({}) };
+        const q = new URLSearchParams(search);
+        expect(await bootCurvesPath('/experiments/12', search, detail)).toBe(curvesPath(detail, q, n));
+        expect(await bootCurvesPath('/experiments/12/curves', search, detail)).toBe(curvesPath(detail, q, n));
+      }
+    }
+  });
+
+  it('is not started by the boot script on other pages', async () => {
+    const detail = { id: 12, numTrials: 3, metric: 'loss', trials: [] };
+    expect(await bootCurvesPath('/experiments/12/trials', '', detail)).toBeNull();
+    expect(await bootCurvesPath('/experiments', '', detail)).toBeNull();
+  });
+});
+
+describe('formatting', () => {
+  it('smooths with a debiased EMA that starts at the first value', () => {
+    expect(ema([1, 2, 3], 0)).toEqual([1, 2, 3]);
+    const s = ema([4, 4, 4, 8], 0.5);
+    expect(s[0]).toBeCloseTo(4);
+    expect(s[2]).toBeCloseTo(4);
+    expect(s[3]).toBeGreaterThan(4);
+    expect(s[3]).toBeLessThan(8);
+    expect(ema([NaN, 2], 0.9)[1]).toBeCloseTo(2);
+  });
+
+  it('quotes CSV cells that need it', () => {
+    expect(toCsv(['a', 'b'], [[1, 'x,y'], [null, 'say "hi"'], [{ k: 1 }, undefined]])).toBe('a,b\n1,"x,y"\n,"say ""hi"""\n"{""k"":1}",\n');
+  });
+
+  it('formats durations compactly', () => {
+    const t0 = '2026-01-01T00:00:00Z';
+    expect(fmtDuration(t0, '2026-01-01T00:00:42Z')).toBe('42s');
+    expect(fmtDuration(t0, '2026-01-01T01:02:03Z')).toBe('1h 2m');
+    expect(fmtDuration(t0, '2026-01-03T05:00:00Z')).toBe('2d 5h');
+    expect(fmtDuration(null, null)).toBe('–');
+  });
+});
