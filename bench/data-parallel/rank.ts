@@ -1,7 +1,9 @@
 // One rank of the data-parallel benchmark: the real Trial API loop (runTrial) on an MLP of ~100k parameters over
 // synthetic data, with an in-memory master for the searcher and the ring all-reduce for the gradients. The parent
-// (main.ts) is the rendezvous over the IPC channel:
-//   parent → child { type: 'addresses', addresses };  child → parent { type: 'address', address } | { type: 'result', ... }
+// (main.ts) is the rendezvous over the IPC channel and paces the training in phases of `phaseSteps` batches, so that
+// several set-ups can take turns on the same machine:
+//   parent → child { type: 'addresses', addresses } | { type: 'go' }
+//   child → parent { type: 'address', address } | { type: 'ready', params, backend } | { type: 'phase', ms, cpuMs } | { type: 'done' }
 import * as tf from '@tensorflow/tfjs';
 import { parseExperimentConfig } from '@hone/protocol';
 import { selectBackend } from '../../harness/src/backend';
@@ -16,24 +18,24 @@ import type { TrialDef } from '../../harness/src/trial/types';
 
 export interface RankPlan {
   perRankBatch: number;
+  /** Batches before the first phase (compilation, allocator warm-up). */
   warmup: number;
-  steps: number;
+  /** Batches per measured phase. */
+  phaseSteps: number;
+  phases: number;
 }
 
-export interface RankResult {
-  type: 'result';
-  rank: number;
-  size: number;
-  /** Wall time of the measured steps on this rank. */
-  ms: number;
-  params: number;
-  backend: string;
-}
+export type RankMessage =
+  | { type: 'address'; address: string }
+  | { type: 'ready'; params: number; backend: string }
+  /** One phase: wall time and this process's CPU time (user + system). */
+  | { type: 'phase'; ms: number; cpuMs: number }
+  | { type: 'done' };
 
 const rank = Number(process.argv[2]);
 const size = Number(process.argv[3]);
 const plan = JSON.parse(process.argv[4]!) as RankPlan;
-const send = (message: unknown): Promise<void> => new Promise((resolve) => process.send!(message, undefined, {}, () => resolve()));
+const send = (message: RankMessage): Promise<void> => new Promise((resolve) => process.send!(message, undefined, {}, () => resolve()));
 
 const IN = 256;
 const CLASSES = 10;
@@ -58,8 +60,8 @@ const distributed =
           timeoutMs: 60_000,
           exchange: (address) =>
             new Promise((resolve) => {
-              process.on('message', (m: { type: string; addresses: string[] }) => {
-                if (m.type === 'addresses') resolve(m.addresses);
+              process.on('message', (m: { type: string; addresses?: string[] }) => {
+                if (m.type === 'addresses') resolve(m.addresses!);
               });
               void send({ type: 'address', address });
             }),
@@ -68,20 +70,40 @@ const distributed =
       )
     : localDistributed();
 
-const total = plan.warmup + plan.steps;
+const total = plan.warmup + plan.phases * plan.phaseSteps;
+let gos = 0;
+let wake: (() => void) | null = null;
+process.on('message', (m: { type: string }) => {
+  if (m.type !== 'go') return;
+  gos += 1;
+  wake?.();
+});
+let consumed = 0;
+/** Waits for the parent's next "go". */
+const go = async (): Promise<void> => {
+  while (gos === consumed) await new Promise<void>((resolve) => (wake = resolve));
+  consumed += 1;
+};
 const hparams = { global_batch_size: plan.perRankBatch * size };
 const config = parseExperimentConfig({
   entrypoint: 'bench',
   hyperparameters: hparams,
   searcher: { name: 'single', metric: 'validation_loss', max_length: { batches: total } },
 });
-const master = new MemoryMaster({ config, hparams, ops: [total], worldSize: size });
+/** Never preempts, and long-polls without waking up (MemoryMaster's test long-poll would tick every 5 ms while idle). */
+class BenchMaster extends MemoryMaster {
+  override async getPreemption(_allocationId: string, _waitS: number, signal?: AbortSignal): Promise<boolean> {
+    await new Promise<void>((resolve) => signal?.addEventListener('abort', () => resolve(), { once: true }));
+    return false;
+  }
+}
+const master = new BenchMaster({ config, hparams, ops: [total], worldSize: size });
 const info = { ...(await master.getAllocationInfo(master.allocationId, rank)), rank };
 const core = createCoreContext({ client: master, info, distributed, log: () => {}, searcherWaitS: 0 });
 
 let params = 0;
 let started = 0;
-let ms = 0;
+let cpuStarted = process.cpuUsage();
 await runTrial(
   core,
   (ctx): TrialDef => {
@@ -105,13 +127,22 @@ await runTrial(
   },
   {
     logEveryMs: 1e9,
-    onBatchEnd: (steps) => {
-      if (steps === plan.warmup) started = performance.now();
-      if (steps === total) ms = performance.now() - started;
+    onBatchEnd: async (steps) => {
+      if (steps < plan.warmup || (steps - plan.warmup) % plan.phaseSteps !== 0) return;
+      if (steps === plan.warmup) {
+        await send({ type: 'ready', params, backend: tf.getBackend() });
+      } else {
+        const cpu = process.cpuUsage(cpuStarted);
+        await send({ type: 'phase', ms: performance.now() - started, cpuMs: (cpu.user + cpu.system) / 1000 });
+      }
+      if (steps === total) return;
+      await go();
+      started = performance.now();
+      cpuStarted = process.cpuUsage();
     },
   },
 );
 await core.close();
 await distributed.close();
-await send({ type: 'result', rank, size, ms, params, backend: tf.getBackend() } satisfies RankResult);
+await send({ type: 'done' });
 process.disconnect();
