@@ -7,13 +7,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createRequire } from 'node:module';
 import * as tar from 'tar';
 import WebSocket from 'ws';
 import pino from 'pino';
 import type { AgentToMaster, Device, LogLine, MasterToAgent, RunningTask, StartTask } from '@hone/protocol';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** tsx's loader by absolute URL: `--import tsx` would resolve from the child's cwd, which may not see it. */
+export const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx/package.json').replace(/package\.json$/, 'dist/loader.mjs')).href;
 
 export interface AgentOptions {
   masterUrl: string;
@@ -31,6 +34,8 @@ export interface AgentOptions {
   keepWorkDirs?: boolean;
   /** Address other agents' ranks use to reach this machine's ranks (ring all-reduce). */
   advertiseHost?: string;
+  /** Keep one harness process started ahead of time (modules loaded) to cut task start-up. Default true. */
+  prewarm?: boolean;
 }
 
 /** The address peers should use for ranks on this machine: loopback for a local master, else a LAN IPv4. */
@@ -71,6 +76,8 @@ export class Agent {
   private stopped = false;
   private heartbeat: NodeJS.Timeout | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
+  private warm: { child: ChildProcess; ready: boolean } | null = null;
+  private warmTimer: NodeJS.Timeout | null = null;
   connected = false;
 
   constructor(readonly opts: AgentOptions) {
@@ -80,6 +87,7 @@ export class Agent {
 
   start(): void {
     this.connect();
+    this.scheduleWarm(0);
     this.heartbeat = setInterval(() => this.sendNow({ type: 'heartbeat', time: Date.now() }), 5000);
   }
 
@@ -87,6 +95,11 @@ export class Agent {
     this.stopped = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.warmTimer) clearTimeout(this.warmTimer);
+    if (this.warm) {
+      this.warm.child.kill('SIGKILL');
+      this.warm = null;
+    }
     if (opts.killTasks !== false) {
       const waits: Promise<void>[] = [];
       for (const t of this.tasks.values()) {
@@ -212,10 +225,21 @@ export class Agent {
       HONE_RING_HOST: this.opts.advertiseHost ?? defaultAdvertiseHost(this.opts.masterUrl),
       CUDA_VISIBLE_DEVICES: gpuIds.join(','),
     };
-    const main = this.opts.harnessMain ?? path.join(REPO_ROOT, 'harness/src/main.ts');
-    const child = spawn(process.execPath, ['--import', 'tsx', main], { cwd: dir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let child: ChildProcess;
+    const warm = this.takeWarm();
+    if (warm) {
+      // A pre-warmed harness: hand it the task's environment and directory.
+      child = warm;
+      const taskEnv: Record<string, string> = {};
+      for (const [k, v] of Object.entries(env)) if (v !== undefined && process.env[k] !== v) taskEnv[k] = v;
+      child.send({ type: 'start', env: taskEnv, cwd: dir });
+      this.scheduleWarm(5000);
+    } else {
+      const main = this.opts.harnessMain ?? path.join(REPO_ROOT, 'harness/src/main.ts');
+      child = spawn(process.execPath, ['--import', TSX_LOADER, main], { cwd: dir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    }
     task.child = child;
-    this.log.info({ allocation: start.allocationId, rank: start.rank, pid: child.pid, trial: start.trialId }, 'task started');
+    this.log.info({ allocation: start.allocationId, rank: start.rank, pid: child.pid, trial: start.trialId, prewarmed: !!warm }, 'task started');
     this.send({ type: 'taskState', allocationId: start.allocationId, rank: start.rank, state: 'running' });
     this.pipeLines(task, child.stdout!, 'stdout');
     this.pipeLines(task, child.stderr!, 'stderr');
@@ -224,6 +248,50 @@ export class Agent {
       this.finish(task, 127, null);
     });
     child.on('exit', (code, signal) => this.finish(task, code, signal));
+  }
+
+  /** Starts the pre-warmed harness after `delayMs` (later when a task just started, to leave it the CPU). */
+  private scheduleWarm(delayMs: number): void {
+    if (this.opts.prewarm === false || this.opts.harnessMain || this.stopped || this.warm || this.warmTimer) return;
+    this.warmTimer = setTimeout(() => {
+      this.warmTimer = null;
+      if (this.stopped || this.warm) return;
+      const child = spawn(process.execPath, ['--import', TSX_LOADER, path.join(REPO_ROOT, 'harness/src/prewarm.ts')], {
+        cwd: this.opts.workDir,
+        env: process.env,
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      });
+      const w = { child, ready: false };
+      this.warm = w;
+      child.on('message', (m: { type?: string }) => {
+        if (m?.type === 'ready') {
+          w.ready = true;
+          this.log.debug({ pid: child.pid }, 'pre-warmed harness ready');
+        }
+      });
+      // Until it is given a task its output is ours to drop (it prints nothing when healthy).
+      child.stdout!.resume();
+      child.stderr!.resume();
+      child.once('exit', (code) => {
+        this.log.debug({ pid: child.pid, code }, 'pre-warmed harness exited');
+        if (this.warm === w) {
+          this.warm = null;
+          this.scheduleWarm(10_000);
+        }
+      });
+    }, delayMs);
+  }
+
+  private takeWarm(): ChildProcess | null {
+    const w = this.warm;
+    if (!w || !w.ready || w.child.exitCode !== null || !w.child.connected) return null;
+    this.warm = null;
+    w.child.stdout!.pause();
+    w.child.stderr!.pause();
+    w.child.removeAllListeners('exit');
+    w.child.removeAllListeners('message');
+    return w.child;
   }
 
   private async prepareDir(dir: string, start: StartTask): Promise<void> {
@@ -263,6 +331,8 @@ export class Agent {
       if (buf) this.pushLog(task, name, buf);
       buf = '';
     });
+    // A pre-warmed harness's streams were paused explicitly; a 'data' listener alone does not restart them.
+    stream.resume();
   }
 
   private pushLog(task: Task, stream: 'stdout' | 'stderr', line: string): void {

@@ -1,6 +1,5 @@
-// REST bodies under /api/v1. Request bodies are TypeBox schemas (validated by fastify, published in the
-// OpenAPI document at /api/v1/openapi.json); responses are plain types shared by the CLI, the UI and the harness.
-import { Type, type Static } from 'typebox';
+// REST bodies under /api/v1: plain types shared by the CLI, the UI and the harness. The master validates request
+// bodies with the TypeBox schemas in ./schemas (published in the OpenAPI document at /api/v1/openapi.json).
 import type { ExperimentConfig, HParams } from './config';
 
 export const API_PREFIX = '/api/v1';
@@ -12,12 +11,12 @@ export const TERMINAL_EXPERIMENT_STATES: ExperimentState[] = ['COMPLETED', 'CANC
 export const TERMINAL_TRIAL_STATES: TrialState[] = ['COMPLETED', 'CANCELED', 'ERROR'];
 
 /** POST /experiments. `config` is the YAML text (or an object); `context` the model directory as base64 tar.gz. */
-export const CreateExperimentBody = Type.Object({
-  config: Type.Union([Type.String(), Type.Record(Type.String(), Type.Unknown())]),
-  context: Type.Optional(Type.String({ description: 'model directory as a base64-encoded gzipped tar' })),
-  activate: Type.Optional(Type.Boolean({ default: true })),
-});
-export type CreateExperimentBody = Static<typeof CreateExperimentBody>;
+/** POST /experiments. `config` is the YAML text (or an object); `context` the model directory as base64 tar.gz. */
+export interface CreateExperimentBody {
+  config: string | Record<string, unknown>;
+  context?: string;
+  activate?: boolean;
+}
 
 export interface ErrorBody {
   error: { code: string; message: string; details?: unknown };
@@ -92,17 +91,11 @@ export interface MetricPoint {
 }
 
 /** POST /trials/:id/metrics: a batch of points of one group. */
-export const ReportMetricsBody = Type.Object({
-  group: Type.Union([Type.Literal('training'), Type.Literal('validation')]),
-  points: Type.Array(
-    Type.Object({
-      stepsCompleted: Type.Integer({ minimum: 0 }),
-      metrics: Type.Record(Type.String(), Type.Number()),
-    }),
-    { maxItems: 100000 },
-  ),
-});
-export type ReportMetricsBody = Static<typeof ReportMetricsBody>;
+/** POST /trials/:id/metrics: a batch of points of one group. */
+export interface ReportMetricsBody {
+  group: 'training' | 'validation';
+  points: Array<{ stepsCompleted: number; metrics: Record<string, number> }>;
+}
 
 /** What the harness gets for its allocation. */
 export interface AllocationInfo {
@@ -129,25 +122,22 @@ export interface SearcherOperation {
   closed: boolean;
 }
 
-export const CompleteOperationBody = Type.Object({
-  length: Type.Number({ minimum: 0 }),
-  metric: Type.Number(),
-});
-export type CompleteOperationBody = Static<typeof CompleteOperationBody>;
+export interface CompleteOperationBody {
+  length: number;
+  metric: number;
+}
 
-export const ReportCheckpointBody = Type.Object({
-  uuid: Type.String({ format: 'uuid' }),
-  stepsCompleted: Type.Integer({ minimum: 0 }),
-  resources: Type.Record(Type.String(), Type.Integer({ minimum: 0 })),
-  metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-});
-export type ReportCheckpointBody = Static<typeof ReportCheckpointBody>;
+export interface ReportCheckpointBody {
+  uuid: string;
+  stepsCompleted: number;
+  resources: Record<string, number>;
+  metadata?: Record<string, unknown>;
+}
 
-export const RendezvousBody = Type.Object({
-  rank: Type.Integer({ minimum: 0 }),
-  address: Type.String({ minLength: 1 }),
-});
-export type RendezvousBody = Static<typeof RendezvousBody>;
+export interface RendezvousBody {
+  rank: number;
+  address: string;
+}
 
 export interface RendezvousInfo {
   /** Addresses indexed by rank, once every rank has posted. */

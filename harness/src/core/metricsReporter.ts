@@ -11,6 +11,7 @@ export class MetricsReporter {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private inflight: Promise<void> = Promise.resolve();
   private failure: Error | null = null;
+  private sentAny = false;
   private readonly flushIntervalMs: number;
   private readonly maxPoints: number;
 
@@ -26,7 +27,10 @@ export class MetricsReporter {
   addTraining(stepsCompleted: number, metrics: Record<string, number>): void {
     if (this.failure) throw this.failure;
     this.pending.push({ stepsCompleted, metrics: finite(metrics) });
-    if (this.pending.length >= this.maxPoints) void this.flush().catch(() => undefined);
+    // The first point goes out at once, so that a new trial shows progress without waiting for a batch.
+    const first = !this.sentAny;
+    this.sentAny = true;
+    if (first || this.pending.length >= this.maxPoints) void this.flush().catch(() => undefined);
     else if (!this.timer) {
       this.timer = setTimeout(() => {
         this.timer = null;

@@ -2,7 +2,8 @@
 import { Type } from 'typebox';
 import { stringify as toYaml } from 'yaml';
 import type { ExperimentDetail, ExperimentState, Page, ExperimentSummary } from '@hone/protocol';
-import { API_PREFIX, ConfigValidationError, CreateExperimentBody, parseExperimentConfig, flattenSpecs } from '@hone/protocol';
+import { API_PREFIX, ConfigValidationError, parseExperimentConfig, flattenSpecs } from '@hone/protocol';
+import { CreateExperimentBodySchema as CreateExperimentBody } from '@hone/protocol/schemas';
 import { HoneError, invalid, notFound } from '../errors';
 import { EXPERIMENT_COLUMNS, TRIAL_COLUMNS, getExperimentSummary, toExperimentSummary, toTrialSummary } from '../experiments/rows';
 import type { App, MasterContext } from '../server';

@@ -1,7 +1,8 @@
 // What the harness calls with its task token: allocation info, searcher operations, preemption, rendezvous.
 import { Type } from 'typebox';
 import type { AllocationInfo, ExperimentConfig, SearcherOperation } from '@hone/protocol';
-import { API_PREFIX, CompleteOperationBody, RendezvousBody } from '@hone/protocol';
+import { API_PREFIX } from '@hone/protocol';
+import { CompleteOperationBodySchema as CompleteOperationBody, RendezvousBodySchema as RendezvousBody } from '@hone/protocol/schemas';
 import { HoneError, notFound } from '../errors';
 import { toCheckpointInfo } from '../experiments/rows';
 import type { App, MasterContext } from '../server';

@@ -1,7 +1,8 @@
 // /api/v1/trials: describe, metrics (reported in batches by the harness, read downsampled), logs.
 import { Type } from 'typebox';
 import type { MetricPoint, TaskLog } from '@hone/protocol';
-import { API_PREFIX, ReportMetricsBody, TERMINAL_TRIAL_STATES } from '@hone/protocol';
+import { API_PREFIX, TERMINAL_TRIAL_STATES } from '@hone/protocol';
+import { ReportMetricsBodySchema as ReportMetricsBody } from '@hone/protocol/schemas';
 import { notFound } from '../errors';
 import { getTrialSummary, toCheckpointInfo } from '../experiments/rows';
 import type { App, MasterContext } from '../server';

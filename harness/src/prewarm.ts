@@ -1,0 +1,37 @@
+// A pre-warmed harness process. The agent starts it ahead of time; it loads TensorFlow.js, the WebAssembly
+// backend and the harness, then waits for one `start` message over IPC carrying the task's environment and
+// directory, and runs the harness exactly as `main.ts` would. This takes process start-up and module loading
+// (seconds on a busy machine) off the path from submit to the first training step.
+// Only modules are loaded: no backend is selected and nothing touches a device until the task's environment
+// (CUDA_VISIBLE_DEVICES included) is in place.
+import { main } from './main';
+
+interface StartMessage {
+  type: 'start';
+  env: Record<string, string>;
+  cwd: string;
+}
+
+await Promise.all([import('@tensorflow/tfjs'), import('@tensorflow/tfjs-backend-wasm')]);
+process.send?.({ type: 'ready' });
+
+process.on('message', (msg: StartMessage) => {
+  if (msg?.type !== 'start') return;
+  for (const [k, v] of Object.entries(msg.env)) process.env[k] = v;
+  process.chdir(msg.cwd);
+  // From here on the process is the task; the agent only watches its output and exit.
+  process.removeAllListeners('message');
+  process.disconnect?.();
+  main().then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      const err = e as Error;
+      console.error(`harness: failed: ${err?.stack ?? String(e)}`);
+      process.exit(1);
+    },
+  );
+});
+// The agent went away before giving us a task: nothing to do.
+process.on('disconnect', () => {
+  if (!process.env.HONE_ALLOCATION_ID) process.exit(0);
+});

@@ -1,0 +1,42 @@
+// TypeBox schemas of the request bodies in ./api, for the master's validation and OpenAPI document.
+// Kept apart from ./api so that the CLI and the harness do not load TypeBox at start-up.
+import { Type, type Static } from 'typebox';
+
+export const CreateExperimentBodySchema = Type.Object({
+  config: Type.Union([Type.String(), Type.Record(Type.String(), Type.Unknown())]),
+  context: Type.Optional(Type.String({ description: 'model directory as a base64-encoded gzipped tar' })),
+  activate: Type.Optional(Type.Boolean({ default: true })),
+});
+export type CreateExperimentBodyStatic = Static<typeof CreateExperimentBodySchema>;
+
+export const ReportMetricsBodySchema = Type.Object({
+  group: Type.Union([Type.Literal('training'), Type.Literal('validation')]),
+  points: Type.Array(
+    Type.Object({
+      stepsCompleted: Type.Integer({ minimum: 0 }),
+      metrics: Type.Record(Type.String(), Type.Number()),
+    }),
+    { maxItems: 100000 },
+  ),
+});
+export type ReportMetricsBodyStatic = Static<typeof ReportMetricsBodySchema>;
+
+export const CompleteOperationBodySchema = Type.Object({
+  length: Type.Number({ minimum: 0 }),
+  metric: Type.Number(),
+});
+export type CompleteOperationBodyStatic = Static<typeof CompleteOperationBodySchema>;
+
+export const ReportCheckpointBodySchema = Type.Object({
+  uuid: Type.String({ format: 'uuid' }),
+  stepsCompleted: Type.Integer({ minimum: 0 }),
+  resources: Type.Record(Type.String(), Type.Integer({ minimum: 0 })),
+  metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+});
+export type ReportCheckpointBodyStatic = Static<typeof ReportCheckpointBodySchema>;
+
+export const RendezvousBodySchema = Type.Object({
+  rank: Type.Integer({ minimum: 0 }),
+  address: Type.String({ minLength: 1 }),
+});
+export type RendezvousBodyStatic = Static<typeof RendezvousBodySchema>;
