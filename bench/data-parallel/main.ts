@@ -24,6 +24,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
 const BATCH = Number(process.env.BENCH_BATCH ?? 128);
 const PHASE_STEPS = Number(process.env.BENCH_PHASE_STEPS ?? 40);
 const WARMUP = 20;
+/** Extra node flags for the rank processes, e.g. BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -45,7 +47,7 @@ class Rank {
     phases: number,
   ) {
     const plan: RankPlan = { perRankBatch: BATCH, warmup: WARMUP, phaseSteps: PHASE_STEPS, phases };
-    this.child = fork(here('./rank.ts'), [String(rank), String(size), JSON.stringify(plan)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child = fork(here('./rank.ts'), [String(rank), String(size), JSON.stringify(plan)], { execArgv: ['--import', 'tsx', ...NODE_ARGS], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.child.on('message', (m: RankMessage) => {
       this.queue.push(m);
       this.waiter?.();
