@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import websocket from '@fastify/websocket';
 import swagger from '@fastify/swagger';
 import fastifyStatic from '@fastify/static';
+import compress from '@fastify/compress';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import pino from 'pino';
 import { API_PREFIX, TERMINAL_EXPERIMENT_STATES } from '@hone/protocol';
@@ -148,6 +149,8 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
     openapi: { info: { title: 'Hone master API', version: '0.1.0' }, servers: [] },
   });
   await app.register(websocket, { options: { maxPayload: 64 * 1024 * 1024 } });
+  // Large JSON answers (experiment detail, curves of many trials) shrink several times; gzip is cheap enough.
+  await app.register(compress, { global: true, threshold: 8192, encodings: ['gzip', 'deflate'] });
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: 4 * 1024 * 1024 * 1024 }, (_req, body, done) =>
     done(null, body),
   );
@@ -167,7 +170,7 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
   const webuiDir = opts.webuiDir ?? defaultWebuiDir();
   if (webuiDir && fs.existsSync(path.join(webuiDir, 'index.html'))) {
     opts.webuiDir = webuiDir;
-    await app.register(fastifyStatic, { root: webuiDir, prefix: '/', wildcard: false });
+    await app.register(fastifyStatic, { root: webuiDir, prefix: '/', wildcard: false, preCompressed: true });
   } else {
     opts.webuiDir = undefined;
     app.get('/', async (_req, reply) =>

@@ -29,7 +29,42 @@ const STATES: ExperimentState[] = ['ACTIVE', 'PAUSED', 'STOPPING_COMPLETED', 'ST
 
 const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
 
+type Series = Array<{ trialId: number; points: Array<[number, number]> }>;
+/** Full-resolution series of one metric of an experiment's trials, kept until a new point of that experiment arrives. */
+const seriesCache = new Map<string, { series: Series; at: number }>();
+const SERIES_CACHE_MAX = 64;
+
+export function invalidateExperimentSeries(experimentId: number): void {
+  for (const k of seriesCache.keys()) if (k.startsWith(`${experimentId}/`)) seriesCache.delete(k);
+}
+
+async function experimentSeries(ctx: MasterContext, id: number, group: string, metric: string): Promise<Series> {
+  const key = `${id}/${group}/${metric}`;
+  const hit = seriesCache.get(key);
+  if (hit) return hit.series;
+  // One row per trial (arrays in step order): far fewer rows to hand over than one per point.
+  const r = await ctx.db.query<{ trial_id: number; steps: number[]; vals: number[] }>(
+    `SELECT m.trial_id, array_agg(m.steps_completed ORDER BY m.steps_completed, m.id) AS steps,
+            array_agg((m.metrics->>$3)::float8 ORDER BY m.steps_completed, m.id) AS vals
+       FROM metrics m
+      WHERE m.trial_id IN (SELECT t.id FROM trials t WHERE t.experiment_id = $1) AND m.grp = $2 AND m.metrics ? $3
+      GROUP BY m.trial_id ORDER BY m.trial_id`,
+    [id, group, metric],
+  );
+  const series: Series = r.rows.map((row) => ({
+    trialId: Number(row.trial_id),
+    points: row.steps.map((s, i) => [Number(s), Number(row.vals[i])] as [number, number]),
+  }));
+  if (seriesCache.size >= SERIES_CACHE_MAX) seriesCache.delete(seriesCache.keys().next().value!);
+  seriesCache.set(key, { series, at: Date.now() });
+  return series;
+}
+
 export function registerExperimentRoutes(app: App, ctx: MasterContext): void {
+  ctx.bus.subscribe((e) => {
+    if (e.type === 'metrics') invalidateExperimentSeries(e.experimentId);
+  });
+
   app.post(`${API_PREFIX}/experiments`, { schema: { body: CreateExperimentBody, tags: ['experiments'] } }, async (req, reply) => {
     const body = req.body;
     let config;
@@ -200,22 +235,11 @@ export function registerExperimentRoutes(app: App, ctx: MasterContext): void {
       const e = await ctx.db.query<{ metric: string }>(`SELECT config->'searcher'->>'metric' AS metric FROM experiments WHERE id = $1`, [id]);
       if (!e.rows[0]) throw notFound('experiment', id);
       const metric = req.query.metric ?? e.rows[0].metric;
-      const r = await ctx.db.query<{ trial_id: number; steps: number; v: number }>(
-        `SELECT m.trial_id, m.steps_completed AS steps, (m.metrics->>$3)::float8 AS v
-           FROM metrics m JOIN trials t ON t.id = m.trial_id
-          WHERE t.experiment_id = $1 AND m.grp = $2 AND m.metrics ? $3
-          ORDER BY m.trial_id, m.steps_completed, m.id`,
-        [id, group, metric],
-      );
-      const byTrial = new Map<number, Array<[number, number]>>();
-      for (const row of r.rows) {
-        if (!byTrial.has(row.trial_id)) byTrial.set(row.trial_id, []);
-        byTrial.get(row.trial_id)!.push([Number(row.steps), row.v]);
-      }
+      const series = await experimentSeries(ctx, id, group, metric);
       return {
         metric,
         group,
-        series: [...byTrial.entries()].map(([trialId, points]) => ({ trialId, points: downsampleSeries(points, max_points) })),
+        series: series.map((s) => ({ trialId: s.trialId, points: downsampleSeries(s.points, max_points) })),
       };
     },
   );

@@ -48,13 +48,10 @@ export async function storeMetrics(ctx: MasterContext, trialId: number, group: '
   }
   const last = points.reduce((a, b) => (b.stepsCompleted >= a.stepsCompleted ? b : a));
   // $4 is the latest step for training rows; validation rows use it for nothing but keep the numbering.
-  const params: unknown[] = [trialId, group, JSON.stringify(last.metrics), last.stepsCompleted];
-  const values: string[] = [];
-  for (const p of points) {
-    params.push(p.stepsCompleted, JSON.stringify(p.metrics));
-    values.push(`($1, $2, $${params.length - 1}, $${params.length}::jsonb)`);
-  }
-  const insert = `ins AS (INSERT INTO metrics (trial_id, grp, steps_completed, metrics) VALUES ${values.join(',')} RETURNING 1)`;
+  // The batch travels as one JSON parameter that PostgreSQL unpacks, rather than two parameters per row.
+  const params: unknown[] = [trialId, group, JSON.stringify(last.metrics), last.stepsCompleted, JSON.stringify(points)];
+  const insert = `ins AS (INSERT INTO metrics (trial_id, grp, steps_completed, metrics)
+      SELECT $1::bigint, $2::text, (e->>'stepsCompleted')::bigint, e->'metrics' FROM jsonb_array_elements($5::jsonb) AS e RETURNING 1)`;
   if (group === 'training') {
     await ctx.db.query(
       `WITH ${insert} UPDATE trials SET latest_training = $3::jsonb, total_batches = GREATEST(total_batches, $4::bigint) WHERE id = $1 AND (SELECT count(*) FROM ins) > 0`,
