@@ -59,14 +59,14 @@ describe('core context', () => {
     await c.close();
   });
 
-  it('batches training metrics and flushes them before validation', async () => {
+  it('sends the first training point at once, batches the rest and flushes them before validation', async () => {
     const master = new MemoryMaster({ config: parseExperimentConfig(base) });
     const calls: string[] = [];
     master.onCall = (m, arg) => m === 'reportMetrics' && calls.push(`${(arg as { group: string }).group}:${(arg as { points: unknown[] }).points.length}`);
     const c = await core(master);
     for (let i = 1; i <= 5; i++) c.train.reportTrainingMetrics(i, { loss: 1 / i, bad: NaN });
     await c.train.reportValidationMetrics(5, { validation_loss: 0.1 });
-    expect(calls).toEqual(['training:5', 'validation:1']);
+    expect(calls).toEqual(['training:1', 'training:4', 'validation:1']);
     expect(master.training[4]).toEqual({ stepsCompleted: 5, metrics: { loss: 0.2 } });
     await c.close();
   });
