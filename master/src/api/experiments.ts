@@ -246,11 +246,12 @@ export function registerExperimentRoutes(app: App, ctx: MasterContext): void {
 
   app.get(`${API_PREFIX}/experiments/:id/metric-names`, { schema: { params: IdParams, tags: ['experiments'] } }, async (req) => {
     const { id } = req.params;
+    // Names come from each trial's latest report (kept on the trial row), not from scanning every point.
     const r = await ctx.db.query<{ grp: string; name: string }>(
-      `SELECT DISTINCT g.grp, k AS name FROM trials t
-         CROSS JOIN (VALUES ('training'), ('validation')) AS g(grp)
-         CROSS JOIN LATERAL (SELECT metrics FROM metrics WHERE trial_id = t.id AND grp = g.grp ORDER BY steps_completed DESC LIMIT 1) m
-         CROSS JOIN LATERAL jsonb_object_keys(m.metrics) k
+      `SELECT DISTINCT 'training' AS grp, k AS name FROM trials t CROSS JOIN LATERAL jsonb_object_keys(coalesce(t.latest_training, '{}'::jsonb)) k
+        WHERE t.experiment_id = $1
+       UNION
+       SELECT DISTINCT 'validation' AS grp, k AS name FROM trials t CROSS JOIN LATERAL jsonb_object_keys(coalesce(t.latest_validation, '{}'::jsonb)) k
         WHERE t.experiment_id = $1`,
       [id],
     );
