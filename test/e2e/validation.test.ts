@@ -1,4 +1,5 @@
 // Bad input is refused with a clear message naming the field, the right status, and nothing stored.
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMaster, type Master } from '../../master/src/server';
 import { api, tmpDir } from '../helpers/processes';
@@ -56,6 +57,36 @@ searcher:
     const r = await api<{ id: number; state: string }>(master.url, 'POST', '/experiments', { config: base });
     expect(r.status).toBe(201);
     expect(r.body.state).toBe('ACTIVE');
+  });
+
+  it('refuses at submit time a gang that can never fit in its pool', async () => {
+    // An agent with 2 slots joins pool "small".
+    const ws = new WebSocket(master.url.replace('http', 'ws') + '/agents');
+    await new Promise((r) => ws.once('open', r));
+    ws.send(JSON.stringify({ type: 'hello', agentId: 'fake-2', resourcePool: 'small', hostname: 'h', version: 't', running: [], devices: [0, 1].map((id) => ({ id, type: 'gpu', brand: 'X', uuid: `g${id}` })) }));
+    await new Promise((r) => setTimeout(r, 300));
+    const before = await count();
+    const cfg = base + 'resources:\n  resource_pool: small\n  slots_per_trial: 3\n';
+    const r = await api<{ error: { message: string } }>(master.url, 'POST', '/experiments', { config: cfg });
+    expect(r.status).toBe(422);
+    expect(r.body.error.message).toContain('resources.slots_per_trial');
+    expect(await count()).toBe(before);
+    const ok = await api(master.url, 'POST', '/experiments', { config: base + 'resources:\n  resource_pool: small\n  slots_per_trial: 2\n' });
+    expect(ok.status).toBe(201);
+    ws.close();
+  });
+
+  it('changes priority, weight and max_slots of an experiment, refusing bad values', async () => {
+    const created = await api<{ id: number }>(master.url, 'POST', '/experiments', { config: base });
+    const id = created.body.id;
+    const r = await api<{ priority: number; weight: number; maxSlots: number }>(master.url, 'PATCH', `/experiments/${id}`, { priority: 10, weight: 2.5, max_slots: 4 });
+    expect(r.status).toBe(200);
+    expect([r.body.priority, r.body.weight, r.body.maxSlots]).toEqual([10, 2.5, 4]);
+    const bad = await api<{ error: { message: string } }>(master.url, 'PATCH', `/experiments/${id}`, { priority: 0 });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toContain('priority');
+    const after = await api<{ priority: number }>(master.url, 'GET', `/experiments/${id}`);
+    expect(after.body.priority).toBe(10);
   });
 
   it('answers unknown experiments with 404 and bad ids with 400', async () => {
