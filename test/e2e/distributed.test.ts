@@ -43,25 +43,22 @@ interface Harness {
   allocationId: string;
 }
 
-/** This master's harness processes (other tests on the machine may run their own). */
-function harnessProcesses(masterUrl: string): Harness[] {
+/**
+ * The harness processes the agents started, from their "task started" log records (pid, allocation, rank). The
+ * environment in /proc/<pid>/environ does not tell: a pre-warmed harness gets its task's environment over IPC
+ * after it started. Each pid is checked to still be a harness process.
+ */
+function harnessProcesses(agents: Proc[]): Harness[] {
   const out: Harness[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
+  for (const line of agents.flatMap((a) => a.output)) {
+    if (!line.includes('"task started"')) continue;
     try {
-      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (!cmdline.includes('harness/src/main.ts')) continue;
-      const env = Object.fromEntries(
-        fs
-          .readFileSync(`/proc/${entry}/environ`, 'utf8')
-          .split('\0')
-          .filter(Boolean)
-          .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
-      );
-      if (!env.HONE_MASTER_URL || new URL(env.HONE_MASTER_URL).port !== new URL(masterUrl).port) continue;
-      out.push({ pid: Number(entry), rank: Number(env.HONE_RANK), allocationId: env.HONE_ALLOCATION_ID! });
+      const r = JSON.parse(line) as { msg?: string; pid?: number; rank?: number; allocation?: string };
+      if (r.msg !== 'task started' || typeof r.pid !== 'number') continue;
+      if (!fs.readFileSync(`/proc/${r.pid}/cmdline`, 'utf8').includes('harness/src/')) continue;
+      out.push({ pid: r.pid, rank: r.rank!, allocationId: r.allocation! });
     } catch {
-      // the process ended while we looked
+      // not a JSON record, or the process has ended
     }
   }
   return out;
@@ -168,7 +165,17 @@ describe('data-parallel trials on two agents', () => {
       300_000,
       200,
     );
-    const ranks = harnessProcesses(master.url);
+    if (trial.restarts !== 0) console.log(dump(await logsOf(master.url, trial.id)));
+    expect(trial.restarts).toBe(0);
+    // The running allocation: the one whose ranks logged training.
+    const trialAllocation = (await logsOf(master.url, trial.id)).find((l) => l.line.startsWith('harness: trial'))!.allocationId;
+    const ranks = await waitFor('both ranks of the allocation', async () => {
+      const found = harnessProcesses(agents).filter((h) => h.allocationId === trialAllocation);
+      return found.length === 2 ? found : null;
+    }, 30_000, 100).catch(async (e: Error) => {
+      console.log(`${e.message}; harness processes: ${JSON.stringify(harnessProcesses(agents))}\n${dump(await logsOf(master.url, trial.id))}`);
+      throw e;
+    });
     expect(ranks.map((h) => h.rank).sort()).toEqual([0, 1]);
     const rank0 = ranks.find((h) => h.rank === 0)!;
     const rank1 = ranks.find((h) => h.rank === 1)!;
