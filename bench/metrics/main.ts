@@ -51,10 +51,12 @@ hyperparameters: {x: {type: double, minval: 0, maxval: 1}}`;
       tokens.map(async ({ trial_id, token }) => {
         const client = new HttpMasterClient({ baseUrl: master.url, token });
         const reporter = new MetricsReporter(client, trial_id, { maxPoints: BATCH });
+        // A fast training loop: one point per step, yielding to the event loop every few steps as a
+        // loop awaiting its gradients would; the reporter decides when to send.
         for (let s = base + 1; s <= base + POINTS_PER_TRIAL; s++) {
           const p = point(s);
           reporter.addTraining(p.stepsCompleted, p.metrics);
-          if (s % BATCH === 0) await reporter.flush();
+          if (s % 10 === 0) await new Promise((r) => setImmediate(r));
         }
         await reporter.flush();
       }),
@@ -111,7 +113,7 @@ hyperparameters: {x: {type: double, minval: 0, maxval: 1}}`;
     ratio: Number(median(ratios).toFixed(3)),
     target_ratio: 0.5,
   };
-  console.log(`API (harness batching, ${BATCH}/request): ${result.api_points_per_s} points/s; plain multi-row INSERT: ${result.insert_points_per_s} points/s`);
+  console.log(`API (harness batching, >= ${BATCH}/request): ${result.api_points_per_s} points/s; plain multi-row INSERT: ${result.insert_points_per_s} points/s`);
   console.log(`ratio (median of rounds): ${result.ratio} (target >= 0.5)`);
   console.log(JSON.stringify(result));
 } finally {

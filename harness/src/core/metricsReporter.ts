@@ -1,5 +1,9 @@
-// Batches training metrics so a fast loop does not send one request per batch.
+// Batches training metrics so a fast loop does not send one request per batch. At most one request is in
+// flight: points that arrive meanwhile go out together when it returns, so batches grow with the load
+// (and with a slow or restarting master) instead of requests queueing up.
 import type { MasterClient } from './masterClient';
+
+const MAX_POINTS_PER_REQUEST = 10_000;
 
 export interface MetricsReporterOptions {
   flushIntervalMs?: number;
@@ -12,6 +16,7 @@ export class MetricsReporter {
   private inflight: Promise<void> = Promise.resolve();
   private failure: Error | null = null;
   private sentAny = false;
+  private sending = false;
   private readonly flushIntervalMs: number;
   private readonly maxPoints: number;
 
@@ -30,8 +35,9 @@ export class MetricsReporter {
     // The first point goes out at once, so that a new trial shows progress without waiting for a batch.
     const first = !this.sentAny;
     this.sentAny = true;
-    if (first || this.pending.length >= this.maxPoints) void this.flush().catch(() => undefined);
-    else if (!this.timer) {
+    if (first || this.pending.length >= this.maxPoints) {
+      if (!this.sending) void this.flush().catch(() => undefined);
+    } else if (!this.timer) {
       this.timer = setTimeout(() => {
         this.timer = null;
         void this.flush().catch(() => undefined);
@@ -49,17 +55,31 @@ export class MetricsReporter {
     const points = this.pending;
     this.pending = [];
     const prev = this.inflight;
-    this.inflight = (async () => {
+    this.sending = true;
+    const p = (async () => {
       await prev;
-      if (points.length === 0) return;
-      try {
-        await this.client.reportMetrics(this.trialId, { group: 'training', points });
-      } catch (e) {
-        this.failure = e as Error;
-        throw e;
+      for (let i = 0; i < points.length; i += MAX_POINTS_PER_REQUEST) {
+        try {
+          await this.client.reportMetrics(this.trialId, { group: 'training', points: points.slice(i, i + MAX_POINTS_PER_REQUEST) });
+        } catch (e) {
+          this.failure = e as Error;
+          throw e;
+        }
       }
     })();
-    return this.inflight;
+    this.inflight = p;
+    p.then(
+      () => {
+        if (this.inflight !== p) return;
+        this.sending = false;
+        // What piled up while this request was out goes now, in one batch.
+        if (this.pending.length >= this.maxPoints) void this.flush().catch(() => undefined);
+      },
+      () => {
+        if (this.inflight === p) this.sending = false;
+      },
+    );
+    return p;
   }
 
   async reportValidation(stepsCompleted: number, metrics: Record<string, number>): Promise<void> {
