@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckpointInfo, ExperimentDetail, MetricPoint, TaskLog, TrialSummary } from '@hone/protocol';
 import { makeTrialContext, restoreCheckpoint, selectBackend } from '@hone/harness';
-import { api, ROOT, runCli, startAgentProcess, startMasterProcess, tmpDir, type MasterProc, type Proc } from '../helpers/processes';
+import { api, ROOT, runCli, startAgentProcess, startMasterProcess, tmpDir, waitFor, type MasterProc, type Proc } from '../helpers/processes';
 import { freshDatabase, postgresAvailable } from '../helpers/services';
 import { waitForExperimentEnd } from '../helpers/experiments';
 import { createTrial } from '../../examples/synthetic/model';
@@ -109,6 +109,34 @@ for (const backend of ['pglite', 'postgres'] as const) {
       const described = await runCli(['-m', master.url, 'experiment', 'describe', String(id)]);
       expect(described.stdout).toContain('COMPLETED');
       expect(described.stdout).toContain('learning_rate=');
+    }, 300_000);
+
+    it.skipIf(backend !== 'pglite')('pauses a training experiment (trial checkpoints and stops) and activates it again to completion', async () => {
+      const created = await runCli(['-m', master.url, '--json', 'experiment', 'create', 'examples/synthetic/single.yaml', 'examples/synthetic']);
+      const id = JSON.parse(created.stdout).id as number;
+      const trial = await waitFor('training', async () => {
+        const d = await api<ExperimentDetail>(master.url, 'GET', `/experiments/${id}`);
+        return d.body.trials[0]?.latestTraining ? d.body.trials[0] : null;
+      }, 120_000, 100);
+      const paused = await runCli(['-m', master.url, 'experiment', 'pause', String(id)]);
+      expect(paused.stdout).toContain('PAUSED');
+      // The running trial checkpoints and gives its slot back.
+      await waitFor('slot free', async () => (await api<any[]>(master.url, 'GET', '/agents')).body.every((a) => a.slots.every((x: any) => !x.allocationId)), 120_000);
+      const mid = await api<ExperimentDetail>(master.url, 'GET', `/experiments/${id}`);
+      expect(mid.body.state).toBe('PAUSED');
+      expect(mid.body.trials[0]!.latestCheckpoint).not.toBeNull();
+      const activated = await runCli(['-m', master.url, 'experiment', 'activate', String(id)]);
+      expect(activated.stdout).toContain('ACTIVE');
+      const done = await waitForExperimentEnd(master.url, id);
+      expect(done.state).toBe('COMPLETED');
+      const t = done.trials[0]!;
+      expect(t.id).toBe(trial.id);
+      expect(t.restarts).toBe(0);
+      const steps = (await api<{ points: MetricPoint[] }>(master.url, 'GET', `/trials/${t.id}/metrics?group=training&raw=true`)).body.points.map((p) => p.stepsCompleted);
+      expect(new Set(steps).size).toBe(steps.length);
+      expect(steps[steps.length - 1]).toBe(300);
+      const logs = await api<TaskLog[]>(master.url, 'GET', `/trials/${t.id}/logs`);
+      expect(logs.body.some((l) => l.line.includes('restored'))).toBe(true);
     }, 300_000);
 
     it.skipIf(backend !== 'pglite')('follows the first trial\'s logs with --follow until the experiment ends', async () => {
