@@ -1,6 +1,6 @@
 // `npm start`: a local cluster — the master (embedded database under --data-dir) and one agent whose slots
 // are this machine's GPUs, or --slots CPU slots when there are none. Ctrl-C stops both.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -25,6 +25,21 @@ Starts a master and one agent on this machine. The database lives in --data-dir 
 unless --db-url (or HONE_DB_URL) names a PostgreSQL.`);
   process.exit(0);
 }
+// The web UI is served from webui/dist: build it on first start (or after `git pull` changed its sources).
+function uiIsStale(): boolean {
+  const index = path.join(root, 'webui/dist/index.html');
+  if (!fs.existsSync(index)) return true;
+  const built = fs.statSync(index).mtimeMs;
+  const newest = (dir: string): number =>
+    fs.readdirSync(dir, { withFileTypes: true }).reduce((m, e) => Math.max(m, e.isDirectory() ? newest(path.join(dir, e.name)) : fs.statSync(path.join(dir, e.name)).mtimeMs), 0);
+  return newest(path.join(root, 'webui/src')) > built;
+}
+if (uiIsStale()) {
+  console.log('building the web UI (first start) ...');
+  const r = spawnSync('npm', ['run', 'build', '-w', 'webui', '--silent'], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) console.error('the web UI did not build; the API still works (see the output above)');
+}
+
 const dataDir = path.resolve(values['data-dir']!);
 fs.mkdirSync(dataDir, { recursive: true });
 // One agent token per data directory, so only our agent joins this master.
