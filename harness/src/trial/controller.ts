@@ -254,10 +254,13 @@ class TrialLoop {
     }
   }
 
+  /** Training metrics over the whole global batch: each rank's mean weighted by its shard's size. */
   private async averageMetrics(metrics: Record<string, number>): Promise<Record<string, number>> {
-    const all = await this.core.distributed.allgather(metrics);
+    const n = this.shard[1] - this.shard[0];
+    const all = await this.core.distributed.allgather({ metrics, n });
+    const total = all.reduce((a, r) => a + r.n, 0);
     const out: Record<string, number> = {};
-    for (const k of Object.keys(metrics)) out[k] = mean(all.map((m) => m[k] ?? NaN));
+    for (const k of Object.keys(metrics)) out[k] = all.reduce((a, r) => a + (r.metrics[k] ?? NaN) * r.n, 0) / total;
     return out;
   }
 
