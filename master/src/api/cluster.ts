@@ -2,7 +2,7 @@
 import type { AgentInfo, Device, JobInfo, ResourcePoolInfo, SlotInfo } from '@hone/protocol';
 import { API_PREFIX } from '@hone/protocol';
 import type { App, MasterContext } from '../server';
-import { planQueue, type PlanInput } from '../rm/scheduling';
+import { planInputFrom, planQueue } from '../rm/scheduling';
 
 interface Row {
   id: string;
@@ -81,25 +81,7 @@ export function registerClusterRoutes(app: App, ctx: MasterContext): void {
 
   app.get(`${API_PREFIX}/jobs`, { schema: { tags: ['cluster'] } }, async (): Promise<JobInfo[]> => {
     const { allocations } = await loadClusterState(ctx);
-    const input: PlanInput = {
-      agents: [...ctx.hub.agents.values()].map((a) => ({ id: a.id, pool: a.pool, slots: a.devices.map((d) => d.id) })),
-      allocations: allocations.map((a) => ({
-        id: a.id,
-        groupId: a.experiment_id,
-        pool: a.resource_pool,
-        slots: a.slots,
-        priority: a.priority,
-        weight: a.weight,
-        maxSlots: a.max_slots,
-        order: Number(a.seq),
-        state: a.state === 'PENDING' ? 'pending' : 'running',
-        ...(a.placement ? { placement: a.placement } : {}),
-        preempting: a.preempt_requested,
-      })),
-      policy: ctx.opts.schedulerPolicy,
-      fit: ctx.opts.fit,
-      preemption: ctx.opts.preemption,
-    };
+    const input = planInputFrom(ctx.hub.agents.values(), allocations, { policy: ctx.opts.schedulerPolicy, fit: ctx.opts.fit, preemption: ctx.opts.preemption });
     const byId = new Map(allocations.map((a) => [a.id, a]));
     return planQueue(input).map((q) => {
       const a = byId.get(q.allocationId)!;

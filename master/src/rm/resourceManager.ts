@@ -8,7 +8,7 @@ import type { Database } from '../db';
 import type { EventBus } from '../events';
 import type { ExperimentController } from '../experiments/controller';
 import type { AgentHub, ConnectedAgent } from './agents/agentHub';
-import { planScheduling, type PlanInput } from './scheduling';
+import { planInputFrom, planScheduling } from './scheduling';
 
 export interface Placement {
   agentId: string;
@@ -109,25 +109,7 @@ export class ResourceManager {
     await this.requestAllocations();
     await this.declareLost();
     const live = await this.loadLive();
-    const input: PlanInput = {
-      agents: [...this.hub.agents.values()].map((a) => ({ id: a.id, pool: a.pool, slots: a.devices.map((d) => d.id) })),
-      allocations: live.map((a) => ({
-        id: a.id,
-        groupId: a.experiment_id,
-        pool: a.resource_pool,
-        slots: a.slots,
-        priority: a.priority,
-        weight: a.weight,
-        maxSlots: a.max_slots,
-        order: a.seq,
-        state: a.state === 'PENDING' ? 'pending' : 'running',
-        placement: a.placement ?? undefined,
-        preempting: a.preempt_requested,
-      })),
-      policy: this.opts.policy,
-      fit: this.opts.fit,
-      preemption: this.opts.preemption,
-    };
+    const input = planInputFrom(this.hub.agents.values(), live, { policy: this.opts.policy, fit: this.opts.fit, preemption: this.opts.preemption });
     const plan = planScheduling(input);
     const byId = new Map(live.map((a) => [a.id, a]));
     for (const as of plan.assign) {

@@ -22,6 +22,46 @@ export interface PlanInput {
   preemption: boolean;
 }
 
+/** An allocation row joined with its experiment's scheduling settings, as the resource manager reads it. */
+export interface AllocationRow {
+  id: string;
+  experiment_id: number;
+  resource_pool: string;
+  slots: number;
+  priority: number;
+  weight: number;
+  max_slots: number | null;
+  seq: number;
+  state: string;
+  placement: Placement[] | null;
+  preempt_requested: boolean;
+}
+
+/** Builds the scheduler's input from connected agents and live allocation rows. */
+export function planInputFrom(
+  agents: Iterable<{ id: string; pool: string; devices: Array<{ id: number }> }>,
+  rows: AllocationRow[],
+  opts: { policy: PlanInput['policy']; fit: PlanInput['fit']; preemption: boolean },
+): PlanInput {
+  return {
+    agents: [...agents].map((a) => ({ id: a.id, pool: a.pool, slots: a.devices.map((d) => d.id) })),
+    allocations: rows.map((a) => ({
+      id: a.id,
+      groupId: a.experiment_id,
+      pool: a.resource_pool,
+      slots: a.slots,
+      priority: a.priority,
+      weight: a.weight,
+      maxSlots: a.max_slots,
+      order: Number(a.seq),
+      state: a.state === 'PENDING' ? 'pending' : 'running',
+      ...(a.placement ? { placement: a.placement } : {}),
+      preempting: a.preempt_requested,
+    })),
+    ...opts,
+  };
+}
+
 export function toSnapshot(input: PlanInput): Snapshot {
   const groups = new Map<string, { id: string; weight: number; maxSlots?: number }>();
   for (const a of input.allocations) {
