@@ -3,8 +3,10 @@
 // (observations, pending points, generator state, warm-start θ).
 //
 // 1. Fit the GP (Matérn-5/2 ARD, MAP θ) on the observations, warm-started from the previous θ.
-// 2. Kriging believer: pending points (trials still running) are added with the posterior mean as their value, so
-//    parallel proposals spread out instead of piling onto the same optimum.
+// 2. With trials still running (pending points): if none of them is near the minimum of the posterior mean,
+//    propose that minimum (one exploiting trial at a time). Otherwise kriging believer: pending points are added
+//    with the posterior mean as their value (and EI is measured against the best of observations and fantasies),
+//    so parallel proposals spread out instead of piling onto the same optimum.
 // 3. Maximise log expected improvement: random candidates plus perturbations of the best observations, then a
 //    (1+1)-evolution strategy from the most promising few.
 // 4. Round onto the feasible set (ints, categoricals) and never return an observed, pending or failed point.
@@ -94,13 +96,19 @@ export function proposeNext(input: ProposeInput): Proposal {
   const theta = model.theta;
   const fitN = refit ? X.length : input.fitN!;
   if (pending.length) {
-    // (Constant liars at the minimum or mean of y, and noisy fantasies, did worse on Branin and Hartmann-6.)
+    // Parallel exploitation: one running trial at a time refines the minimum of the posterior mean (on real
+    // observations), so final convergence does not wait for EI to get back to the incumbent past the fantasies.
+    const xm = posteriorMinimum(space, model, X, y, rng);
+    if (!pending.some((p) => distance(p, xm) < EXPLOIT_RADIUS) && !taken.some((t) => samePoint(t, xm))) return { x: xm, theta, fitN };
+    // Kriging believer. (Constant liars at the minimum or mean of y, and noisy fantasies, did worse on Branin and
+    // Hartmann-6.)
     const beliefs = pending.map((p) => model.yMean + model.yStd * predictStd(model, p).mean);
     model = conditionGp([...X, ...pending], [...y, ...beliefs], theta);
   }
-  // Improvement is measured against real observations only (the first X.length targets), not fantasies.
+  // Improvement over the best of observations and fantasies (standard kriging believer): a fantasy predicted to
+  // beat the incumbent raises the bar, so its neighbourhood is not proposed again while it runs.
   let best = Infinity;
-  for (let i = 0; i < X.length; i++) best = Math.min(best, model.ys[i]!);
+  for (let i = 0; i < model.ys.length; i++) best = Math.min(best, model.ys[i]!);
   const acq = (x: number[]): number => {
     const p = predictStd(model, x);
     return logEI(p.mean, p.sd, best);
@@ -144,6 +152,41 @@ export function proposeNext(input: ProposeInput): Proposal {
     if (!taken.some((t) => samePoint(t, x))) return { x, theta, fitN };
   }
   return { x: randomPoint(space, rng), theta, fitN };
+}
+
+/** A running trial within this distance (unit cube) of the posterior minimum counts as exploiting it already. */
+const EXPLOIT_RADIUS = 0.02;
+
+function distance(a: number[], b: number[]): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += (a[i]! - b[i]!) ** 2;
+  return Math.sqrt(s);
+}
+
+/** Minimiser of the posterior mean near the best observations: perturbations at several scales, then a (1+1)-ES. */
+function posteriorMinimum(space: Space, model: GpModel, X: number[][], y: number[], rng: RngState): number[] {
+  const mu = (x: number[]): number => predictStd(model, x).mean;
+  const order = X.map((_, i) => i).sort((a, b) => y[a]! - y[b]!);
+  let cur: { x: number[]; m: number } | undefined;
+  for (const i of order.slice(0, 3)) {
+    for (const scale of [0.01, 0.05, 0.15]) {
+      for (let k = 0; k < 20; k++) {
+        const x = X[i]!.map((v) => clamp01(v + scale * nextNormal(rng)));
+        const m = mu(x);
+        if (!cur || m < cur.m) cur = { x, m };
+      }
+    }
+  }
+  let step = 0.02;
+  for (let it = 0; it < 60 && step > 1e-6; it++) {
+    const x = cur!.x.map((v) => clamp01(v + step * nextNormal(rng)));
+    const m = mu(x);
+    if (m < cur!.m) {
+      cur = { x, m };
+      step *= 1.5;
+    } else step *= 0.8;
+  }
+  return snapPoint(space, cur!.x);
 }
 
 // ---- Quasi-random initial design -----------------------------------------------------------------
