@@ -58,6 +58,8 @@ export function makeTrialContext(core: CoreContext): TrialContext {
   };
 }
 
+const PREEMPTION_CHECK_EVERY = 8;
+
 const fmt = (m: Record<string, number>) =>
   Object.entries(m)
     .map(([k, v]) => `${k}=${Number.isInteger(v) ? v : v.toPrecision(4)}`)
@@ -127,7 +129,10 @@ class TrialLoop {
     for await (const op of core.searcher.operations()) {
       const target = toBatches(op.length, unit, this.basis);
       while (this.steps < target) {
-        if (await core.preemption.shouldPreemptAll()) return this.stopForPreemption();
+        // With several ranks, agreeing on preemption costs a message round the ring: do it every few batches
+        // (every rank is at the same step, so all agree at the same step).
+        const checkPreemption = this.ctx.size === 1 || this.steps % PREEMPTION_CHECK_EVERY === 0;
+        if (checkPreemption && (await core.preemption.shouldPreemptAll())) return this.stopForPreemption();
         await this.trainBatch();
         if (this.steps % metricsEvery === 0) await this.reportTraining(false);
         if (valPeriod && this.steps % valPeriod === 0 && this.steps < target) await this.validateAndReport();
