@@ -89,6 +89,31 @@ searcher:
     expect(after.body.priority).toBe(10);
   });
 
+  it('refuses writes from a task whose allocation has ended (e.g. left running by a vanished agent)', async () => {
+    const created = await api<{ id: number }>(master.url, 'POST', '/experiments', { config: base });
+    master.ctx.rm.requestPass();
+    let alloc: { id: string; trial_id: number; token: string } | undefined;
+    for (let i = 0; i < 100 && !alloc; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      alloc = (await master.ctx.db.query<{ id: string; trial_id: number; token: string }>('SELECT id, trial_id, token FROM allocations WHERE experiment_id = $1', [created.body.id])).rows[0];
+    }
+    expect(alloc).toBeDefined();
+    const post = (body: unknown) =>
+      fetch(`${master.url}/api/v1/trials/${alloc!.trial_id}/metrics`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${alloc!.token}` },
+        body: JSON.stringify(body),
+      });
+    const points = { group: 'training', points: [{ stepsCompleted: 1, metrics: { loss: 1 } }] };
+    expect((await post(points)).status).toBe(200);
+    await master.ctx.db.query(`UPDATE allocations SET state = 'TERMINATED' WHERE id = $1`, [alloc!.id]);
+    const refused = await post(points);
+    expect(refused.status).toBe(409);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toContain('has ended');
+    const stored = await master.ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM metrics WHERE trial_id = $1', [alloc!.trial_id]);
+    expect(stored.rows[0]!.n).toBe(1);
+  });
+
   it('answers unknown experiments with 404 and bad ids with 400', async () => {
     expect((await api(master.url, 'GET', '/experiments/999999')).status).toBe(404);
     expect((await api(master.url, 'GET', '/experiments/abc')).status).toBe(400);

@@ -36,9 +36,17 @@ export async function authenticateTask(ctx: MasterContext, req: FastifyRequest):
   return a;
 }
 
-/** Checks that the token belongs to an allocation of `trialId`. */
-export async function authenticateTrialTask(ctx: MasterContext, req: FastifyRequest, trialId: number): Promise<TaskIdentity> {
+/**
+ * Checks that the token belongs to an allocation of `trialId`. With `live`, the allocation must not have ended:
+ * a harness left running after its allocation was declared lost (its agent vanished) must not write metrics or
+ * checkpoints next to the allocation that replaced it.
+ */
+export async function authenticateTrialTask(ctx: MasterContext, req: FastifyRequest, trialId: number, opts: { live?: boolean } = {}): Promise<TaskIdentity> {
   const a = await authenticateTask(ctx, req);
   if (a.trial_id !== trialId) throw new HoneError('PERMISSION_DENIED', `this task token is not for trial ${trialId}`);
+  if (opts.live) {
+    const r = await ctx.db.query<{ state: string }>('SELECT state FROM allocations WHERE id = $1', [a.id]);
+    if (r.rows[0]?.state === 'TERMINATED') throw new HoneError('CONFLICT', `allocation ${a.id} has ended; this task must stop`);
+  }
   return a;
 }

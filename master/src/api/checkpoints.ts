@@ -34,7 +34,7 @@ export function registerCheckpointRoutes(app: App, ctx: MasterContext): void {
     { schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }), body: ReportCheckpointBody, tags: ['harness'] } },
     async (req) => {
       const { id } = req.params;
-      const alloc = await authenticateTrialTask(ctx, req, id);
+      const alloc = await authenticateTrialTask(ctx, req, id, { live: true });
       const b = req.body;
       for (const f of Object.keys(b.resources)) safeRelative(f);
       const e = await ctx.db.query<{ config: ExperimentConfig }>('SELECT config FROM experiments WHERE id = $1', [alloc.experiment_id]);

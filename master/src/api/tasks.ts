@@ -83,7 +83,7 @@ export function registerTaskRoutes(app: App, ctx: MasterContext): void {
 
   app.post(`${API_PREFIX}/trials/:id/searcher/completed_operation`, { schema: { params: IdParams, body: CompleteOperationBody, tags: ['harness'] } }, async (req) => {
     const { id } = req.params;
-    await authenticateTrialTask(ctx, req, id);
+    await authenticateTrialTask(ctx, req, id, { live: true });
     await ctx.experiments.completeOperation(id, req.body.length, req.body.metric);
     ctx.rm.requestPass();
     return {};

@@ -133,7 +133,7 @@ export function registerTrialRoutes(app: App, ctx: MasterContext): void {
 
   app.post(`${API_PREFIX}/trials/:id/metrics`, { schema: { params: IdParams, body: ReportMetricsBody, tags: ['harness'] } }, async (req) => {
     const { id } = req.params;
-    await authenticateTrialTask(ctx, req, id);
+    await authenticateTrialTask(ctx, req, id, { live: true });
     const accepted = await storeMetrics(ctx, id, req.body.group, req.body.points);
     return { accepted };
   });
