@@ -90,8 +90,8 @@ function isEntryModule(): boolean {
     return false;
   }
 }
-const isMain = isEntryModule();
-if (isMain) {
+/** Runs the harness as this process: exits with its code, or 1 with the error's stack. */
+export function runAsProcess(): void {
   main().then(
     (code) => process.exit(code),
     (e: unknown) => {
@@ -101,3 +101,5 @@ if (isMain) {
     },
   );
 }
+
+if (isEntryModule()) runAsProcess();

@@ -4,7 +4,7 @@
 // (seconds on a busy machine) off the path from submit to the first training step.
 // Only modules are loaded: no backend is selected and nothing touches a device until the task's environment
 // (CUDA_VISIBLE_DEVICES included) is in place.
-import { main } from './main';
+import { runAsProcess } from './main';
 
 interface StartMessage {
   type: 'start';
@@ -22,14 +22,7 @@ process.on('message', (msg: StartMessage) => {
   // From here on the process is the task; the agent only watches its output and exit.
   process.removeAllListeners('message');
   process.disconnect?.();
-  main().then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      const err = e as Error;
-      console.error(`harness: failed: ${err?.stack ?? String(e)}`);
-      process.exit(1);
-    },
-  );
+  runAsProcess();
 });
 // The agent went away before giving us a task: nothing to do.
 process.on('disconnect', () => {

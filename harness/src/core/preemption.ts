@@ -1,17 +1,5 @@
 // One background long-poll loop sets a flag; the training loop reads it between batches for free.
-import type { MasterClient } from './masterClient';
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const done = () => {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    if (signal?.aborted) done();
-    else signal?.addEventListener('abort', done, { once: true });
-  });
+import { sleep, type MasterClient } from './masterClient';
 
 export class PreemptionWatcher {
   private flag = false;

@@ -2,21 +2,10 @@
 import type { AgentInfo, Device, JobInfo, ResourcePoolInfo, SlotInfo } from '@hone/protocol';
 import { API_PREFIX } from '@hone/protocol';
 import type { App, MasterContext } from '../server';
-import { planInputFrom, planQueue } from '../rm/scheduling';
+import { planInputFrom, planQueue, type AllocationRow } from '../rm/scheduling';
 
-interface Row {
-  id: string;
+interface Row extends AllocationRow {
   trial_id: number;
-  experiment_id: number;
-  state: string;
-  slots: number;
-  resource_pool: string;
-  placement: Array<{ agentId: string; devices: number[] }> | null;
-  preempt_requested: boolean;
-  seq: number;
-  priority: number;
-  weight: number;
-  max_slots: number | null;
   created_at: Date;
 }
 

@@ -8,7 +8,7 @@ import type { Database } from '../db';
 import type { EventBus } from '../events';
 import type { ExperimentController } from '../experiments/controller';
 import type { AgentHub, ConnectedAgent } from './agents/agentHub';
-import { planInputFrom, planScheduling } from './scheduling';
+import { planInputFrom, planScheduling, type AllocationRow } from './scheduling';
 
 export interface Placement {
   agentId: string;
@@ -27,21 +27,10 @@ export interface ResourceManagerOptions {
   log: { info: (o: object, m: string) => void; warn: (o: object, m: string) => void };
 }
 
-interface LiveAllocation {
-  id: string;
+interface LiveAllocation extends AllocationRow {
   trial_id: number;
-  experiment_id: number;
-  state: string;
-  slots: number;
-  resource_pool: string;
-  placement: Placement[] | null;
   token: string;
-  preempt_requested: boolean;
   kill_requested: boolean;
-  seq: number;
-  priority: number;
-  weight: number;
-  max_slots: number | null;
   entrypoint: string;
   env: Record<string, string>;
 }
