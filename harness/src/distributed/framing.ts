@@ -24,8 +24,28 @@ export const FrameType = {
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
 export type FrameHandler = (type: number, op: number, step: number, payload: Buffer) => void;
-/** Where a payload should land (a buffer of exactly `length` bytes), or undefined for a fresh buffer. */
-export type BodyProvider = (type: number, op: number, step: number, length: number) => Buffer | undefined;
+
+/**
+ * Takes a payload piece by piece as it is read, instead of as one buffer (the ring all-reduce sums each piece while
+ * it is still in the CPU cache). The frame handler then gets `SUNK` as the payload.
+ */
+export interface PayloadSink {
+  /** Where the next socket read (at most `max` bytes, at least 1) should land. */
+  readBuffer(max: number): Buffer;
+  /** `n` bytes were read into the buffer `readBuffer` returned last. */
+  onRead(n: number): void;
+  /** Payload bytes that arrived elsewhere, in order (valid only during the call). */
+  write(bytes: Buffer): void;
+}
+
+/** The payload a frame handler gets for a frame whose bytes all went to a `PayloadSink`. */
+export const SUNK: Buffer = Buffer.alloc(0);
+
+/**
+ * Where a payload should land: a buffer of exactly `length` bytes, a sink, or undefined for a fresh buffer.
+ * A provider that hands out a buffer or sink for a frame forgets it: each is used for one frame.
+ */
+export type BodyProvider = (type: number, op: number, step: number, length: number) => Buffer | PayloadSink | undefined;
 
 const EMPTY = Buffer.alloc(0);
 /** Small, so that little of a large payload lands here and must be copied before reads go straight into it. */
@@ -61,6 +81,8 @@ export class FrameParser {
   private readonly header = Buffer.alloc(HEADER_BYTES);
   private headerFill = 0;
   private body: Buffer | null = null;
+  private sink: PayloadSink | null = null;
+  private sinkLength = 0;
   private bodyFill = 0;
   private type = 0;
   private op = 0;
@@ -84,6 +106,10 @@ export class FrameParser {
       this.direct = true;
       return body.subarray(this.bodyFill);
     }
+    if (this.sink !== null && this.sinkLength - this.bodyFill >= DIRECT_READ_MIN) {
+      this.direct = true;
+      return this.sink.readBuffer(this.sinkLength - this.bodyFill);
+    }
     this.direct = false;
     this.scratch ??= Buffer.allocUnsafeSlow(SCRATCH_BYTES);
     return this.scratch;
@@ -92,6 +118,13 @@ export class FrameParser {
   /** `n` bytes were read into the buffer `readBuffer` returned. Throws on a malformed frame. */
   onRead(n: number): void {
     if (this.direct) {
+      const sink = this.sink;
+      if (sink !== null) {
+        this.bodyFill += n;
+        sink.onRead(n);
+        if (this.bodyFill === this.sinkLength) this.endSink();
+        return;
+      }
       const body = this.body!;
       this.bodyFill += n;
       if (this.bodyFill === body.length) {
@@ -108,11 +141,24 @@ export class FrameParser {
     }
   }
 
+  private endSink(): void {
+    this.sink = null;
+    this.onFrame(this.type, this.op, this.step, SUNK);
+  }
+
   /** Throws on a malformed frame; the caller must then drop the connection. */
   push(chunk: Buffer): void {
     const n = chunk.length;
     let pos = 0;
     while (pos < n) {
+      if (this.sink !== null) {
+        const take = Math.min(this.sinkLength - this.bodyFill, n - pos);
+        this.sink.write(chunk.subarray(pos, pos + take));
+        this.bodyFill += take;
+        pos += take;
+        if (this.bodyFill === this.sinkLength) this.endSink();
+        continue;
+      }
       if (this.body === null) {
         let len: number;
         if (this.headerFill === 0 && n - pos >= HEADER_BYTES) {
@@ -141,7 +187,12 @@ export class FrameParser {
           continue;
         }
         const provided = this.bodyFor?.(this.type, this.op, this.step, len);
-        if (provided !== undefined && provided.length === len) {
+        if (provided !== undefined && !(provided instanceof Uint8Array)) {
+          this.sink = provided;
+          this.sinkLength = len;
+          this.bodyFill = 0;
+          continue;
+        } else if (provided !== undefined && provided.length === len) {
           this.body = provided;
           this.bodyFill = 0;
         } else if (!this.reusable && n - pos >= len && ((chunk.byteOffset + pos) & 3) === 0) {

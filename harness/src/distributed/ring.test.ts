@@ -1,5 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CommunicatorError } from './errors';
+import { Reducer } from './reduce';
 import { connectRing, type Communicator } from './ring';
 import { inputFor, localRendezvous, localRing } from './testRing';
 
@@ -69,6 +71,28 @@ describe('ring all-reduce', () => {
       const root = round + 1;
       const b = await Promise.all(comms.map((c) => c.broadcast(c.rank === root ? inputFor(7, length) : new Float32Array(length), root)));
       expectBitIdentical([inputFor(7, length), ...b]);
+    }
+  });
+
+  it('gives the same bits when a payload arrives before its rank has started the all-reduce', async () => {
+    const comms = await ring(2);
+    const length = 300_001;
+    // Payloads are normally summed while they are read; one that arrives early is buffered and summed afterwards.
+    const summedLater = vi.spyOn(Reducer.prototype, 'add');
+    try {
+      const onTime = await Promise.all(comms.map((c) => c.allreduce(inputFor(c.rank, length))));
+      expect(summedLater).not.toHaveBeenCalled();
+      const late = await Promise.all(
+        comms.map(async (c) => {
+          if (c.rank === 1) await sleep(200);
+          return c.allreduce(inputFor(c.rank, length));
+        }),
+      );
+      expect(summedLater).toHaveBeenCalled();
+      expectBitIdentical([...onTime, ...late]);
+      expectClose(late[0], localSum(2, length), 2);
+    } finally {
+      summedLater.mockRestore();
     }
   });
 
