@@ -28,8 +28,11 @@ export interface RankPlan {
 export type RankMessage =
   | { type: 'address'; address: string }
   | { type: 'ready'; params: number; backend: string }
-  /** One phase: wall time and this process's CPU time (user + system). */
-  | { type: 'phase'; ms: number; cpuMs: number }
+  /**
+   * One phase: wall time, this process's CPU time (user + system), and when it started and each batch ended (ms on
+   * the machine's clock, comparable between processes).
+   */
+  | { type: 'phase'; ms: number; cpuMs: number; startedAt: number; batchEnds: number[] }
   | { type: 'done' };
 
 const rank = Number(process.argv[2]);
@@ -104,6 +107,8 @@ const core = createCoreContext({ client: master, info, distributed, log: () => {
 let params = 0;
 let started = 0;
 let cpuStarted = process.cpuUsage();
+let batchEnds: number[] = [];
+const clock = (): number => performance.timeOrigin + performance.now();
 await runTrial(
   core,
   (ctx): TrialDef => {
@@ -128,15 +133,18 @@ await runTrial(
   {
     logEveryMs: 1e9,
     onBatchEnd: async (steps) => {
+      if (steps > plan.warmup) batchEnds.push(clock());
       if (steps < plan.warmup || (steps - plan.warmup) % plan.phaseSteps !== 0) return;
       if (steps === plan.warmup) {
         await send({ type: 'ready', params, backend: tf.getBackend() });
       } else {
         const cpu = process.cpuUsage(cpuStarted);
-        await send({ type: 'phase', ms: performance.now() - started, cpuMs: (cpu.user + cpu.system) / 1000 });
+        const ms = performance.now() - started;
+        await send({ type: 'phase', ms, cpuMs: (cpu.user + cpu.system) / 1000, startedAt: batchEnds[batchEnds.length - 1]! - ms, batchEnds });
       }
       if (steps === total) return;
       await go();
+      batchEnds = [];
       started = performance.now();
       cpuStarted = process.cpuUsage();
     },
