@@ -3,6 +3,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createCoreContext } from './core/context';
+import { requireSameBackend } from './core/distributed';
 import { connectDistributed } from './core/connect';
 import { HttpMasterClient } from './core/masterClient';
 import { selectBackend } from './backend';
@@ -39,7 +40,7 @@ export async function main(): Promise<number> {
     `harness: trial ${info.trialId} (experiment ${info.experimentId}) allocation ${allocationId} rank ${rank}/${worldSize}` +
       `${process.env.CUDA_VISIBLE_DEVICES ? ` devices ${process.env.CUDA_VISIBLE_DEVICES}` : ''} entrypoint ${spec}`,
   );
-  await selectBackend(process.env.HONE_TF_BACKEND, log);
+  const backend = await selectBackend(process.env.HONE_TF_BACKEND, log);
   const entry = await loadEntrypoint(spec, process.cwd());
 
   const distributed = await connectDistributed({
@@ -54,6 +55,7 @@ export async function main(): Promise<number> {
       process.exit(1);
     },
   });
+  await requireSameBackend(distributed, backend.name);
   const core = createCoreContext({ client, info, distributed, log, searcherWaitS: intEnv('HONE_SEARCHER_WAIT_S', 10) });
 
   let signals = 0;
