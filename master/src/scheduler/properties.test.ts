@@ -90,7 +90,8 @@ function freeAfter(s: Snapshot, assign: ReturnType<typeof schedule>['assign']): 
   return free;
 }
 
-const RUNS = { numRuns: 300 };
+// FC_RUNS=5000 searches harder; FC_SEED=<seed from a failure report> replays one.
+const RUNS = { numRuns: Number(process.env.FC_RUNS ?? 300), ...(process.env.FC_SEED ? { seed: Number(process.env.FC_SEED) } : {}) };
 
 describe('scheduler properties', () => {
   it('never places a partial gang, never double-books a slot, accounts for every pending allocation', () => {
@@ -109,11 +110,12 @@ describe('scheduler properties', () => {
         const shuffled = { ...s, agents: [...s.agents].reverse(), allocations: [...s.allocations].reverse() };
         expect(schedule(shuffled)).toEqual(schedule(s));
       }),
-      { numRuns: 100 },
+      { ...RUNS, numRuns: Math.ceil(RUNS.numRuns / 3) },
     );
   });
 
   it('priority: a lower-priority gang is never newly placed where a waiting higher-priority one could fit', () => {
+    // Once failed with seed 1916130270: the check counted an idle agent of another pool as one the waiting gang could use.
     fc.assert(
       fc.property(scenarioArb, (s0) => {
         const s = { ...s0, options: { ...s0.options, policy: 'priority' as const } };
@@ -121,6 +123,7 @@ describe('scheduler properties', () => {
         const byId = new Map(s.allocations.map((a) => [a.id, a]));
         const free = freeAfter(s, result.assign);
         const size = new Map(s.agents.map((a) => [a.id, a.slots.length]));
+        const poolOf = new Map(s.agents.map((a) => [a.id, a.pool]));
         const largest = (pool: string) => Math.max(0, ...s.agents.filter((a) => a.pool === pool).map((a) => a.slots.length));
         for (const [hid, kind] of pass.outcomes) {
           if (kind !== 'blocked') continue;
@@ -135,7 +138,7 @@ describe('scheduler properties', () => {
                 expect(could < h.slots || size.get(p.agentId)! < h.slots, `${l.id} took ${p.agentId} where ${h.id} fits`).toBe(true);
               }
             } else {
-              const whole = [...free].filter(([id, f]) => size.get(id) === S && f.size === S).length;
+              const whole = [...free].filter(([id, f]) => poolOf.get(id) === h.pool && size.get(id) === S && f.size === S).length;
               const mine = as.placement.filter((p) => size.get(p.agentId) === S && free.get(p.agentId)!.size + p.devices.length === S).length;
               expect(mine === 0 || whole + mine < h.slots / S, `${l.id} took whole agents ${h.id} needs`).toBe(true);
             }
@@ -266,7 +269,7 @@ describe('scheduler properties', () => {
         }
         for (const id of target) expect(done.has(id), `${id} never ran`).toBe(true);
       }),
-      { numRuns: 200 },
+      { ...RUNS, numRuns: Math.ceil((RUNS.numRuns * 2) / 3) },
     );
   });
 });
