@@ -221,15 +221,24 @@ class TrialLoop {
   }
 
   private async averageGradients(grads: tf.NamedTensorMap): Promise<tf.NamedTensorMap> {
-    const names = this.vars.map((v) => v.name);
-    const arrays = await Promise.all(names.map(async (n) => Float32Array.from((await grads[n]!.data()) as Float32Array)));
+    // All gradients in one flat array: one all-reduce (bucketed inside if large), no packing copies.
+    const flat = new Float32Array(this.vars.reduce((n, v) => n + v.size, 0));
+    let at = 0;
+    for (const v of this.vars) {
+      flat.set(grads[v.name]!.dataSync() as Float32Array, at);
+      at += v.size;
+    }
     // Each rank's loss is the mean over its shard; weighting by shard size makes the mean over ranks the mean over
     // the global batch even when it does not split evenly.
     const scale = ((this.shard[1] - this.shard[0]) * this.ctx.size) / this.G;
-    if (scale !== 1) for (const a of arrays) for (let i = 0; i < a.length; i++) a[i]! *= scale;
-    const mean = await this.core.distributed.allreduceMean(arrays);
+    if (scale !== 1) for (let i = 0; i < flat.length; i++) flat[i]! *= scale;
+    await this.core.distributed.allreduceMean([flat]);
     const out: tf.NamedTensorMap = {};
-    names.forEach((n, i) => (out[n] = tf.tensor(mean[i]!, grads[n]!.shape)));
+    at = 0;
+    for (const v of this.vars) {
+      out[v.name] = tf.tensor(flat.subarray(at, at + v.size), grads[v.name]!.shape, 'float32');
+      at += v.size;
+    }
     return out;
   }
 
