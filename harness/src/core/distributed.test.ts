@@ -10,6 +10,19 @@ afterEach(async () => {
   open = [];
 });
 
+describe('the distributed seam over the ring', () => {
+  it('sums and averages in place on every rank', async () => {
+    open = await localRing(3);
+    const ranks = open.map((c) => communicatorToDistributed(c, c.rank));
+    const sums = await Promise.all(ranks.map((d) => d.allreduce(Float32Array.of(d.rank, 1, -2 * d.rank), 'sum')));
+    for (const s of sums) expect([...s]).toEqual([3, 3, -6]);
+    const means = await Promise.all(ranks.map((d) => d.allreduce(Float32Array.of(d.rank * 3))));
+    for (const m of means) expect([...m]).toEqual([3]);
+    const local = Float32Array.of(5);
+    expect(await localDistributed().allreduce(local, 'sum')).toBe(local);
+  });
+});
+
 describe('requireSameBackend', () => {
   it('lets ranks on one backend through', async () => {
     open = await localRing(3);

@@ -7,6 +7,8 @@ export interface Distributed {
   readonly localRank: number;
   /** Elementwise mean of each array across ranks. Every rank passes arrays of the same count and lengths, in the same order. */
   allreduceMean(arrays: Float32Array[]): Promise<Float32Array[]>;
+  /** Elementwise sum or mean (default) of `data` across ranks, in place; every rank gets the same bits. */
+  allreduce(data: Float32Array, op?: 'sum' | 'mean'): Promise<Float32Array>;
   /** Root's arrays, on every rank (used to make replicas start identical). */
   broadcastArrays(arrays: Float32Array[], root?: number): Promise<Float32Array[]>;
   /** Root's JSON value, on every rank (searcher operations, the preemption decision). */
@@ -23,6 +25,7 @@ export function localDistributed(): Distributed {
     size: 1,
     localRank: 0,
     allreduceMean: async (arrays) => arrays,
+    allreduce: async (data) => data,
     broadcastArrays: async (arrays) => arrays,
     broadcast: async (value) => value,
     allgather: async (value) => [value],

@@ -19,6 +19,7 @@ export function communicatorToDistributed(comm: Communicator, localRank: number)
     size: comm.size,
     localRank,
     allreduceMean: (arrays) => comm.allreduceBuckets(arrays, { op: 'mean' }),
+    allreduce: (data, op = 'mean') => comm.allreduce(data, op),
     async broadcastArrays(arrays, root = 0) {
       for (const a of arrays) await comm.broadcast(a, root);
       return arrays;
