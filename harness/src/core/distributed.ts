@@ -1,6 +1,8 @@
 // The seam between the training loop and whatever connects the ranks of one trial. The ring all-reduce
 // (harness/src/distributed) is adapted to this interface; with one rank, `localDistributed()` makes every
 // collective the identity, so the loop needs no special cases.
+import { shardRange as shard } from '../distributed/dataParallel';
+
 export interface Distributed {
   readonly rank: number;
   readonly size: number;
@@ -36,10 +38,8 @@ export function localDistributed(): Distributed {
 
 /** Which records of a global batch this rank takes: [start, end). Remainders go to the lowest ranks. */
 export function shardRange(globalBatchSize: number, rank: number, size: number): [number, number] {
-  const base = Math.floor(globalBatchSize / size);
-  const extra = globalBatchSize % size;
-  const start = rank * base + Math.min(rank, extra);
-  return [start, start + base + (rank < extra ? 1 : 0)];
+  const { start, end } = shard(globalBatchSize, rank, size);
+  return [start, end];
 }
 
 /**

@@ -43,7 +43,7 @@ describe('averageGradients', () => {
         const w = tf.tensor2d([[1, 2], [3, 4 + c.rank]]).mul(c.rank + 1);
         const b = tf.tensor1d([c.rank, -c.rank, 0.5]);
         const grads = c.rank === 1 ? { w, b } : { b, w };
-        return averageGradients(c, grads, { bucketBytes: 8 });
+        return averageGradients(c, grads);
       }),
     );
     for (const r of results) {

@@ -1,12 +1,17 @@
-// Data-parallel helpers over a Communicator, for the Trial API: average gradients, start replicas from rank 0's
-// weights, split a global batch, average metrics. Every rank calls each helper at the same point of its loop.
+// Data-parallel helpers for the Trial API: average gradients, start replicas from rank 0's weights, split a global
+// batch, average metrics. Every rank calls each helper at the same point of its loop.
 import * as tf from '@tensorflow/tfjs';
 import { CommunicatorError } from './errors';
-import type { Communicator } from './ring';
+import type { Communicator, ReduceOp } from './ring';
+
+/** What the gradient and metric helpers need: a `Communicator`, or the core context's `distributed`. */
+export interface Collectives {
+  readonly size: number;
+  allreduce(data: Float32Array, op?: ReduceOp): Promise<Float32Array>;
+  allgather<T>(value: T): Promise<T[]>;
+}
 
 export interface AverageGradientsOptions {
-  /** Bucket size for the all-reduce. Default 25 MB. */
-  bucketBytes?: number;
   /**
    * Multiplies this rank's gradients before averaging (see `shardRange`'s `weight`), so that unequal shards give
    * exactly the gradient of the mean loss over the global batch. Default 1.
@@ -15,30 +20,34 @@ export interface AverageGradientsOptions {
 }
 
 /**
- * The mean of every rank's gradients, as new tensors of the same names and shapes (identical bits on every rank).
- * Gradients are flattened in sorted name order, so ranks agree whatever order their records were built in. The input
- * tensors are left alone (the caller disposes them).
+ * The mean of every rank's gradients, as new tensors of the same names and shapes (identical bits on every rank), in
+ * the caller's key order (an optimizer creates its state in the order it first sees gradients). Gradients are
+ * flattened in sorted name order, so ranks agree whatever order their records were built in, into one array: one
+ * all-reduce (pipelined in segments inside), and the results are views of it. The input tensors are left alone (the
+ * caller disposes them).
  */
 export async function averageGradients(
-  comm: Communicator,
+  comm: Collectives,
   grads: Record<string, tf.Tensor>,
   options: AverageGradientsOptions = {},
 ): Promise<Record<string, tf.Tensor>> {
-  const names = Object.keys(grads).sort();
   const scale = options.scale ?? 1;
-  if (comm.size === 1 && scale === 1) return Object.fromEntries(names.map((n) => [n, tf.clone(grads[n])]));
-  // One copy out of each tensor, into arrays this function owns (a backend may hand out its own storage).
-  const arrays = await Promise.all(
-    names.map(async (name) => {
-      const t = grads[name];
-      if (t.dtype !== 'float32') throw new CommunicatorError(`gradient ${name} is ${t.dtype}; only float32 gradients can be averaged`, 'INVALID_ARGUMENT');
-      const values = new Float32Array((await t.data()) as Float32Array);
-      if (scale !== 1) for (let i = 0; i < values.length; i++) values[i] *= scale;
-      return values;
-    }),
+  if (comm.size === 1 && scale === 1) return Object.fromEntries(Object.keys(grads).map((n) => [n, tf.clone(grads[n])]));
+  const at = new Map<string, number>();
+  let total = 0;
+  for (const name of Object.keys(grads).sort()) {
+    const t = grads[name];
+    if (t.dtype !== 'float32') throw new CommunicatorError(`gradient ${name} is ${t.dtype}; only float32 gradients can be averaged`, 'INVALID_ARGUMENT');
+    at.set(name, total);
+    total += t.size;
+  }
+  const flat = new Float32Array(total);
+  for (const [name, offset] of at) flat.set(grads[name].dataSync() as Float32Array, offset);
+  if (scale !== 1) for (let i = 0; i < flat.length; i++) flat[i] *= scale;
+  await comm.allreduce(flat, 'mean');
+  return Object.fromEntries(
+    Object.entries(grads).map(([name, t]) => [name, tf.tensor(flat.subarray(at.get(name)!, at.get(name)! + t.size), t.shape, 'float32')]),
   );
-  await comm.allreduceBuckets(arrays, { op: 'mean', bucketBytes: options.bucketBytes });
-  return Object.fromEntries(names.map((name, i) => [name, tf.tensor(arrays[i], grads[name].shape, 'float32')]));
 }
 
 /** A tf.Variable, or a tfjs-layers weight (`model.weights`), whose value can be replaced. */
@@ -125,7 +134,7 @@ export function shardRange(globalBatchSize: number, rank: number, size: number):
  * of records each rank's metrics cover) the mean is weighted; ranks with weight 0 count for nothing. A metric that
  * only some ranks report is averaged over those; one no rank can weigh is NaN.
  */
-export async function averageMetrics(comm: Communicator, metrics: Record<string, number>, weight = 1): Promise<Record<string, number>> {
+export async function averageMetrics(comm: Pick<Collectives, 'allgather'>, metrics: Record<string, number>, weight = 1): Promise<Record<string, number>> {
   const all = await comm.allgather({ metrics, weight });
   const sums = new Map<string, { total: number; weight: number }>();
   for (const { metrics: m, weight: w } of all) {

@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { CoreContext } from '../core/context';
 import { shardRange } from '../core/distributed';
+import { averageGradients, averageMetrics } from '../distributed/dataParallel';
 import { encodeCheckpoint, restoreCheckpoint, type TrialState } from './checkpointFormat';
 import { lengthToBatches, toBatches, type LengthBasis } from './length';
 import { epochPermutation } from './rng';
@@ -220,26 +221,10 @@ class TrialLoop {
     this.steps += 1;
   }
 
-  private async averageGradients(grads: tf.NamedTensorMap): Promise<tf.NamedTensorMap> {
-    // All gradients in one flat array: one all-reduce (bucketed inside if large), no packing copies.
-    const flat = new Float32Array(this.vars.reduce((n, v) => n + v.size, 0));
-    let at = 0;
-    for (const v of this.vars) {
-      flat.set(grads[v.name]!.dataSync() as Float32Array, at);
-      at += v.size;
-    }
+  private averageGradients(grads: tf.NamedTensorMap): Promise<tf.NamedTensorMap> {
     // Each rank's loss is the mean over its shard; weighting by shard size makes the mean over ranks the mean over
     // the global batch even when it does not split evenly.
-    const scale = ((this.shard[1] - this.shard[0]) * this.ctx.size) / this.G;
-    if (scale !== 1) for (let i = 0; i < flat.length; i++) flat[i]! *= scale;
-    await this.core.distributed.allreduceMean([flat]);
-    const out: tf.NamedTensorMap = {};
-    at = 0;
-    for (const v of this.vars) {
-      out[v.name] = tf.tensor(flat.subarray(at, at + v.size), grads[v.name]!.shape, 'float32');
-      at += v.size;
-    }
-    return out;
+    return averageGradients(this.core.distributed, grads, { scale: ((this.shard[1] - this.shard[0]) * this.ctx.size) / this.G });
   }
 
   /** Sends the mean of the training metrics since the last report. `final` also logs. */
@@ -269,13 +254,8 @@ class TrialLoop {
   }
 
   /** Training metrics over the whole global batch: each rank's mean weighted by its shard's size. */
-  private async averageMetrics(metrics: Record<string, number>): Promise<Record<string, number>> {
-    const n = this.shard[1] - this.shard[0];
-    const all = await this.core.distributed.allgather({ metrics, n });
-    const total = all.reduce((a, r) => a + r.n, 0);
-    const out: Record<string, number> = {};
-    for (const k of Object.keys(metrics)) out[k] = all.reduce((a, r) => a + (r.metrics[k] ?? NaN) * r.n, 0) / total;
-    return out;
+  private averageMetrics(metrics: Record<string, number>): Promise<Record<string, number>> {
+    return averageMetrics(this.core.distributed, metrics, this.shard[1] - this.shard[0]);
   }
 
   /** Record-weighted validation metrics over the whole validation set (each rank takes a contiguous shard). */
