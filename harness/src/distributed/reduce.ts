@@ -75,7 +75,7 @@ export class Reducer {
   }
 
   /** A sink that sums a payload of `dst.byteLength` bytes into `dst` as it is read (divided by `divisor` if set). */
-  sink(dst: Float32Array, divisor?: number): PayloadSink {
+  sink(dst: Float32Array, divisor?: number): ReduceSink {
     return new ReduceSink(this, dst, divisor);
   }
 
@@ -119,7 +119,7 @@ export class Reducer {
 }
 
 /** Sums a payload into `dst` piece by piece; see `Reducer`. */
-class ReduceSink implements PayloadSink {
+export class ReduceSink implements PayloadSink {
   /** Bytes of a partial float waiting at the start of the input area. */
   private carry = 0;
   /** Floats of `dst` summed so far. */
@@ -130,6 +130,11 @@ class ReduceSink implements PayloadSink {
     private readonly dst: Float32Array,
     private readonly divisor: number | undefined,
   ) {}
+
+  /** The payload's expected size. */
+  get byteLength(): number {
+    return this.dst.byteLength;
+  }
 
   readBuffer(max: number): Buffer {
     return this.reducer.inputBuffer(this.carry, max);

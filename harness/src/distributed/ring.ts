@@ -19,8 +19,8 @@
 // A peer that hangs without closing its sockets is not detected (as with NCCL): the caller's own timeouts apply.
 import net from 'node:net';
 import { CommunicatorError } from './errors';
-import { FrameParser, FrameType, SUNK, bytesOf, encodeHeader, float32View, type BodyProvider, type FrameHandler, type PayloadSink } from './framing';
-import { Reducer } from './reduce';
+import { FrameParser, FrameType, SUNK, bytesOf, encodeHeader, float32View, type BodyProvider, type FrameHandler } from './framing';
+import { Reducer, type ReduceSink } from './reduce';
 
 export type ReduceOp = 'mean' | 'sum';
 
@@ -84,12 +84,6 @@ const SEGMENT_WINDOW = 4;
 const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
 const STEP_SPACE = 2 ** 21;
 const CLOSE_GRACE_MS = 1000;
-
-/** A sink that sums a reduce-scatter payload of `byteLength` bytes into its chunk. */
-interface ReduceTarget {
-  sink: PayloadSink;
-  byteLength: number;
-}
 
 interface Waiter {
   resolve: (payload: Buffer) => void;
@@ -196,7 +190,7 @@ export class RingCommunicator implements Communicator {
   private readonly inbox = new Map<number, Buffer>();
   private readonly waiters = new Map<number, Waiter>();
   /** Where expected data frames should be read to (straight from the kernel), by frame key. */
-  private readonly destinations = new Map<number, Buffer | ReduceTarget>();
+  private readonly destinations = new Map<number, Buffer | ReduceSink>();
   private readonly failed: Promise<never>;
   private rejectFailed!: (error: CommunicatorError) => void;
   private readonly segmentElems: number;
@@ -432,10 +426,7 @@ export class RingCommunicator implements Communicator {
     // own contribution to it has been sent).
     for (let s = 0; s < n - 1; s++) {
       const sumInto = chunk(mod(r - s - 1, n));
-      if (sumInto.length > 0) {
-        const sink = this.reducer.sink(sumInto, mean && s === n - 2 ? n : undefined);
-        this.expectInto(op, s, { sink, byteLength: sumInto.byteLength });
-      }
+      if (sumInto.length > 0) this.expectInto(op, s, this.reducer.sink(sumInto, mean && s === n - 2 ? n : undefined));
       const dst = chunk(mod(r - s, n));
       if (dst.length > 0) this.expectInto(op, n - 1 + s, bytesOf(dst));
     }
@@ -489,7 +480,7 @@ export class RingCommunicator implements Communicator {
   }
 
   /** Data frame (op, step) should be read straight into `target` if it has not arrived yet. */
-  private expectInto(op: number, step: number, target: Buffer | ReduceTarget): void {
+  private expectInto(op: number, step: number, target: Buffer | ReduceSink): void {
     const key = (op >>> 0) * STEP_SPACE + step;
     if (!this.inbox.has(key)) this.destinations.set(key, target);
   }
@@ -499,14 +490,13 @@ export class RingCommunicator implements Communicator {
   }
 
   /** @internal The receiving socket's parser asks where a payload goes. */
-  bodyFor(type: number, op: number, step: number, length: number): Buffer | PayloadSink | undefined {
+  bodyFor(type: number, op: number, step: number, length: number): Buffer | ReduceSink | undefined {
     if (type !== FrameType.Data) return undefined;
     const key = op * STEP_SPACE + step;
     const target = this.destinations.get(key);
     if (target === undefined) return undefined;
     this.destinations.delete(key);
-    if (target instanceof Uint8Array) return target.length === length ? target : undefined;
-    return target.byteLength === length ? target.sink : undefined;
+    return target.byteLength === length ? target : undefined;
   }
 
   private recv(op: number, step: number): Promise<Buffer> {
