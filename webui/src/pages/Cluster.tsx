@@ -129,7 +129,7 @@ export function ClusterPage() {
               {agents.data?.length === 0 && (
                 <tr>
                   <td colSpan={5} className="empty">
-                    No agents connected. Start one with <code>hone agent run</code>.
+                    No agents connected. Start one with <code>node --import tsx agent/src/main.ts --master &lt;this master&gt;</code>, or install one with <code>deploy/install-agent.sh</code>.
                   </td>
                 </tr>
               )}
