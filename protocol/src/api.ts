@@ -18,10 +18,6 @@ export interface CreateExperimentBody {
   activate?: boolean;
 }
 
-export interface ErrorBody {
-  error: { code: string; message: string; details?: unknown };
-}
-
 export interface ExperimentSummary {
   id: number;
   name: string;

@@ -1,3 +1,4 @@
 export * from './config';
 export * from './agent';
 export * from './api';
+export * from './errors';

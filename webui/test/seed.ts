@@ -66,14 +66,20 @@ function toConfig(yaml: string): unknown {
 export async function seedExperiment(query: QueryFn, o: SeedExperimentOptions): Promise<SeededExperiment> {
   const state = o.state ?? 'COMPLETED';
   const yaml = configYaml(o);
-  const config = toConfig(yaml) as { resources: { resource_pool: string; priority: number; weight: number } };
+  const config = toConfig(yaml) as {
+    resources: { resource_pool: string; priority: number; weight: number; slots_per_trial: number };
+    searcher: { name: string; metric: string; smaller_is_better: boolean };
+  };
   const started = o.startedMinutesAgo ?? 60;
   const terminal = state === 'COMPLETED' || state === 'CANCELED' || state === 'ERROR';
   const exp = await query(
-    `INSERT INTO experiments (name, state, config, config_yaml, resource_pool, priority, weight, owner, labels, start_time, end_time)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now() - make_interval(mins => $10::int), CASE WHEN $11::bool THEN now() - make_interval(mins => ($10::int / 4)) END)
+    `INSERT INTO experiments (name, state, config, config_yaml, resource_pool, priority, weight, owner, labels, start_time, end_time,
+                              searcher_name, searcher_metric, smaller_is_better, slots_per_trial)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now() - make_interval(mins => $10::int), CASE WHEN $11::bool THEN now() - make_interval(mins => ($10::int / 4)) END,
+             $12, $13, $14, $15)
      RETURNING id`,
-    [o.name, state, JSON.stringify(config), yaml, config.resources.resource_pool, config.resources.priority, config.resources.weight, o.owner ?? 'admin', JSON.stringify(o.labels ?? []), started, terminal],
+    [o.name, state, JSON.stringify(config), yaml, config.resources.resource_pool, config.resources.priority, config.resources.weight, o.owner ?? 'admin', JSON.stringify(o.labels ?? []), started, terminal,
+     config.searcher.name, config.searcher.metric, config.searcher.smaller_is_better, config.resources.slots_per_trial],
   );
   const id = Number(exp.rows[0].id);
   const len = o.points * STEP;

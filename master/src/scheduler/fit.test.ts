@@ -21,8 +21,10 @@ describe('canEverFit', () => {
     const r = canEverFit(eights, 'gpu', 40);
     expect(r).toEqual({ fits: false, reason: expect.stringContaining('needs 5 whole agents') });
   });
-  it('refuses a pool without agents and only counts agents of the pool', () => {
-    expect(canEverFit(eights, 'cpu', 1)).toEqual({ fits: false, reason: "no agent in pool 'cpu'" });
+  it('accepts any gang in a pool without agents (agents may join, an autoscaler may grow it) and only counts agents of the pool', () => {
+    expect(canEverFit(eights, 'cpu', 1)).toEqual({ fits: true });
+    expect(canEverFit([], 'gpu', 64)).toEqual({ fits: true });
+    expect(canEverFit([], 'gpu', -1).fits).toBe(false);
     const mixed = [...makeAgents(1, 8, 'big', 'b'), ...makeAgents(4, 2, 'small', 's')];
     expect(canEverFit(mixed, 'small', 4).fits).toBe(true);
     expect(canEverFit(mixed, 'small', 8).fits).toBe(true);

@@ -53,10 +53,15 @@ export function poolShape(agents: readonly Agent[], pool: string): PoolShape {
 
 /**
  * Whether a gang of `slots` could ever be placed in `pool` given these agents (enabled or not: a disabled agent
- * may come back). Use it to refuse a submission up front instead of letting it wait forever.
- * A pool with no agent at all is refused too; a caller whose pool autoscales from zero should skip the check.
+ * may come back). The master calls it at submit time, to refuse work that would wait forever.
+ *
+ * A pool with no agent at all ACCEPTS any gang: agents join pools when they start (`--pool`), and an autoscaler
+ * may grow an empty pool from zero, so work submitted before its machines exist must wait, not be refused. The
+ * scheduling pass still reports such work as waiting with "no agent in pool '<name>'".
  */
 export function canEverFit(agents: readonly Agent[], pool: string, slots: number): FitCheck {
-  const reason = shapeRefusal(poolShape(agents, pool), slots);
+  const shape = poolShape(agents, pool);
+  if (shape.agents === 0) return Number.isInteger(slots) && slots >= 0 ? { fits: true } : { fits: false, reason: `slots must be a whole number >= 0 (got ${slots})` };
+  const reason = shapeRefusal(shape, slots);
   return reason === undefined ? { fits: true } : { fits: false, reason };
 }

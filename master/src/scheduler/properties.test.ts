@@ -251,7 +251,8 @@ describe('scheduler properties', () => {
         const max = new Map(s.groups.map((g) => [g.id, g.maxSlots ?? Infinity]));
         const target = new Set(
           s.allocations
-            .filter((a) => canEverFit(s.agents, a.pool, a.slots).fits && a.slots <= max.get(a.groupId)!)
+            // canEverFit accepts gangs of an empty pool (agents may join later); with no agent they cannot run yet.
+            .filter((a) => s.agents.some((g) => g.pool === a.pool) && canEverFit(s.agents, a.pool, a.slots).fits && a.slots <= max.get(a.groupId)!)
             .map((a) => a.id),
         );
         const done = new Set<string>();
