@@ -21,7 +21,7 @@ export { createCoreContext } from './core/context';
 export type { Distributed } from './core/distributed';
 export { localDistributed, shardRange } from './core/distributed';
 export type { MasterClient, HttpMasterClientOptions } from './core/masterClient';
-export { HttpMasterClient, MasterApiError } from './core/masterClient';
+export { HttpMasterClient } from './core/masterClient';
 export { MemoryMaster, type MemoryMasterOptions } from './core/memoryMaster';
 export { serveMemoryMaster, type FakeMasterServer } from './core/httpFake';
 export { masterExchange, type Exchange } from './core/rendezvous';

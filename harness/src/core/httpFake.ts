@@ -32,7 +32,7 @@ export async function serveMemoryMaster(master: MemoryMaster, token = 'test-toke
           failures -= 1;
           return send(503, { error: { code: 'UNAVAILABLE', message: 'restarting' } });
         }
-        if (req.headers.authorization !== `Bearer ${token}`) return send(401, { error: { code: 'UNAUTHORIZED', message: 'bad token' } });
+        if (req.headers.authorization !== `Bearer ${token}`) return send(401, { error: { code: 'UNAUTHENTICATED', message: 'bad token' } });
         const body = Buffer.concat(chunks);
         const json = () => JSON.parse(body.toString('utf8') || '{}');
         const waitS = Number(url.searchParams.get('wait_s') ?? 0);
@@ -47,7 +47,7 @@ export async function serveMemoryMaster(master: MemoryMaster, token = 'test-toke
               return send(200, {});
             }
             const a = await master.getRendezvous(m[1]!, waitS);
-            return a ? send(200, { addresses: a }) : send(409, { error: { code: 'RENDEZVOUS_INCOMPLETE', message: 'waiting for ranks' } });
+            return a ? send(200, { addresses: a }) : send(409, { error: { code: 'CONFLICT', message: 'waiting for ranks' } });
           }
           if ((m = /^\/trials\/(\d+)\/searcher\/operation$/.exec(p))) return send(200, await master.getSearcherOperation(Number(m[1]), waitS));
           if ((m = /^\/trials\/(\d+)\/searcher\/completed_operation$/.exec(p))) {
@@ -72,7 +72,7 @@ export async function serveMemoryMaster(master: MemoryMaster, token = 'test-toke
           }
           send(404, { error: { code: 'NOT_FOUND', message: `no route ${req.method} ${p}` } });
         } catch (e) {
-          send(400, { error: { code: 'BAD_REQUEST', message: (e as Error).message } });
+          send(400, { error: { code: 'INVALID_ARGUMENT', message: (e as Error).message } });
         }
       })();
     });

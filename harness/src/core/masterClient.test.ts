@@ -1,6 +1,7 @@
 import { describe, expect, it, afterEach } from 'vitest';
 import { parseExperimentConfig } from '@hone/protocol';
-import { HttpMasterClient, MasterApiError } from './masterClient';
+import { HoneError } from '@hone/protocol/errors';
+import { HttpMasterClient } from './masterClient';
 import { MemoryMaster } from './memoryMaster';
 import { serveMemoryMaster, type FakeMasterServer } from './httpFake';
 import { masterExchange } from './rendezvous';
@@ -29,9 +30,9 @@ describe('HttpMasterClient', () => {
     server = await serveMemoryMaster(master, 'tok');
     const client = new HttpMasterClient({ baseUrl: server.url, token: 'wrong', log: () => {} });
     const err = await client.getAllocationInfo('alloc-0').catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(MasterApiError);
-    expect((err as MasterApiError).status).toBe(401);
-    expect((err as MasterApiError).code).toBe('UNAUTHORIZED');
+    expect(err).toBeInstanceOf(HoneError);
+    expect((err as HoneError).status).toBe(401);
+    expect((err as HoneError).code).toBe('UNAUTHENTICATED');
     expect((err as Error).message).toContain('bad token');
     expect(server.requests.length).toBe(1);
   });

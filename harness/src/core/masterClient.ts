@@ -9,6 +9,7 @@ import type {
   SearcherOperation,
 } from '@hone/protocol';
 import { API_PREFIX } from '@hone/protocol';
+import { HoneError } from '@hone/protocol/errors';
 
 export interface MasterClient {
   /** `rank` tells the master which rank asks (AllocationInfo.rank echoes it). */
@@ -27,18 +28,6 @@ export interface MasterClient {
   getRendezvous(allocationId: string, waitS: number): Promise<string[] | null>;
   /** A registered checkpoint by uuid (GET /checkpoints/:uuid). */
   getCheckpoint(uuid: string): Promise<CheckpointInfo>;
-}
-
-/** An error answer from the master (`{error:{code,message}}`), or an unexpected status. */
-export class MasterApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'MasterApiError';
-  }
 }
 
 export interface HttpMasterClientOptions {
@@ -74,7 +63,10 @@ export class HttpMasterClient implements MasterClient {
     this.log = opts.log ?? ((l) => console.error(l));
   }
 
-  /** One request with retries on transient failures; returns the raw response (2xx) or throws MasterApiError. */
+  /**
+   * One request with retries on transient failures; returns the raw response (2xx) or throws the master's answer as
+   * a `HoneError` (its code, the status as received, and a message that names the request).
+   */
   private async request(method: string, path: string, init: { body?: unknown; raw?: Uint8Array; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Response> {
     const deadline = Date.now() + this.retryForMs;
     let delay = 250;
@@ -101,21 +93,17 @@ export class HttpMasterClient implements MasterClient {
           await res.arrayBuffer().catch(() => undefined);
         } else {
           const text = await res.text().catch(() => '');
-          let code = `HTTP_${res.status}`;
-          let message = text || res.statusText;
+          let parsed: unknown;
           try {
-            const parsed = JSON.parse(text) as { error?: { code?: string; message?: string } };
-            if (parsed.error) {
-              code = parsed.error.code ?? code;
-              message = parsed.error.message ?? message;
-            }
+            parsed = JSON.parse(text);
           } catch {
-            // not JSON: keep the text
+            // not JSON: the text becomes the message
           }
-          throw new MasterApiError(res.status, code, `${method} ${path}: ${res.status} ${code}: ${message}`);
+          const answer = HoneError.fromResponse(res.status, parsed, text || res.statusText);
+          throw new HoneError(answer.code, `${method} ${path}: ${res.status} ${answer.code}: ${answer.message}`, answer.details, res.status);
         }
       } catch (e) {
-        if (e instanceof MasterApiError) throw e;
+        if (e instanceof HoneError) throw e;
         if (init.signal?.aborted) throw new Error(`${method} ${path}: aborted`);
         transient = (e as Error).message + ((e as { cause?: { code?: string } }).cause?.code ? ` (${(e as { cause: { code: string } }).cause.code})` : '');
       } finally {
@@ -186,7 +174,7 @@ export class HttpMasterClient implements MasterClient {
       return Array.isArray(r.addresses) ? r.addresses : null;
     } catch (e) {
       // Not every rank has posted yet: the master answers with a 4xx (404 / 409) until the list is complete.
-      if (e instanceof MasterApiError && (e.status === 404 || e.status === 409 || e.status === 425)) return null;
+      if (e instanceof HoneError && (e.status === 404 || e.status === 409 || e.status === 425)) return null;
       throw e;
     }
   }
