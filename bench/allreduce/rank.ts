@@ -1,6 +1,6 @@
 // One rank of the all-reduce benchmark. The parent (main.ts) is the rendezvous over the IPC channel and collects
 // rank 0's timings:  parent → child { type: 'addresses', addresses };  child → parent { type: 'address' | 'result' }.
-import { connectRing } from '../../harness/src/distributed/ring';
+import { connectRing } from '../../harness/src/distributed/setup';
 
 const rank = Number(process.argv[2]);
 const size = Number(process.argv[3]);

@@ -8,10 +8,9 @@ import * as tf from '@tensorflow/tfjs';
 import { parseExperimentConfig } from '@hone/protocol';
 import { selectBackend } from '../../harness/src/backend';
 import { createCoreContext } from '../../harness/src/core/context';
-import { localDistributed } from '../../harness/src/core/distributed';
 import { MemoryMaster } from '../../harness/src/core/memoryMaster';
-import { communicatorToDistributed } from '../../harness/src/core/ringAdapter';
-import { connectRing } from '../../harness/src/distributed/ring';
+import { localCollectives } from '../../harness/src/distributed/localCollectives';
+import { connectRing } from '../../harness/src/distributed/setup';
 import { runTrial } from '../../harness/src/trial/controller';
 import { mulberry32 } from '../../harness/src/trial/rng';
 import type { TrialDef } from '../../harness/src/trial/types';
@@ -56,22 +55,19 @@ await selectBackend(process.env.HONE_TF_BACKEND, () => {});
 
 const distributed =
   size > 1
-    ? communicatorToDistributed(
-        await connectRing({
-          rank,
-          size,
-          timeoutMs: 60_000,
-          exchange: (address) =>
-            new Promise((resolve) => {
-              process.on('message', (m: { type: string; addresses?: string[] }) => {
-                if (m.type === 'addresses') resolve(m.addresses!);
-              });
-              void send({ type: 'address', address });
-            }),
-        }),
+    ? await connectRing({
         rank,
-      )
-    : localDistributed();
+        size,
+        timeoutMs: 60_000,
+        exchange: (address) =>
+          new Promise((resolve) => {
+            process.on('message', (m: { type: string; addresses?: string[] }) => {
+              if (m.type === 'addresses') resolve(m.addresses!);
+            });
+            void send({ type: 'address', address });
+          }),
+      })
+    : localCollectives();
 
 const total = plan.warmup + plan.phases * plan.phaseSteps;
 let gos = 0;

@@ -18,14 +18,16 @@ export type {
   PreemptionContext,
 } from './core/context';
 export { createCoreContext } from './core/context';
-export type { Distributed } from './core/distributed';
-export { localDistributed, shardRange } from './core/distributed';
+export type { Collectives, ReduceOp, AllreduceBucketsOptions } from './distributed/collectives';
+export { localCollectives } from './distributed/localCollectives';
+export { shardRange, type Shard } from './distributed/dataParallel';
 export type { MasterClient, HttpMasterClientOptions } from './core/masterClient';
 export { HttpMasterClient } from './core/masterClient';
 export { MemoryMaster, type MemoryMasterOptions } from './core/memoryMaster';
 export { serveMemoryMaster, type FakeMasterServer } from './core/httpFake';
-export { masterExchange, type Exchange } from './core/rendezvous';
-export { connectDistributed, type ConnectOptions } from './core/connect';
+export { masterExchange } from './distributed/rendezvous';
+export type { Exchange } from './distributed/setup';
+export { connectDistributed, type ConnectOptions } from './distributed/connect';
 export type { CheckpointFiles, CheckpointStorage } from './core/checkpointStorage';
 export { checkpointStorage } from './core/checkpointStorage';
 export { runTrial, makeTrialContext, type RunTrialOptions, type TrialOutcome } from './trial/controller';

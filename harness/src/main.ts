@@ -3,8 +3,8 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createCoreContext } from './core/context';
-import { requireSameBackend } from './core/distributed';
-import { connectDistributed } from './core/connect';
+import { connectDistributed } from './distributed/connect';
+import { requireSameBackend } from './distributed/sameBackend';
 import { HttpMasterClient } from './core/masterClient';
 import { selectBackend } from './backend';
 import { loadEntrypoint } from './entrypoint';

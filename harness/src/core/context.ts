@@ -2,7 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import type { AllocationInfo, CheckpointInfo, ExperimentConfig, HParams } from '@hone/protocol';
 import { checkpointStorage, readDirFiles, writeDirFiles, type CheckpointFiles } from './checkpointStorage';
-import { localDistributed, type Distributed } from './distributed';
+import type { Collectives } from '../distributed/collectives';
+import { localCollectives } from '../distributed/localCollectives';
 import type { MasterClient } from './masterClient';
 import { MetricsReporter } from './metricsReporter';
 import { PreemptionWatcher } from './preemption';
@@ -56,7 +57,8 @@ export interface CoreContext {
   readonly info: AllocationInfo;
   readonly config: ExperimentConfig;
   readonly hparams: HParams;
-  readonly distributed: Distributed;
+  /** The collectives among the trial's ranks (one rank: every collective is the identity). */
+  readonly distributed: Collectives;
   readonly train: TrainContext;
   readonly searcher: SearcherContext;
   readonly checkpoint: CheckpointContext;
@@ -67,7 +69,7 @@ export interface CoreContext {
 export interface CoreContextOptions {
   client: MasterClient;
   info: AllocationInfo;
-  distributed?: Distributed;
+  distributed?: Collectives;
   log?: (line: string) => void;
   /** Long-poll for a searcher operation this long before concluding the trial is paused. Default 30 s. */
   searcherWaitS?: number;
@@ -85,7 +87,7 @@ export interface ManagedCoreContext extends CoreContext {
 export function createCoreContext(opts: CoreContextOptions): ManagedCoreContext {
   const { client, info } = opts;
   const log = opts.log ?? ((l: string) => console.log(l));
-  const distributed = opts.distributed ?? localDistributed();
+  const distributed = opts.distributed ?? localCollectives();
   const chief = distributed.rank === 0;
   const reporter = new MetricsReporter(client, info.trialId, { flushIntervalMs: opts.metricsFlushIntervalMs });
   const watcher = new PreemptionWatcher(client, info.allocationId, opts.preemptionWaitS ?? 30, log);
@@ -136,7 +138,7 @@ export function createCoreContext(opts: CoreContextOptions): ManagedCoreContext 
       while (true) {
         let next: { length: number } | null = null;
         if (chief) next = await nextOperation(waitS);
-        next = await distributed.broadcast(next);
+        next = await distributed.broadcastJson(next);
         if (!next) return;
         let reported = false;
         const length = next.length;
@@ -180,7 +182,7 @@ export function createCoreContext(opts: CoreContextOptions): ManagedCoreContext 
 
   const preemption: PreemptionContext = {
     shouldPreempt: () => watcher.shouldPreempt(),
-    shouldPreemptAll: () => (distributed.size === 1 ? Promise.resolve(watcher.shouldPreempt()) : distributed.broadcast(watcher.shouldPreempt())),
+    shouldPreemptAll: () => (distributed.size === 1 ? Promise.resolve(watcher.shouldPreempt()) : distributed.broadcastJson(watcher.shouldPreempt())),
   };
 
   return {

@@ -4,7 +4,6 @@ import { HoneError } from '@hone/protocol/errors';
 import { HttpMasterClient } from './masterClient';
 import { MemoryMaster } from './memoryMaster';
 import { serveMemoryMaster, type FakeMasterServer } from './httpFake';
-import { masterExchange } from './rendezvous';
 
 const config = parseExperimentConfig({ entrypoint: 'model.ts:createTrial', searcher: { name: 'single', metric: 'validation_loss', max_length: { batches: 10 } } });
 let server: FakeMasterServer | null = null;
@@ -49,26 +48,5 @@ describe('HttpMasterClient', () => {
     const data = new Uint8Array(70_000).map((_, i) => (i * 7) % 256);
     await client.uploadCheckpointFile('u-1', 'dir/a b.bin', data);
     expect(Array.from(await client.downloadCheckpointFile('u-1', 'dir/a b.bin'))).toEqual(Array.from(data));
-  });
-});
-
-describe('masterExchange', () => {
-  it('posts this rank and resolves once every rank has posted, polling through "incomplete" answers', async () => {
-    const master = new MemoryMaster({ config, worldSize: 2 });
-    server = await serveMemoryMaster(master);
-    const client = new HttpMasterClient({ baseUrl: server.url, token: 'test-token', log: () => {} });
-    const a = masterExchange(client, 'alloc-0', 0, { waitS: 0 })('10.0.0.1:5000');
-    await new Promise((r) => setTimeout(r, 700));
-    const b = masterExchange(client, 'alloc-0', 1, { waitS: 0 })('10.0.0.2:5001');
-    expect(await Promise.all([a, b])).toEqual([
-      ['10.0.0.1:5000', '10.0.0.2:5001'],
-      ['10.0.0.1:5000', '10.0.0.2:5001'],
-    ]);
-  });
-
-  it('times out when a rank never posts', async () => {
-    const master = new MemoryMaster({ config, worldSize: 2 });
-    const ex = masterExchange(master, 'alloc-0', 0, { waitS: 0, timeoutMs: 300 });
-    await expect(ex('h:1')).rejects.toThrow(/rendezvous/);
   });
 });

@@ -1,22 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { averageGradients, averageMetrics, broadcastWeights, shardRange } from './dataParallel';
-import type { Communicator } from './ring';
-import { localRing } from './testRing';
+import { localRingsClosedAfterEach } from './testRing';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
-let open: Communicator[] = [];
-afterEach(async () => {
-  await Promise.all(open.map((c) => c.close()));
-  open = [];
-});
-async function ring(size: number): Promise<Communicator[]> {
-  open = await localRing(size);
-  return open;
-}
+const ring = localRingsClosedAfterEach();
 
 describe('shardRange', () => {
   it('covers the global batch with contiguous shards that differ by at most one', () => {

@@ -1,15 +1,8 @@
 // Data-parallel helpers for the Trial API: average gradients, start replicas from rank 0's weights, split a global
 // batch, average metrics. Every rank calls each helper at the same point of its loop.
 import * as tf from '@tensorflow/tfjs';
+import type { Collectives } from './collectives';
 import { CommunicatorError } from './errors';
-import type { Communicator, ReduceOp } from './ring';
-
-/** What the gradient and metric helpers need: a `Communicator`, or the core context's `distributed`. */
-export interface Collectives {
-  readonly size: number;
-  allreduce(data: Float32Array, op?: ReduceOp): Promise<Float32Array>;
-  allgather<T>(value: T): Promise<T[]>;
-}
 
 export interface AverageGradientsOptions {
   /**
@@ -67,7 +60,7 @@ function writeWeight(w: Weight, value: tf.Tensor): void {
  * same variables in the same order on every rank (e.g. `model.weights`, or `optimizer.getWeights()` values); a rank
  * whose shapes differ gets a clear error instead of garbage.
  */
-export async function broadcastWeights(comm: Communicator, weights: readonly Weight[], root = 0): Promise<void> {
+export async function broadcastWeights(comm: Collectives, weights: readonly Weight[], root = 0): Promise<void> {
   if (comm.size === 1) return;
   const tensors = weights.map(readWeight);
   for (const t of tensors) {
@@ -88,7 +81,7 @@ export async function broadcastWeights(comm: Communicator, weights: readonly Wei
       at += t.size;
     }
   }
-  await comm.broadcast(flat, root);
+  await comm.broadcastArray(flat, root);
   if (comm.rank === root) return;
   let at = 0;
   weights.forEach((w, i) => {

@@ -2,16 +2,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CommunicatorError } from './errors';
 import { Reducer } from './reduce';
-import { connectRing, type Communicator } from './ring';
-import { inputFor, localRendezvous, localRing } from './testRing';
+import type { RingCommunicator } from './ring';
+import { inputFor, localRing } from './testRing';
 
-let open: Communicator[] = [];
+let open: RingCommunicator[] = [];
 afterEach(async () => {
   await Promise.all(open.map((c) => c.close()));
   open = [];
 });
 
-async function ring(size: number, segmentBytes?: number): Promise<Communicator[]> {
+async function ring(size: number, segmentBytes?: number): Promise<RingCommunicator[]> {
   const comms = await localRing(size, segmentBytes ? { segmentBytes } : {});
   open.push(...comms);
   return comms;
@@ -69,7 +69,7 @@ describe('ring all-reduce', () => {
       expectClose(out[0], localSum(3, length));
       expectBitIdentical(out);
       const root = round + 1;
-      const b = await Promise.all(comms.map((c) => c.broadcast(c.rank === root ? inputFor(7, length) : new Float32Array(length), root)));
+      const b = await Promise.all(comms.map((c) => c.broadcastArray(c.rank === root ? inputFor(7, length) : new Float32Array(length), root)));
       expectBitIdentical([inputFor(7, length), ...b]);
     }
   });
@@ -152,7 +152,7 @@ describe('broadcast, allgather, barrier', () => {
     const comms = await ring(4, 128);
     for (const root of [0, 2, 3]) {
       for (const length of [0, 1, 5, 1000]) {
-        const out = await Promise.all(comms.map((c) => c.broadcast(c.rank === root ? inputFor(99, length) : new Float32Array(length), root)));
+        const out = await Promise.all(comms.map((c) => c.broadcastArray(c.rank === root ? inputFor(99, length) : new Float32Array(length), root)));
         for (const o of out) expect(Buffer.from(o.buffer).equals(Buffer.from(inputFor(99, length).buffer))).toBe(true);
       }
     }
@@ -181,7 +181,7 @@ describe('broadcast, allgather, barrier', () => {
     const copy = x.slice();
     expect(await c.allreduce(x)).toEqual(copy);
     expect(await c.allreduceBuckets([x])).toEqual([copy]);
-    expect(await c.broadcast(x)).toBe(x);
+    expect(await c.broadcastArray(x)).toBe(x);
     expect(await c.allgather({ a: 1 })).toEqual([{ a: 1 }]);
     await c.barrier();
     await c.close();
@@ -224,25 +224,6 @@ describe('failures', () => {
     await new Promise((r) => setTimeout(r, 50));
     await comms[0].close();
     await comms[1].close();
-    expect(failures).toEqual([]);
-  });
-
-  it('times out set-up with a clear message when the rendezvous never completes', async () => {
-    const started = Date.now();
-    await expect(connectRing({ rank: 0, size: 2, timeoutMs: 300, exchange: () => new Promise(() => {}) })).rejects.toThrow(
-      /rank 0: ring set-up timed out after 300 ms while waiting for the rendezvous/,
-    );
-    expect(Date.now() - started).toBeLessThan(2000);
-  });
-
-  it('times out set-up when a neighbour never connects', async () => {
-    const exchange = localRendezvous(2);
-    void exchange(1)('127.0.0.1:1'); // rank 1 "posts" an address nobody listens on and never connects
-    const failures: unknown[] = [];
-    await expect(connectRing({ rank: 0, size: 2, timeoutMs: 500, exchange: exchange(0), onFailure: (e) => failures.push(e) })).rejects.toThrow(
-      /timed out after 500 ms while connecting to rank 1/,
-    );
-    await new Promise((r) => setTimeout(r, 50));
     expect(failures).toEqual([]);
   });
 });

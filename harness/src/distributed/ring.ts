@@ -1,13 +1,12 @@
-// Ring communicator over TCP for the ranks of one trial (data-parallel training).
+// The ring communicator: the collectives (collectives.ts) of the ranks of one trial, over TCP (data-parallel training).
 //
-// Topology: rank r holds two sockets, one to its next neighbour (r+1) % size, on which it sends collective data,
-// and one from its previous neighbour (r-1+size) % size, on which it receives. Each rank connects to its previous
-// neighbour, so the receiving socket is its own client socket and can read (`onread`) straight into payload
-// buffers. Control frames (hello, abort, goodbye) go both ways on both sockets. Every collective (all-reduce, broadcast, all-gather, barrier) runs around that ring.
+// Topology: rank r holds two connections (connection.ts), one to its next neighbour (r+1) % size, on which it sends
+// collective data, and one from its previous neighbour (r-1+size) % size, on which it receives. Each rank connects
+// to its previous neighbour, so the receiving socket is its own client socket and can read (`onread`) straight into
+// payload buffers. Control frames (hello, abort, goodbye) go both ways on both sockets. Every collective
+// (all-reduce, broadcast, all-gather, barrier) runs around that ring; setting the ring up is setup.ts's job.
 //
-// Contract for callers: every rank issues the same collectives, with the same lengths, in the same order (as with
-// NCCL or Gloo). Collectives may be in flight concurrently; frames carry an operation number so they cannot mix.
-// An array passed to a collective must not be touched until its promise settles.
+// Collectives may be in flight concurrently: frames carry an operation number so they cannot mix.
 //
 // Determinism: in the ring all-reduce every chunk is summed in one fixed order around the ring by the rank that
 // ends up owning it, which also applies the mean; the other ranks receive those exact bytes. So all ranks end with
@@ -17,60 +16,11 @@
 // `CommunicatorError: rank K disconnected`, tells its other neighbour (an abort frame naming K) and closes its
 // sockets; the failure travels around the ring in a few milliseconds, and `onFailure` listeners fire on every rank.
 // A peer that hangs without closing its sockets is not detected (as with NCCL): the caller's own timeouts apply.
-import net from 'node:net';
+import type { AllreduceBucketsOptions, Collectives, ReduceOp } from './collectives';
+import type { Connection } from './connection';
 import { CommunicatorError } from './errors';
-import { FrameParser, FrameType, SUNK, bytesOf, encodeHeader, float32View, type BodyProvider, type FrameHandler } from './framing';
+import { FrameType, SUNK, bytesOf, float32View } from './framing';
 import { Reducer, type ReduceSink } from './reduce';
-
-export type ReduceOp = 'mean' | 'sum';
-
-export interface Communicator {
-  readonly rank: number;
-  readonly size: number;
-  /** The failure that ended this communicator, if any. */
-  readonly failure: CommunicatorError | undefined;
-  /** Elementwise sum or mean (default) across ranks, written into `data` in place; resolves to `data`. */
-  allreduce(data: Float32Array, op?: ReduceOp): Promise<Float32Array>;
-  /**
-   * All-reduces many arrays (gradients) in place, resolving to the same arrays. They are packed, in order, into
-   * buckets of `bucketBytes` (an array may straddle buckets); a bucket's reduction overlaps packing the next one.
-   */
-  allreduceBuckets(arrays: Float32Array[], options?: AllreduceBucketsOptions): Promise<Float32Array[]>;
-  /** Copies root's `data` into every other rank's `data` (same length everywhere); resolves to `data`. */
-  broadcast(data: Float32Array, root?: number): Promise<Float32Array>;
-  /** Every rank's value (JSON-serialisable, small: metrics, flags), indexed by rank. */
-  allgather<T>(value: T): Promise<T[]>;
-  /** Resolves once every rank has entered the barrier. */
-  barrier(): Promise<void>;
-  /** Subscribes to failure (fires once; at once if already failed). Returns an unsubscribe function. */
-  onFailure(listener: (error: CommunicatorError) => void): () => void;
-  /** Closes the sockets. Pending collectives reject; peers that later need this rank fail with `PEER_CLOSED`. */
-  close(): Promise<void>;
-}
-
-export interface AllreduceBucketsOptions {
-  /** Default 25 MB, as PyTorch DDP. */
-  bucketBytes?: number;
-  /** Default 'mean'. */
-  op?: ReduceOp;
-}
-
-export interface ConnectRingOptions {
-  rank: number;
-  size: number;
-  /** The host other ranks reach this one at (advertised in `exchange`). Default 127.0.0.1. */
-  host?: string;
-  /** The interface to listen on. Default: `host`; '0.0.0.0' listens on all. */
-  listenHost?: string;
-  /** Posts this rank's "host:port" and resolves to every rank's address, indexed by rank (the master's rendezvous). */
-  exchange: (myAddress: string) => Promise<string[]>;
-  /** Limit for the whole set-up: listening, exchange, connecting both neighbours. Default 120 s. */
-  timeoutMs?: number;
-  /** Called once if the communicator fails (the harness exits the process). */
-  onFailure?: (error: CommunicatorError) => void;
-  /** Tuning: all-reduce and broadcast split data into segments of this size, several in flight. Default 8 MiB. */
-  segmentBytes?: number;
-}
 
 /**
  * Large frames, few of them: reduce-scatter payloads are summed while they are read (see reduce.ts), so a big frame
@@ -90,89 +40,6 @@ interface Waiter {
   reject: (error: CommunicatorError) => void;
 }
 
-/** One socket with its frame parser; `handler` is swapped once the connection has introduced itself. */
-class Conn {
-  readonly parser: FrameParser;
-  handler: FrameHandler;
-  peer = -1;
-  goodbye = false;
-  lastError: Error | undefined;
-
-  onBadStream: (error: Error) => void;
-
-  /** Wraps an accepted socket; `Conn.connect` makes one that reads straight into payload buffers. */
-  constructor(
-    readonly socket: net.Socket,
-    handler: FrameHandler,
-    parser?: FrameParser,
-  ) {
-    this.handler = handler;
-    this.onBadStream = () => socket.destroy();
-    this.parser = parser ?? new FrameParser((type, op, step, payload) => this.handler(type, op, step, payload));
-    socket.setNoDelay(true);
-    if (!parser) {
-      socket.on('data', (chunk: Buffer) => {
-        try {
-          this.parser.push(chunk);
-        } catch (error) {
-          this.onBadStream(error as Error);
-        }
-      });
-    }
-    socket.on('error', (error) => {
-      this.lastError = error;
-    });
-  }
-
-  /** An outgoing connection whose reads go through the parser's buffers (no per-read allocation or copy). */
-  static connect(host: string, port: number, handler: FrameHandler, bodyFor?: BodyProvider): Conn {
-    const ref: { conn?: Conn } = {};
-    const parser = new FrameParser((type, op, step, payload) => ref.conn!.handler(type, op, step, payload), bodyFor);
-    const socket = net.connect({
-      host,
-      port,
-      onread: {
-        buffer: () => parser.readBuffer(),
-        callback: (n: number) => {
-          try {
-            parser.onRead(n);
-          } catch (error) {
-            ref.conn!.onBadStream(error as Error);
-            return false;
-          }
-          return true;
-        },
-      },
-    });
-    ref.conn = new Conn(socket, handler, parser);
-    return ref.conn;
-  }
-
-  /** Resolves when the frame has been handed to the kernel (or the socket is gone). Never rejects. */
-  send(type: number, op: number, step: number, payload?: Uint8Array): Promise<void> {
-    const socket = this.socket;
-    const header = encodeHeader(type, op, step, payload ? payload.byteLength : 0);
-    return new Promise<void>((resolve) => {
-      if (socket.destroyed || !socket.writable) {
-        resolve();
-        return;
-      }
-      if (payload && payload.byteLength > 0) {
-        socket.cork();
-        socket.write(header);
-        socket.write(payload, () => resolve());
-        socket.uncork();
-      } else {
-        socket.write(header, () => resolve());
-      }
-    });
-  }
-
-  sendJson(type: number, value: unknown): Promise<void> {
-    return this.send(type, 0, 0, Buffer.from(JSON.stringify(value)));
-  }
-}
-
 const mod = (a: number, n: number): number => ((a % n) + n) % n;
 
 /** Whether a received payload is already the destination (it was read straight into it). */
@@ -180,9 +47,9 @@ function sameMemory(payload: Buffer, dst: Float32Array): boolean {
   return payload.buffer === dst.buffer && payload.byteOffset === dst.byteOffset;
 }
 
-export class RingCommunicator implements Communicator {
-  private toNext: Conn | undefined;
-  private fromPrev: Conn | undefined;
+export class RingCommunicator implements Collectives {
+  private toNext: Connection | undefined;
+  private fromPrev: Connection | undefined;
   private seq = 0;
   private failure_: CommunicatorError | undefined;
   private closed = false;
@@ -196,10 +63,11 @@ export class RingCommunicator implements Communicator {
   private readonly segmentElems: number;
   private reducer_: Reducer | undefined;
 
-  /** Use `connectRing`; the constructor only exists for it. */
+  /** Use `connectRing` (setup.ts); the constructor only exists for it. */
   constructor(
     readonly rank: number,
     readonly size: number,
+    readonly localRank: number,
     segmentBytes = DEFAULT_SEGMENT_BYTES,
   ) {
     this.segmentElems = Math.max(size, Math.floor(segmentBytes / 4));
@@ -217,12 +85,13 @@ export class RingCommunicator implements Communicator {
     return (this.rank - 1 + this.size) % this.size;
   }
 
+  /** The failure that ended this communicator, if any. */
   get failure(): CommunicatorError | undefined {
     return this.failure_;
   }
 
   /** @internal Set-up hands over the two sockets once their peers have introduced themselves. */
-  attach(role: 'next' | 'prev', conn: Conn): void {
+  attach(role: 'next' | 'prev', conn: Connection): void {
     if (role === 'next') this.toNext = conn;
     else this.fromPrev = conn;
     conn.handler = (type, op, step, payload) => this.onFrame(conn, type, op, step, payload);
@@ -231,6 +100,7 @@ export class RingCommunicator implements Communicator {
     conn.socket.on('close', () => this.onSocketClosed(conn));
   }
 
+  /** Subscribes to failure (fires once; at once if already failed). Returns an unsubscribe function. */
   onFailure(listener: (error: CommunicatorError) => void): () => void {
     if (this.failure_) {
       const error = this.failure_;
@@ -327,9 +197,9 @@ export class RingCommunicator implements Communicator {
     return arrays;
   }
 
-  async broadcast(data: Float32Array, root = 0): Promise<Float32Array> {
+  async broadcastArray(data: Float32Array, root = 0): Promise<Float32Array> {
     this.checkUsable();
-    if (!(data instanceof Float32Array)) throw new CommunicatorError('broadcast expects a Float32Array', 'INVALID_ARGUMENT');
+    if (!(data instanceof Float32Array)) throw new CommunicatorError('broadcastArray expects a Float32Array', 'INVALID_ARGUMENT');
     if (!Number.isInteger(root) || root < 0 || root >= this.size) {
       throw new CommunicatorError(`broadcast root ${root} is not a rank of ${this.size}`, 'INVALID_ARGUMENT');
     }
@@ -362,6 +232,12 @@ export class RingCommunicator implements Communicator {
     return data;
   }
 
+  async broadcastJson<T>(value: T, root = 0): Promise<T> {
+    // Small JSON values: an all-gather is one ring pass and needs no framing of its own.
+    const all = await this.allgather(this.rank === root ? { v: value } : null);
+    return (all[root] as { v: T }).v;
+  }
+
   async allgather<T>(value: T): Promise<T[]> {
     this.checkUsable();
     const json = JSON.stringify(value);
@@ -387,13 +263,14 @@ export class RingCommunicator implements Communicator {
     await this.allgather(null);
   }
 
+  /** Closes the sockets. Pending collectives reject; peers that later need this rank fail with `PEER_CLOSED`. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     const error = new CommunicatorError(`rank ${this.rank}: communicator closed`, 'CLOSED');
     this.rejectFailed(error);
     this.rejectAll(error);
-    const conns = [this.toNext, this.fromPrev].filter((c): c is Conn => c !== undefined);
+    const conns = [this.toNext, this.fromPrev].filter((c): c is Connection => c !== undefined);
     await Promise.all(
       conns.map(async (conn) => {
         const socket = conn.socket;
@@ -535,7 +412,7 @@ export class RingCommunicator implements Communicator {
     }
   }
 
-  private onFrame(conn: Conn, type: number, op: number, step: number, payload: Buffer): void {
+  private onFrame(conn: Connection, type: number, op: number, step: number, payload: Buffer): void {
     if (type === FrameType.Data) {
       if (conn !== this.fromPrev || this.failure_ || this.closed) return;
       const key = op * STEP_SPACE + step;
@@ -571,7 +448,7 @@ export class RingCommunicator implements Communicator {
     }
   }
 
-  private onSocketClosed(conn: Conn): void {
+  private onSocketClosed(conn: Connection): void {
     if (this.closed || this.failure_ || conn.goodbye) return;
     this.fail(
       new CommunicatorError(`rank ${conn.peer} disconnected`, 'PEER_DISCONNECTED', {
@@ -620,177 +497,4 @@ export class RingCommunicator implements Communicator {
       }
     }
   }
-}
-
-// ---- set-up ----------------------------------------------------------------------------------------------------
-
-export function formatAddress(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-export function parseAddress(address: string): { host: string; port: number } {
-  const at = address.lastIndexOf(':');
-  const port = Number(address.slice(at + 1));
-  let host = address.slice(0, at);
-  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
-  if (at <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) {
-    throw new CommunicatorError(`bad rank address ${JSON.stringify(address)} (expected host:port)`, 'INVALID_ARGUMENT');
-  }
-  return { host, port };
-}
-
-interface Hello {
-  rank: number;
-  size: number;
-}
-
-function readHello(payload: Buffer): Hello | undefined {
-  try {
-    const v = JSON.parse(payload.toString('utf8')) as Partial<Hello>;
-    if (typeof v.rank === 'number' && typeof v.size === 'number') return { rank: v.rank, size: v.size };
-  } catch {
-    // not a hello
-  }
-  return undefined;
-}
-
-/**
- * Joins the ring of `size` ranks: listens on an ephemeral port, swaps addresses through `exchange`, connects to the
- * next rank and accepts the previous one. With size 1 it opens no sockets and every collective is local.
- */
-export async function connectRing(options: ConnectRingOptions): Promise<Communicator> {
-  const { rank, size } = options;
-  if (!Number.isInteger(size) || size < 1 || !Number.isInteger(rank) || rank < 0 || rank >= size) {
-    throw new CommunicatorError(`bad rank ${rank} of size ${size}`, 'INVALID_ARGUMENT');
-  }
-  const comm = new RingCommunicator(rank, size, options.segmentBytes);
-  if (options.onFailure) comm.onFailure(options.onFailure);
-  if (size === 1) return comm;
-
-  const timeoutMs = options.timeoutMs ?? 120_000;
-  const host = options.host ?? '127.0.0.1';
-  const next = (rank + 1) % size;
-  const prev = (rank - 1 + size) % size;
-  const server = net.createServer();
-  const sockets = new Set<net.Socket>();
-  const attached = new Set<net.Socket>();
-  let stage = 'listening';
-  let settled = false;
-  let timer: NodeJS.Timeout | undefined;
-
-  const cleanup = (): void => {
-    server.close();
-    for (const s of sockets) s.destroy();
-  };
-
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const fail = (error: Error): void => {
-        if (settled) return;
-        settled = true;
-        reject(error);
-      };
-      timer = setTimeout(() => {
-        fail(new CommunicatorError(`rank ${rank}: ring set-up timed out after ${timeoutMs} ms while ${stage}`, 'TIMEOUT'));
-      }, timeoutMs);
-      let nextReady = false;
-      let prevReady = false;
-      const maybeDone = (): void => {
-        if (nextReady && prevReady && !settled) {
-          settled = true;
-          resolve();
-        }
-      };
-
-      // Each rank connects to its previous neighbour (data flows prev → this rank on that socket, read through
-      // `onread` straight into payload buffers) and accepts its next neighbour; anything else is dropped.
-      server.on('connection', (socket) => {
-        sockets.add(socket);
-        const conn = new Conn(
-          socket,
-          (type, _op, _step, payload) => {
-            const hello = type === FrameType.Hello ? readHello(payload) : undefined;
-            if (!hello || hello.rank !== next || hello.size !== size || nextReady) {
-              socket.destroy();
-              return;
-            }
-            conn.peer = next;
-            attached.add(socket);
-            comm.attach('next', conn);
-            void conn.sendJson(FrameType.Hello, { rank, size });
-            nextReady = true;
-            stage = `connecting to rank ${prev}`;
-            maybeDone();
-          },
-        );
-        socket.on('close', () => sockets.delete(socket));
-      });
-      server.on('error', (error) => fail(new CommunicatorError(`rank ${rank}: cannot listen: ${error.message}`, 'INVALID_ARGUMENT', { cause: error })));
-      server.listen(0, options.listenHost ?? host, () => {
-        const port = (server.address() as net.AddressInfo).port;
-        const me = formatAddress(host, port);
-        stage = 'waiting for the rendezvous (exchange) to return every rank address';
-        options.exchange(me).then(
-          (addresses) => {
-            if (settled) return;
-            if (!Array.isArray(addresses) || addresses.length !== size) {
-              fail(new CommunicatorError(`rank ${rank}: exchange returned ${Array.isArray(addresses) ? addresses.length : 'no'} addresses for ${size} ranks`, 'PROTOCOL'));
-              return;
-            }
-            let target: { host: string; port: number };
-            try {
-              target = parseAddress(addresses[prev]);
-            } catch (error) {
-              fail(error as Error);
-              return;
-            }
-            stage = `connecting to rank ${prev} at ${addresses[prev]}${nextReady ? '' : ` and waiting for rank ${next} to connect`}`;
-            const attempt = (): void => {
-              if (settled) return;
-              let connected = false;
-              const conn = Conn.connect(target.host, target.port, onHello, (type, op, step, length) => comm.bodyFor(type, op, step, length));
-              function onHello(type: number, _op: number, _step: number, payload: Buffer): void {
-                const hello = type === FrameType.Hello ? readHello(payload) : undefined;
-                if (!hello || hello.rank !== prev || hello.size !== size) {
-                  fail(new CommunicatorError(`rank ${rank}: ${addresses[prev]} is not rank ${prev} of ${size}`, 'PROTOCOL'));
-                  return;
-                }
-                conn.peer = prev;
-                attached.add(socket);
-                comm.attach('prev', conn);
-                prevReady = true;
-                stage = `waiting for rank ${next} to connect`;
-                maybeDone();
-              }
-              const socket = conn.socket;
-              sockets.add(socket);
-              socket.once('connect', () => {
-                connected = true;
-                void conn.sendJson(FrameType.Hello, { rank, size });
-              });
-              socket.once('close', () => {
-                sockets.delete(socket);
-                if (!connected && !settled) setTimeout(attempt, 100); // not listening yet, or refused: retry
-                else if (!prevReady) fail(new CommunicatorError(`rank ${rank}: rank ${prev} at ${addresses[prev]} dropped the connection during set-up`, 'PEER_DISCONNECTED', { peer: prev }));
-              });
-            };
-            attempt();
-          },
-          (error: unknown) => fail(new CommunicatorError(`rank ${rank}: rendezvous failed: ${error instanceof Error ? error.message : String(error)}`, 'TIMEOUT', { cause: error })),
-        );
-      });
-      comm.onFailure((error) => fail(error));
-    });
-  } catch (error) {
-    clearTimeout(timer);
-    // Closed first, so that dropping half-made connections does not report a failure as well as the rejection.
-    void comm.close();
-    cleanup();
-    throw error;
-  } finally {
-    clearTimeout(timer);
-  }
-  server.close();
-  for (const s of sockets) if (!attached.has(s)) s.destroy();
-  return comm;
 }

@@ -3,7 +3,7 @@
 //
 //   parent → child: { type: 'addresses', addresses }
 //   child → parent: { type: 'address', address } | { type: 'result', ... } | { type: 'error', message, ms } | { type: 'failure', message }
-import { connectRing } from './ring';
+import { connectRing } from './setup';
 import { inputFor } from './testRing';
 
 const [rankArg, sizeArg, scenario] = process.argv.slice(2);

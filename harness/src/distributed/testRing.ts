@@ -1,8 +1,10 @@
 // Test helpers: an in-process rendezvous and deterministic inputs. Not used in production.
-import { connectRing, type Communicator, type ConnectRingOptions } from './ring';
+import { afterEach } from 'vitest';
+import type { RingCommunicator } from './ring';
+import { connectRing, type ConnectRingOptions, type Exchange } from './setup';
 
 /** An `exchange` for `size` ranks in one process: resolves once every rank has posted. */
-export function localRendezvous(size: number): (rank: number) => (address: string) => Promise<string[]> {
+export function localRendezvous(size: number): (rank: number) => Exchange {
   const addresses: string[] = new Array<string>(size);
   let posted = 0;
   let resolveAll!: (a: string[]) => void;
@@ -17,9 +19,22 @@ export function localRendezvous(size: number): (rank: number) => (address: strin
 }
 
 /** `size` connected ranks in this process. */
-export async function localRing(size: number, options: Partial<ConnectRingOptions> = {}): Promise<Communicator[]> {
+export async function localRing(size: number, options: Partial<ConnectRingOptions> = {}): Promise<RingCommunicator[]> {
   const exchange = localRendezvous(size);
   return Promise.all(Array.from({ length: size }, (_, rank) => connectRing({ timeoutMs: 10_000, ...options, rank, size, exchange: exchange(rank) })));
+}
+
+/** For a test file: a `localRing` whose ranks are closed after each test. */
+export function localRingsClosedAfterEach(): (size: number, options?: Partial<ConnectRingOptions>) => Promise<RingCommunicator[]> {
+  const open: RingCommunicator[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((c) => c.close()));
+  });
+  return async (size, options) => {
+    const comms = await localRing(size, options);
+    open.push(...comms);
+    return comms;
+  };
 }
 
 /** Deterministic pseudo-random floats in [-1, 1) for rank `rank`. */

@@ -2,8 +2,7 @@
 // training metrics, validation, checkpoints, exact resume, preemption.
 import * as tf from '@tensorflow/tfjs';
 import type { CoreContext } from '../core/context';
-import { shardRange } from '../core/distributed';
-import { averageGradients, averageMetrics } from '../distributed/dataParallel';
+import { averageGradients, averageMetrics, broadcastWeights, shardRange, type Shard } from '../distributed/dataParallel';
 import { encodeCheckpoint, restoreCheckpoint, type TrialState } from './checkpointFormat';
 import { lengthToBatches, toBatches, type LengthBasis } from './length';
 import { epochPermutation } from './rng';
@@ -39,7 +38,6 @@ export function makeTrialContext(core: CoreContext): TrialContext {
   if (typeof gbs !== 'number' || !Number.isInteger(gbs) || gbs < 1) throw new Error(`hyperparameter global_batch_size must be a positive integer, got ${JSON.stringify(gbs)}`);
   const { rank, size, localRank } = core.distributed;
   if (gbs < size) throw new Error(`global_batch_size ${gbs} is smaller than the number of ranks ${size}`);
-  const [s, e] = shardRange(gbs, rank, size);
   return {
     hparams: hp,
     seed: core.info.seed,
@@ -47,7 +45,7 @@ export function makeTrialContext(core: CoreContext): TrialContext {
     size,
     localRank,
     globalBatchSize: gbs,
-    perRankBatchSize: e - s,
+    perRankBatchSize: shardRange(gbs, rank, size).count,
     info: core.info,
     config: core.config,
     hparam<T>(name: string, fallback?: T): T {
@@ -87,7 +85,7 @@ class TrialLoop {
   private readonly G: number;
   private readonly batchesPerEpoch: number;
   private readonly basis: LengthBasis;
-  private readonly shard: [number, number];
+  private readonly shard: Shard;
   private steps = 0;
   private lastCheckpointSteps = -1;
   private lastValidation: { steps: number; metrics: Record<string, number> } | null = null;
@@ -180,12 +178,8 @@ class TrialLoop {
       this.lastCheckpointSteps = this.steps;
       if (manifest.user !== undefined) await this.def.loadState?.(manifest.user);
       this.core.log(`resuming at ${this.steps} batches (epoch ${manifest.state.epoch}, batch ${manifest.state.batchInEpoch})`);
-    } else if (this.ctx.size > 1) {
-      const mine = await Promise.all(this.model.weights.map(async (w) => Float32Array.from((await w.read().data()) as Float32Array)));
-      const root = await this.core.distributed.broadcastArrays(mine, 0);
-      const ts = root.map((a, i) => tf.tensor(a, this.model.weights[i]!.shape as number[]));
-      this.model.setWeights(ts);
-      tf.dispose(ts);
+    } else {
+      await broadcastWeights(this.core.distributed, this.model.weights, 0);
     }
   }
 
@@ -195,7 +189,7 @@ class TrialLoop {
     const b = step % this.batchesPerEpoch;
     if (!this.perm || this.perm.epoch !== epoch) this.perm = { epoch, perm: epochPermutation(this.n, this.ctx.seed, epoch) };
     const start = b * this.G;
-    return this.perm.perm.subarray(start + this.shard[0], start + this.shard[1]);
+    return this.perm.perm.subarray(start + this.shard.start, start + this.shard.end);
   }
 
   private async trainBatch(): Promise<void> {
@@ -224,7 +218,7 @@ class TrialLoop {
   private averageGradients(grads: tf.NamedTensorMap): Promise<tf.NamedTensorMap> {
     // Each rank's loss is the mean over its shard; weighting by shard size makes the mean over ranks the mean over
     // the global batch even when it does not split evenly.
-    return averageGradients(this.core.distributed, grads, { scale: ((this.shard[1] - this.shard[0]) * this.ctx.size) / this.G });
+    return averageGradients(this.core.distributed, grads, { scale: this.shard.weight });
   }
 
   /** Sends the mean of the training metrics since the last report. `final` also logs. */
@@ -255,14 +249,14 @@ class TrialLoop {
 
   /** Training metrics over the whole global batch: each rank's mean weighted by its shard's size. */
   private averageMetrics(metrics: Record<string, number>): Promise<Record<string, number>> {
-    return averageMetrics(this.core.distributed, metrics, this.shard[1] - this.shard[0]);
+    return averageMetrics(this.core.distributed, metrics, this.shard.count);
   }
 
   /** Record-weighted validation metrics over the whole validation set (each rank takes a contiguous shard). */
   async validate(): Promise<Record<string, number>> {
     const { xs, ys } = this.def.validationData;
     const total = xs.shape[0]!;
-    const [lo, hi] = shardRange(total, this.ctx.rank, this.ctx.size);
+    const { start: lo, end: hi } = shardRange(total, this.ctx.rank, this.ctx.size);
     const bs = Math.max(1, this.def.validationBatchSize ?? 256);
     const sums: Record<string, number> = {};
     const metricsFn: MetricsFn | undefined = this.def.validationMetrics;

@@ -5,9 +5,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseExperimentConfig } from '@hone/protocol';
-import { connectDistributed } from '../core/connect';
 import { createCoreContext, type CoreContext } from '../core/context';
 import { MemoryMaster } from '../core/memoryMaster';
+import { connectDistributed } from '../distributed/connect';
 import { runTrial } from './controller';
 import { createTrial } from '../../../examples/synthetic/model';
 import type { TrialDef, TrialFactory } from './types';

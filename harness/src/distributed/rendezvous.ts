@@ -1,9 +1,8 @@
 // Rendezvous through the master: every rank posts its address, then waits for the full list (indexed by rank).
-import type { MasterClient } from './masterClient';
+import type { MasterClient } from '../core/masterClient';
+import type { Exchange } from './setup';
 
-/** Swaps this rank's address for everyone's. The shape the ring all-reduce's `exchange` option expects. */
-export type Exchange = (address: string) => Promise<string[]>;
-
+/** Swaps this rank's address for everyone's, as the ring set-up's `exchange` option expects. */
 export function masterExchange(client: MasterClient, allocationId: string, rank: number, opts: { timeoutMs?: number; waitS?: number } = {}): Exchange {
   const timeoutMs = opts.timeoutMs ?? 10 * 60_000;
   const waitS = opts.waitS ?? 30;
