@@ -1,17 +1,10 @@
 // A small REST client for the master, shared by the CLI commands.
 import http from 'node:http';
 import https from 'node:https';
-import type { ErrorBody } from '@hone/protocol';
+import { HoneError } from '@hone/protocol/errors';
 
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+/** The error for a master that does not answer; status 0 (no HTTP answer) makes the CLI exit with 3. */
+const unreachable = (message: string): HoneError => new HoneError('UNAVAILABLE', message, undefined, 0);
 
 export class Client {
   readonly base: string;
@@ -33,7 +26,7 @@ export class Client {
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
     } catch (e) {
-      throw new ApiError(0, 'UNAVAILABLE', `cannot reach the master at ${this.base} (${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}); is it running? Set -m/--master or HONE_MASTER`);
+      throw unreachable(`cannot reach the master at ${this.base} (${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}); is it running? Set -m/--master or HONE_MASTER`);
     }
     return this.parse<T>(res);
   }
@@ -41,16 +34,13 @@ export class Client {
   async parse<T>(res: Response): Promise<T> {
     const text = await res.text();
     if (!res.ok) {
-      let msg = text;
-      let code = 'ERROR';
+      let body: unknown;
       try {
-        const b = JSON.parse(text) as ErrorBody;
-        msg = b.error.message;
-        code = b.error.code;
+        body = JSON.parse(text);
       } catch {
-        // not JSON
+        // not JSON (a proxy's page, say): the text itself is the message
       }
-      throw new ApiError(res.status, code, msg || `HTTP ${res.status}`);
+      throw HoneError.fromResponse(res.status, body, text || `HTTP ${res.status}`);
     }
     return (text ? JSON.parse(text) : undefined) as T;
   }
@@ -86,7 +76,7 @@ export class Client {
           });
         },
       );
-      req.on('error', (e) => reject(new ApiError(0, 'UNAVAILABLE', `cannot reach the master at ${this.base} (${e.message})`)));
+      req.on('error', (e) => reject(unreachable(`cannot reach the master at ${this.base} (${e.message})`)));
       let sent = 0;
       let i = 0;
       const writeNext = () => {

@@ -5,9 +5,12 @@ import type { Command } from 'commander';
 import Table from 'cli-table3';
 import { ConfigValidationError, parseExperimentConfig, searcherMaxLength } from '@hone/protocol';
 import type { HParams } from '@hone/protocol';
+import { formatSignificant } from '@hone/protocol/format';
 import { simulate, type SimulateResult } from '@hone/master/searcher/simulate';
 import { OBJECTIVES } from '@hone/master/searcher/objectives';
 import { buildSpace, decodePoint, encodeHParams } from '@hone/master/searcher/hparams';
+import { wantsJson } from '../global-options';
+import { printJson } from '../output';
 
 const OBJECTIVE_NAMES = ['branin', 'hartmann6', 'quadratic', 'curve'];
 
@@ -22,7 +25,6 @@ const compact = (h: HParams): string => {
   const s = JSON.stringify(h, (_k, v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(4)) : v));
   return s.length > 70 ? `${s.slice(0, 67)}...` : s;
 };
-const num = (v: number | null | undefined): string => (v === null || v === undefined || !Number.isFinite(v) ? '-' : String(Number(v.toPrecision(5))));
 
 export function registerSearcherCommands(program: Command): void {
   const searcher = program.command('searcher').description('hyperparameter searchers');
@@ -78,10 +80,9 @@ export function registerSearcherCommands(program: Command): void {
           return sign * objective!.fn(decodePoint(objSpace, z), length, maxLength);
         },
       });
-      const globalJson = Boolean((cmd.optsWithGlobals() as { json?: boolean }).json);
-      if (opts.json || globalJson) {
+      if (wantsJson(program, opts)) {
         const { state: _state, history: _history, ...rest } = result;
-        process.stdout.write(JSON.stringify({ objective: objectiveName, workers, seed, ...rest }, null, 2) + '\n');
+        printJson({ objective: objectiveName, workers, seed, ...rest });
         return;
       }
       printResult(result, objectiveName, workers, seed, sc.name, sc.metric);
@@ -91,22 +92,22 @@ export function registerSearcherCommands(program: Command): void {
 function printResult(r: SimulateResult, objective: string, workers: number, seed: number, method: string, metric: string): void {
   const trials = new Table({ head: ['trial', 'hyperparameters', 'lengths reached', metric, 'state'] });
   for (const t of r.trials) {
-    trials.push([t.requestId, compact(t.hparams), t.lengths.join(' → ') || '-', num(t.metrics.at(-1)), t.state]);
+    trials.push([t.requestId, compact(t.hparams), t.lengths.join(' → ') || '-', formatSignificant(t.metrics.at(-1), '-'), t.state]);
   }
   process.stdout.write(`${method} on ${objective}, ${workers} workers, seed ${seed}\n`);
   process.stdout.write(trials.toString() + '\n');
   if (r.rungs) {
     const rungs = new Table({ head: ['bracket', 'rung', 'length', 'results', 'promoted', `best ${metric}`] });
-    for (const g of r.rungs) rungs.push([g.bracket, g.rung, g.length, g.results, g.promoted, num(g.best)]);
+    for (const g of r.rungs) rungs.push([g.bracket, g.rung, g.length, g.results, g.promoted, formatSignificant(g.best, '-')]);
     process.stdout.write(rungs.toString() + '\n');
   }
   const summary = new Table();
   summary.push(
-    { best: r.best ? `${r.best.requestId} ${metric}=${num(r.best.metric)} ${compact(r.best.hparams)}` : '-' },
+    { best: r.best ? `${r.best.requestId} ${metric}=${formatSignificant(r.best.metric, '-')} ${compact(r.best.hparams)}` : '-' },
     { trials: String(r.trials.length) },
     { evaluations: String(r.evaluations) },
     { 'units trained': String(r.unitsTrained) },
-    { 'simulated wall-clock': `${num(r.wallClock)} s (1 s per unit of length)` },
+    { 'simulated wall-clock': `${formatSignificant(r.wallClock, '-')} s (1 s per unit of length)` },
     { finished: r.finished ? 'yes' : 'no' },
   );
   process.stdout.write(summary.toString() + '\n');

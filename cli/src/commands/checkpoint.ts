@@ -1,0 +1,35 @@
+// `hone checkpoint`: describe a checkpoint, or download its files.
+import fs from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream } from 'node:stream/web';
+import type { Command } from 'commander';
+import * as tar from 'tar';
+import type { CheckpointInfo } from '@hone/protocol';
+import { masterClient, wantsJson } from '../global-options';
+import { printJson, table } from '../output';
+
+export function registerCheckpointCommands(program: Command): void {
+  const checkpoint = program.command('checkpoint').alias('c').description('checkpoints');
+  checkpoint
+    .command('describe <uuid>')
+    .option('--json', 'print JSON')
+    .action(async (uuid: string, o: { json?: boolean }) => {
+      const c = await masterClient(program).get<CheckpointInfo>(`/checkpoints/${uuid}`);
+      if (wantsJson(program, o)) return printJson(c);
+      console.log(table(['UUID', 'Trial', 'Steps', 'State', 'Files'], [[c.uuid, c.trialId, c.stepsCompleted, c.state, Object.keys(c.resources).join(', ')]]));
+    });
+  checkpoint
+    .command('download <uuid>')
+    .description("write a checkpoint's files to a directory")
+    .option('-o, --output <dir>', 'output directory (default: ./checkpoints/<uuid>)')
+    .action(async (uuid: string, o: { output?: string }) => {
+      const dir = path.resolve(o.output ?? path.join('checkpoints', uuid));
+      const res = await masterClient(program).raw(`/checkpoints/${uuid}/download`);
+      fs.mkdirSync(dir, { recursive: true });
+      // The master sends the checkpoint's files as one tar stream.
+      await pipeline(Readable.fromWeb(res.body as ReadableStream), tar.x({ cwd: dir, strict: true }));
+      console.log(`Checkpoint ${uuid} written to ${dir}`);
+    });
+}
