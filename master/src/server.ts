@@ -10,13 +10,17 @@ import compress from '@fastify/compress';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import pino from 'pino';
 import { API_PREFIX, TERMINAL_EXPERIMENT_STATES } from '@hone/protocol';
+import { MAX_AGENT_FRAME_BYTES } from '@hone/protocol/agentSchemas';
 import { collectCheckpoints } from './checkpoints/gc';
-import { openDatabase, type Database } from './db';
+import { DEFAULT_OPTIONS, type App, type MasterContext, type MasterOptions } from './context';
+import { openDatabase } from './db';
 import { EventBus } from './events';
 import { ExperimentController } from './experiments/controller';
+import { MetricStore } from './experiments/metricStore';
 import { AgentHub } from './rm/agents/agentHub';
-import { ResourceManager } from './rm/resourceManager';
-import { ERROR_CODES, HoneError } from './errors';
+import { AgentResourceManager } from './rm/agents/agentResourceManager';
+import { ERROR_CODES } from './errors';
+import { errorHandler } from './api/errorHandler';
 import { registerExperimentRoutes } from './api/experiments';
 import { registerTrialRoutes } from './api/trials';
 import { registerTaskRoutes } from './api/tasks';
@@ -24,51 +28,10 @@ import { registerCheckpointRoutes } from './api/checkpoints';
 import { registerClusterRoutes } from './api/cluster';
 import { registerStreamRoutes } from './api/stream';
 import { registerAgentSocket } from './api/agentSocket';
-import { metricsRegistry, registerPrometheus } from './api/prometheus';
+import { registerPrometheus } from './api/prometheus';
+import { TaskAuth } from './api/taskAuth';
 
-export interface MasterOptions {
-  port: number;
-  host: string;
-  dataDir: string;
-  dbUrl?: string;
-  /** Agents must present this token; empty means no check (local cluster). */
-  agentToken?: string;
-  /** URL agents and harnesses use to reach the master; defaults to http://127.0.0.1:<port>. */
-  advertisedUrl?: string;
-  /** Largest accepted model directory (gzipped tar), bytes. */
-  maxContextBytes: number;
-  agentGraceMs: number;
-  preemptionTimeoutMs: number;
-  schedulerPolicy: 'priority' | 'fair_share';
-  fit: 'best' | 'worst';
-  preemption: boolean;
-  logLevel: string;
-  webuiDir?: string;
-}
-
-export const DEFAULT_OPTIONS: MasterOptions = {
-  port: 8080,
-  host: '127.0.0.1',
-  dataDir: path.resolve('.hone'),
-  maxContextBytes: 96 * 1024 * 1024,
-  agentGraceMs: 60_000,
-  preemptionTimeoutMs: 60_000,
-  schedulerPolicy: 'priority',
-  fit: 'best',
-  preemption: true,
-  logLevel: 'info',
-};
-
-export interface MasterContext {
-  opts: MasterOptions;
-  db: Database;
-  bus: EventBus;
-  experiments: ExperimentController;
-  rm: ResourceManager;
-  hub: AgentHub;
-  log: pino.Logger;
-  checkpointDir: string;
-}
+export { DEFAULT_OPTIONS, type MasterOptions } from './context';
 
 export interface Master {
   app: App;
@@ -77,8 +40,6 @@ export interface Master {
   close(): Promise<void>;
 }
 
-export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
-
 export async function startMaster(partial: Partial<MasterOptions> = {}): Promise<Master> {
   const opts: MasterOptions = { ...DEFAULT_OPTIONS, ...partial };
   fs.mkdirSync(opts.dataDir, { recursive: true });
@@ -86,7 +47,10 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
   const db = await openDatabase(opts.dbUrl ? { url: opts.dbUrl } : { dataDir: opts.dataDir });
   log.info({ database: db.kind }, 'database ready');
   const bus = new EventBus();
-  const experiments = new ExperimentController(db, bus);
+  let url = '';
+  // The controller stops allocations through the resource manager's seam; the manager needs the controller.
+  let rm: AgentResourceManager | null = null;
+  const experiments = new ExperimentController(db, bus, (tx, id, how, reason) => rm!.releaseExperiment(tx, id, how, reason));
 
   const app = Fastify({
     // Request lines are noise at info level; errors still reach the log through the error handler.
@@ -97,46 +61,32 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
 
   const checkpointDir = path.join(opts.dataDir, 'checkpoints');
   fs.mkdirSync(checkpointDir, { recursive: true });
-  // placeholders until listen() tells us the port
-  const ctx = { opts, db, bus, experiments, log, checkpointDir } as MasterContext;
-  const rm = new ResourceManager(db, bus, experiments, null, {
-    masterUrl: '',
-    agentGraceMs: opts.agentGraceMs,
-    preemptionTimeoutMs: opts.preemptionTimeoutMs,
-    policy: opts.schedulerPolicy,
-    fit: opts.fit,
-    preemption: opts.preemption,
-    log: log.child({ component: 'rm' }),
-  });
   const hub = new AgentHub(
-    { onHello: (a, r) => rm.onHello(a, r), onMessage: (a, m) => rm.onMessage(a, m), onDisconnect: (a) => rm.onDisconnect(a) },
+    { onHello: (a, r) => rm!.onHello(a, r), onMessage: (a, m) => rm!.onMessage(a, m), onDisconnect: (a) => rm!.onDisconnect(a) },
     log.child({ component: 'agents' }),
   );
-  rm.setHub(hub);
-  ctx.rm = rm;
-  ctx.hub = hub;
-
-  app.setErrorHandler((err: any, req: FastifyRequest, reply: FastifyReply) => {
-    if (err instanceof HoneError) {
-      return reply.status(err.status).send({ error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } });
-    }
-    if (err.validation) {
-      const first = err.validation[0];
-      const where = first?.instancePath ? first.instancePath.slice(1).replace(/\//g, '.') : (first?.params?.missingProperty ?? '');
-      const msg = `${err.validationContext ?? 'request'}${where ? `.${where}` : ''}: ${first?.message ?? err.message}`;
-      return reply.status(400).send({ error: { code: 'INVALID_ARGUMENT', message: msg } });
-    }
-    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return reply
-        .status(413)
-        .send({ error: { code: 'PAYLOAD_TOO_LARGE', message: `request body is larger than the limit of ${Math.round(opts.maxContextBytes / 1048576)} MiB` } });
-    }
-    if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
-      return reply.status(err.statusCode).send({ error: { code: err.code ?? 'INVALID_ARGUMENT', message: err.message } });
-    }
-    req.log.error({ err }, 'unhandled error');
-    return reply.status(500).send({ error: { code: 'INTERNAL', message: 'internal error' } });
+  rm = new AgentResourceManager(db, bus, experiments, hub, {
+    masterUrl: () => url,
+    agentGraceMs: opts.agentGraceMs,
+    preemptionTimeoutMs: opts.preemptionTimeoutMs,
+    scheduling: { policy: opts.schedulerPolicy, fit: opts.fit, preemption: opts.preemption },
+    log: log.child({ component: 'rm' }),
   });
+  const ctx: MasterContext = {
+    opts,
+    db,
+    bus,
+    experiments,
+    metrics: new MetricStore(db, bus),
+    rm,
+    agents: hub,
+    taskAuth: new TaskAuth(db),
+    log,
+    checkpointDir,
+    masterUrl: () => url,
+  };
+
+  app.setErrorHandler(errorHandler(opts.maxContextBytes));
   app.setNotFoundHandler((req, reply) => {
     if (req.url.startsWith('/api/') || !opts.webuiDir) {
       return reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
@@ -148,7 +98,7 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
   await app.register(swagger, {
     openapi: { info: { title: 'Hone master API', version: '0.1.0' }, servers: [] },
   });
-  await app.register(websocket, { options: { maxPayload: 64 * 1024 * 1024 } });
+  await app.register(websocket, { options: { maxPayload: MAX_AGENT_FRAME_BYTES } });
   // Large JSON answers (experiment detail, curves of many trials) shrink several times; gzip is cheap enough.
   await app.register(compress, { global: true, threshold: 8192, encodings: ['gzip', 'deflate'] });
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: 4 * 1024 * 1024 * 1024 }, (_req, body, done) =>
@@ -181,11 +131,9 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
   await app.listen({ port: opts.port, host: opts.host });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;
-  const url = opts.advertisedUrl ?? `http://${opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host}:${port}`;
-  (rm as any).opts.masterUrl = url;
+  url = opts.advertisedUrl ?? `http://${opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host}:${port}`;
   await experiments.reconcile();
   rm.start();
-  void metricsRegistry;
   // Checkpoint GC when an experiment ends (in-process; idempotent, so a repeat after a restart is harmless).
   let gcChain: Promise<unknown> = Promise.resolve();
   const gcDone = new Set<number>();

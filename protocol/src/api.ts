@@ -7,6 +7,7 @@ export const API_PREFIX = '/api/v1';
 export type ExperimentState = 'ACTIVE' | 'PAUSED' | 'STOPPING_COMPLETED' | 'STOPPING_CANCELED' | 'COMPLETED' | 'CANCELED' | 'ERROR';
 export type TrialState = 'ACTIVE' | 'PAUSED' | 'STOPPING_COMPLETED' | 'STOPPING_CANCELED' | 'STOPPING_ERROR' | 'COMPLETED' | 'CANCELED' | 'ERROR';
 export type AllocationState = 'PENDING' | 'ASSIGNED' | 'RUNNING' | 'TERMINATING' | 'TERMINATED';
+export const EXPERIMENT_STATES: readonly ExperimentState[] = ['ACTIVE', 'PAUSED', 'STOPPING_COMPLETED', 'STOPPING_CANCELED', 'COMPLETED', 'CANCELED', 'ERROR'];
 export const TERMINAL_EXPERIMENT_STATES: ExperimentState[] = ['COMPLETED', 'CANCELED', 'ERROR'];
 export const TERMINAL_TRIAL_STATES: TrialState[] = ['COMPLETED', 'CANCELED', 'ERROR'];
 

@@ -1,20 +1,21 @@
-// WebSocket endpoint for agents: /agents (also /api/v1/agents/ws). Bearer agent token when configured.
+// WebSocket endpoint for agents: /agents. Bearer agent token when the master is configured with one.
 import crypto from 'node:crypto';
-import type { App, MasterContext } from '../server';
-import { bearer } from './auth';
+import { AGENT_CLOSE_CODES } from '@hone/protocol/errors';
+import type { App, MasterContext } from '../context';
+import { bearer } from './taskAuth';
 
 export function registerAgentSocket(app: App, ctx: MasterContext): void {
-  const handler = (socket: any, req: any) => {
+  app.get('/agents', { websocket: true, schema: { hide: true } }, (socket: any, req: any) => {
     const expected = ctx.opts.agentToken;
     if (expected) {
       const got = bearer(req) ?? '';
       const ok = got.length === expected.length && crypto.timingSafeEqual(Buffer.from(got), Buffer.from(expected));
       if (!ok) {
-        socket.close(4401, 'invalid agent token');
+        ctx.log.warn({ remote: req.ip }, 'refused an agent connection: invalid agent token');
+        socket.close(AGENT_CLOSE_CODES.UNAUTHENTICATED, 'invalid agent token');
         return;
       }
     }
-    ctx.hub.attach(socket);
-  };
-  app.get('/agents', { websocket: true, schema: { hide: true } }, handler);
+    ctx.agents.attach(socket);
+  });
 }

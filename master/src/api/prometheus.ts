@@ -1,8 +1,8 @@
 // Prometheus metrics at /metrics.
 import client from 'prom-client';
-import type { App, MasterContext } from '../server';
-
-export const metricsRegistry = new client.Registry();
+import type { App, MasterContext } from '../context';
+import { countLiveAllocationsByState } from '../db/allocations';
+import { countExperimentsByState } from '../db/experiments';
 
 export function registerPrometheus(app: App, ctx: MasterContext): void {
   const registry = new client.Registry();
@@ -12,7 +12,7 @@ export function registerPrometheus(app: App, ctx: MasterContext): void {
     help: 'Agents connected to this master',
     registers: [registry],
     collect() {
-      this.set(ctx.hub.agents.size);
+      this.set(ctx.rm.capacity().agents);
     },
   });
   new client.Gauge({
@@ -20,9 +20,7 @@ export function registerPrometheus(app: App, ctx: MasterContext): void {
     help: 'Slots on connected agents',
     registers: [registry],
     collect() {
-      let n = 0;
-      for (const a of ctx.hub.agents.values()) n += a.devices.length;
-      this.set(n);
+      this.set(ctx.rm.capacity().slots);
     },
   });
   const allocs = new client.Gauge({ name: 'hone_allocations', help: 'Live allocations by state', labelNames: ['state'], registers: [registry] });
@@ -30,10 +28,8 @@ export function registerPrometheus(app: App, ctx: MasterContext): void {
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
     allocs.reset();
     exps.reset();
-    const a = await ctx.db.query<{ state: string; n: number }>(`SELECT state, count(*)::int AS n FROM allocations WHERE state <> 'TERMINATED' GROUP BY state`);
-    for (const r of a.rows) allocs.set({ state: r.state }, r.n);
-    const e = await ctx.db.query<{ state: string; n: number }>('SELECT state, count(*)::int AS n FROM experiments GROUP BY state');
-    for (const r of e.rows) exps.set({ state: r.state }, r.n);
+    for (const r of await countLiveAllocationsByState(ctx.db)) allocs.set({ state: r.state }, r.n);
+    for (const r of await countExperimentsByState(ctx.db)) exps.set({ state: r.state }, r.n);
     return reply.type(registry.contentType).send(await registry.metrics());
   });
 }

@@ -1,6 +1,6 @@
 // One WebSocket for live updates to the UI (and CLI): subscribe to topics, receive changes as they happen.
 // Topics: 'experiments', 'experiment:<id>', 'trial:<id>', 'logs:<trialId>', 'cluster'.
-import type { App, MasterContext } from '../server';
+import type { App, MasterContext } from '../context';
 import type { HoneEvent } from '../events';
 
 function topicsOf(e: HoneEvent): string[] {

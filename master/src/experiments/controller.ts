@@ -6,20 +6,19 @@ import crypto from 'node:crypto';
 import type { ExperimentConfig, ExperimentState, TrialState } from '@hone/protocol';
 import { TERMINAL_EXPERIMENT_STATES, TERMINAL_TRIAL_STATES } from '@hone/protocol';
 import type { Database, Queryable } from '../db';
+import * as allocationsDb from '../db/allocations';
+import * as experimentsDb from '../db/experiments';
+import type { ExperimentRow as ExpRow } from '../db/experiments';
+import * as trialsDb from '../db/trials';
 import { HoneError, notFound } from '../errors';
 import type { EventBus } from '../events';
+import type { ResourceManager } from '../rm/resourceManager';
 import { initSearcher, searcherProgress, stepSearcher } from '../searcher';
-import type { SearcherAction, SearcherEvent, SearcherState } from '../searcher/types';
-import { getExperimentSummary, getTrialSummary } from './rows';
+import type { SearcherAction, SearcherEvent } from '../searcher/types';
 import { Mutex } from './mutex';
 
-interface ExpRow {
-  id: number;
-  state: ExperimentState;
-  config: ExperimentConfig;
-  searcher_state: SearcherState;
-  searcher_done: boolean;
-}
+/** How the controller stops an experiment's allocations: the resource manager's seam. */
+export type ReleaseAllocations = ResourceManager['releaseExperiment'];
 
 export interface CreateExperimentInput {
   config: ExperimentConfig;
@@ -38,6 +37,7 @@ export class ExperimentController {
   constructor(
     private readonly db: Database,
     private readonly bus: EventBus,
+    private readonly release: ReleaseAllocations,
   ) {}
 
   /** Runs fn in a locked transaction, then publishes what changed. */
@@ -60,12 +60,12 @@ export class ExperimentController {
     this.changedExperiments.clear();
     this.changedTrials.clear();
     for (const id of trials) {
-      const t = await getTrialSummary(this.db, id);
+      const t = await trialsDb.getTrialSummary(this.db, id);
       if (t) this.bus.publish({ type: 'trial', trial: t });
       this.bus.publish({ type: 'trialOp', trialId: id });
     }
     for (const id of exps) {
-      const e = await getExperimentSummary(this.db, id);
+      const e = await experimentsDb.getExperimentSummary(this.db, id);
       if (e) this.bus.publish({ type: 'experiment', experiment: e });
     }
     if (exps.length || trials.length) this.bus.publish({ type: 'cluster' });
@@ -75,25 +75,13 @@ export class ExperimentController {
     const { config } = input;
     const seed = crypto.randomInt(0, 2 ** 31 - 1);
     return this.run(async (tx) => {
-      const ins = await tx.query<{ id: number }>(
-        `INSERT INTO experiments (name, state, config, config_yaml, resource_pool, priority, weight, max_slots, owner, labels, context_size)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
-        [
-          config.name,
-          input.activate ? 'ACTIVE' : 'PAUSED',
-          JSON.stringify(config),
-          input.configYaml,
-          config.resources.resource_pool,
-          config.resources.priority,
-          config.resources.weight,
-          config.resources.max_slots ?? null,
-          input.owner ?? 'admin',
-          JSON.stringify(config.labels),
-          input.context?.length ?? 0,
-        ],
-      );
-      const id = ins.rows[0]!.id;
-      if (input.context) await tx.query('INSERT INTO experiment_contexts (experiment_id, data) VALUES ($1, $2)', [id, input.context]);
+      const id = await experimentsDb.insertExperiment(tx, {
+        config,
+        configYaml: input.configYaml,
+        state: input.activate ? 'ACTIVE' : 'PAUSED',
+        owner: input.owner ?? 'admin',
+        context: input.context,
+      });
       const init = initSearcher({ config: config.searcher, hyperparameters: config.hyperparameters, seed });
       const exp: ExpRow = { id, state: input.activate ? 'ACTIVE' : 'PAUSED', config, searcher_state: init.state, searcher_done: false };
       await this.applyActions(tx, exp, init.actions);
@@ -102,12 +90,8 @@ export class ExperimentController {
     });
   }
 
-  private async loadExperiment(tx: Queryable, id: number, forUpdate = true): Promise<ExpRow> {
-    const r = await tx.query<ExpRow>(
-      `SELECT id, state, config, searcher_state, searcher_done FROM experiments WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`,
-      [id],
-    );
-    const row = r.rows[0];
+  private async loadExperiment(tx: Queryable, id: number): Promise<ExpRow> {
+    const row = await experimentsDb.lockExperiment(tx, id);
     if (!row) throw notFound('experiment', id);
     return row;
   }
@@ -127,35 +111,24 @@ export class ExperimentController {
       switch (a.kind) {
         case 'create': {
           if (exp.searcher_done || TERMINAL_EXPERIMENT_STATES.includes(exp.state) || exp.state === 'STOPPING_CANCELED') break;
-          const r = await tx.query<{ id: number }>(
-            `INSERT INTO trials (experiment_id, request_id, state, hparams, seed) VALUES ($1, $2, 'ACTIVE', $3, $4)
-             ON CONFLICT (experiment_id, request_id) DO NOTHING RETURNING id`,
-            [exp.id, a.requestId, JSON.stringify(a.hparams), a.seed],
-          );
-          if (r.rows[0]) this.touchTrial(r.rows[0].id);
+          const created = await trialsDb.insertTrial(tx, exp.id, a.requestId, a.hparams, a.seed);
+          if (created !== null) this.touchTrial(created);
           const step = stepSearcher(exp.searcher_state, { kind: 'trialCreated', requestId: a.requestId });
           exp.searcher_state = step.state;
           queue.push(...step.actions);
           break;
         }
         case 'train': {
-          const r = await tx.query<{ id: number }>(
-            `UPDATE trials SET target_length = GREATEST(target_length, $3) WHERE experiment_id = $1 AND request_id = $2 AND NOT closed RETURNING id`,
-            [exp.id, a.requestId, a.length],
-          );
-          if (r.rows[0]) this.touchTrial(r.rows[0].id);
+          const trialId = await trialsDb.raiseTargetLength(tx, exp.id, a.requestId, a.length);
+          if (trialId !== null) this.touchTrial(trialId);
           break;
         }
         case 'stop': {
-          const r = await tx.query<{ id: number; state: TrialState }>(
-            `UPDATE trials SET closed = true WHERE experiment_id = $1 AND request_id = $2 RETURNING id, state`,
-            [exp.id, a.requestId],
-          );
-          const t = r.rows[0];
+          const t = await trialsDb.closeTrial(tx, exp.id, a.requestId);
           if (t) {
             this.touchTrial(t.id);
             // A trial with nothing running ends now; a running one ends when its harness exits.
-            if (!TERMINAL_TRIAL_STATES.includes(t.state) && !(await this.hasLiveAllocation(tx, t.id))) {
+            if (!TERMINAL_TRIAL_STATES.includes(t.state) && !(await allocationsDb.trialHasLiveAllocation(tx, t.id))) {
               await this.endTrial(tx, t.id, 'COMPLETED');
               const step = stepSearcher(exp.searcher_state, { kind: 'trialExited', requestId: a.requestId, reason: 'completed' });
               exp.searcher_state = step.state;
@@ -170,62 +143,33 @@ export class ExperimentController {
       }
     }
     const progress = searcherProgress(exp.searcher_state);
-    await tx.query('UPDATE experiments SET searcher_state = $2, searcher_done = $3, progress = $4 WHERE id = $1', [
-      exp.id,
-      JSON.stringify(exp.searcher_state),
-      exp.searcher_done,
-      Number.isFinite(progress) ? progress : 0,
-    ]);
+    await experimentsDb.saveSearcher(tx, exp.id, exp.searcher_state, exp.searcher_done, Number.isFinite(progress) ? progress : 0);
     this.touchExperiment(exp.id);
     await this.maybeFinishExperiment(tx, exp);
   }
 
-  private async hasLiveAllocation(tx: Queryable, trialId: number): Promise<boolean> {
-    const r = await tx.query(`SELECT 1 FROM allocations WHERE trial_id = $1 AND state <> 'TERMINATED' LIMIT 1`, [trialId]);
-    return r.rows.length > 0;
-  }
-
   private async endTrial(tx: Queryable, trialId: number, state: TrialState): Promise<void> {
-    await tx.query(`UPDATE trials SET state = $2, closed = true, end_time = now() WHERE id = $1 AND state NOT IN ('COMPLETED','CANCELED','ERROR')`, [
-      trialId,
-      state,
-    ]);
+    await trialsDb.endTrial(tx, trialId, state);
     this.touchTrial(trialId);
   }
 
   /** Completes or cancels the experiment once nothing is left to run. */
   private async maybeFinishExperiment(tx: Queryable, exp: ExpRow): Promise<void> {
     if (TERMINAL_EXPERIMENT_STATES.includes(exp.state)) return;
-    const live = await tx.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM trials WHERE experiment_id = $1 AND state NOT IN ('COMPLETED','CANCELED','ERROR')`,
-      [exp.id],
-    );
     if (exp.state === 'STOPPING_CANCELED') {
-      const allocs = await tx.query(`SELECT 1 FROM allocations WHERE experiment_id = $1 AND state <> 'TERMINATED' LIMIT 1`, [exp.id]);
-      if (allocs.rows.length) return;
-      await tx.query(
-        `UPDATE trials SET state = 'CANCELED', closed = true, end_time = now() WHERE experiment_id = $1 AND state NOT IN ('COMPLETED','CANCELED','ERROR')`,
-        [exp.id],
-      );
+      if (await allocationsDb.experimentHasLiveAllocation(tx, exp.id)) return;
+      await trialsDb.endLiveTrials(tx, exp.id, 'CANCELED');
       await this.setExperimentState(tx, exp, 'CANCELED');
       return;
     }
-    if (!exp.searcher_done || live.rows[0]!.n > 0) return;
-    const counts = await tx.query<{ total: number; errored: number }>(
-      `SELECT count(*)::int AS total, count(*) FILTER (WHERE state = 'ERROR')::int AS errored FROM trials WHERE experiment_id = $1`,
-      [exp.id],
-    );
-    const { total, errored } = counts.rows[0]!;
+    const { total, live, errored } = await trialsDb.countTrials(tx, exp.id);
+    if (!exp.searcher_done || live > 0) return;
     await this.setExperimentState(tx, exp, total > 0 && errored === total ? 'ERROR' : 'COMPLETED');
   }
 
   private async setExperimentState(tx: Queryable, exp: ExpRow, state: ExperimentState): Promise<void> {
     exp.state = state;
-    const terminal = TERMINAL_EXPERIMENT_STATES.includes(state);
-    await tx.query(`UPDATE experiments SET state = $2, end_time = ${terminal ? 'now()' : 'NULL'}${state === 'COMPLETED' ? ', progress = 1' : ''} WHERE id = $1`, [
-      exp.id,
-      state,
-    ]);
+    await experimentsDb.setExperimentState(tx, exp.id, state);
     this.touchExperiment(exp.id);
   }
 
@@ -234,24 +178,16 @@ export class ExperimentController {
   /** The harness trained to `length` and validated: tell the searcher. Idempotent for a repeated report. */
   async completeOperation(trialId: number, length: number, metric: number): Promise<void> {
     await this.run(async (tx) => {
-      const t = await tx.query<{ experiment_id: number; request_id: string; completed_length: number; target_length: number; state: TrialState }>(
-        'SELECT experiment_id, request_id, completed_length, target_length, state FROM trials WHERE id = $1 FOR UPDATE',
-        [trialId],
-      );
-      const trial = t.rows[0];
+      const trial = await trialsDb.lockTrial(tx, trialId);
       if (!trial) throw notFound('trial', trialId);
       if (TERMINAL_TRIAL_STATES.includes(trial.state) || length <= trial.completed_length) return;
       if (length > trial.target_length) {
         throw new HoneError('INVALID_ARGUMENT', `length ${length} is beyond the trial's operation (${trial.target_length})`);
       }
-      await tx.query('UPDATE trials SET completed_length = $2 WHERE id = $1', [trialId, length]);
+      await trialsDb.setCompletedLength(tx, trialId, length);
       this.touchTrial(trialId);
       const exp = await this.loadExperiment(tx, trial.experiment_id);
-      const smaller = exp.config.searcher.smaller_is_better;
-      await tx.query(
-        `UPDATE experiments SET best_metric = CASE WHEN best_metric IS NULL THEN $2 WHEN $3 THEN LEAST(best_metric, $2) ELSE GREATEST(best_metric, $2) END WHERE id = $1`,
-        [exp.id, metric, smaller],
-      );
+      await experimentsDb.recordBestMetric(tx, exp.id, metric);
       await this.feed(tx, exp, { kind: 'validationCompleted', requestId: trial.request_id, length, metric });
     });
   }
@@ -262,45 +198,33 @@ export class ExperimentController {
    */
   async allocationEnded(allocationId: string, outcome: { exitCode: number | null; reason: string; failed: boolean; countsAsRestart: boolean }): Promise<void> {
     await this.run(async (tx) => {
-      const a = await tx.query<{ trial_id: number; experiment_id: number; state: string }>(
-        'SELECT trial_id, experiment_id, state FROM allocations WHERE id = $1 FOR UPDATE',
-        [allocationId],
-      );
-      const alloc = a.rows[0];
+      const alloc = await allocationsDb.lockAllocation(tx, allocationId);
       if (!alloc || alloc.state === 'TERMINATED') return;
-      await tx.query(`UPDATE allocations SET state = 'TERMINATED', ended_at = now(), exit_code = $2, exit_reason = $3 WHERE id = $1`, [
-        allocationId,
-        outcome.exitCode,
-        outcome.reason,
-      ]);
-      const exp = await this.loadExperiment(tx, alloc.experiment_id);
-      const t = await tx.query<{ request_id: string; state: TrialState; closed: boolean; restarts: number; target_length: number; completed_length: number }>(
-        'SELECT request_id, state, closed, restarts, target_length, completed_length FROM trials WHERE id = $1 FOR UPDATE',
-        [alloc.trial_id],
-      );
-      const trial = t.rows[0]!;
-      this.touchTrial(alloc.trial_id);
+      await allocationsDb.terminateAllocation(tx, allocationId, outcome.exitCode, outcome.reason);
+      const exp = await this.loadExperiment(tx, alloc.experimentId);
+      const trial = (await trialsDb.lockTrial(tx, alloc.trialId))!;
+      this.touchTrial(alloc.trialId);
       if (TERMINAL_TRIAL_STATES.includes(trial.state)) {
         await this.maybeFinishExperiment(tx, exp);
         return;
       }
       if (exp.state === 'STOPPING_CANCELED') {
-        await this.endTrial(tx, alloc.trial_id, 'CANCELED');
+        await this.endTrial(tx, alloc.trialId, 'CANCELED');
         await this.maybeFinishExperiment(tx, exp);
         return;
       }
       if (outcome.failed && outcome.countsAsRestart) {
         const restarts = trial.restarts + 1;
-        await tx.query('UPDATE trials SET restarts = $2 WHERE id = $1', [alloc.trial_id, restarts]);
+        await trialsDb.setRestarts(tx, alloc.trialId, restarts);
         if (restarts > exp.config.max_restarts) {
-          await this.endTrial(tx, alloc.trial_id, 'ERROR');
+          await this.endTrial(tx, alloc.trialId, 'ERROR');
           await this.feed(tx, exp, { kind: 'trialExited', requestId: trial.request_id, reason: 'errored' });
           await this.maybeFinishExperiment(tx, exp);
           return;
         }
       }
       if (trial.closed) {
-        await this.endTrial(tx, alloc.trial_id, 'COMPLETED');
+        await this.endTrial(tx, alloc.trialId, 'COMPLETED');
         await this.feed(tx, exp, { kind: 'trialExited', requestId: trial.request_id, reason: 'completed' });
       }
       await this.maybeFinishExperiment(tx, exp);
@@ -316,11 +240,7 @@ export class ExperimentController {
       if (exp.state !== 'ACTIVE') throw new HoneError('CONFLICT', `experiment ${id} is ${exp.state} and cannot be paused`);
       await this.setExperimentState(tx, exp, 'PAUSED');
       // Running trials checkpoint and exit; pending requests are withdrawn.
-      await tx.query(`UPDATE allocations SET preempt_requested = true WHERE experiment_id = $1 AND state IN ('ASSIGNED','RUNNING')`, [id]);
-      await tx.query(
-        `UPDATE allocations SET state = 'TERMINATED', ended_at = now(), exit_reason = 'paused' WHERE experiment_id = $1 AND state = 'PENDING'`,
-        [id],
-      );
+      await this.release(tx, id, 'preempt', 'paused');
     });
   }
 
@@ -338,12 +258,8 @@ export class ExperimentController {
       const exp = await this.loadExperiment(tx, id);
       if (TERMINAL_EXPERIMENT_STATES.includes(exp.state) || exp.state === 'STOPPING_CANCELED') return;
       await this.setExperimentState(tx, exp, 'STOPPING_CANCELED');
-      await tx.query(`UPDATE trials SET closed = true WHERE experiment_id = $1`, [id]);
-      await tx.query(`UPDATE allocations SET kill_requested = true WHERE experiment_id = $1 AND state IN ('ASSIGNED','RUNNING','TERMINATING')`, [id]);
-      await tx.query(
-        `UPDATE allocations SET state = 'TERMINATED', ended_at = now(), exit_reason = 'killed' WHERE experiment_id = $1 AND state = 'PENDING'`,
-        [id],
-      );
+      await trialsDb.closeAllTrials(tx, id);
+      await this.release(tx, id, 'kill', 'killed');
       await this.maybeFinishExperiment(tx, exp);
     });
   }
@@ -357,15 +273,14 @@ export class ExperimentController {
         if (value === null) delete config.resources.max_slots;
         else config.resources.max_slots = value;
       } else config.resources[field] = value as number;
-      await tx.query(`UPDATE experiments SET ${field} = $2, config = $3 WHERE id = $1`, [id, value, JSON.stringify(config)]);
+      await experimentsDb.setSchedulingField(tx, id, field, value, config);
       this.touchExperiment(id);
     });
   }
 
   /** Re-evaluates experiments whose trials may all have ended (used after start-up). */
   async reconcile(): Promise<void> {
-    const r = await this.db.query<{ id: number }>(`SELECT id FROM experiments WHERE state IN ('ACTIVE','PAUSED','STOPPING_CANCELED')`);
-    for (const { id } of r.rows) {
+    for (const id of await experimentsDb.unfinishedExperimentIds(this.db)) {
       await this.run(async (tx) => {
         const exp = await this.loadExperiment(tx, id);
         await this.maybeFinishExperiment(tx, exp);

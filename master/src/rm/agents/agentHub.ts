@@ -2,6 +2,8 @@
 // lives in the database and is reconciled when an agent says hello.
 import type { WebSocket } from 'ws';
 import type { AgentToMaster, Device, MasterToAgent, RunningTask } from '@hone/protocol';
+import { checkAgentMessage } from '@hone/protocol/agentSchemas';
+import { AGENT_CLOSE_CODES } from '@hone/protocol/errors';
 
 export interface ConnectedAgent {
   id: string;
@@ -29,29 +31,28 @@ export class AgentHub {
     let agent: ConnectedAgent | null = null;
     // Messages are handled strictly in order per agent.
     let chain: Promise<void> = Promise.resolve();
+    const refuse = (code: number, reason: string) => {
+      this.log.warn({ agent: agent?.id, code, reason }, 'refused an agent message; closing its connection');
+      // A close reason is at most 123 bytes.
+      socket.close(code, Buffer.from(reason).subarray(0, 123).toString());
+    };
     socket.on('message', (data) => {
-      let msg: AgentToMaster;
-      try {
-        msg = JSON.parse(String(data)) as AgentToMaster;
-      } catch {
-        this.log.warn({}, 'agent sent a message that is not JSON; closing');
-        socket.close(1003, 'invalid message');
+      const checked = checkAgentMessage(String(data));
+      if (!checked.ok) {
+        refuse(AGENT_CLOSE_CODES.INVALID_MESSAGE, checked.reason);
         return;
       }
+      const msg = checked.message;
       chain = chain.then(async () => {
         try {
           if (msg.type === 'hello') {
-            if (!msg.agentId || !Array.isArray(msg.devices)) {
-              socket.close(1008, 'hello must carry agentId and devices');
-              return;
-            }
             const prev = this.agents.get(msg.agentId);
-            if (prev && prev.socket !== socket) prev.socket.close(4000, 'replaced by a new connection');
+            if (prev && prev.socket !== socket) prev.socket.close(AGENT_CLOSE_CODES.REPLACED, 'replaced by a new connection');
             agent = {
               id: msg.agentId,
               pool: msg.resourcePool || 'default',
-              hostname: msg.hostname ?? '',
-              version: msg.version ?? '',
+              hostname: msg.hostname,
+              version: msg.version,
               devices: msg.devices,
               socket,
               connectedAt: Date.now(),
@@ -59,17 +60,17 @@ export class AgentHub {
             };
             this.agents.set(agent.id, agent);
             this.log.info({ agent: agent.id, pool: agent.pool, slots: agent.devices.length }, 'agent connected');
-            await this.handlers.onHello(agent, msg.running ?? []);
+            await this.handlers.onHello(agent, msg.running);
             return;
           }
           if (!agent) {
-            socket.close(1008, 'hello first');
+            refuse(AGENT_CLOSE_CODES.HELLO_FIRST, `the first message must be hello, got ${msg.type}`);
             return;
           }
           agent.lastSeen = Date.now();
           await this.handlers.onMessage(agent, msg);
         } catch (e) {
-          this.log.warn({ err: (e as Error).message }, 'failed to handle agent message');
+          this.log.warn({ agent: agent?.id, type: msg.type, err: (e as Error).message }, 'failed to handle agent message');
         }
       });
     });

@@ -1,0 +1,65 @@
+// What every part of the master is handed: options, the database, the event bus and the services built from
+// them. `server.ts` (the composition root) builds one; nothing below it imports `server.ts`.
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Logger } from 'pino';
+import type { Database } from './db';
+import type { EventBus } from './events';
+import type { ExperimentController } from './experiments/controller';
+import type { MetricStore } from './experiments/metricStore';
+import type { ResourceManager } from './rm/resourceManager';
+import type { AgentHub } from './rm/agents/agentHub';
+import type { TaskAuth } from './api/taskAuth';
+
+export interface MasterOptions {
+  port: number;
+  host: string;
+  dataDir: string;
+  dbUrl?: string;
+  /** Agents must present this token; empty means no check (local cluster). */
+  agentToken?: string;
+  /** URL agents and harnesses use to reach the master; defaults to http://127.0.0.1:<port>. */
+  advertisedUrl?: string;
+  /** Largest accepted model directory (gzipped tar), bytes. */
+  maxContextBytes: number;
+  agentGraceMs: number;
+  preemptionTimeoutMs: number;
+  schedulerPolicy: 'priority' | 'fair_share';
+  fit: 'best' | 'worst';
+  preemption: boolean;
+  logLevel: string;
+  webuiDir?: string;
+}
+
+export const DEFAULT_OPTIONS: MasterOptions = {
+  port: 8080,
+  host: '127.0.0.1',
+  dataDir: path.resolve('.hone'),
+  maxContextBytes: 96 * 1024 * 1024,
+  agentGraceMs: 60_000,
+  preemptionTimeoutMs: 60_000,
+  schedulerPolicy: 'priority',
+  fit: 'best',
+  preemption: true,
+  logLevel: 'info',
+};
+
+export interface MasterContext {
+  opts: MasterOptions;
+  db: Database;
+  bus: EventBus;
+  experiments: ExperimentController;
+  metrics: MetricStore;
+  rm: ResourceManager;
+  /** Agent connections (the agent resource manager's sockets). */
+  agents: AgentHub;
+  taskAuth: TaskAuth;
+  log: Logger;
+  /** Where master-hosted checkpoints live. */
+  checkpointDir: string;
+  /** The URL agents and harnesses use to reach this master, known once it listens. */
+  masterUrl(): string;
+}
+
+export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;

@@ -1,0 +1,59 @@
+// Task logs repository: the only code that reads or writes `task_logs`.
+import type { TaskLog } from '@hone/protocol';
+import type { Queryable } from './database';
+import { iso } from './sql';
+
+function toLog(r: any): TaskLog {
+  return {
+    id: Number(r.id),
+    trialId: Number(r.trial_id),
+    allocationId: r.allocation_id ?? null,
+    agentId: r.agent_id ?? null,
+    rank: r.rank ?? null,
+    stream: r.stream,
+    level: r.level,
+    ts: iso(r.ts),
+    line: r.line,
+  };
+}
+
+/** One log line to store. `ts` null means "now" (lines the harness posts itself carry no agent clock). */
+export interface NewLogLine {
+  allocationId: string | null;
+  agentId: string | null;
+  rank: number;
+  stream: string;
+  level: string;
+  ts: string | null;
+  line: string;
+}
+
+
+/** Stores a batch of a trial's lines in one statement and returns them as stored (with ids), in order. */
+export async function insertLogs(q: Queryable, trialId: number, lines: NewLogLine[]): Promise<TaskLog[]> {
+  if (!lines.length) return [];
+  const params: unknown[] = [];
+  const rows: string[] = [];
+  for (const l of lines) {
+    const i = params.length;
+    rows.push(`($${i + 1}::bigint, $${i + 2}, $${i + 3}, $${i + 4}::int, $${i + 5}, $${i + 6}, coalesce($${i + 7}::timestamptz, now()), $${i + 8})`);
+    params.push(trialId, l.allocationId, l.agentId, l.rank, l.stream, l.level, l.ts, l.line);
+  }
+  const r = await q.query(
+    `INSERT INTO task_logs (trial_id, allocation_id, agent_id, rank, stream, level, ts, line) VALUES ${rows.join(',')} RETURNING *`,
+    params,
+  );
+  return r.rows.map(toLog).sort((a, b) => a.id - b.id);
+}
+
+/** The last `n` lines of a trial, oldest first. */
+export async function tailLogs(q: Queryable, trialId: number, n: number): Promise<TaskLog[]> {
+  const r = await q.query('SELECT * FROM (SELECT * FROM task_logs WHERE trial_id = $1 ORDER BY id DESC LIMIT $2) s ORDER BY id', [trialId, n]);
+  return r.rows.map(toLog);
+}
+
+/** Up to `limit` lines of a trial after line id `afterId`, oldest first. */
+export async function logsAfter(q: Queryable, trialId: number, afterId: number, limit: number): Promise<TaskLog[]> {
+  const r = await q.query('SELECT * FROM task_logs WHERE trial_id = $1 AND id > $2 ORDER BY id LIMIT $3', [trialId, afterId, limit]);
+  return r.rows.map(toLog);
+}

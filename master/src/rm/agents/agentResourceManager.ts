@@ -1,0 +1,362 @@
+// The agent resource manager: turns trials that want to run into allocations, asks the pure scheduler where
+// they go, and carries that out on agents (start, preempt, kill). Lifecycle decisions (lost agents, preemption
+// timeouts, rank exits) come from the pure functions in ../lifecycle; this class loads state, calls them,
+// persists the result, then performs the effects. Effects are keyed by allocation id and safe to repeat.
+import crypto from 'node:crypto';
+import type { AgentInfo, AgentToMaster, ExperimentConfig, JobInfo, ResourcePoolInfo, RunningTask, SlotInfo, StartTask } from '@hone/protocol';
+import { API_PREFIX } from '@hone/protocol';
+import type { Database, Queryable } from '../../db';
+import * as allocationsDb from '../../db/allocations';
+import type { LiveAllocation } from '../../db/allocations';
+import * as agentsDb from '../../db/agents';
+import { getExperimentConfig } from '../../db/experiments';
+import { trialsWantingAllocation } from '../../db/trials';
+import type { EventBus } from '../../events';
+import type { ExperimentController } from '../../experiments/controller';
+import { ingestLogs, levelOf } from '../../experiments/taskLogs';
+import { canEverFit, queueOrder, schedule, type Agent, type FitCheck, type ScheduleOptions } from '../../scheduler';
+import {
+  agentDisconnected,
+  agentHello,
+  allocationEnded,
+  decideLifecycle,
+  initialObservations,
+  rankExited,
+  rankRunning,
+  ranksOf,
+  type AllocationOutcome,
+  type Decision,
+  type LifecycleAction,
+  type LifecycleOptions,
+  type Observations,
+} from '../lifecycle';
+import type { ResourceManager } from '../resourceManager';
+import { buildSnapshot } from '../snapshot';
+import type { AgentHub, ConnectedAgent } from './agentHub';
+
+export interface AgentResourceManagerOptions {
+  /** The URL harnesses use to reach the master (known once it listens). */
+  masterUrl: () => string;
+  /** How long an agent may be gone before its allocations are declared lost. */
+  agentGraceMs: number;
+  /** How long a preempted allocation gets to checkpoint and exit before it is killed. */
+  preemptionTimeoutMs: number;
+  scheduling: ScheduleOptions;
+  log: { info: (o: object, m: string) => void; warn: (o: object, m: string) => void };
+}
+
+/** How long after an agent's hello its unreported ranks are settled (it replays queued exits right after hello). */
+const HELLO_SETTLE_MS = 3000;
+
+export class AgentResourceManager implements ResourceManager {
+  private timer: NodeJS.Timeout | null = null;
+  private pending: Promise<void> | null = null;
+  private again = false;
+  private lastPass = 0;
+  private stopped = false;
+  private obs: Observations = initialObservations(Date.now());
+  private readonly lifecycle: LifecycleOptions;
+  /** Launch settings per experiment (entrypoint, environment): they never change after submission. */
+  private readonly launchConfig = new Map<number, Pick<ExperimentConfig, 'entrypoint' | 'environment'>>();
+
+  constructor(
+    private readonly db: Database,
+    private readonly bus: EventBus,
+    private readonly experiments: ExperimentController,
+    private readonly hub: AgentHub,
+    private readonly opts: AgentResourceManagerOptions,
+  ) {
+    this.lifecycle = { agentGraceMs: opts.agentGraceMs, preemptionTimeoutMs: opts.preemptionTimeoutMs, helloSettleMs: HELLO_SETTLE_MS };
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.requestPass(), 1000);
+    this.requestPass();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.pending?.catch(() => undefined);
+  }
+
+  /** Asks for a scheduling pass soon; passes are coalesced with a short minimum interval. */
+  requestPass(): void {
+    if (this.stopped) return;
+    if (this.pending) {
+      this.again = true;
+      return;
+    }
+    const wait = Math.max(0, this.lastPass + 50 - Date.now());
+    this.pending = new Promise<void>((r) => setTimeout(r, wait))
+      .then(() => this.pass())
+      .catch((e) => this.opts.log.warn({ err: (e as Error).stack }, 'scheduling pass failed'))
+      .finally(() => {
+        this.lastPass = Date.now();
+        this.pending = null;
+        if (this.again) {
+          this.again = false;
+          this.requestPass();
+        }
+      });
+  }
+
+  releaseExperiment(tx: Queryable, experimentId: number, how: 'preempt' | 'kill', reason: string): Promise<void> {
+    return allocationsDb.releaseExperimentAllocations(tx, experimentId, how, reason);
+  }
+
+  // ---- the pass ----
+
+  private schedulerAgents(): Agent[] {
+    return [...this.hub.agents.values()].map((a) => ({ id: a.id, pool: a.pool, slots: a.devices.map((d) => d.id), enabled: true }));
+  }
+
+  private async pass(): Promise<void> {
+    if (this.stopped) return;
+    await this.requestAllocations();
+    let live = await allocationsDb.listLiveAllocations(this.db);
+    await this.apply(decideLifecycle(live, this.obs, this.lifecycle, Date.now()), live);
+    live = await allocationsDb.listLiveAllocations(this.db);
+    const plan = schedule(buildSnapshot(this.schedulerAgents(), live, this.opts.scheduling));
+    const byId = new Map(live.map((a) => [a.id, a]));
+    for (const as of plan.assign) {
+      const a = byId.get(as.allocationId);
+      if (!a || !(await allocationsDb.assignAllocation(this.db, a.id, as.placement))) continue;
+      await this.launch({ ...a, state: 'ASSIGNED', placement: as.placement });
+    }
+    if (plan.preempt.length) {
+      await allocationsDb.requestPreemption(this.db, plan.preempt);
+      for (const id of plan.preempt) this.bus.publish({ type: 'allocation', allocationId: id });
+    }
+    if (plan.assign.length || plan.preempt.length) this.bus.publish({ type: 'cluster' });
+  }
+
+  /** Creates a PENDING allocation for each trial that has work and nothing live. */
+  private async requestAllocations(): Promise<void> {
+    await this.experiments.run(async (tx) => {
+      for (const t of await trialsWantingAllocation(tx)) {
+        await allocationsDb.insertPendingAllocation(tx, {
+          id: crypto.randomUUID(),
+          trialId: t.id,
+          experimentId: t.experimentId,
+          slots: t.slots,
+          pool: t.pool,
+          token: crypto.randomBytes(24).toString('base64url'),
+        });
+      }
+    });
+  }
+
+  /** Keeps the decision's observations and performs its actions, in order. */
+  private async apply(d: Decision, live: LiveAllocation[]): Promise<void> {
+    this.obs = d.obs;
+    const byId = new Map(live.map((a) => [a.id, a]));
+    for (const act of d.actions) await this.perform(act, byId.get(act.allocationId));
+  }
+
+  private async perform(act: LifecycleAction, a: LiveAllocation | undefined): Promise<void> {
+    switch (act.kind) {
+      case 'finish':
+        if (act.outcome.reason === 'lost') this.opts.log.warn({ allocation: act.allocationId }, 'allocation lost: its agent did not come back');
+        await this.finish(act.allocationId, act.outcome);
+        return;
+      case 'signal':
+        if (act.agentId) this.hub.send(act.agentId, { type: 'signalTask', allocationId: act.allocationId, signal: act.signal });
+        else for (const p of a?.placement ?? []) this.hub.send(p.agentId, { type: 'signalTask', allocationId: act.allocationId, signal: act.signal });
+        return;
+      case 'requestKill':
+        this.opts.log.warn({ allocation: act.allocationId }, 'preempted allocation did not exit in time; killing it');
+        await allocationsDb.requestKill(this.db, act.allocationId);
+        return;
+      case 'notifyPreempt':
+        this.bus.publish({ type: 'allocation', allocationId: act.allocationId });
+        return;
+      case 'markRunning':
+        await allocationsDb.markAllocationRunning(this.db, act.allocationId);
+        this.bus.publish({ type: 'cluster' });
+        return;
+      case 'relaunch':
+        // Never started: the startTask was lost with the previous master. Start it again (agents de-duplicate).
+        if (a) await this.launch(a);
+        return;
+    }
+  }
+
+  private async finish(allocationId: string, outcome: AllocationOutcome): Promise<void> {
+    this.obs = allocationEnded(this.obs, allocationId);
+    await this.experiments.allocationEnded(allocationId, outcome);
+    this.bus.publish({ type: 'allocation', allocationId });
+    this.requestPass();
+  }
+
+  private async launchSettings(experimentId: number): Promise<Pick<ExperimentConfig, 'entrypoint' | 'environment'>> {
+    let s = this.launchConfig.get(experimentId);
+    if (!s) {
+      const config = await getExperimentConfig(this.db, experimentId);
+      s = { entrypoint: config?.entrypoint ?? '', environment: config?.environment ?? { variables: {} } };
+      if (this.launchConfig.size > 1000) this.launchConfig.clear();
+      this.launchConfig.set(experimentId, s);
+    }
+    return s;
+  }
+
+  private async launch(a: LiveAllocation): Promise<void> {
+    const ranks = ranksOf(a.placement);
+    const { entrypoint, environment } = await this.launchSettings(a.experimentId);
+    const masterUrl = this.opts.masterUrl();
+    for (const r of ranks) {
+      const msg: StartTask = {
+        type: 'startTask',
+        allocationId: a.id,
+        trialId: a.trialId,
+        experimentId: a.experimentId,
+        rank: r.rank,
+        worldSize: ranks.length,
+        devices: [r.device],
+        entrypoint,
+        contextUrl: `${masterUrl}${API_PREFIX}/experiments/${a.experimentId}/context`,
+        env: {
+          ...environment.variables,
+          HONE_MASTER_URL: masterUrl,
+          HONE_TASK_TOKEN: a.token,
+          HONE_ALLOCATION_ID: a.id,
+          HONE_TRIAL_ID: String(a.trialId),
+          HONE_EXPERIMENT_ID: String(a.experimentId),
+          HONE_RANK: String(r.rank),
+          HONE_WORLD_SIZE: String(ranks.length),
+          HONE_ENTRYPOINT: entrypoint,
+        },
+      };
+      if (!this.hub.send(r.agentId, msg)) this.opts.log.warn({ allocation: a.id, agent: r.agentId }, 'could not send startTask');
+    }
+    this.opts.log.info({ allocation: a.id, trial: a.trialId, placement: a.placement }, 'allocation assigned');
+  }
+
+  // ---- agent events (the hub calls these in order per agent) ----
+
+  async onHello(agent: ConnectedAgent, running: RunningTask[]): Promise<void> {
+    await agentsDb.upsertConnectedAgent(this.db, agent);
+    this.hub.send(agent.id, { type: 'welcome', masterVersion: '0.1.0', heartbeatIntervalMs: 5000 });
+    const live = await allocationsDb.listLiveAllocations(this.db);
+    await this.apply(agentHello(this.obs, agent.id, running, live, this.lifecycle, Date.now()), live);
+    this.bus.publish({ type: 'cluster' });
+    this.requestPass();
+  }
+
+  async onDisconnect(agent: ConnectedAgent): Promise<void> {
+    this.obs = agentDisconnected(this.obs, agent.id, Date.now());
+    await agentsDb.markAgentDisconnected(this.db, agent.id);
+    this.bus.publish({ type: 'cluster' });
+  }
+
+  async onMessage(agent: ConnectedAgent, msg: AgentToMaster): Promise<void> {
+    switch (msg.type) {
+      case 'heartbeat':
+      case 'hello':
+        return;
+      case 'logBatch':
+        await ingestLogs(
+          this.db,
+          this.bus,
+          msg.trialId,
+          msg.logs.map((l) => ({ allocationId: msg.allocationId, agentId: agent.id, rank: l.rank, stream: l.stream, level: levelOf(l.line, l.stream), ts: l.ts, line: l.line })),
+        );
+        return;
+      case 'taskState': {
+        if (msg.state === 'running') {
+          const d = rankRunning(this.obs, msg.allocationId, msg.rank);
+          this.obs = d.obs;
+          for (const act of d.actions) await this.perform(act, undefined);
+          return;
+        }
+        const [a] = await allocationsDb.getLiveAllocations(this.db, [msg.allocationId]);
+        if (!a) return;
+        await this.apply(rankExited(this.obs, a, msg.rank, msg.exitCode ?? null, this.lifecycle, Date.now()), [a]);
+        return;
+      }
+    }
+  }
+
+  // ---- views ----
+
+  async canEverFit(pool: string, slots: number): Promise<FitCheck> {
+    // Agents that are away count too: they may come back.
+    const sizes = new Map<string, number[]>();
+    for (const a of await agentsDb.listAgents(this.db, pool)) sizes.set(a.id, a.devices.map((d) => d.id));
+    for (const a of this.hub.agents.values()) if (a.pool === pool) sizes.set(a.id, a.devices.map((d) => d.id));
+    return canEverFit([...sizes].map(([id, s]) => ({ id, pool, slots: s, enabled: true })), pool, slots);
+  }
+
+  async describeAgents(): Promise<AgentInfo[]> {
+    const [agents, allocations] = await Promise.all([agentsDb.listAgents(this.db), allocationsDb.listLiveAllocations(this.db)]);
+    const used = new Map<string, LiveAllocation>();
+    for (const a of allocations) for (const p of a.placement ?? []) for (const d of p.devices) used.set(`${p.agentId}/${d}`, a);
+    return agents.map((a) => {
+      const live = this.hub.agents.get(a.id);
+      const devices = live?.devices ?? a.devices;
+      const slots: SlotInfo[] = devices.map((d) => {
+        const al = used.get(`${a.id}/${d.id}`);
+        return { agentId: a.id, id: d.id, type: d.type, brand: d.brand, allocationId: al?.id ?? null, trialId: al?.trialId ?? null, experimentId: al?.experimentId ?? null };
+      });
+      return {
+        id: a.id,
+        resourcePool: live?.pool ?? a.pool,
+        hostname: live?.hostname ?? a.hostname,
+        state: live ? 'CONNECTED' : 'DISCONNECTED',
+        slots,
+        lastSeen: (live ? new Date(live.lastSeen) : a.lastSeen).toISOString(),
+        version: a.version,
+      };
+    });
+  }
+
+  async describePools(): Promise<ResourcePoolInfo[]> {
+    const allocations = await allocationsDb.listLiveAllocations(this.db);
+    const pools = new Map<string, ResourcePoolInfo>();
+    const pool = (name: string) => {
+      if (!pools.has(name)) pools.set(name, { name, agents: 0, slots: 0, slotsUsed: 0, pendingAllocations: 0, pendingSlots: 0 });
+      return pools.get(name)!;
+    };
+    pool('default');
+    for (const a of this.hub.agents.values()) {
+      const p = pool(a.pool);
+      p.agents += 1;
+      p.slots += a.devices.length;
+    }
+    for (const a of allocations) {
+      const p = pool(a.pool);
+      if (a.state === 'PENDING') {
+        p.pendingAllocations += 1;
+        p.pendingSlots += a.slots;
+      } else p.slotsUsed += a.slots;
+    }
+    return [...pools.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async describeJobs(): Promise<JobInfo[]> {
+    const allocations = await allocationsDb.listLiveAllocations(this.db);
+    const byId = new Map(allocations.map((a) => [a.id, a]));
+    return queueOrder(buildSnapshot(this.schedulerAgents(), allocations, this.opts.scheduling)).map((q) => {
+      const a = byId.get(q.allocationId)!;
+      return {
+        allocationId: a.id,
+        experimentId: a.experimentId,
+        trialId: a.trialId,
+        state: a.state as JobInfo['state'],
+        slots: a.slots,
+        resourcePool: a.pool,
+        priority: a.priority,
+        weight: a.weight,
+        position: q.position,
+        reason: q.state === 'pending' ? q.reason : null,
+        submittedAt: a.createdAt.toISOString(),
+      };
+    });
+  }
+
+  capacity(): { agents: number; slots: number } {
+    let slots = 0;
+    for (const a of this.hub.agents.values()) slots += a.devices.length;
+    return { agents: this.hub.agents.size, slots };
+  }
+}
