@@ -37,7 +37,12 @@ export default defineConfig({
   base: '/',
   plugins: [react(), precompress()],
   resolve: {
-    alias: { '@hone/protocol': fileURLToPath(new URL('../protocol/src/index.ts', import.meta.url)) },
+    // As protocol/package.json exports it: the index, or one file by name (the UI imports errors and format
+    // directly, so the bundle does not pull in the config parser's TypeBox and yaml).
+    alias: [
+      { find: /^@hone\/protocol$/, replacement: fileURLToPath(new URL('../protocol/src/index.ts', import.meta.url)) },
+      { find: /^@hone\/protocol\/(.+)$/, replacement: fileURLToPath(new URL('../protocol/src/', import.meta.url)) + '$1.ts' },
+    ],
   },
   build: {
     outDir: 'dist',

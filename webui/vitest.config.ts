@@ -5,9 +5,6 @@ import { fileURLToPath } from 'node:url';
 
 export default defineConfig({
   root: fileURLToPath(new URL('..', import.meta.url)),
-  resolve: {
-    alias: { '@hone/protocol': fileURLToPath(new URL('../protocol/src/index.ts', import.meta.url)) },
-  },
   test: {
     include: ['webui/test/**/*.test.ts'],
     testTimeout: 120_000,

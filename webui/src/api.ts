@@ -1,15 +1,8 @@
 // REST client for /api/v1. One place handles the bearer token and the 401 → login flow.
-const TOKEN_KEY = 'hone.token';
+// HoneError comes from its own file, not the protocol index, so the bundle does not pull in TypeBox and yaml.
+import { HoneError } from '@hone/protocol/errors';
 
-export class ApiError extends Error {
-  constructor(
-    public readonly status: number,
-    public readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+const TOKEN_KEY = 'hone.token';
 
 type AuthListener = (needed: boolean) => void;
 const authListeners = new Set<AuthListener>();
@@ -59,23 +52,20 @@ export async function api<T>(path: string, init: RequestInit & { json?: unknown 
   return apiResponse<T>(await fetch(`/api/v1${path}`, { ...init, headers, body }));
 }
 
-/** Turns a response into data or an ApiError, handling 401 (used for prefetched responses too). */
+/** Turns a response into data or a HoneError, handling 401 (used for prefetched responses too). */
 export async function apiResponse<T>(res: Response): Promise<T> {
   if (res.status === 401) {
     setToken(null);
     setAuthNeeded(true);
   }
   if (!res.ok) {
-    let code = `HTTP_${res.status}`;
-    let message = res.statusText || `request failed (${res.status})`;
+    let body: unknown;
     try {
-      const e = (await res.json()) as { error?: { code?: string; message?: string } };
-      if (e.error?.code) code = e.error.code;
-      if (e.error?.message) message = e.error.message;
+      body = await res.json();
     } catch {
       /* not JSON */
     }
-    throw new ApiError(res.status, code, message);
+    throw HoneError.fromResponse(res.status, body, res.statusText || `request failed (${res.status})`);
   }
   if (res.status === 204) return undefined as T;
   return (await res.json()) as T;
@@ -91,7 +81,7 @@ export async function login(username: string, password: string): Promise<void> {
 export async function download(path: string, filename: string): Promise<void> {
   const res = await fetch(`/api/v1${path}`, { headers: authHeaders() });
   if (res.status === 401) setAuthNeeded(true);
-  if (!res.ok) throw new ApiError(res.status, `HTTP_${res.status}`, `download failed (${res.status})`);
+  if (!res.ok) throw HoneError.fromResponse(res.status, undefined, `download failed (${res.status})`);
   saveBlob(await res.blob(), filename);
 }
 

@@ -1,43 +1,6 @@
+// Display helpers only the web UI needs. The number, time and duration formatters it shares with the CLI are in
+// protocol/src/format.ts.
 import type { ExperimentState, TrialState } from '@hone/protocol';
-
-export function fmtMetric(v: number | null | undefined): string {
-  if (v === null || v === undefined || !Number.isFinite(v)) return '–';
-  const a = Math.abs(v);
-  if (a !== 0 && (a < 1e-3 || a >= 1e6)) return v.toExponential(3);
-  return Number(v.toPrecision(5)).toString();
-}
-
-export function fmtValue(v: unknown): string {
-  if (v === null || v === undefined) return '–';
-  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : fmtMetric(v);
-  if (typeof v === 'object') return JSON.stringify(v);
-  return String(v);
-}
-
-export function fmtTime(iso: string | null | undefined): string {
-  if (!iso) return '–';
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return '–';
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
-}
-
-export function fmtDuration(startIso: string | null | undefined, endIso: string | null | undefined, now = Date.now()): string {
-  if (!startIso) return '–';
-  const start = new Date(startIso).getTime();
-  const end = endIso ? new Date(endIso).getTime() : now;
-  let s = Math.max(0, Math.round((end - start) / 1000));
-  const d = Math.floor(s / 86400);
-  s -= d * 86400;
-  const h = Math.floor(s / 3600);
-  s -= h * 3600;
-  const m = Math.floor(s / 60);
-  s -= m * 60;
-  if (d) return `${d}d ${h}h`;
-  if (h) return `${h}h ${m}m`;
-  if (m) return `${m}m ${s}s`;
-  return `${s}s`;
-}
 
 export function stateClass(s: ExperimentState | TrialState | string): string {
   if (s === 'ACTIVE' || s === 'RUNNING') return 'st-active';

@@ -1,11 +1,11 @@
 // Pure parts of the UI: the curves request (and that index.html's boot script builds the very same URL),
-// smoothing, CSV and duration formatting. No browser needed.
+// smoothing and CSV. No browser needed.
 import fs from 'node:fs';
 import path from 'node:path';
 import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { POINT_BUDGET, curvesPath, pointsPerSeries } from '../src/curves';
-import { ema, fmtDuration, toCsv } from '../src/format';
+import { ema, toCsv } from '../src/format';
 import { REPO_ROOT } from './master';
 
 /** Runs the inline boot script of index.html against a fake browser and returns the curves URL it requests. */
@@ -72,13 +72,5 @@ describe('formatting', () => {
 
   it('quotes CSV cells that need it', () => {
     expect(toCsv(['a', 'b'], [[1, 'x,y'], [null, 'say "hi"'], [{ k: 1 }, undefined]])).toBe('a,b\n1,"x,y"\n,"say ""hi"""\n"{""k"":1}",\n');
-  });
-
-  it('formats durations compactly', () => {
-    const t0 = '2026-01-01T00:00:00Z';
-    expect(fmtDuration(t0, '2026-01-01T00:00:42Z')).toBe('42s');
-    expect(fmtDuration(t0, '2026-01-01T01:02:03Z')).toBe('1h 2m');
-    expect(fmtDuration(t0, '2026-01-03T05:00:00Z')).toBe('2d 5h');
-    expect(fmtDuration(null, null)).toBe('–');
   });
 });

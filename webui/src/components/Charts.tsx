@@ -1,6 +1,6 @@
 // Hyperparameter views drawn as SVG: parallel coordinates and hyperparameter-vs-metric scatter plots.
 import { useMemo, useState } from 'react';
-import { fmtMetric, fmtValue } from '../format';
+import { formatMetric, formatValue } from '@hone/protocol/format';
 
 export interface HpRow {
   id: number;
@@ -32,8 +32,8 @@ function makeAxis(key: string, vals: unknown[]): Axis {
     }
     return { key, kind: 'num', min, max, cats: [], pos: (v) => (typeof v === 'number' ? (v - min) / (max - min) : null) };
   }
-  const cats = [...new Set(vals.filter((v) => v !== null && v !== undefined).map((v) => fmtValue(v)))].sort();
-  return { key, kind: 'cat', min: 0, max: cats.length - 1, cats, pos: (v) => (v === null || v === undefined ? null : cats.length === 1 ? 0.5 : cats.indexOf(fmtValue(v)) / (cats.length - 1)) };
+  const cats = [...new Set(vals.filter((v) => v !== null && v !== undefined).map((v) => formatValue(v)))].sort();
+  return { key, kind: 'cat', min: 0, max: cats.length - 1, cats, pos: (v) => (v === null || v === undefined ? null : cats.length === 1 ? 0.5 : cats.indexOf(formatValue(v)) / (cats.length - 1)) };
 }
 
 function ticks(a: Axis): Array<{ p: number; label: string }> {
@@ -42,7 +42,7 @@ function ticks(a: Axis): Array<{ p: number; label: string }> {
   for (let i = 0; i <= 4; i++) {
     const t = i / 4;
     const v = a.kind === 'log' ? 10 ** (Math.log10(a.min) + t * (Math.log10(a.max) - Math.log10(a.min))) : a.min + t * (a.max - a.min);
-    out.push({ p: t, label: fmtMetric(v) });
+    out.push({ p: t, label: formatMetric(v) });
   }
   return out;
 }
@@ -170,7 +170,7 @@ export function ScatterPlot({ rows, hpKey, metricName, highlighted, onHover, onS
               r={on ? 5 : 2.5}
               fill={on ? '#e8590c' : 'rgba(38, 110, 220, 0.55)'}
               data-trial-id={r.id}
-              onMouseEnter={() => (onHover(r.id), setTip(`trial ${r.id}: ${fmtValue(r.values[hpKey])} → ${fmtMetric(r.metric)}`))}
+              onMouseEnter={() => (onHover(r.id), setTip(`trial ${r.id}: ${formatValue(r.values[hpKey])} → ${formatMetric(r.metric)}`))}
               onClick={() => onSelect(r.id)}
               style={{ cursor: 'pointer' }}
             />

@@ -1,3 +1,4 @@
+import { formatPercent } from '@hone/protocol/format';
 import { stateClass } from '../format';
 
 export function StateBadge({ state }: { state: string }) {
@@ -9,11 +10,12 @@ export function StateBadge({ state }: { state: string }) {
 }
 
 export function Progress({ value }: { value: number }) {
-  const pct = Math.max(0, Math.min(1, value)) * 100;
+  const fraction = Math.max(0, Math.min(1, value));
+  const label = formatPercent(fraction);
   return (
-    <span className="progress" title={`${pct.toFixed(0)}%`}>
-      <span className="progress-fill" style={{ width: `${pct}%` }} />
-      <span className="progress-label">{pct.toFixed(0)}%</span>
+    <span className="progress" title={label}>
+      <span className="progress-fill" style={{ width: `${fraction * 100}%` }} />
+      <span className="progress-label">{label}</span>
     </span>
   );
 }

@@ -2,7 +2,7 @@ import { useEffect } from 'react';
 import type { AgentInfo, JobInfo, ResourcePoolInfo } from '@hone/protocol';
 import { useApi, useSubscription, useThrottle, markReady } from '../hooks';
 import { Link } from '../router';
-import { fmtTime } from '../format';
+import { formatLocalTime } from '@hone/protocol/format';
 import { StateBadge } from '../components/StateBadge';
 
 function Utilization({ used, total, testId }: { used: number; total: number; testId?: string }) {
@@ -123,7 +123,7 @@ export function ClusterPage() {
                       )}
                     </div>
                   </td>
-                  <td className="nowrap">{fmtTime(a.lastSeen)}</td>
+                  <td className="nowrap">{formatLocalTime(a.lastSeen)}</td>
                 </tr>
               ))}
               {agents.data?.length === 0 && (
@@ -163,7 +163,7 @@ export function ClusterPage() {
                     <span className="muted small">
                       (<Link to={`/experiments/${j.experimentId}`}>exp {j.experimentId}</Link>)
                     </span>
-                    <div className="muted small">{fmtTime(j.submittedAt)}</div>
+                    <div className="muted small">{formatLocalTime(j.submittedAt)}</div>
                   </td>
                   <td>
                     <StateBadge state={j.state} />

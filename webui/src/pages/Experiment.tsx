@@ -2,7 +2,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { ExperimentDetail, TrialSummary } from '@hone/protocol';
 import { useApi, useNow, useSubscription, useThrottle, markReady } from '../hooks';
 import { Link } from '../router';
-import { fmtDuration, fmtMetric, fmtTime } from '../format';
+import { formatDuration, formatLocalTime, formatMetric } from '@hone/protocol/format';
 import { Progress, StateBadge } from '../components/StateBadge';
 import { ExperimentActions } from '../components/ExperimentActions';
 import { CurvesTab } from './ExperimentCurves';
@@ -11,15 +11,7 @@ import { prefetch } from '../prefetch';
 import { TrialsTab } from './ExperimentTrials';
 import { HparamsTab, RungsTab } from './ExperimentHparams';
 import { toRows } from './trialColumns';
-
-export interface Highlight {
-  /** Sticky selection (a clicked row or curve). */
-  selected: number | null;
-  /** Transient (mouse over a row or a curve). */
-  hovered: number | null;
-  select: (id: number | null) => void;
-  hover: (id: number | null) => void;
-}
+import type { Highlight } from './highlight';
 
 export function ExperimentPage({ id, tab }: { id: number; tab: string }) {
   // Start the curves request the moment the experiment JSON arrives, in parallel with rendering the page.
@@ -123,15 +115,15 @@ export function ExperimentPage({ id, tab }: { id: number; tab: string }) {
         <dl className="facts">
           <div><dt>Searcher</dt><dd>{d.searcher}</dd></div>
           <div><dt>Metric</dt><dd>{d.metric} ({d.smallerIsBetter ? 'min' : 'max'})</dd></div>
-          <div><dt>Best</dt><dd data-testid="best-metric">{fmtMetric(d.bestMetric)}</dd></div>
+          <div><dt>Best</dt><dd data-testid="best-metric">{formatMetric(d.bestMetric)}</dd></div>
           <div><dt>Trials</dt><dd>{d.numTrials}{cfg?.searcher?.max_trials ? ` / ${cfg.searcher.max_trials}` : ''}</dd></div>
           <div><dt>Max length</dt><dd>{maxLen}</dd></div>
           <div><dt>Slots/trial</dt><dd>{cfg?.resources?.slots_per_trial ?? '–'}</dd></div>
           <div><dt>Pool</dt><dd>{d.resourcePool}</dd></div>
           <div><dt>Priority</dt><dd>{d.priority}</dd></div>
           <div><dt>User</dt><dd>{d.user}</dd></div>
-          <div><dt>Started</dt><dd>{fmtTime(d.startTime)}</dd></div>
-          <div><dt>Duration</dt><dd>{fmtDuration(d.startTime, d.endTime, now)}</dd></div>
+          <div><dt>Started</dt><dd>{formatLocalTime(d.startTime)}</dd></div>
+          <div><dt>Duration</dt><dd>{formatDuration(d.startTime, d.endTime, now)}</dd></div>
           {d.labels.length > 0 && <div><dt>Labels</dt><dd>{d.labels.join(', ')}</dd></div>}
         </dl>
         {cfg?.description && <p className="desc">{cfg.description}</p>}

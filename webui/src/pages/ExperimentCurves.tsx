@@ -5,11 +5,12 @@ import { useApi, useSubscription, markReady } from '../hooks';
 import { setQuery, useLocation } from '../router';
 import { LineChart, type CurveSeries } from '../components/LineChart';
 import { VirtualTable, sortRows, type Column, type SortState } from '../components/VirtualTable';
-import { ema, fmtMetric, seriesColor, toCsv } from '../format';
+import { formatMetric } from '@hone/protocol/format';
+import { ema, seriesColor, toCsv } from '../format';
 import { curvesPath } from '../curves';
 import { trialColumns, varyingHparamKeys, type TrialRow } from './trialColumns';
 import { exportTrialsCsv } from './ExperimentTrials';
-import type { Highlight } from './Experiment';
+import type { Highlight } from './highlight';
 
 interface ExperimentMetrics {
   metric: string;
@@ -121,7 +122,7 @@ export function CurvesTab({ exp, rows, names, hl, epoch }: { exp: ExperimentDeta
   }, [ranked, shown, highlighted]);
 
   const hpKeys = useMemo(() => varyingHparamKeys(rows).slice(0, 6), [rows]);
-  const latestCol: Column<TrialRow> = { key: 'latest', title: `latest ${metric}`, width: 120, align: 'right', sortValue: (r) => r.latestValidation?.[metric], render: (r) => fmtMetric(r.latestValidation?.[metric]) };
+  const latestCol: Column<TrialRow> = { key: 'latest', title: `latest ${metric}`, width: 120, align: 'right', sortValue: (r) => r.latestValidation?.[metric], render: (r) => formatMetric(r.latestValidation?.[metric]) };
   const cols = useMemo(() => trialColumns({ metric: exp.metric, hpKeys, valKeys: [] }), [exp.metric, hpKeys]);
   const colsWithLatest = useMemo(() => (group === 'validation' && metric !== exp.metric ? [...cols.slice(0, 4), latestCol, ...cols.slice(4)] : cols), [cols, group, metric]); 
   const [sort, setSort] = useState<SortState | null>({ key: 'best', desc: !exp.smallerIsBetter });
@@ -210,7 +211,7 @@ export function CurvesTab({ exp, rows, names, hl, epoch }: { exp: ExperimentDeta
             >
               <span className="swatch" style={{ background: seriesColor(r.trialId) }} />
               <span className="legend-id">trial {r.trialId}</span>
-              <span className="legend-val mono">{fmtMetric(r.best)}</span>
+              <span className="legend-val mono">{formatMetric(r.best)}</span>
             </li>
           ))}
           {ranked.length > legend.length && <li className="muted legend-more">{shown.length} curves shown of {ranked.length}</li>}

@@ -2,9 +2,9 @@ import { useMemo } from 'react';
 import type { ExperimentDetail } from '@hone/protocol';
 import { ParallelCoordinates, ScatterPlot, type HpRow } from '../components/Charts';
 import { Link } from '../router';
-import { fmtMetric, fmtValue } from '../format';
+import { formatMetric, formatValue } from '@hone/protocol/format';
 import { varyingHparamKeys, type TrialRow } from './trialColumns';
-import type { Highlight } from './Experiment';
+import type { Highlight } from './highlight';
 
 export function HparamsTab({ exp, rows, hl }: { exp: ExperimentDetail; rows: TrialRow[]; hl: Highlight }) {
   const keys = useMemo(() => varyingHparamKeys(rows), [rows]);
@@ -24,10 +24,10 @@ export function HparamsTab({ exp, rows, hl }: { exp: ExperimentDetail; rows: Tri
           <span className="spacer" />
           {hRow && (
             <span className="hl-info" data-testid="hp-highlight">
-              <Link to={`/trials/${hRow.id}`}>trial {hRow.id}</Link> · {exp.metric} {fmtMetric(hRow.bestValidation)} ·{' '}
+              <Link to={`/trials/${hRow.id}`}>trial {hRow.id}</Link> · {exp.metric} {formatMetric(hRow.bestValidation)} ·{' '}
               {keys
                 .slice(0, 4)
-                .map((k) => `${k}=${fmtValue(hRow.flat[k])}`)
+                .map((k) => `${k}=${formatValue(hRow.flat[k])}`)
                 .join(' ')}
             </span>
           )}
@@ -82,10 +82,10 @@ export function RungsTab({ exp }: { exp: ExperimentDetail }) {
             <tr key={i} data-rung={r.rung ?? i} data-bracket={r.bracket ?? 0}>
               {brackets && <td className="num">{r.bracket ?? 0}</td>}
               <td className="num">{r.rung ?? i}</td>
-              <td className="num">{fmtValue(r.length)}</td>
+              <td className="num">{formatValue(r.length)}</td>
               <td className="num">{r.trials}</td>
               {hasPromoted && <td className="num">{r.promoted ?? '–'}</td>}
-              {hasBest && <td className="num">{fmtMetric(r.best ?? null)}</td>}
+              {hasBest && <td className="num">{formatMetric(r.best ?? null)}</td>}
               <td>
                 <span className="rung-bar" style={{ width: `${(100 * r.trials) / max}%` }} title={`${r.trials} trials reached length ${r.length}`}>
                   {r.promoted !== undefined && r.trials > 0 && <span className="rung-promoted" style={{ width: `${(100 * r.promoted) / r.trials}%` }} />}

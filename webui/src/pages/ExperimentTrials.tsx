@@ -4,7 +4,7 @@ import { VirtualTable, sortRows, type SortState } from '../components/VirtualTab
 import { saveBlob } from '../api';
 import { toCsv } from '../format';
 import { hparamKeys, trialColumns, validationKeys, type TrialRow } from './trialColumns';
-import type { Highlight } from './Experiment';
+import type { Highlight } from './highlight';
 
 export function exportTrialsCsv(exp: ExperimentDetail, rows: TrialRow[]): void {
   const hp = hparamKeys(rows);

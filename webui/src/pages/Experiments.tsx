@@ -2,7 +2,7 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import type { ExperimentState, ExperimentSummary, Page } from '@hone/protocol';
 import { useApi, useNow, useSubscription, useThrottle, markReady } from '../hooks';
 import { Link, navigate, setQuery, useLocation } from '../router';
-import { fmtDuration, fmtMetric, fmtTime } from '../format';
+import { formatDuration, formatLocalTime, formatMetric } from '@hone/protocol/format';
 import { Progress, StateBadge } from '../components/StateBadge';
 import { ExperimentActions } from '../components/ExperimentActions';
 
@@ -26,10 +26,10 @@ const COLUMNS: Col[] = [
   { key: 'progress', title: 'Progress', sort: 'progress', render: (e) => <Progress value={e.progress} /> },
   { key: 'trials', title: 'Trials', sort: 'numTrials', cls: 'num', render: (e) => <span title={Object.entries(e.trialStates).map(([k, v]) => `${k}: ${v}`).join(', ')}>{e.numTrials}</span> },
   { key: 'searcher', title: 'Searcher', render: (e) => e.searcher },
-  { key: 'best', title: 'Best metric', sort: 'bestMetric', cls: 'num', render: (e) => <span title={`${e.metric} (${e.smallerIsBetter ? 'min' : 'max'})`}>{fmtMetric(e.bestMetric)}</span> },
+  { key: 'best', title: 'Best metric', sort: 'bestMetric', cls: 'num', render: (e) => <span title={`${e.metric} (${e.smallerIsBetter ? 'min' : 'max'})`}>{formatMetric(e.bestMetric)}</span> },
   { key: 'user', title: 'User', render: (e) => e.user },
-  { key: 'start', title: 'Start time', sort: 'startTime', cls: 'nowrap', render: (e) => fmtTime(e.startTime) },
-  { key: 'duration', title: 'Duration', cls: 'num nowrap', render: (e, now) => fmtDuration(e.startTime, e.endTime, now) },
+  { key: 'start', title: 'Start time', sort: 'startTime', cls: 'nowrap', render: (e) => formatLocalTime(e.startTime) },
+  { key: 'duration', title: 'Duration', cls: 'num nowrap', render: (e, now) => formatDuration(e.startTime, e.endTime, now) },
   { key: 'pool', title: 'Pool', render: (e) => e.resourcePool },
 ];
 

@@ -3,7 +3,8 @@ import type { CheckpointInfo, TrialSummary } from '@hone/protocol';
 import { download, getToken } from '../api';
 import { useApi, useNow, useSubscription, useThrottle, markReady } from '../hooks';
 import { Link } from '../router';
-import { flattenHParams, fmtDuration, fmtMetric, fmtTime, fmtValue } from '../format';
+import { formatBytes, formatDuration, formatLocalTime, formatMetric, formatValue } from '@hone/protocol/format';
+import { flattenHParams } from '../format';
 import { StateBadge } from '../components/StateBadge';
 import { LineChart, type CurveSeries } from '../components/LineChart';
 import { LogViewer } from './LogViewer';
@@ -12,17 +13,6 @@ type TrialDetail = TrialSummary & { checkpoints: CheckpointInfo[] };
 interface TrialMetrics {
   group: string;
   series: Record<string, Array<[number, number]>>;
-}
-
-function fmtBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const u = ['KB', 'MB', 'GB', 'TB'];
-  let i = -1;
-  do {
-    n /= 1024;
-    i++;
-  } while (n >= 1024 && i < u.length - 1);
-  return `${n.toFixed(1)} ${u[i]}`;
 }
 
 export function TrialPage({ id, tab }: { id: number; tab: string }) {
@@ -68,12 +58,12 @@ export function TrialPage({ id, tab }: { id: number; tab: string }) {
           </Link>
         </div>
         <dl className="facts">
-          <div><dt>Steps</dt><dd>{fmtValue(t.completedLength)} / {fmtValue(t.targetLength)}</dd></div>
-          <div><dt>Best validation</dt><dd>{fmtMetric(t.bestValidation)}</dd></div>
+          <div><dt>Steps</dt><dd>{formatValue(t.completedLength)} / {formatValue(t.targetLength)}</dd></div>
+          <div><dt>Best validation</dt><dd>{formatMetric(t.bestValidation)}</dd></div>
           <div><dt>Restarts</dt><dd>{t.restarts}</dd></div>
           <div><dt>Seed</dt><dd>{t.seed}</dd></div>
-          <div><dt>Started</dt><dd>{fmtTime(t.startTime)}</dd></div>
-          <div><dt>Duration</dt><dd>{fmtDuration(t.startTime, t.endTime, now)}</dd></div>
+          <div><dt>Started</dt><dd>{formatLocalTime(t.startTime)}</dd></div>
+          <div><dt>Duration</dt><dd>{formatDuration(t.startTime, t.endTime, now)}</dd></div>
           <div><dt>Request</dt><dd className="mono small" title={t.requestId}>{t.requestId.length > 14 ? `${t.requestId.slice(0, 12)}…` : t.requestId}</dd></div>
         </dl>
       </div>
@@ -101,7 +91,7 @@ export function TrialPage({ id, tab }: { id: number; tab: string }) {
                   {Object.entries(hp).map(([k, v]) => (
                     <tr key={k}>
                       <th>{k}</th>
-                      <td className="mono">{fmtValue(v)}</td>
+                      <td className="mono">{formatValue(v)}</td>
                     </tr>
                   ))}
                 </tbody>
@@ -116,13 +106,13 @@ export function TrialPage({ id, tab }: { id: number; tab: string }) {
                   {Object.entries(t.latestValidation ?? {}).map(([k, v]) => (
                     <tr key={`v${k}`}>
                       <th>validation {k}</th>
-                      <td className="mono">{fmtMetric(v)}</td>
+                      <td className="mono">{formatMetric(v)}</td>
                     </tr>
                   ))}
                   {Object.entries(t.latestTraining ?? {}).map(([k, v]) => (
                     <tr key={`t${k}`}>
                       <th>training {k}</th>
-                      <td className="mono">{fmtMetric(v)}</td>
+                      <td className="mono">{formatMetric(v)}</td>
                     </tr>
                   ))}
                 </tbody>
@@ -217,10 +207,10 @@ function Checkpoints({ list }: { list: CheckpointInfo[] }) {
                   {c.uuid.slice(0, 8)}
                 </td>
                 <td className="num">{c.stepsCompleted}</td>
-                <td className="num">{fmtMetric(c.validationMetric)}</td>
-                <td className="num">{fmtBytes(size)}</td>
+                <td className="num">{formatMetric(c.validationMetric)}</td>
+                <td className="num">{formatBytes(size)}</td>
                 <td>{c.state.toLowerCase()}</td>
-                <td className="nowrap">{fmtTime(c.reportedAt)}</td>
+                <td className="nowrap">{formatLocalTime(c.reportedAt)}</td>
                 <td>
                   {c.state === 'COMPLETED' && (
                     <a

@@ -2,7 +2,8 @@ import type { TrialSummary } from '@hone/protocol';
 import type { Column } from '../components/VirtualTable';
 import { StateBadge } from '../components/StateBadge';
 import { Link } from '../router';
-import { flattenHParams, fmtMetric, fmtValue } from '../format';
+import { formatMetric, formatValue } from '@hone/protocol/format';
+import { flattenHParams } from '../format';
 
 export interface TrialRow extends TrialSummary {
   flat: Record<string, unknown>;
@@ -43,15 +44,15 @@ export function trialColumns(opts: { metric: string; hpKeys: string[]; valKeys: 
   const cols: Column<TrialRow>[] = [
     { key: 'id', title: 'Trial', width: 70, align: 'right', sortValue: (r) => r.id, render: (r) => <Link to={`/trials/${r.id}`} onClick={(e) => e.stopPropagation()}>{r.id}</Link> },
     { key: 'state', title: 'State', width: 110, sortValue: (r) => r.state, render: (r) => <StateBadge state={r.state} /> },
-    { key: 'steps', title: 'Steps', width: 80, align: 'right', sortValue: (r) => r.completedLength, render: (r) => fmtValue(r.completedLength) },
-    { key: 'best', title: `Best ${opts.metric}`, titleText: `best validation ${opts.metric}`, width: 120, align: 'right', sortValue: (r) => r.bestValidation, render: (r) => <b>{fmtMetric(r.bestValidation)}</b> },
+    { key: 'steps', title: 'Steps', width: 80, align: 'right', sortValue: (r) => r.completedLength, render: (r) => formatValue(r.completedLength) },
+    { key: 'best', title: `Best ${opts.metric}`, titleText: `best validation ${opts.metric}`, width: 120, align: 'right', sortValue: (r) => r.bestValidation, render: (r) => <b>{formatMetric(r.bestValidation)}</b> },
     ...opts.valKeys.map<Column<TrialRow>>((k) => ({
       key: `v:${k}`,
       title: `latest ${k}`,
       width: 110,
       align: 'right',
       sortValue: (r) => r.latestValidation?.[k],
-      render: (r) => fmtMetric(r.latestValidation?.[k]),
+      render: (r) => formatMetric(r.latestValidation?.[k]),
     })),
     ...opts.hpKeys.map<Column<TrialRow>>((k) => ({
       key: `h:${k}`,
@@ -62,7 +63,7 @@ export function trialColumns(opts: { metric: string; hpKeys: string[]; valKeys: 
         const v = r.flat[k];
         return typeof v === 'number' ? v : v === undefined ? null : JSON.stringify(v);
       },
-      render: (r) => fmtValue(r.flat[k]),
+      render: (r) => formatValue(r.flat[k]),
     })),
     { key: 'restarts', title: 'Restarts', width: 72, align: 'right', sortValue: (r) => r.restarts, render: (r) => r.restarts },
     ...(opts.extra ?? []),
