@@ -13,6 +13,8 @@ import * as tar from 'tar';
 import WebSocket from 'ws';
 import pino from 'pino';
 import type { AgentToMaster, Device, LogLine, MasterToAgent, RunningTask, StartTask } from '@hone/protocol';
+import { checkMasterMessage, MAX_AGENT_FRAME_BYTES } from '@hone/protocol/agentSchemas';
+import { AGENT_CLOSE_CODES } from '@hone/protocol/errors';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** tsx's loader by absolute URL: `--import tsx` would resolve from the child's cwd, which may not see it. */
@@ -58,6 +60,8 @@ interface Task {
   start: StartTask;
   child: ChildProcess | null;
   logs: LogLine[];
+  /** Bytes of line text in `logs`, so that a batch stays far below the master's frame limit. */
+  logBytes: number;
   flushTimer: NodeJS.Timeout | null;
   killTimer: NodeJS.Timeout | null;
   exited: boolean;
@@ -65,6 +69,10 @@ interface Task {
 }
 
 const MAX_QUEUED = 20_000;
+/** Longest log line shipped; longer lines are cut (a runaway print must not make a frame the master refuses). */
+const MAX_LINE_CHARS = 64 * 1024;
+/** A log batch is sent once it holds this much text. */
+const BATCH_BYTES = Math.min(1024 * 1024, MAX_AGENT_FRAME_BYTES / 8);
 
 export class Agent {
   readonly log: pino.Logger;
@@ -137,12 +145,13 @@ export class Agent {
       this.flushOutbox();
     });
     ws.on('message', (data) => {
-      let msg: MasterToAgent;
-      try {
-        msg = JSON.parse(String(data)) as MasterToAgent;
-      } catch {
+      const checked = checkMasterMessage(String(data));
+      if (!checked.ok) {
+        // A master of another version, or a bug: say what was wrong and keep the connection (nothing to act on).
+        this.log.error({ reason: checked.reason }, 'ignored a master message that does not match the protocol');
         return;
       }
+      const msg: MasterToAgent = checked.message;
       void this.handle(msg).catch((e) => this.log.error({ err: (e as Error).message }, 'failed to handle master message'));
     });
     ws.on('close', (code, reason) => {
@@ -150,7 +159,8 @@ export class Agent {
       this.connected = false;
       this.ws = null;
       if (this.stopped) return;
-      if (code === 4401) this.log.error('the master refused our agent token');
+      if (code === AGENT_CLOSE_CODES.UNAUTHENTICATED) this.log.error('the master refused our agent token');
+      if (code === AGENT_CLOSE_CODES.INVALID_MESSAGE) this.log.error({ reason: String(reason) }, 'the master refused a message of ours as malformed');
       const wait = Math.min(10_000, this.backoffMs) * (0.75 + Math.random() * 0.5);
       this.backoffMs = Math.min(10_000, this.backoffMs * 2);
       this.log.warn({ code, reason: String(reason), retryInMs: Math.round(wait) }, 'lost the master; reconnecting');
@@ -202,7 +212,7 @@ export class Agent {
   private async startTask(start: StartTask): Promise<void> {
     const key = `${start.allocationId}/${start.rank}`;
     if (this.tasks.has(key)) return; // de-duplicate a re-sent start
-    const task: Task = { key, start, child: null, logs: [], flushTimer: null, killTimer: null, exited: false, signaled: null };
+    const task: Task = { key, start, child: null, logs: [], logBytes: 0, flushTimer: null, killTimer: null, exited: false, signaled: null };
     this.tasks.set(key, task);
     const dir = path.join(this.opts.workDir, `${start.allocationId}-r${start.rank}`);
     try {
@@ -336,8 +346,11 @@ export class Agent {
   }
 
   private pushLog(task: Task, stream: 'stdout' | 'stderr', line: string): void {
-    task.logs.push({ rank: task.start.rank, stream, ts: new Date().toISOString(), line: line.replace(/\r$/, '') });
-    if (task.logs.length >= 500) this.flushLogs(task);
+    let text = line.replace(/\r$/, '');
+    if (text.length > MAX_LINE_CHARS) text = `${text.slice(0, MAX_LINE_CHARS)} … [line cut at ${MAX_LINE_CHARS} characters]`;
+    task.logs.push({ rank: task.start.rank, stream, ts: new Date().toISOString(), line: text });
+    task.logBytes += text.length;
+    if (task.logs.length >= 500 || task.logBytes >= BATCH_BYTES) this.flushLogs(task);
     else if (!task.flushTimer) task.flushTimer = setTimeout(() => this.flushLogs(task), 200);
   }
 
@@ -347,6 +360,7 @@ export class Agent {
     if (!task.logs.length) return;
     const logs = task.logs;
     task.logs = [];
+    task.logBytes = 0;
     this.send({ type: 'logBatch', allocationId: task.start.allocationId, trialId: task.start.trialId, logs });
   }
 
