@@ -28,7 +28,7 @@ module.exports = {
     {
       name: 'pure-cores-stay-pure',
       severity: 'error',
-      comment: 'The searcher, the scheduler and the lifecycle decisions are pure: no I/O, no database, no node built-ins but crypto-free math.',
+      comment: 'The searcher, the scheduler and the lifecycle decisions are pure: they import no database, API, agent or controller module and no network or logging library.',
       from: { path: '^master/src/(searcher|scheduler)/|^master/src/rm/lifecycle\\.ts$', pathNot: '\\.test\\.ts$' },
       to: { path: '^master/src/(db|api|rm/agents|experiments)/|^node_modules/(pg|fastify|ws|pino)/', dependencyTypesNot: ['type-only'] },
     },
