@@ -69,10 +69,20 @@ export interface TrialSummary {
   state: TrialState;
   hparams: HParams;
   seed: number;
-  /** Length the searcher asked for so far, and length trained and validated. */
+  /** Length the searcher asked for so far, and length trained and validated (searcher units, e.g. batches). */
   targetLength: number;
   completedLength: number;
+  /**
+   * Length trained so far, as the harness last reported it while training (at each validation and checkpoint),
+   * in searcher units; at least `completedLength`. What "Length" and progress show while a trial runs.
+   */
+  trainedLength: number;
   restarts: number;
+  /**
+   * Why the trial's last failed run ended, in one line, for an ERROR trial and for one being retried: the exit
+   * ("rank 1 exited with 1", "lost agent gpu-3") and the failing rank's last error line. null when nothing failed.
+   */
+  failure: string | null;
   bestValidation: number | null;
   latestValidation: Record<string, number> | null;
   latestTraining: Record<string, number> | null;
@@ -81,13 +91,43 @@ export interface TrialSummary {
   endTime: string | null;
 }
 
+/** One run of a trial: an allocation, from request to exit. A trial's restart history is its list of these. */
+export interface AllocationSummary {
+  id: string;
+  state: 'PENDING' | 'ASSIGNED' | 'RUNNING' | 'TERMINATING' | 'TERMINATED';
+  slots: number;
+  /** Agents the ranks ran on, in rank order of their first rank. */
+  agents: string[];
+  createdAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  exitCode: number | null;
+  /** 'exited', 'preempted', 'paused', 'killed', 'rank N exited with C', 'lost agent X', ... */
+  exitReason: string | null;
+  /** For a failed run: the last error line (stderr or ERROR level) of the failing rank, when it logged one. */
+  lastError: string | null;
+  /** Whether this run's end counted as a failure (against max_restarts, or a lost agent). */
+  failed: boolean;
+}
+
+/** GET /trials/:id. */
+export interface TrialDetail extends TrialSummary {
+  checkpoints: CheckpointInfo[];
+  /** Every run of the trial, oldest first (its restart history). */
+  allocations: AllocationSummary[];
+}
+
+/** POST /trials/:id/searcher/progress: how far the current operation has trained (searcher units). */
+export interface ReportProgressBody {
+  length: number;
+}
+
 export interface MetricPoint {
   stepsCompleted: number;
   metrics: Record<string, number>;
   reportedAt?: string;
 }
 
-/** POST /trials/:id/metrics: a batch of points of one group. */
 /** POST /trials/:id/metrics: a batch of points of one group. */
 export interface ReportMetricsBody {
   group: 'training' | 'validation';

@@ -40,3 +40,8 @@ export const RendezvousBodySchema = Type.Object({
   address: Type.String({ minLength: 1 }),
 });
 export type RendezvousBodyStatic = Static<typeof RendezvousBodySchema>;
+
+export const ReportProgressBodySchema = Type.Object({
+  length: Type.Number({ minimum: 0, maximum: 1e15 }),
+});
+export type ReportProgressBodyStatic = Static<typeof ReportProgressBodySchema>;

@@ -259,10 +259,8 @@ describeBoth('experiments repository', (t) => {
     ]);
   });
 
-  // Repository bug: unfinishedExperimentIds is documented as "experiments that are not in a terminal state",
-  // but its state list leaves out STOPPING_COMPLETED (not terminal), so such an experiment is not re-evaluated at
-  // start-up. Latent today: nothing in the master sets STOPPING_COMPLETED yet.
-  it.fails('lists a STOPPING_COMPLETED experiment as unfinished (it is not terminal)', async () => {
+  // STOPPING_COMPLETED is not terminal: such an experiment is re-evaluated at start-up like the others.
+  it('lists a STOPPING_COMPLETED experiment as unfinished (it is not terminal)', async () => {
     const id = await addExperiment(t.db, { state: 'STOPPING_COMPLETED' });
     expect(await unfinishedExperimentIds(t.db)).toEqual([id]);
   });

@@ -197,7 +197,7 @@ export async function listExperiments(q: Queryable, f: ExperimentFilter): Promis
 
 /** Experiments that are not in a terminal state (re-evaluated at start-up). */
 export async function unfinishedExperimentIds(q: Queryable): Promise<number[]> {
-  const r = await q.query<{ id: number }>(`SELECT id FROM experiments WHERE state IN ('ACTIVE','PAUSED','STOPPING_CANCELED') ORDER BY id`);
+  const r = await q.query<{ id: number }>(`SELECT id FROM experiments WHERE state NOT IN ('COMPLETED','CANCELED','ERROR') ORDER BY id`);
   return r.rows.map((x) => Number(x.id));
 }
 

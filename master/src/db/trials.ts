@@ -7,7 +7,8 @@ import type { Queryable } from './database';
 import { iso, isoOrNull } from './sql';
 
 const SUMMARY_COLUMNS = `t.id, t.experiment_id, t.request_id, t.state, t.hparams, t.seed, t.target_length, t.completed_length,
-  t.restarts, t.best_validation, t.latest_validation, t.latest_training, t.latest_checkpoint, t.start_time, t.end_time, t.closed`;
+  t.trained_length, t.failure, t.restarts, t.best_validation, t.latest_validation, t.latest_training, t.latest_checkpoint,
+  t.start_time, t.end_time, t.closed`;
 
 function toSummary(r: any): TrialSummary {
   return {
@@ -19,7 +20,9 @@ function toSummary(r: any): TrialSummary {
     seed: Number(r.seed),
     targetLength: r.target_length,
     completedLength: r.completed_length,
+    trainedLength: Math.max(r.trained_length ?? 0, r.completed_length),
     restarts: r.restarts,
+    failure: r.failure ?? null,
     bestValidation: r.best_validation ?? null,
     latestValidation: r.latest_validation ?? null,
     latestTraining: r.latest_training ?? null,
@@ -105,7 +108,40 @@ export async function lockTrial(q: Queryable, trialId: number): Promise<TrialRow
 }
 
 export async function setCompletedLength(q: Queryable, trialId: number, length: number): Promise<void> {
-  await q.query('UPDATE trials SET completed_length = $2 WHERE id = $1', [trialId, length]);
+  await q.query('UPDATE trials SET completed_length = $2, trained_length = GREATEST(trained_length, $2) WHERE id = $1', [trialId, length]);
+}
+
+/**
+ * The harness reports how far its current operation has trained (searcher units). Only the current run's
+ * report counts, so after a resume from an older checkpoint the length follows the resumed run: it may go back.
+ * Returns false when the trial is not running (ended, or the length is beyond what the searcher asked for).
+ */
+export async function setTrainedLength(q: Queryable, trialId: number, length: number): Promise<boolean> {
+  const r = await q.query(
+    `UPDATE trials SET trained_length = GREATEST($2, completed_length) WHERE id = $1 AND state NOT IN ${NOT_ENDED} AND $2 <= target_length RETURNING id`,
+    [trialId, length],
+  );
+  return r.rows.length > 0;
+}
+
+/** Records why the trial's latest run failed (null clears it, e.g. when the trial completes). */
+export async function setFailure(q: Queryable, trialId: number, failure: string | null): Promise<void> {
+  await q.query('UPDATE trials SET failure = $2 WHERE id = $1', [trialId, failure]);
+}
+
+/** Trial states follow a paused experiment: ACTIVE trials become PAUSED, and back when it is activated. */
+export async function setLiveTrialStates(q: Queryable, experimentId: number, from: TrialState, to: TrialState): Promise<number[]> {
+  const r = await q.query<{ id: number }>('UPDATE trials SET state = $3 WHERE experiment_id = $1 AND state = $2 RETURNING id', [experimentId, from, to]);
+  return r.rows.map((x) => Number(x.id));
+}
+
+/** Searcher progress inputs: each unfinished trial's trained length, by request id. */
+export async function trainedLengths(q: Queryable, experimentId: number): Promise<Record<string, number>> {
+  const r = await q.query<{ request_id: string; trained_length: number }>(
+    `SELECT request_id, trained_length FROM trials WHERE experiment_id = $1 AND state NOT IN ${NOT_ENDED} AND trained_length > completed_length`,
+    [experimentId],
+  );
+  return Object.fromEntries(r.rows.map((x) => [x.request_id, x.trained_length]));
 }
 
 export async function setRestarts(q: Queryable, trialId: number, restarts: number): Promise<void> {

@@ -340,7 +340,7 @@ describe('purity', () => {
     obs = agentDisconnected(obs, 'b', 0);
     obs = decideLifecycle(live, obs, OPTS, 0).obs;
     obs = rankExited(obs, live[4]!, 1, 2, OPTS, 10).obs;
-    return { ...obs, ranks: { ...obs.ranks, done: { 0: { exit: 0 }, 1: { exit: 0 } } } };
+    return { ...obs, ranks: { ...obs.ranks, done: { 0: { exit: 0, seq: 90 }, 1: { exit: 0, seq: 91 } } } };
   }
 
   it('decideLifecycle never changes the observations it is given', () => {

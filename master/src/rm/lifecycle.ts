@@ -33,8 +33,11 @@ export interface AllocationView {
   preemptRequested: boolean;
 }
 
-/** What one rank was last seen doing: running, or exited with a code (null: killed by a signal). */
-export type RankObservation = { running: true } | { exit: number | null };
+/**
+ * What one rank was last seen doing: running, or exited with a code (null: killed by a signal). `seq` orders
+ * exits as they arrived, so the rank that failed first is blamed, not the ones killed because of it.
+ */
+export type RankObservation = { running: true } | { exit: number | null; seq: number };
 
 /**
  * What this master has observed since it started. Plain data, in memory only: after a restart the database and
@@ -52,6 +55,8 @@ export interface Observations {
   preemptSeenAt: Record<string, number>;
   /** Unreported ranks to check after an agent's hello. */
   helloChecks: Array<{ agentId: string; at: number; allocationIds: string[] }>;
+  /** Counter behind RankObservation.seq. */
+  exitSeq: number;
 }
 
 export interface AllocationOutcome {
@@ -83,7 +88,7 @@ export interface Decision {
 }
 
 export function initialObservations(startedAt: number): Observations {
-  return { startedAt, agents: {}, ranks: {}, killSent: {}, preemptSeenAt: {}, helloChecks: [] };
+  return { startedAt, agents: {}, ranks: {}, killSent: {}, preemptSeenAt: {}, helloChecks: [], exitSeq: 0 };
 }
 
 /** The ranks of an allocation in order: rank i runs on the i-th device of the placement. */
@@ -102,6 +107,7 @@ function copy(obs: Observations): Observations {
     killSent: { ...obs.killSent },
     preemptSeenAt: { ...obs.preemptSeenAt },
     helloChecks: [...obs.helloChecks],
+    exitSeq: obs.exitSeq,
   };
 }
 
@@ -117,7 +123,10 @@ function agentGoneTooLong(obs: Observations, agentId: string, opts: LifecycleOpt
   return now - (a?.since ?? obs.startedAt) > opts.agentGraceMs;
 }
 
-/** The outcome of an allocation whose ranks have all exited. */
+/**
+ * The outcome of an allocation whose ranks have all exited, given `[rank, exit code]` in the order the exits
+ * arrived: the first rank that failed is the one to blame (the others were killed because of it).
+ */
 export function outcomeOfExits(a: AllocationView, exits: Array<[number, number | null]>): AllocationOutcome {
   const failedRank = exits.find(([, c]) => c !== 0);
   const killed = a.killRequested;
@@ -147,10 +156,11 @@ function decideOne(a: AllocationView, obs: Observations, opts: LifecycleOptions,
     return;
   }
   const seen = obs.ranks[a.id] ?? {};
+  // Exits of ranks of this placement only, in the order they arrived.
   const exits = Object.entries(seen)
-    .filter((e): e is [string, { exit: number | null }] => 'exit' in e[1])
-    .map(([r, o]) => [Number(r), o.exit] as [number, number | null])
-    .sort((x, y) => x[0] - y[0]);
+    .filter((e): e is [string, { exit: number | null; seq: number }] => 'exit' in e[1] && Number(e[0]) < ranks.length)
+    .sort((x, y) => x[1].seq - y[1].seq)
+    .map(([r, o]) => [Number(r), o.exit] as [number, number | null]);
   if (placed && exits.length >= ranks.length) {
     actions.push({ kind: 'finish', allocationId: a.id, outcome: outcomeOfExits(a, exits) });
     forget(obs, a.id);
@@ -219,7 +229,7 @@ export function rankRunning(obs0: Observations, allocationId: string, rank: numb
 /** A rank exited; decide for its allocation at once (a failed rank stops the others without waiting a pass). */
 export function rankExited(obs0: Observations, a: AllocationView, rank: number, exitCode: number | null, opts: LifecycleOptions, now: number): Decision {
   const obs = copy(obs0);
-  obs.ranks[a.id] = { ...obs.ranks[a.id], [rank]: { exit: exitCode } };
+  obs.ranks[a.id] = { ...obs.ranks[a.id], [rank]: { exit: exitCode, seq: obs.exitSeq++ } };
   const actions: LifecycleAction[] = [];
   decideOne(a, obs, opts, now, actions);
   return { obs, actions };
@@ -249,13 +259,19 @@ export function agentHello(
   const actions: LifecycleAction[] = [];
   const byId = new Map(live.map((a) => [a.id, a]));
   const reportedSet = new Set(reported.map((t) => `${t.allocationId}/${t.rank}`));
+  const killed = new Set<string>();
   for (const t of reported) {
     const a = byId.get(t.allocationId);
-    const mine = a && ranksOf(a.placement).some((r) => r.agentId === agentId && r.rank === t.rank);
-    if (!a || !mine) {
-      actions.push({ kind: 'signal', allocationId: t.allocationId, signal: 'kill', agentId });
+    const placedHere = a ? ranksOf(a.placement).filter((r) => r.agentId === agentId) : [];
+    if (!a || !placedHere.length) {
+      // Not ours, or not on this agent: stop it (once per allocation; the signal reaches all its ranks there).
+      if (!killed.has(t.allocationId)) actions.push({ kind: 'signal', allocationId: t.allocationId, signal: 'kill', agentId });
+      killed.add(t.allocationId);
       continue;
     }
+    // A rank number this agent should not run while other ranks of the allocation are legitimately here:
+    // killing the allocation on this agent would stop those too; ignore it (it cannot report as a placed rank).
+    if (!placedHere.some((r) => r.rank === t.rank)) continue;
     obs.ranks[a.id] = { ...obs.ranks[a.id], [t.rank]: { running: true } };
     if (a.state === 'ASSIGNED') actions.push({ kind: 'markRunning', allocationId: a.id });
   }
@@ -263,6 +279,8 @@ export function agentHello(
   for (const a of live) {
     const mine = ranksOf(a.placement).filter((r) => r.agentId === agentId);
     if (!mine.length) continue;
+    // A kill signalled while this agent was away never reached it: signal again on the next pass.
+    delete obs.killSent[a.id];
     const seen = { ...obs.ranks[a.id] };
     let missing = false;
     for (const r of mine) {

@@ -33,8 +33,12 @@ export class AgentHub {
     let chain: Promise<void> = Promise.resolve();
     const refuse = (code: number, reason: string) => {
       this.log.warn({ agent: agent?.id, code, reason }, 'refused an agent message; closing its connection');
-      // A close reason is at most 123 bytes.
-      socket.close(code, Buffer.from(reason).subarray(0, 123).toString());
+      try {
+        socket.close(code, closeReason(reason));
+      } catch (e) {
+        this.log.warn({ agent: agent?.id, err: (e as Error).message }, 'could not close an agent socket cleanly; terminating it');
+        socket.terminate();
+      }
     };
     socket.on('message', (data) => {
       const checked = checkAgentMessage(String(data));
@@ -96,4 +100,15 @@ export class AgentHub {
   closeAll(): void {
     for (const a of this.agents.values()) a.socket.close(1001, 'master shutting down');
   }
+}
+
+/** A WebSocket close reason is at most 123 bytes of UTF-8: cut at a character boundary, never inside one. */
+export function closeReason(reason: string): string {
+  if (Buffer.byteLength(reason) <= 123) return reason;
+  let out = '';
+  for (const ch of reason) {
+    if (Buffer.byteLength(out + ch) > 120) break;
+    out += ch;
+  }
+  return `${out}…`;
 }
