@@ -53,7 +53,7 @@ describeBoth('allocations repository', (t) => {
 
     await t.db.transaction(async (tx) => {
       expect(await lockAllocation(tx, id)).toEqual({ trialId, experimentId, state: 'RUNNING' });
-      await terminateAllocation(tx, id, 137, 'killed by signal');
+      await terminateAllocation(tx, id, { exitCode: 137, reason: 'killed by signal', failed: false, lastError: null });
     });
     expect(await lockAllocation(t.db, id)).toEqual({ trialId, experimentId, state: 'TERMINATED' });
     expect(await exitOf(t.db, id)).toEqual({ exit_code: 137, exit_reason: 'killed by signal', ended: true });
@@ -111,7 +111,7 @@ describeBoth('allocations repository', (t) => {
     expect((await getStopState(t.db, assigned))!.preemptRequested).toBe(true);
     expect((await getStopState(t.db, running))!.preemptRequested).toBe(true);
 
-    await terminateAllocation(t.db, assigned, 0, 'exited');
+    await terminateAllocation(t.db, assigned, { exitCode: 0, reason: 'exited', failed: false, lastError: null });
     for (const id of [pending, assigned, running]) await requestKill(t.db, id);
     expect((await getStopState(t.db, pending))!.killRequested).toBe(true);
     expect((await getStopState(t.db, running))!.killRequested).toBe(true);
@@ -122,7 +122,7 @@ describeBoth('allocations repository', (t) => {
     const { experimentId, trialId } = await addExperimentWithTrial(t.db);
     const id = await addAllocation(t.db, experimentId, trialId);
     expect(await findByToken(t.db, `token-${id}`)).toEqual({ id, trial_id: trialId, experiment_id: experimentId, state: 'PENDING' });
-    await terminateAllocation(t.db, id, null, 'done');
+    await terminateAllocation(t.db, id, { exitCode: null, reason: 'done', failed: false, lastError: null });
     expect((await findByToken(t.db, `token-${id}`))!.state).toBe('TERMINATED');
     expect(await findByToken(t.db, 'no-such-token')).toBeNull();
     expect(await getStopState(t.db, 'no-such-allocation')).toBeNull();
@@ -150,7 +150,7 @@ describeBoth('allocations repository', (t) => {
     const relaxed = await addExperiment(t.db);
     const order: string[] = [];
     for (const exp of [relaxed, urgent, relaxed, urgent]) order.push(await addAllocation(t.db, exp, await addTrial(t.db, exp), 1, exp === urgent ? 'gpu' : 'default'));
-    await terminateAllocation(t.db, order[2]!, 0, 'done');
+    await terminateAllocation(t.db, order[2]!, { exitCode: 0, reason: 'done', failed: false, lastError: null });
     const live = await listLiveAllocations(t.db);
     expect(live.map((a) => a.id)).toEqual([order[0], order[1], order[3]]);
     expect(live.map((a) => a.seq)).toEqual([...live.map((a) => a.seq)].sort((a, b) => a - b));
@@ -169,7 +169,7 @@ describeBoth('allocations repository', (t) => {
     const exp = await addExperiment(t.db);
     const { pending } = await threeStates(exp);
     await addAllocation(t.db, exp, await addTrial(t.db, exp));
-    await terminateAllocation(t.db, pending, 0, 'done');
+    await terminateAllocation(t.db, pending, { exitCode: 0, reason: 'done', failed: false, lastError: null });
     const counts = await countLiveAllocationsByState(t.db);
     expect(counts.sort((a, b) => a.state.localeCompare(b.state))).toEqual([
       { state: 'ASSIGNED', n: 1 },

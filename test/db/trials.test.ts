@@ -143,7 +143,7 @@ describeBoth('trials repository', (t) => {
     const placed = await addTrial(t.db, exp, { target: 10 });
     await addAllocation(t.db, exp, placed, 4, 'a100');
     const restarting = await addTrial(t.db, exp, { target: 10 });
-    await terminateAllocation(t.db, await addAllocation(t.db, exp, restarting, 4, 'a100'), 1, 'crashed');
+    await terminateAllocation(t.db, await addAllocation(t.db, exp, restarting, 4, 'a100'), { exitCode: 1, reason: 'crashed', failed: true, lastError: null });
 
     const paused = await addExperiment(t.db, { state: 'PAUSED' });
     await addTrial(t.db, paused, { target: 10 });

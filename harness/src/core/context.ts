@@ -14,6 +14,12 @@ export interface SearcherOperationHandle {
   readonly length: number;
   /** Reports the searcher metric (from validation at this length). Only rank 0 talks to the master. */
   reportCompleted(metric: number): Promise<void>;
+  /**
+   * Reports how far training has got toward `length`, in the same unit (Determined's `report_progress`): the
+   * trial's length and the experiment's progress move while it trains. Rank 0 only; call it now and then
+   * (at validations, checkpoints), not every batch.
+   */
+  reportProgress(trained: number): Promise<void>;
 }
 
 export interface TrainContext {
@@ -149,6 +155,9 @@ export function createCoreContext(opts: CoreContextOptions): ManagedCoreContext 
             if (reported) throw new Error('searcher: operation already reported');
             reported = true;
             if (chief) await client.completeOperation(info.trialId, { length, metric });
+          },
+          async reportProgress(trained: number) {
+            if (chief) await client.reportProgress(info.trialId, { length: Math.min(length, Math.max(0, trained)) });
           },
         };
         if (!reported) throw new Error(`searcher: the operation to length ${length} was not reported complete before asking for the next`);

@@ -54,6 +54,10 @@ export async function serveMemoryMaster(master: MemoryMaster, token = 'test-toke
             await master.completeOperation(Number(m[1]), json());
             return send(200, {});
           }
+          if ((m = /^\/trials\/(\d+)\/searcher\/progress$/.exec(p))) {
+            await master.reportProgress(Number(m[1]), json());
+            return send(200, {});
+          }
           if ((m = /^\/trials\/(\d+)\/metrics$/.exec(p))) {
             await master.reportMetrics(Number(m[1]), json());
             return send(200, { accepted: json().points.length });

@@ -6,6 +6,7 @@ import type {
   CompleteOperationBody,
   ReportCheckpointBody,
   ReportMetricsBody,
+  ReportProgressBody,
   SearcherOperation,
 } from '@hone/protocol';
 import { API_PREFIX } from '@hone/protocol';
@@ -17,6 +18,8 @@ export interface MasterClient {
   /** Long-polls up to waitS seconds while there is no operation and the trial is not closed. */
   getSearcherOperation(trialId: number, waitS: number): Promise<SearcherOperation>;
   completeOperation(trialId: number, body: CompleteOperationBody): Promise<void>;
+  /** How far the current operation has trained (POST /trials/:id/searcher/progress). */
+  reportProgress(trialId: number, body: ReportProgressBody): Promise<void>;
   reportMetrics(trialId: number, body: ReportMetricsBody): Promise<void>;
   reportCheckpoint(trialId: number, body: ReportCheckpointBody): Promise<CheckpointInfo>;
   uploadCheckpointFile(uuid: string, relPath: string, data: Uint8Array): Promise<void>;
@@ -135,6 +138,10 @@ export class HttpMasterClient implements MasterClient {
 
   async completeOperation(tid: number, body: CompleteOperationBody): Promise<void> {
     await this.json('POST', `/trials/${tid}/searcher/completed_operation`, body);
+  }
+
+  async reportProgress(tid: number, body: ReportProgressBody): Promise<void> {
+    await this.json('POST', `/trials/${tid}/searcher/progress`, body);
   }
 
   async reportMetrics(tid: number, body: ReportMetricsBody): Promise<void> {

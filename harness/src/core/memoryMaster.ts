@@ -1,6 +1,6 @@
 // An in-process MasterClient for tests of the harness alone (the real master is tested end to end elsewhere).
 // It plays the searcher (a queue of operation lengths), stores metrics, checkpoints and files, and can preempt.
-import type { AllocationInfo, CheckpointInfo, CompleteOperationBody, ExperimentConfig, HParams, MetricPoint, ReportCheckpointBody, ReportMetricsBody, SearcherOperation } from '@hone/protocol';
+import type { AllocationInfo, CheckpointInfo, CompleteOperationBody, ExperimentConfig, HParams, MetricPoint, ReportCheckpointBody, ReportMetricsBody, ReportProgressBody, SearcherOperation } from '@hone/protocol';
 import type { MasterClient } from './masterClient';
 
 export interface MemoryMasterOptions {
@@ -22,6 +22,8 @@ export class MemoryMaster implements MasterClient {
   ops: number[];
   currentOp: number | null = null;
   completed: CompleteOperationBody[] = [];
+  /** Lengths reported with reportProgress, in order. */
+  progress: number[] = [];
   training: MetricPoint[] = [];
   validation: MetricPoint[] = [];
   checkpoints: CheckpointInfo[] = [];
@@ -70,6 +72,11 @@ export class MemoryMaster implements MasterClient {
     if (body.length !== this.currentOp) throw new Error(`completed length ${body.length} but the operation was ${this.currentOp}`);
     this.completed.push(body);
     this.currentOp = null;
+  }
+
+  async reportProgress(_trialId: number, body: ReportProgressBody): Promise<void> {
+    this.onCall?.('reportProgress', body);
+    this.progress.push(body.length);
   }
 
   async reportMetrics(_trialId: number, body: ReportMetricsBody): Promise<void> {

@@ -55,6 +55,23 @@ describe('runTrial', () => {
     expect(master.validation[1]!.metrics.validation_loss).toBeLessThan(master.training[0]!.metrics.loss!);
   });
 
+  it('reports progress toward the operation at each mid-operation validation and checkpoint, in the searcher unit', async () => {
+    const master = new MemoryMaster({
+      config: config({ min_validation_period: { batches: 5 }, min_checkpoint_period: { batches: 8 } }),
+      hparams: { global_batch_size: 32, learning_rate: 0.01, hidden_units: 8 },
+      ops: [20],
+    });
+    await runOnce(master);
+    expect(master.progress).toEqual([5, 8, 10, 15, 16]);
+    const records = new MemoryMaster({
+      config: config({ searcher: { name: 'single', metric: 'validation_loss', max_length: { records: 640 } }, min_validation_period: { records: 320 } }),
+      hparams: { global_batch_size: 32, learning_rate: 0.01, hidden_units: 8 },
+      ops: [640],
+    });
+    await runOnce(records);
+    expect(records.progress).toEqual([320]);
+  });
+
   it('resumes from a checkpoint to exactly the weights of an uninterrupted run', async () => {
     const hp = { global_batch_size: 32, learning_rate: 0.01, hidden_units: 8 };
     // 2048 records / 32 = 64 batches per epoch: 100 batches crosses an epoch boundary.

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { CoreContext } from '../core/context';
 import { averageGradients, averageMetrics, broadcastWeights, shardRange, type Shard } from '../distributed/dataParallel';
 import { encodeCheckpoint, restoreCheckpoint, type TrialState } from './checkpointFormat';
-import { lengthToBatches, toBatches, type LengthBasis } from './length';
+import { fromBatches, lengthToBatches, toBatches, type LengthBasis } from './length';
 import { epochPermutation } from './rng';
 import type { BuiltinLoss, LossFn, MetricsFn, TrialContext, TrialDef, TrialFactory } from './types';
 
@@ -134,8 +134,11 @@ class TrialLoop {
         if (checkPreemption && (await core.preemption.shouldPreemptAll())) return this.stopForPreemption();
         await this.trainBatch();
         if (this.steps % metricsEvery === 0) await this.reportTraining(false);
-        if (valPeriod && this.steps % valPeriod === 0 && this.steps < target) await this.validateAndReport();
-        if (ckptPeriod && this.steps % ckptPeriod === 0 && this.steps < target) await this.checkpoint();
+        const validate = !!valPeriod && this.steps % valPeriod === 0 && this.steps < target;
+        const save = !!ckptPeriod && this.steps % ckptPeriod === 0 && this.steps < target;
+        if (validate) await this.validateAndReport();
+        if (save) await this.checkpoint();
+        if (validate || save) await op.reportProgress(fromBatches(this.steps, unit, this.basis));
         await this.opts.onBatchEnd?.(this.steps);
         // Let timers and I/O run: the preemption long-poll's answer and SIGTERM arrive through the event loop.
         await new Promise<void>((resolve) => setImmediate(resolve));

@@ -21,3 +21,15 @@ export function toBatches(value: number, unit: LengthUnit, basis: LengthBasis): 
 export function lengthToBatches(length: Length | undefined, basis: LengthBasis): number | null {
   return length ? toBatches(length.value, length.unit, basis) : null;
 }
+
+/** The inverse of toBatches: how much of `unit` this many batches are (searcher progress is reported in it). */
+export function fromBatches(batches: number, unit: LengthUnit, basis: LengthBasis): number {
+  switch (unit) {
+    case 'batches':
+      return batches;
+    case 'records':
+      return batches * basis.globalBatchSize;
+    case 'epochs':
+      return (batches * basis.globalBatchSize) / basis.recordsPerEpoch;
+  }
+}

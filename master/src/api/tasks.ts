@@ -2,7 +2,11 @@
 import { Type } from 'typebox';
 import type { AllocationInfo, SearcherOperation } from '@hone/protocol';
 import { API_PREFIX } from '@hone/protocol';
-import { CompleteOperationBodySchema as CompleteOperationBody, RendezvousBodySchema as RendezvousBody } from '@hone/protocol/schemas';
+import {
+  CompleteOperationBodySchema as CompleteOperationBody,
+  RendezvousBodySchema as RendezvousBody,
+  ReportProgressBodySchema as ReportProgressBody,
+} from '@hone/protocol/schemas';
 import type { App, MasterContext } from '../context';
 import * as allocationsDb from '../db/allocations';
 import { getCheckpoint } from '../db/checkpoints';
@@ -47,7 +51,8 @@ export function registerTaskRoutes(app: App, ctx: MasterContext): void {
   const currentOp = async (trialId: number, allocationId: string): Promise<SearcherOperation> => {
     const [t, stop] = await Promise.all([getOperationState(ctx.db, trialId), allocationsDb.getStopState(ctx.db, allocationId)]);
     if (!t) throw notFound('trial', trialId);
-    if (t.closed || t.state !== 'ACTIVE' || t.experimentState === 'STOPPING_CANCELED') return { op: null, closed: true };
+    // A PAUSED trial (its experiment is paused) is not closed: it gets no work now and resumes when activated.
+    if (t.closed || (t.state !== 'ACTIVE' && t.state !== 'PAUSED') || t.experimentState === 'STOPPING_CANCELED') return { op: null, closed: true };
     if (t.targetLength > t.completedLength && t.experimentState === 'ACTIVE' && !stop?.preemptRequested) return { op: { length: t.targetLength }, closed: false };
     return { op: null, closed: false };
   };
@@ -72,6 +77,13 @@ export function registerTaskRoutes(app: App, ctx: MasterContext): void {
     await ctx.taskAuth.trial(req, id, { live: true });
     await ctx.experiments.completeOperation(id, req.body.length, req.body.metric);
     ctx.rm.requestPass();
+    return {};
+  });
+
+  app.post(`${API_PREFIX}/trials/:id/searcher/progress`, { schema: { params: IdParams, body: ReportProgressBody, tags: ['harness'] } }, async (req) => {
+    const { id } = req.params;
+    await ctx.taskAuth.trial(req, id, { live: true });
+    await ctx.experiments.reportProgress(id, req.body.length);
     return {};
   });
 

@@ -1,9 +1,10 @@
 // /api/v1/trials: describe, metrics (reported in batches by the harness, read downsampled), logs.
 import { Type } from 'typebox';
-import type { TaskLog } from '@hone/protocol';
+import type { TaskLog, TrialDetail } from '@hone/protocol';
 import { API_PREFIX, TERMINAL_TRIAL_STATES } from '@hone/protocol';
 import { ReportMetricsBodySchema as ReportMetricsBody } from '@hone/protocol/schemas';
 import type { App, MasterContext } from '../context';
+import { listTrialAllocations } from '../db/allocations';
 import { listTrialCheckpoints } from '../db/checkpoints';
 import { logsAfter, tailLogs } from '../db/logs';
 import { trialMetricPoints } from '../db/metrics';
@@ -20,7 +21,8 @@ export function registerTrialRoutes(app: App, ctx: MasterContext): void {
     const { id } = req.params;
     const t = await getTrialSummary(ctx.db, id);
     if (!t) throw notFound('trial', id);
-    return { ...t, checkpoints: await listTrialCheckpoints(ctx.db, id) };
+    const [checkpoints, allocations] = await Promise.all([listTrialCheckpoints(ctx.db, id), listTrialAllocations(ctx.db, id)]);
+    return { ...t, checkpoints, allocations } satisfies TrialDetail;
   });
 
   app.get(

@@ -1,8 +1,10 @@
 // Allocations repository: the only code that reads or writes `allocations`. An allocation is one attempt to
 // run a trial: PENDING (waiting for slots) → ASSIGNED (placed, startTask sent) → RUNNING → TERMINATED.
 // Requests to stop it are flags (preempt_requested, kill_requested) that the resource manager carries out.
+import type { AllocationSummary } from '@hone/protocol';
 import type { Placement } from '../scheduler/types';
 import type { Queryable } from './database';
+import { iso, isoOrNull } from './sql';
 
 export type AllocationState = 'PENDING' | 'ASSIGNED' | 'RUNNING' | 'TERMINATING' | 'TERMINATED';
 
@@ -146,8 +148,40 @@ export async function lockAllocation(q: Queryable, id: string): Promise<{ trialI
   return a ? { trialId: Number(a.trial_id), experimentId: Number(a.experiment_id), state: a.state } : null;
 }
 
-export async function terminateAllocation(q: Queryable, id: string, exitCode: number | null, reason: string): Promise<void> {
-  await q.query(`UPDATE allocations SET state = 'TERMINATED', ended_at = now(), exit_code = $2, exit_reason = $3 WHERE id = $1`, [id, exitCode, reason]);
+export async function terminateAllocation(
+  q: Queryable,
+  id: string,
+  end: { exitCode: number | null; reason: string; failed: boolean; lastError: string | null },
+): Promise<void> {
+  await q.query(`UPDATE allocations SET state = 'TERMINATED', ended_at = now(), exit_code = $2, exit_reason = $3, failed = $4, last_error = $5 WHERE id = $1`, [
+    id,
+    end.exitCode,
+    end.reason,
+    end.failed,
+    end.lastError,
+  ]);
+}
+
+/** Every run of a trial, oldest first: its restart history. */
+export async function listTrialAllocations(q: Queryable, trialId: number): Promise<AllocationSummary[]> {
+  const r = await q.query(
+    `SELECT id, state, slots, placement, created_at, started_at, ended_at, exit_code, exit_reason, last_error, failed
+       FROM allocations WHERE trial_id = $1 ORDER BY seq`,
+    [trialId],
+  );
+  return r.rows.map((a: any) => ({
+    id: a.id,
+    state: a.state,
+    slots: a.slots,
+    agents: [...new Set(((a.placement ?? []) as Placement[]).map((p) => p.agentId))],
+    createdAt: iso(a.created_at),
+    startedAt: isoOrNull(a.started_at),
+    endedAt: isoOrNull(a.ended_at),
+    exitCode: a.exit_code ?? null,
+    exitReason: a.exit_reason ?? null,
+    lastError: a.last_error ?? null,
+    failed: a.failed,
+  }));
 }
 
 export async function trialHasLiveAllocation(q: Queryable, trialId: number): Promise<boolean> {

@@ -100,6 +100,10 @@ export async function saveSearcher(q: Queryable, id: number, state: SearcherStat
   await q.query('UPDATE experiments SET searcher_state = $2, searcher_done = $3, progress = $4 WHERE id = $1', [id, JSON.stringify(state), done, progress]);
 }
 
+export async function setProgress(q: Queryable, id: number, progress: number): Promise<void> {
+  await q.query('UPDATE experiments SET progress = $2 WHERE id = $1', [id, progress]);
+}
+
 /** Sets the state; a terminal state stamps the end time, COMPLETED also sets progress to 1. */
 export async function setExperimentState(q: Queryable, id: number, state: ExperimentState): Promise<void> {
   const terminal = TERMINAL_EXPERIMENT_STATES.includes(state);
@@ -109,9 +113,12 @@ export async function setExperimentState(q: Queryable, id: number, state: Experi
   );
 }
 
-/** Folds one validation metric into the experiment's best, in the searcher's direction. */
-export async function recordBestMetric(q: Queryable, id: number, metric: number): Promise<void> {
-  await q.query(`UPDATE experiments SET best_metric = ${bestSql('best_metric', '$2::float8', 'smaller_is_better')} WHERE id = $1`, [id, metric]);
+/** Folds validation values of the searcher metric into the experiment's best, in the searcher's direction. */
+export async function recordBestMetric(q: Queryable, id: number, values: number | number[]): Promise<void> {
+  const list = Array.isArray(values) ? values : [values];
+  if (!list.length) return;
+  const batchBest = `(SELECT CASE WHEN smaller_is_better THEN min(v) ELSE max(v) END FROM unnest($2::float8[]) AS v)`;
+  await q.query(`UPDATE experiments SET best_metric = ${bestSql('best_metric', batchBest, 'smaller_is_better')} WHERE id = $1`, [id, list]);
 }
 
 /** Updates one scheduling field (priority, weight, max_slots) and the stored config that shows it. */

@@ -57,3 +57,16 @@ export async function logsAfter(q: Queryable, trialId: number, afterId: number, 
   const r = await q.query('SELECT * FROM task_logs WHERE trial_id = $1 AND id > $2 ORDER BY id LIMIT $3', [trialId, afterId, limit]);
   return r.rows.map(toLog);
 }
+
+/**
+ * The last error line one rank of an allocation logged (ERROR or FATAL level, or anything on stderr), or null.
+ * What a failed run's summary quotes: usually the exception that ended it.
+ */
+export async function lastErrorLine(q: Queryable, allocationId: string, rank: number): Promise<string | null> {
+  const r = await q.query<{ line: string }>(
+    `SELECT line FROM task_logs WHERE allocation_id = $1 AND rank = $2 AND (level IN ('ERROR','FATAL') OR stream = 'stderr') AND btrim(line) <> ''
+      ORDER BY id DESC LIMIT 1`,
+    [allocationId, rank],
+  );
+  return r.rows[0]?.line ?? null;
+}

@@ -47,11 +47,18 @@ export interface TrialRow {
 }
 
 /** Creates the searcher's trial once: a repeated request id (a replayed action) creates nothing and returns null. */
-export async function insertTrial(q: Queryable, experimentId: number, requestId: string, hparams: HParams, seed: number): Promise<number | null> {
+export async function insertTrial(
+  q: Queryable,
+  experimentId: number,
+  requestId: string,
+  hparams: HParams,
+  seed: number,
+  state: 'ACTIVE' | 'PAUSED' = 'ACTIVE',
+): Promise<number | null> {
   const r = await q.query<{ id: number }>(
-    `INSERT INTO trials (experiment_id, request_id, state, hparams, seed) VALUES ($1, $2, 'ACTIVE', $3, $4)
+    `INSERT INTO trials (experiment_id, request_id, state, hparams, seed) VALUES ($1, $2, $5, $3, $4)
      ON CONFLICT (experiment_id, request_id) DO NOTHING RETURNING id`,
-    [experimentId, requestId, JSON.stringify(hparams), seed],
+    [experimentId, requestId, JSON.stringify(hparams), seed, state],
   );
   return r.rows[0] ? Number(r.rows[0].id) : null;
 }
@@ -135,13 +142,14 @@ export async function setLiveTrialStates(q: Queryable, experimentId: number, fro
   return r.rows.map((x) => Number(x.id));
 }
 
-/** Searcher progress inputs: each unfinished trial's trained length, by request id. */
-export async function trainedLengths(q: Queryable, experimentId: number): Promise<Record<string, number>> {
-  const r = await q.query<{ request_id: string; trained_length: number }>(
-    `SELECT request_id, trained_length FROM trials WHERE experiment_id = $1 AND state NOT IN ${NOT_ENDED} AND trained_length > completed_length`,
+/** Length trained beyond the last completed operation, by request id, for trials that are still running it. */
+export async function lengthsInFlight(q: Queryable, experimentId: number): Promise<Record<string, number>> {
+  const r = await q.query<{ request_id: string; extra: number }>(
+    `SELECT request_id, trained_length - completed_length AS extra FROM trials
+      WHERE experiment_id = $1 AND state NOT IN ${NOT_ENDED} AND trained_length > completed_length`,
     [experimentId],
   );
-  return Object.fromEntries(r.rows.map((x) => [x.request_id, x.trained_length]));
+  return Object.fromEntries(r.rows.map((x) => [x.request_id, Number(x.extra)]));
 }
 
 export async function setRestarts(q: Queryable, trialId: number, restarts: number): Promise<void> {

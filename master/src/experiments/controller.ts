@@ -15,6 +15,8 @@ import type { EventBus } from '../events';
 import type { ResourceManager } from '../rm/resourceManager';
 import { initSearcher, searcherProgress, stepSearcher } from '../searcher';
 import type { SearcherAction, SearcherEvent } from '../searcher/types';
+import { lastErrorLine } from '../db/logs';
+import { describeOutcome, type AllocationOutcome } from '../rm/lifecycle';
 import { Mutex } from './mutex';
 
 /** How the controller stops an experiment's allocations: the resource manager's seam. */
@@ -111,7 +113,7 @@ export class ExperimentController {
       switch (a.kind) {
         case 'create': {
           if (exp.searcher_done || TERMINAL_EXPERIMENT_STATES.includes(exp.state) || exp.state === 'STOPPING_CANCELED') break;
-          const created = await trialsDb.insertTrial(tx, exp.id, a.requestId, a.hparams, a.seed);
+          const created = await trialsDb.insertTrial(tx, exp.id, a.requestId, a.hparams, a.seed, exp.state === 'PAUSED' ? 'PAUSED' : 'ACTIVE');
           if (created !== null) this.touchTrial(created);
           const step = stepSearcher(exp.searcher_state, { kind: 'trialCreated', requestId: a.requestId });
           exp.searcher_state = step.state;
@@ -142,7 +144,7 @@ export class ExperimentController {
           break;
       }
     }
-    const progress = searcherProgress(exp.searcher_state);
+    const progress = searcherProgress(exp.searcher_state, await trialsDb.lengthsInFlight(tx, exp.id));
     await experimentsDb.saveSearcher(tx, exp.id, exp.searcher_state, exp.searcher_done, Number.isFinite(progress) ? progress : 0);
     this.touchExperiment(exp.id);
     await this.maybeFinishExperiment(tx, exp);
@@ -150,6 +152,8 @@ export class ExperimentController {
 
   private async endTrial(tx: Queryable, trialId: number, state: TrialState): Promise<void> {
     await trialsDb.endTrial(tx, trialId, state);
+    // A trial that completed after a failed run did not fail: its restart history keeps the record.
+    if (state === 'COMPLETED') await trialsDb.setFailure(tx, trialId, null);
     this.touchTrial(trialId);
   }
 
@@ -193,17 +197,38 @@ export class ExperimentController {
   }
 
   /**
+   * The harness reports how far its operation has trained (searcher units, at validations and checkpoints):
+   * the trial's length and the experiment's progress move before the operation completes.
+   */
+  async reportProgress(trialId: number, length: number): Promise<void> {
+    await this.run(async (tx) => {
+      const trial = await trialsDb.lockTrial(tx, trialId);
+      if (!trial) throw notFound('trial', trialId);
+      if (!(await trialsDb.setTrainedLength(tx, trialId, length))) return;
+      this.touchTrial(trialId);
+      const exp = await this.loadExperiment(tx, trial.experiment_id);
+      if (TERMINAL_EXPERIMENT_STATES.includes(exp.state)) return;
+      await experimentsDb.setProgress(tx, exp.id, searcherProgress(exp.searcher_state, await trialsDb.lengthsInFlight(tx, exp.id)));
+      this.touchExperiment(exp.id);
+    });
+  }
+
+  /**
    * An allocation ended. `ok` exits (code 0, or preempted/paused) leave the trial to be rescheduled if it still
    * has work; failures count against max_restarts; `lost` allocations (agent gone) are retried without counting.
    */
-  async allocationEnded(allocationId: string, outcome: { exitCode: number | null; reason: string; failed: boolean; countsAsRestart: boolean }): Promise<void> {
+  async allocationEnded(allocationId: string, outcome: AllocationOutcome): Promise<void> {
     await this.run(async (tx) => {
       const alloc = await allocationsDb.lockAllocation(tx, allocationId);
       if (!alloc || alloc.state === 'TERMINATED') return;
-      await allocationsDb.terminateAllocation(tx, allocationId, outcome.exitCode, outcome.reason);
+      // The failing rank's own last words, when it logged any (its log batches arrive before its exit).
+      const lastError = outcome.failed && outcome.failedRank !== undefined ? await lastErrorLine(tx, allocationId, outcome.failedRank) : null;
+      const reason = describeOutcome(outcome);
+      await allocationsDb.terminateAllocation(tx, allocationId, { exitCode: outcome.exitCode, reason, failed: outcome.failed, lastError });
       const exp = await this.loadExperiment(tx, alloc.experimentId);
       const trial = (await trialsDb.lockTrial(tx, alloc.trialId))!;
       this.touchTrial(alloc.trialId);
+      if (outcome.failed) await trialsDb.setFailure(tx, alloc.trialId, lastError ? `${reason}: ${lastError}` : reason);
       if (TERMINAL_TRIAL_STATES.includes(trial.state)) {
         await this.maybeFinishExperiment(tx, exp);
         return;
@@ -214,14 +239,14 @@ export class ExperimentController {
         return;
       }
       if (outcome.failed && outcome.countsAsRestart) {
-        const restarts = trial.restarts + 1;
-        await trialsDb.setRestarts(tx, alloc.trialId, restarts);
-        if (restarts > exp.config.max_restarts) {
+        // max_restarts: N allows N restarts; the failure after the Nth ends the trial (and is not a restart).
+        if (trial.restarts >= exp.config.max_restarts) {
           await this.endTrial(tx, alloc.trialId, 'ERROR');
           await this.feed(tx, exp, { kind: 'trialExited', requestId: trial.request_id, reason: 'errored' });
           await this.maybeFinishExperiment(tx, exp);
           return;
         }
+        await trialsDb.setRestarts(tx, alloc.trialId, trial.restarts + 1);
       }
       if (trial.closed) {
         await this.endTrial(tx, alloc.trialId, 'COMPLETED');
@@ -239,8 +264,9 @@ export class ExperimentController {
       if (exp.state === 'PAUSED') return;
       if (exp.state !== 'ACTIVE') throw new HoneError('CONFLICT', `experiment ${id} is ${exp.state} and cannot be paused`);
       await this.setExperimentState(tx, exp, 'PAUSED');
-      // Running trials checkpoint and exit; pending requests are withdrawn.
+      // Running trials checkpoint and exit; pending requests are withdrawn; trials show PAUSED meanwhile.
       await this.release(tx, id, 'preempt', 'paused');
+      for (const t of await trialsDb.setLiveTrialStates(tx, id, 'ACTIVE', 'PAUSED')) this.touchTrial(t);
     });
   }
 
@@ -250,6 +276,7 @@ export class ExperimentController {
       if (exp.state === 'ACTIVE') return;
       if (exp.state !== 'PAUSED') throw new HoneError('CONFLICT', `experiment ${id} is ${exp.state} and cannot be activated`);
       await this.setExperimentState(tx, exp, 'ACTIVE');
+      for (const t of await trialsDb.setLiveTrialStates(tx, id, 'PAUSED', 'ACTIVE')) this.touchTrial(t);
     });
   }
 

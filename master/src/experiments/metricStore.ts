@@ -3,6 +3,7 @@
 // that experiment arrives, so a page of charts that several viewers reload costs one query.
 import type { MetricPoint } from '@hone/protocol';
 import type { Database } from '../db';
+import { getExperimentSummary, recordBestMetric } from '../db/experiments';
 import { experimentMetricSeries, insertMetrics, type MetricGroup } from '../db/metrics';
 import { getTrialMetricInfo, getTrialSummary } from '../db/trials';
 import { notFound } from '../errors';
@@ -46,8 +47,14 @@ export class MetricStore {
     await insertMetrics(this.db, trialId, group, points, info);
     this.bus.publish({ type: 'metrics', trialId, experimentId: info.experimentId, group, points });
     if (group === 'validation') {
+      // The experiment's best moves as validations arrive, not only when an operation completes.
+      const metric = info.metric;
+      const values = points.map((p) => p.metrics[metric]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+      await recordBestMetric(this.db, info.experimentId, values);
       const trial = await getTrialSummary(this.db, trialId);
       if (trial) this.bus.publish({ type: 'trial', trial });
+      const exp = values.length ? await getExperimentSummary(this.db, info.experimentId) : null;
+      if (exp) this.bus.publish({ type: 'experiment', experiment: exp });
     }
     return points.length;
   }

@@ -66,6 +66,15 @@ export interface AllocationOutcome {
   failed: boolean;
   /** The failure counts against the trial's max_restarts (a lost agent does not). */
   countsAsRestart: boolean;
+  /** The rank whose failure ended the allocation (the first to fail). */
+  failedRank?: number;
+  /** For a lost allocation: the agent that did not come back. */
+  lostAgent?: string;
+}
+
+/** The exit reason as people read it: "lost agent gpu-3" rather than "lost". */
+export function describeOutcome(o: AllocationOutcome): string {
+  return o.reason === 'lost' && o.lostAgent ? `lost agent ${o.lostAgent}` : o.reason;
 }
 
 export type LifecycleAction =
@@ -136,22 +145,25 @@ export function outcomeOfExits(a: AllocationView, exits: Array<[number, number |
     reason: killed ? 'killed' : failed ? `rank ${failedRank![0]} exited with ${failedRank![1] ?? 'a signal'}` : a.preemptRequested ? 'preempted' : 'exited',
     failed,
     countsAsRestart: failed,
+    ...(failed ? { failedRank: failedRank![0] } : {}),
   };
 }
 
-const lostOutcome = (a: AllocationView): AllocationOutcome => ({
+const lostOutcome = (a: AllocationView, agentId: string): AllocationOutcome => ({
   exitCode: null,
   reason: a.killRequested ? 'killed' : 'lost',
   failed: !a.killRequested,
   countsAsRestart: false,
+  ...(a.killRequested ? {} : { lostAgent: agentId }),
 });
 
 /** The rules for one allocation, given the observations so far; mutates `obs` (a private copy). */
 function decideOne(a: AllocationView, obs: Observations, opts: LifecycleOptions, now: number, actions: LifecycleAction[]): void {
   const ranks = ranksOf(a.placement);
   const placed = a.state !== 'PENDING' && ranks.length > 0;
-  if (placed && ranks.some((r) => agentGoneTooLong(obs, r.agentId, opts, now))) {
-    actions.push({ kind: 'finish', allocationId: a.id, outcome: lostOutcome(a) });
+  const gone = placed ? ranks.find((r) => agentGoneTooLong(obs, r.agentId, opts, now)) : undefined;
+  if (gone) {
+    actions.push({ kind: 'finish', allocationId: a.id, outcome: lostOutcome(a, gone.agentId) });
     forget(obs, a.id);
     return;
   }
@@ -194,7 +206,7 @@ function settleHelloChecks(live: Map<string, AllocationView>, obs: Observations,
       if (a.state === 'ASSIGNED' && !a.killRequested) {
         actions.push({ kind: 'relaunch', allocationId: id });
       } else {
-        actions.push({ kind: 'finish', allocationId: id, outcome: lostOutcome(a) });
+        actions.push({ kind: 'finish', allocationId: id, outcome: lostOutcome(a, check.agentId) });
         finished.add(id);
         forget(obs, id);
       }

@@ -375,8 +375,11 @@ function markPromoted(b: Bracket, k: number, id: string): void {
   if (e) e.promoted = true;
 }
 
-export function progressAsha(state: AshaState): number {
+export function progressAsha(state: AshaState, inFlight: Record<string, number> = {}): number {
   if (state.shutdown) return 1;
+  // Work in progress (units trained beyond each running trial's last completed operation) counts as done.
+  let extra = 0;
+  for (const v of Object.values(inFlight)) extra += Math.max(0, v);
   // Work done over the work a full search needs: each bracket's rung k receives about maxTrials/divisor^k trials.
   let need = 0;
   let done = 0;
@@ -387,7 +390,7 @@ export function progressAsha(state: AshaState): number {
       done += b.rungs[k]!.length * step;
     }
   }
-  return need > 0 ? Math.min(0.99, done / need) : 0;
+  return need > 0 ? Math.min(0.99, (done + extra) / need) : 0;
 }
 
 /** A readable view of the rungs, for the CLI and the simulator. */

@@ -148,8 +148,13 @@ function fill(state: BayesState, actions: SearcherAction[]): void {
   }
 }
 
-export function progressBayes(state: BayesState): number {
+export function progressBayes(state: BayesState, inFlight: Record<string, number> = {}): number {
   if (state.shutdown) return 1;
-  const ts = Object.values(state.trials);
-  return Math.min(1, ts.filter((t) => t.status === 'done').length / Math.max(1, state.total));
+  const full = searcherMaxLength(state.config);
+  let done = 0;
+  for (const [id, t] of Object.entries(state.trials)) {
+    if (t.status === 'done') done += 1;
+    else if (full > 0) done += Math.min(1, (inFlight[id] ?? 0) / full);
+  }
+  return Math.min(1, done / Math.max(1, state.total));
 }

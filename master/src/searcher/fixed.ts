@@ -100,9 +100,14 @@ function fill(state: FixedState): SearcherStep<FixedState> {
   return { state, actions };
 }
 
-export function progressFixed(state: FixedState): number {
+export function progressFixed(state: FixedState, inFlight: Record<string, number> = {}): number {
   if (state.shutdown) return 1;
-  const ts = Object.values(state.trials);
-  const done = ts.filter((t) => t.status === 'done').length + 0.5 * ts.filter((t) => t.status === 'stopping').length;
+  const full = searcherMaxLength(state.config);
+  let done = 0;
+  for (const [id, t] of Object.entries(state.trials)) {
+    if (t.status === 'done') done += 1;
+    else if (t.status === 'stopping') done += 0.5;
+    else if (full > 0) done += Math.min(1, (inFlight[id] ?? 0) / full);
+  }
   return Math.min(1, done / Math.max(1, state.total));
 }

@@ -13,25 +13,25 @@ export type { SearcherAction, SearcherEvent, SearcherInit, SearcherState, Search
 interface Impl {
   init(init: SearcherInit): SearcherStep<any>;
   step(state: any, event: SearcherEvent): SearcherStep<any>;
-  progress(state: any): number;
+  progress(state: any, inFlight: Record<string, number>): number;
 }
 
 const fixed: Impl = {
   init: initFixed,
   step: (s: FixedState, e) => stepFixed(s, e),
-  progress: (s: FixedState) => progressFixed(s),
+  progress: (s: FixedState, f) => progressFixed(s, f),
 };
 
 const asha: Impl = {
   init: initAsha,
   step: (s: AshaState, e) => stepAsha(s, e),
-  progress: (s: AshaState) => progressAsha(s),
+  progress: (s: AshaState, f) => progressAsha(s, f),
 };
 
 const bayes: Impl = {
   init: initBayes,
   step: (s: BayesState, e) => stepBayes(s, e),
-  progress: (s: BayesState) => progressBayes(s),
+  progress: (s: BayesState, f) => progressBayes(s, f),
 };
 
 const IMPLS: Record<string, Impl> = {
@@ -60,7 +60,11 @@ export function stepSearcher(state: SearcherState, event: SearcherEvent): Search
 }
 
 /** Fraction of the search done, 0..1 (1 once shutdown has been emitted). */
-export function searcherProgress(state: SearcherState): number {
-  const p = impl(state.method).progress(state);
+/**
+ * Fraction of the search done, 0..1. `inFlight` (request id → length trained beyond the trial's last completed
+ * operation) counts work in progress, so a long single trial shows progress before its operation completes.
+ */
+export function searcherProgress(state: SearcherState, inFlight: Record<string, number> = {}): number {
+  const p = impl(state.method).progress(state, inFlight);
   return Math.max(0, Math.min(1, Number.isFinite(p) ? p : 0));
 }
