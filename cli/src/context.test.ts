@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tar from 'tar';
 import { describe, expect, it } from 'vitest';
-import { isIgnored, listContextFiles, packContext, parseIgnore } from './context';
+import { isIgnored, listContextFiles, modelDirFiles, packContext, parseIgnore } from './context';
 
 function makeDir(files: Record<string, string>): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hone-ctx-'));
@@ -49,5 +49,14 @@ describe('model directory packing', () => {
   it('refuses a directory over the size limit with a message naming .honeignore', async () => {
     const dir = makeDir({ 'weights.bin': Buffer.alloc(64 * 1024, 1).toString('base64') + Math.random() });
     await expect(packContext(dir, 1024)).rejects.toThrow(/\.honeignore/);
+  });
+
+  it('refuses a missing, an empty, and an all-ignored model directory, saying which', () => {
+    expect(() => modelDirFiles('/nonexistent/model')).toThrow('model directory /nonexistent/model does not exist');
+    const empty = makeDir({});
+    fs.mkdirSync(path.join(empty, 'sub'));
+    expect(() => modelDirFiles(empty)).toThrow(`model directory ${empty} is empty`);
+    const ignored = makeDir({ '.honeignore': '*\n', 'model.ts': 'x', 'node_modules/a/index.js': 'x' });
+    expect(() => modelDirFiles(ignored)).toThrow(/every file in model directory .* is ignored \(by its \.honeignore/);
   });
 });

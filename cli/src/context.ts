@@ -1,7 +1,7 @@
 // Packs a model directory into a gzipped tar, honouring .honeignore (gitignore-style patterns).
 import fs from 'node:fs';
 import path from 'node:path';
-import * as tar from 'tar';
+import { HoneError } from '@hone/protocol/errors';
 
 const ALWAYS_IGNORED = ['node_modules/', '.git/', '.hone/', '__pycache__/', '.DS_Store'];
 
@@ -72,22 +72,45 @@ export function listContextFiles(dir: string): string[] {
   return out.sort();
 }
 
-export async function packContext(dir: string, maxBytes: number): Promise<{ data: Buffer; files: number }> {
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`model directory ${dir} does not exist or is not a directory`);
+/** Whether `dir` holds any file at all, ignored or not (stops at the first). */
+function holdsAnyFile(dir: string): boolean {
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (!e.isDirectory() || holdsAnyFile(path.join(dir, e.name))) return true;
+  }
+  return false;
+}
+
+/** The files of the model directory `dir` that would be uploaded; refuses one that does not exist or leaves nothing to upload. */
+export function modelDirFiles(dir: string): string[] {
+  if (!fs.existsSync(dir)) throw new HoneError('INVALID_ARGUMENT', `model directory ${dir} does not exist`);
+  if (!fs.statSync(dir).isDirectory()) throw new HoneError('INVALID_ARGUMENT', `model directory ${dir} is not a directory`);
   const files = listContextFiles(dir);
+  if (files.length) return files;
+  if (!holdsAnyFile(dir)) throw new HoneError('INVALID_ARGUMENT', `model directory ${dir} is empty: it should hold the model code the entrypoint names`);
+  throw new HoneError(
+    'INVALID_ARGUMENT',
+    `every file in model directory ${dir} is ignored (by its .honeignore, or always: ${ALWAYS_IGNORED.join(' ')}); nothing is left to upload`,
+  );
+}
+
+/** Packs `files` of `dir` (by default all that `modelDirFiles` lists) into a gzipped tar of at most `maxBytes`. */
+export async function packContext(dir: string, maxBytes: number, files = modelDirFiles(dir)): Promise<{ data: Buffer; files: number }> {
   let raw = 0;
   for (const f of files) raw += fs.statSync(path.join(dir, f)).size;
   if (raw > maxBytes * 4) {
-    throw new Error(
+    throw new HoneError(
+      'CONTEXT_TOO_LARGE',
       `model directory ${dir} holds ${(raw / 1048576).toFixed(1)} MiB in ${files.length} files, far over the ${(maxBytes / 1048576).toFixed(0)} MiB limit; list data and outputs in .honeignore`,
     );
   }
+  // Loaded here, not at start-up: only `experiment create` packs.
+  const tar = await import('tar');
   const chunks: Buffer[] = [];
   const stream = tar.c({ gzip: true, cwd: dir, portable: true, follow: true }, files);
   for await (const c of stream as AsyncIterable<Buffer>) chunks.push(Buffer.from(c));
   const data = Buffer.concat(chunks);
   if (data.length > maxBytes) {
-    throw new Error(`model directory ${dir} is ${(data.length / 1048576).toFixed(1)} MiB compressed, over the ${(maxBytes / 1048576).toFixed(0)} MiB limit; list data and outputs in .honeignore`);
+    throw new HoneError('CONTEXT_TOO_LARGE', `model directory ${dir} is ${(data.length / 1048576).toFixed(1)} MiB compressed, over the ${(maxBytes / 1048576).toFixed(0)} MiB limit; list data and outputs in .honeignore`);
   }
   return { data, files: files.length };
 }

@@ -1,17 +1,18 @@
 // The options every command shares: which master to talk to, its access token, and JSON instead of tables.
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { Client } from './client';
 
 export function addGlobalOptions(program: Command): void {
   program
     .option('-m, --master <url>', 'master URL (env HONE_MASTER)', process.env.HONE_MASTER ?? 'http://127.0.0.1:8080')
     .option('--json', 'print JSON instead of tables')
-    .addOption(new Option('--token <token>', 'auth token (env HONE_TOKEN)').hideHelp());
+    .option('--token <token>', 'access token (overrides env HONE_TOKEN)');
 }
 
-/** A client for the master named by -m/--master (or HONE_MASTER), authenticated by HONE_TOKEN. */
+/** A client for the master named by -m/--master (or HONE_MASTER), authenticated by --token (or HONE_TOKEN). */
 export function masterClient(program: Command): Client {
-  return new Client(program.opts().master as string, process.env.HONE_TOKEN);
+  const o = program.opts<{ master: string; token?: string }>();
+  return new Client(o.master, o.token ?? process.env.HONE_TOKEN);
 }
 
 /** Whether to print JSON: the command's own --json, else the global one. */

@@ -30,8 +30,23 @@ registerConfigCommands(program);
 registerMasterCommands(program);
 registerSearcherCommands(program);
 
-program.parseAsync(process.argv).catch((e: unknown) => {
-  console.error(`Error: ${(e as Error).message}`);
-  // 3 says the master could not be reached at all (no HTTP answer); any other failure is 1.
-  process.exit(e instanceof HoneError && e.status === 0 ? 3 : 1);
-});
+// A reader that goes away (`hone ... | head`) is not an error: stop quietly, as cat and grep do.
+const isClosedPipe = (e: unknown): boolean => (e as NodeJS.ErrnoException | null)?.code === 'EPIPE';
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e) => {
+    if (isClosedPipe(e)) process.exit(0);
+    throw e;
+  });
+}
+
+if (process.argv.length <= 2) {
+  // `hone` alone is a question: answer with the help, successfully.
+  program.outputHelp();
+} else {
+  program.parseAsync(process.argv).catch((e: unknown) => {
+    if (isClosedPipe(e)) process.exit(0);
+    console.error(`Error: ${(e as Error).message}`);
+    // 3 says the master could not be reached at all (no HTTP answer); any other failure is 1.
+    process.exit(e instanceof HoneError && e.status === 0 ? 3 : 1);
+  });
+}

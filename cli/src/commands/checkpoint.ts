@@ -1,12 +1,9 @@
 // `hone checkpoint`: describe a checkpoint, or download its files.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ReadableStream } from 'node:stream/web';
 import type { Command } from 'commander';
-import * as tar from 'tar';
-import type { CheckpointInfo } from '@hone/protocol';
+import type { CheckpointInfo } from '@hone/protocol/api';
 import { masterClient, wantsJson } from '../global-options';
 import { printJson, table } from '../output';
 
@@ -26,10 +23,12 @@ export function registerCheckpointCommands(program: Command): void {
     .option('-o, --output <dir>', 'output directory (default: ./checkpoints/<uuid>)')
     .action(async (uuid: string, o: { output?: string }) => {
       const dir = path.resolve(o.output ?? path.join('checkpoints', uuid));
-      const res = await masterClient(program).raw(`/checkpoints/${uuid}/download`);
+      const c = masterClient(program);
+      const body = await c.raw(`/checkpoints/${uuid}/download`);
+      const tar = await import('tar');
       fs.mkdirSync(dir, { recursive: true });
-      // The master sends the checkpoint's files as one tar stream.
-      await pipeline(Readable.fromWeb(res.body as ReadableStream), tar.x({ cwd: dir, strict: true }));
+      // The master sends the checkpoint's files as one tar stream; a connection lost midway is "unreachable" too.
+      await c.connected(() => pipeline(body, tar.x({ cwd: dir, strict: true })));
       console.log(`Checkpoint ${uuid} written to ${dir}`);
     });
 }

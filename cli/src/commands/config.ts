@@ -1,8 +1,6 @@
 // `hone config validate`: an experiment config checked and printed with its defaults, without a master.
-import fs from 'node:fs';
 import type { Command } from 'commander';
-import { parse as parseYaml } from 'yaml';
-import { parseConfigFile } from '../config-file';
+import { readConfigFile } from '../config-file';
 import { printJson } from '../output';
 
 export function registerConfigCommands(program: Command): void {
@@ -12,6 +10,6 @@ export function registerConfigCommands(program: Command): void {
     .command('validate <config>')
     .description('check an experiment config and print it with defaults filled in')
     .action(async (configPath: string) => {
-      printJson(parseConfigFile(configPath, parseYaml(fs.readFileSync(configPath, 'utf8'))));
+      printJson((await readConfigFile(configPath)).config);
     });
 }

@@ -4,17 +4,66 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
-import type { ExperimentDetail, ExperimentSummary, Page } from '@hone/protocol';
-import { TERMINAL_EXPERIMENT_STATES } from '@hone/protocol';
+import type { ExperimentDetail, ExperimentSummary, Page } from '@hone/protocol/api';
+import { TERMINAL_EXPERIMENT_STATES } from '@hone/protocol/api';
 import { HoneError } from '@hone/protocol/errors';
-import { formatClockDuration, formatHParams, formatKiB, formatPercent, formatTableNumber, formatUtcTime } from '@hone/protocol/format';
-import { packContext } from '../context';
-import { parseConfigFile } from '../config-file';
+import { formatClockDuration, formatKiB, formatPercent, formatTableNumber, formatUtcTime } from '@hone/protocol/format';
+import type { Client } from '../client';
+import { readConfigFile } from '../config-file';
+import { modelDirFiles, packContext } from '../context';
+import { describeExperiment } from '../describe';
+import { entrypointProblem } from '../entrypoint';
 import { masterClient, wantsJson } from '../global-options';
 import { streamLogs } from '../logs';
 import { printJson, table } from '../output';
 import { parseId } from '../parse-id';
+
+/** The files of the model directory to upload; refuses an entrypoint that would not run from them. */
+function modelFiles(modelDir: string, entrypoint: string): string[] {
+  const files = modelDirFiles(modelDir);
+  const problem = entrypointProblem(entrypoint, files, modelDir, (f) => fs.existsSync(path.join(modelDir, f)));
+  if (problem) throw new HoneError('INVALID_CONFIG', problem);
+  return files;
+}
+
+/** POSTs the experiment in chunks; large uploads show progress: a bar on a terminal, otherwise a line every 25%. */
+async function upload(c: Client, body: Buffer, quiet: boolean): Promise<ExperimentSummary> {
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < body.length; i += 256 * 1024) chunks.push(body.subarray(i, i + 256 * 1024));
+  const large = !quiet && body.length > 512 * 1024;
+  const showBar = large && process.stderr.isTTY;
+  const cliProgress = showBar ? (await import('cli-progress')).default : null;
+  const bar = cliProgress ? new cliProgress.SingleBar({ format: 'Uploading |{bar}| {percentage}% {value}/{total} KiB', stream: process.stderr }, cliProgress.Presets.shades_classic) : null;
+  bar?.start(Math.ceil(body.length / 1024), 0);
+  let lastPct = -1;
+  const exp = await c.postStreaming<ExperimentSummary>('/experiments', chunks, (sent, total) => {
+    bar?.update(Math.ceil(sent / 1024));
+    const pct = Math.floor((sent / total) * 100);
+    if (large && !showBar && pct % 25 === 0 && pct !== lastPct) {
+      lastPct = pct;
+      process.stderr.write(`Uploading: ${pct}%\n`);
+    }
+  });
+  bar?.stop();
+  return exp;
+}
+
+/** Waits for the first trial and streams its logs, then waits for the experiment's end state. */
+async function follow(c: Client, id: number, asJson: boolean): Promise<ExperimentSummary> {
+  let trialId: number | null = null;
+  while (trialId === null) {
+    const d = await c.get<ExperimentDetail>(`/experiments/${id}`);
+    if (d.trials.length) trialId = d.trials[0]!.id;
+    else if (TERMINAL_EXPERIMENT_STATES.includes(d.state)) break;
+    else await sleep(500);
+  }
+  if (trialId !== null) await streamLogs(c, trialId, { follow: true, json: asJson });
+  while (true) {
+    const final = await c.get<ExperimentSummary>(`/experiments/${id}`);
+    if (TERMINAL_EXPERIMENT_STATES.includes(final.state)) return final;
+    await sleep(1000);
+  }
+}
 
 export function registerExperimentCommands(program: Command): void {
   const experiment = program.command('experiment').alias('e').description('submit and manage experiments');
@@ -29,50 +78,22 @@ export function registerExperimentCommands(program: Command): void {
     .action(async (configPath: string, modelDir: string | undefined, o: { follow?: boolean; paused?: boolean; maxContextMib: string; json?: boolean }) => {
       const c = masterClient(program);
       const asJson = wantsJson(program, o);
-      if (!fs.existsSync(configPath)) throw new HoneError('INVALID_ARGUMENT', `config file ${configPath} does not exist`);
-      const yamlText = fs.readFileSync(configPath, 'utf8');
-      parseConfigFile(configPath, yamlText);
+      // Everything that can be checked here is, before the master is asked or a byte is packed.
+      const { text: yamlText, config } = await readConfigFile(configPath);
+      const dir = modelDir !== undefined ? { path: modelDir, files: modelFiles(modelDir, config.entrypoint) } : undefined;
+      await c.get('/master');
       let contextB64: string | undefined;
-      if (modelDir) {
-        const { data, files } = await packContext(path.resolve(modelDir), Number(o.maxContextMib) * 1024 * 1024);
+      if (dir) {
+        const { data } = await packContext(dir.path, Number(o.maxContextMib) * 1024 * 1024, dir.files);
         contextB64 = data.toString('base64');
-        if (!asJson) process.stderr.write(`Packed ${files} files from ${modelDir} (${formatKiB(data.length)} compressed)\n`);
+        if (!asJson) process.stderr.write(`Packed ${dir.files.length} files from ${dir.path} (${formatKiB(data.length)} compressed)\n`);
       }
       const body = Buffer.from(JSON.stringify({ config: yamlText, ...(contextB64 !== undefined ? { context: contextB64 } : {}), activate: !o.paused }));
-      const chunks: Buffer[] = [];
-      for (let i = 0; i < body.length; i += 256 * 1024) chunks.push(body.subarray(i, i + 256 * 1024));
-      // Large uploads show progress: a bar on a terminal, otherwise a line every 25%.
-      const showBar = !asJson && process.stderr.isTTY && body.length > 512 * 1024;
-      const bar = showBar ? new cliProgress.SingleBar({ format: 'Uploading |{bar}| {percentage}% {value}/{total} KiB', stream: process.stderr }, cliProgress.Presets.shades_classic) : null;
-      bar?.start(Math.ceil(body.length / 1024), 0);
-      let lastPct = -1;
-      const exp = await c.postStreaming<ExperimentSummary>('/experiments', chunks, (sent, total) => {
-        bar?.update(Math.ceil(sent / 1024));
-        const pct = Math.floor((sent / total) * 100);
-        if (!showBar && !asJson && body.length > 512 * 1024 && pct % 25 === 0 && pct !== lastPct) {
-          lastPct = pct;
-          process.stderr.write(`Uploading: ${pct}%\n`);
-        }
-      });
-      bar?.stop();
+      const exp = await upload(c, body, asJson);
       if (asJson) printJson(exp);
       else console.log(`Created experiment ${exp.id}`);
       if (!o.follow) return;
-      // Wait for the first trial, then stream its logs; finally report the experiment's end state.
-      let trialId: number | null = null;
-      while (trialId === null) {
-        const d = await c.get<ExperimentDetail>(`/experiments/${exp.id}`);
-        if (d.trials.length) trialId = d.trials[0]!.id;
-        else if (TERMINAL_EXPERIMENT_STATES.includes(d.state)) break;
-        else await sleep(500);
-      }
-      if (trialId !== null) await streamLogs(c, trialId, { follow: true, json: asJson });
-      let final: ExperimentSummary;
-      while (true) {
-        final = await c.get<ExperimentSummary>(`/experiments/${exp.id}`);
-        if (TERMINAL_EXPERIMENT_STATES.includes(final.state)) break;
-        await sleep(1000);
-      }
+      const final = await follow(c, exp.id, asJson);
       if (!asJson) console.log(`Experiment ${exp.id} ended: ${final.state}`);
       if (final.state !== 'COMPLETED') process.exitCode = 1;
     });
@@ -104,27 +125,7 @@ export function registerExperimentCommands(program: Command): void {
     .action(async (idStr: string, o: { json?: boolean }) => {
       const d = await masterClient(program).get<ExperimentDetail>(`/experiments/${parseId(idStr, 'experiment id')}`);
       if (wantsJson(program, o)) return printJson(d);
-      console.log(`Experiment ${d.id}: ${d.name}`);
-      console.log(`  State:     ${d.state}    Progress: ${formatPercent(d.progress)}`);
-      console.log(`  Searcher:  ${d.searcher} (metric ${d.metric}, ${d.smallerIsBetter ? 'smaller' : 'larger'} is better)    Best: ${formatTableNumber(d.bestMetric)}`);
-      console.log(`  Resources: pool ${d.resourcePool}, ${d.config.resources.slots_per_trial} slot(s) per trial, priority ${d.priority}, weight ${d.weight}${d.maxSlots ? `, max_slots ${d.maxSlots}` : ''}`);
-      console.log(`  Started:   ${formatUtcTime(d.startTime)}    Duration: ${formatClockDuration(d.startTime, d.endTime)}`);
-      if (d.rungs) {
-        console.log('\nRungs:');
-        console.log(
-          table(
-            ['Bracket', 'Rung', 'Length', 'Trials reached', 'Promoted', 'Best'],
-            d.rungs.map((r, i) => [r.bracket ?? 0, r.rung ?? i, r.length, r.trials, r.promoted ?? '', formatTableNumber(r.best)]),
-          ),
-        );
-      }
-      console.log('\nTrials:');
-      console.log(
-        table(
-          ['Trial', 'State', 'Hyperparameters', 'Length', 'Best validation', 'Restarts', 'Latest checkpoint'],
-          d.trials.map((t) => [t.id, t.state, formatHParams(t.hparams), `${t.completedLength}/${t.targetLength}`, formatTableNumber(t.bestValidation), t.restarts, t.latestCheckpoint ?? '']),
-        ),
-      );
+      console.log(describeExperiment(d));
     });
 
   const stateChanges = {

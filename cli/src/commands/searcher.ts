@@ -1,16 +1,13 @@
 // `hone searcher simulate <config.yaml>`: runs the experiment's searcher against a benchmark objective on a
 // simulated cluster (no master needed), and prints its trials, rungs and best result.
-import fs from 'node:fs';
 import type { Command } from 'commander';
 import Table from 'cli-table3';
-import { ConfigValidationError, parseExperimentConfig, searcherMaxLength } from '@hone/protocol';
-import type { HParams } from '@hone/protocol';
+import type { HParams } from '@hone/protocol/config';
 import { formatSignificant } from '@hone/protocol/format';
-import { simulate, type SimulateResult } from '@hone/master/searcher/simulate';
-import { OBJECTIVES } from '@hone/master/searcher/objectives';
-import { buildSpace, decodePoint, encodeHParams } from '@hone/master/searcher/hparams';
+import type { SimulateResult } from '@hone/master/searcher/simulate';
+import { readConfigFile } from '../config-file';
 import { wantsJson } from '../global-options';
-import { printJson } from '../output';
+import { printJson, tableStyle } from '../output';
 
 const OBJECTIVE_NAMES = ['branin', 'hartmann6', 'quadratic', 'curve'];
 
@@ -39,23 +36,15 @@ export function registerSearcherCommands(program: Command): void {
     .option('-s, --seed <n>', 'searcher seed', '0')
     .option('-o, --objective <name>', `objective: ${OBJECTIVE_NAMES.join(' | ')}`)
     .option('--json', 'print JSON instead of tables')
-    .action((configPath: string, opts: SimulateCliOptions, cmd: Command) => {
-      let text: string;
-      try {
-        text = fs.readFileSync(configPath, 'utf8');
-      } catch (e) {
-        cmd.error(`cannot read ${configPath}: ${(e as Error).message}`);
-        return;
-      }
-      let config;
-      try {
-        config = parseExperimentConfig(text);
-      } catch (e) {
-        if (e instanceof ConfigValidationError) {
-          cmd.error(`invalid config ${configPath}:\n${e.errors.map((x) => `  ${x.path || '(root)'}: ${x.message}`).join('\n')}`);
-        }
-        throw e;
-      }
+    .action(async (configPath: string, opts: SimulateCliOptions, cmd: Command) => {
+      const { config } = await readConfigFile(configPath);
+      // The master's searchers are loaded only here: no other command needs them.
+      const [{ simulate }, { OBJECTIVES }, { buildSpace, decodePoint, encodeHParams }, { searcherMaxLength }] = await Promise.all([
+        import('@hone/master/searcher/simulate'),
+        import('@hone/master/searcher/objectives'),
+        import('@hone/master/searcher/hparams'),
+        import('@hone/protocol/config'),
+      ]);
       const sc = config.searcher;
       const ashaFamily = sc.name === 'async_halving' || sc.name === 'adaptive_asha';
       const objectiveName = opts.objective ?? (ashaFamily ? 'curve' : 'branin');
@@ -90,18 +79,18 @@ export function registerSearcherCommands(program: Command): void {
 }
 
 function printResult(r: SimulateResult, objective: string, workers: number, seed: number, method: string, metric: string): void {
-  const trials = new Table({ head: ['trial', 'hyperparameters', 'lengths reached', metric, 'state'] });
+  const trials = new Table({ style: tableStyle(), head: ['trial', 'hyperparameters', 'lengths reached', metric, 'state'] });
   for (const t of r.trials) {
     trials.push([t.requestId, compact(t.hparams), t.lengths.join(' → ') || '-', formatSignificant(t.metrics.at(-1), '-'), t.state]);
   }
   process.stdout.write(`${method} on ${objective}, ${workers} workers, seed ${seed}\n`);
   process.stdout.write(trials.toString() + '\n');
   if (r.rungs) {
-    const rungs = new Table({ head: ['bracket', 'rung', 'length', 'results', 'promoted', `best ${metric}`] });
+    const rungs = new Table({ style: tableStyle(), head: ['bracket', 'rung', 'length', 'results', 'promoted', `best ${metric}`] });
     for (const g of r.rungs) rungs.push([g.bracket, g.rung, g.length, g.results, g.promoted, formatSignificant(g.best, '-')]);
     process.stdout.write(rungs.toString() + '\n');
   }
-  const summary = new Table();
+  const summary = new Table({ style: tableStyle() });
   summary.push(
     { best: r.best ? `${r.best.requestId} ${metric}=${formatSignificant(r.best.metric, '-')} ${compact(r.best.hparams)}` : '-' },
     { trials: String(r.trials.length) },

@@ -1,36 +1,29 @@
-// `hone trial`: one trial's hyperparameters, metrics and checkpoints, and its logs.
+// `hone trial`: one trial's hyperparameters, metrics, checkpoints and restart history, and its logs.
 import type { Command } from 'commander';
-import type { CheckpointInfo, TrialSummary } from '@hone/protocol';
-import { formatHParams, formatKiB, formatTableNumber } from '@hone/protocol/format';
+import type { ExperimentDetail, TrialDetail } from '@hone/protocol/api';
+import { describeTrial, lengthUnit } from '../describe';
 import { masterClient, wantsJson } from '../global-options';
 import { streamLogs } from '../logs';
-import { printJson, table } from '../output';
+import { printJson } from '../output';
 import { parseId } from '../parse-id';
 
 export function registerTrialCommands(program: Command): void {
   const trial = program.command('trial').alias('t').description('inspect trials');
   trial
     .command('describe <id>')
-    .description('a trial: hyperparameters, metrics, checkpoints')
+    .description('a trial: hyperparameters, metrics, checkpoints, and each run (restart history) with how it ended')
     .option('--json', 'print JSON')
     .action(async (idStr: string, o: { json?: boolean }) => {
-      const t = await masterClient(program).get<TrialSummary & { checkpoints: CheckpointInfo[] }>(`/trials/${parseId(idStr, 'trial id')}`);
+      const c = masterClient(program);
+      const t = await c.get<TrialDetail>(`/trials/${parseId(idStr, 'trial id')}`);
       if (wantsJson(program, o)) return printJson(t);
-      console.log(`Trial ${t.id} (experiment ${t.experimentId}): ${t.state}`);
-      console.log(`  Hyperparameters: ${formatHParams(t.hparams)}`);
-      console.log(`  Length: ${t.completedLength}/${t.targetLength}    Restarts: ${t.restarts}    Best validation: ${formatTableNumber(t.bestValidation)}`);
-      if (t.latestValidation) console.log(`  Latest validation: ${formatHParams(t.latestValidation)}`);
-      console.log('\nCheckpoints:');
-      console.log(
-        table(
-          ['UUID', 'Steps', 'Files', 'Size', 'Validation'],
-          t.checkpoints.map((c) => [c.uuid, c.stepsCompleted, Object.keys(c.resources).length, formatKiB(Object.values(c.resources).reduce((a, b) => a + b, 0)), formatTableNumber(c.validationMetric)]),
-        ),
-      );
+      // The length unit lives in the experiment's config.
+      const e = await c.get<ExperimentDetail>(`/experiments/${t.experimentId}`);
+      console.log(describeTrial(t, lengthUnit(e.config)));
     });
   trial
     .command('logs <id>')
-    .description("print a trial's logs")
+    .description("print a trial's logs (all ranks, stdout and stderr alike) on stdout")
     .option('-f, --follow', 'keep printing new lines until the trial ends')
     .option('--tail <n>', 'only the last n lines')
     .option('--json', 'one JSON object per line')
