@@ -40,6 +40,10 @@ if (uiIsStale()) {
   if (r.status !== 0) console.error('the web UI did not build; the API still works (see the output above)');
 }
 
+// `npx hone` runs the bundled CLI when it is current (fast start); bundle it now if a source changed (well under a second).
+const cliBuild = spawnSync(process.execPath, [path.join(root, 'cli/scripts/build.js')], { cwd: root, stdio: 'inherit' });
+if (cliBuild.status !== 0) console.error('the CLI did not build; `npx hone` still works, from its TypeScript sources (slower to start)');
+
 const dataDir = path.resolve(values['data-dir']!);
 fs.mkdirSync(dataDir, { recursive: true });
 // One agent token per data directory, so only our agent joins this master.

@@ -1,10 +1,15 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx so that `npx hone` works straight from a checkout.
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+// `hone`: runs the bundled CLI (cli/dist, built by cli/scripts/build.js on `npm start` and `npm test`) when it
+// is current, else the TypeScript sources through tsx, so someone editing the CLI never runs stale code.
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { CLI_DIR, freshBuild } from './built.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const main = path.join(here, '..', 'src', 'main.ts');
-const child = spawn(process.execPath, ['--import', 'tsx', main, ...process.argv.slice(2)], { stdio: 'inherit' });
-child.on('exit', (code, signal) => (signal ? process.kill(process.pid, signal) : process.exit(code ?? 1)));
+const built = freshBuild();
+if (built) {
+  await import(pathToFileURL(built).href);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import(pathToFileURL(path.join(CLI_DIR, 'src', 'main.ts')).href);
+}
