@@ -2,7 +2,8 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadEntrypoint, parseEntrypoint } from './entrypoint';
+import { loadEntrypoint } from './entrypoint';
+import { parseEntrypoint } from '@hone/protocol/entrypoint';
 
 describe('entrypoints', () => {
   it('parses file:export and bare files', () => {

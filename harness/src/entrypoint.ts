@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { ENTRYPOINT_EXTENSIONS, parseEntrypoint } from '@hone/protocol/entrypoint';
 import type { CoreContext } from './core/context';
 import type { TrialFactory } from './trial/types';
 
@@ -23,17 +24,10 @@ export function defineCore<F extends CoreEntrypoint>(fn: F): F {
 
 export type LoadedEntrypoint = { kind: 'trial'; factory: TrialFactory; name: string } | { kind: 'core'; run: CoreEntrypoint; name: string };
 
-export function parseEntrypoint(spec: string): { file: string; exportName: string | null } {
-  const s = spec.trim();
-  const colon = s.lastIndexOf(':');
-  // "C:\..." style drive letters aside, a colon separates the file from the export.
-  if (colon > 1) return { file: s.slice(0, colon), exportName: s.slice(colon + 1) || null };
-  return { file: s, exportName: null };
-}
 
 function resolveFile(file: string, cwd: string): string {
   const base = path.resolve(cwd, file);
-  for (const candidate of [base, `${base}.ts`, `${base}.js`, `${base}.mjs`, `${base}.mts`]) if (existsSync(candidate)) return candidate;
+  for (const candidate of [base, ...ENTRYPOINT_EXTENSIONS.map((e) => `${base}${e}`)]) if (existsSync(candidate)) return candidate;
   throw new Error(`entrypoint: ${file} not found in ${cwd}`);
 }
 

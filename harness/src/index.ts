@@ -34,5 +34,6 @@ export { runTrial, makeTrialContext, type RunTrialOptions, type TrialOutcome } f
 export { encodeCheckpoint, restoreCheckpoint, decodeManifest, CHECKPOINT_FORMAT, type TrialManifest, type TrialState } from './trial/checkpointFormat';
 export { epochPermutation, mulberry32 } from './trial/rng';
 export { toBatches } from './trial/length';
-export { defineTrial, defineCore, loadEntrypoint, parseEntrypoint, type CoreEntrypoint } from './entrypoint';
+export { defineTrial, defineCore, loadEntrypoint, type CoreEntrypoint } from './entrypoint';
+export { parseEntrypoint } from '@hone/protocol/entrypoint';
 export { selectBackend, type BackendChoice } from './backend';

@@ -11,6 +11,7 @@ import type { MetricStore } from './experiments/metricStore';
 import type { ResourceManager } from './rm/resourceManager';
 import type { AgentHub } from './rm/agents/agentHub';
 import type { TaskAuth } from './api/taskAuth';
+import { DEFAULT_MAX_GRID_POINTS } from '@hone/protocol/grid';
 
 export interface MasterOptions {
   port: number;
@@ -23,6 +24,8 @@ export interface MasterOptions {
   advertisedUrl?: string;
   /** Largest accepted model directory (gzipped tar), bytes. */
   maxContextBytes: number;
+  /** Largest grid search accepted, in points (the product of every hyperparameter's value count). */
+  maxGridPoints: number;
   agentGraceMs: number;
   preemptionTimeoutMs: number;
   schedulerPolicy: 'priority' | 'fair_share';
@@ -37,6 +40,7 @@ export const DEFAULT_OPTIONS: MasterOptions = {
   host: '127.0.0.1',
   dataDir: path.resolve('.hone'),
   maxContextBytes: 96 * 1024 * 1024,
+  maxGridPoints: DEFAULT_MAX_GRID_POINTS,
   agentGraceMs: 60_000,
   preemptionTimeoutMs: 60_000,
   schedulerPolicy: 'priority',

@@ -13,6 +13,7 @@ const { values } = parseArgs({
     'agent-token': { type: 'string' },
     'advertised-url': { type: 'string' },
     'max-context-mib': { type: 'string' },
+    'max-grid-points': { type: 'string' },
     'agent-grace-s': { type: 'string' },
     'preemption-timeout-s': { type: 'string' },
     'scheduler': { type: 'string' },
@@ -34,6 +35,7 @@ if (values.help) {
   --agent-token T          agents must present this token (HONE_AGENT_TOKEN)
   --advertised-url URL     URL agents and trials use to reach the master (HONE_ADVERTISED_URL)
   --max-context-mib N      largest model directory accepted, compressed (HONE_MAX_CONTEXT_MIB, default 96)
+  --max-grid-points N      largest grid search accepted, in points (HONE_MAX_GRID_POINTS, default 10000)
   --agent-grace-s N        how long a vanished agent's tasks are kept before they are retried (default 60)
   --preemption-timeout-s N how long a preempted trial may take to checkpoint and exit (default 60)
   --scheduler P            priority | fair_share (HONE_SCHEDULER, default priority)
@@ -70,6 +72,7 @@ const opts: Partial<MasterOptions> = {
   agentToken: values['agent-token'] ?? env.HONE_AGENT_TOKEN ?? undefined,
   advertisedUrl: values['advertised-url'] ?? env.HONE_ADVERTISED_URL ?? undefined,
   maxContextBytes: (num(values['max-context-mib'] ?? env.HONE_MAX_CONTEXT_MIB, '--max-context-mib') ?? 96) * 1024 * 1024,
+  maxGridPoints: num(values['max-grid-points'] ?? env.HONE_MAX_GRID_POINTS, '--max-grid-points') ?? DEFAULT_OPTIONS.maxGridPoints,
   agentGraceMs: (num(values['agent-grace-s'] ?? env.HONE_AGENT_GRACE_S, '--agent-grace-s') ?? 60) * 1000,
   preemptionTimeoutMs: (num(values['preemption-timeout-s'] ?? env.HONE_PREEMPTION_TIMEOUT_S, '--preemption-timeout-s') ?? 60) * 1000,
   schedulerPolicy: oneOf(values.scheduler ?? env.HONE_SCHEDULER, '--scheduler', ['priority', 'fair_share']) ?? 'priority',

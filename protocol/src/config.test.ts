@@ -64,3 +64,67 @@ searcher: {name: random, metric: loss, max_trials: 3, max_length: 50}
     expect(errorsOf({ searcher: { name: 'random', metric: 'm', max_length: 5 }, max_restarts: 'x' }).length).toBeGreaterThanOrEqual(3);
   });
 });
+
+describe('experiment config as a Determined user writes it', () => {
+  it('accepts environment.environment_variables as environment.variables, in either form, but not both', () => {
+    expect(parseExperimentConfig({ ...minimal, environment: { environment_variables: ['A=1', 'B=x=y'] } }).environment.variables).toEqual({ A: '1', B: 'x=y' });
+    expect(parseExperimentConfig({ ...minimal, environment: { environment_variables: { C: 3 } } }).environment.variables).toEqual({ C: '3' });
+    expect(errorsOf({ ...minimal, environment: { variables: {}, environment_variables: {} } })).toEqual([
+      'environment.environment_variables: cannot be combined with environment.variables (they are the same field)',
+    ]);
+    expect(errorsOf({ ...minimal, environment: { environment_variables: ['no-equals'] } })).toEqual(['environment.environment_variables[0]: must be NAME=value']);
+  });
+
+  it("keeps Determined's free-form data and reproducibility.experiment_seed", () => {
+    const c = parseExperimentConfig({ ...minimal, data: { url: 'x', n: 2 }, reproducibility: { experiment_seed: 7 } });
+    expect(c.data).toEqual({ url: 'x', n: 2 });
+    expect(c.reproducibility).toEqual({ experiment_seed: 7 });
+    expect(errorsOf({ ...minimal, reproducibility: { experiment_seed: -1 } })).toEqual(['reproducibility.experiment_seed: must be >= 0, got -1']);
+  });
+
+  it('names the Determined fields Hone does not support, with why, instead of the list of expected fields', () => {
+    const errs = errorsOf({
+      ...minimal,
+      bind_mounts: [{ host_path: '/data' }],
+      environment: { image: 'determinedai/pytorch', pod_spec: {} },
+      resources: { shm_size: 4096 },
+    });
+    expect(errs).toEqual([
+      'bind_mounts: not supported by Hone (containers are not used: trials run as processes on the agents)',
+      'resources.shm_size: not supported by Hone (containers are not used: trials run as processes on the agents)',
+      'environment.image: not supported by Hone (containers are not used: trials run as processes on the agents)',
+      'environment.pod_spec: not supported by Hone (containers are not used: trials run as processes on the agents)',
+    ]);
+  });
+
+  it('lists the expected fields once per mapping, however many unknown fields it has', () => {
+    const errs = errorsOf({ ...minimal, resources: { slots: 2, gpus: 1, pool: 'x' } });
+    expect(errs).toHaveLength(3);
+    expect(errs[0]).toMatch(/^resources\.slots: unknown field \(expected one of: slots_per_trial, resource_pool/);
+    expect(errs.slice(1)).toEqual(['resources.gpus: unknown field', 'resources.pool: unknown field']);
+  });
+
+  it('says an empty list is empty', () => {
+    expect(errorsOf({ ...minimal, hyperparameters: { opt: { type: 'categorical', vals: [] } } })).toEqual([
+      'hyperparameters.opt.vals: must be a non-empty list, got an empty list',
+    ]);
+  });
+
+  it('gives ASHA settings only to the ASHA searchers, with defaults only there', () => {
+    const random = parseExperimentConfig({ ...minimal, searcher: { name: 'random', metric: 'loss', max_trials: 4, max_length: 10 } });
+    for (const f of ['divisor', 'max_rungs', 'num_rungs', 'mode', 'stop_once', 'sampler']) expect(random.searcher).not.toHaveProperty(f);
+    const asha = parseExperimentConfig({ ...minimal, searcher: { name: 'adaptive_asha', metric: 'loss', max_trials: 4, max_length: 16 } });
+    expect(asha.searcher).toMatchObject({ divisor: 4, max_rungs: 5, num_rungs: 5, mode: 'standard', stop_once: false, sampler: 'random' });
+    expect(errorsOf({ ...minimal, searcher: { name: 'random', metric: 'loss', max_trials: 4, max_length: 10, divisor: 3 } })).toEqual([
+      'searcher.divisor: is only for the async_halving and adaptive_asha searchers, not random',
+    ]);
+  });
+
+  it('refuses an entrypoint that is not JavaScript or TypeScript, saying what Hone runs', () => {
+    const [py] = errorsOf({ ...minimal, entrypoint: 'python3 train.py' });
+    expect(py).toMatch(/^entrypoint: "python3 train.py" looks like a command; Hone runs TensorFlow.js models written in JavaScript or TypeScript/);
+    const [dotPy] = errorsOf({ ...minimal, entrypoint: 'model_def.py:MnistTrial' });
+    expect(dotPy).toMatch(/^entrypoint: "model_def.py" is not a JavaScript or TypeScript file/);
+    for (const ok of ['model.ts:createTrial', 'train.js', 'model_def:MnistTrial', 'sub/train.mts']) expect(errorsOf({ ...minimal, entrypoint: ok })).toEqual([]);
+  });
+});

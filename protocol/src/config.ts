@@ -2,6 +2,7 @@
 // Field names follow Determined's so that its users feel at home. Every error names the
 // field path (`searcher.max_trials`) and what was expected.
 import { parse as parseYaml } from 'yaml';
+import { entrypointRefusal } from './entrypoint';
 
 export type HyperparameterSpec =
   | { type: 'const'; val: unknown }
@@ -39,19 +40,23 @@ export interface SearcherConfig {
   max_trials: number;
   /** 0 means no limit beyond the cluster's capacity (Determined's default is 16). */
   max_concurrent_trials: number;
-  // ASHA family
-  num_rungs: number;
-  divisor: number;
-  max_rungs: number;
-  mode: AshaMode;
-  stop_once: boolean;
+  // ASHA family (async_halving, adaptive_asha) only; absent for the other searchers. Defaults: ASHA_DEFAULTS.
+  num_rungs?: number;
+  divisor?: number;
+  max_rungs?: number;
+  mode?: AshaMode;
+  stop_once?: boolean;
   bracket_rungs?: number[];
   /** Sampler for trials entering the bottom rung (adaptive_asha / async_halving): random or bayesian (BOHB-like). */
-  sampler: 'random' | 'bayesian';
+  sampler?: 'random' | 'bayesian';
   // Bayesian
   initial_points?: number;
   source_trial_id?: number;
 }
+
+export const ASHA_SEARCHERS: readonly SearcherName[] = ['async_halving', 'adaptive_asha'];
+export const ASHA_DEFAULTS = { divisor: 4, max_rungs: 5, mode: 'standard', stop_once: false, sampler: 'random' } as const;
+const ASHA_FIELDS = ['num_rungs', 'divisor', 'max_rungs', 'mode', 'stop_once', 'bracket_rungs', 'sampler'];
 
 export interface ResourcesConfig {
   slots_per_trial: number;
@@ -89,6 +94,10 @@ export interface ExperimentConfig {
   scheduling_unit: number;
   environment: { variables: Record<string, string> };
   labels: string[];
+  /** Free-form settings for the model code (Determined's `data`). */
+  data?: Record<string, unknown>;
+  /** `experiment_seed` fixes the searcher's seed (and so every trial's), as in Determined. */
+  reproducibility?: { experiment_seed: number };
 }
 
 export interface ConfigError {
@@ -105,7 +114,43 @@ export class ConfigValidationError extends Error {
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const describe = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'string' ? `"${v}"` : `${typeof v} ${JSON.stringify(v)}`);
+const describe = (v: unknown): string =>
+  v === null ? 'null' : Array.isArray(v) ? (v.length ? 'a list' : 'an empty list') : typeof v === 'string' ? `"${v}"` : `${typeof v} ${JSON.stringify(v)}`;
+
+/**
+ * Determined fields that Hone does not have, by where they appear, with why. Named in the error instead of the
+ * list of expected fields, so a Determined user knows at once that the field is not a typo.
+ */
+const CONTAINERS = 'not supported by Hone (containers are not used: trials run as processes on the agents)';
+const NOT_SUPPORTED: Record<string, Record<string, string>> = {
+  '': {
+    bind_mounts: CONTAINERS,
+    profiling: 'not supported by Hone',
+    optimizations: 'not supported by Hone',
+    perform_initial_validation: 'not supported by Hone',
+    debug: 'not supported by Hone',
+    workspace: 'not supported by Hone yet',
+    project: 'not supported by Hone yet',
+    integrations: 'not supported by Hone',
+    preemption_timeout: 'is a master setting in Hone (--preemption-timeout-s)',
+  },
+  environment: {
+    image: CONTAINERS,
+    pod_spec: CONTAINERS,
+    force_pull_image: CONTAINERS,
+    registry_auth: CONTAINERS,
+    add_capabilities: CONTAINERS,
+    drop_capabilities: CONTAINERS,
+    ports: CONTAINERS,
+    proxy_ports: CONTAINERS,
+  },
+  resources: {
+    shm_size: CONTAINERS,
+    devices: CONTAINERS,
+    agent_label: 'not supported by Hone (use resource_pool)',
+    native_parallel: 'not supported by Hone',
+  },
+};
 
 class Reader {
   errors: ConfigError[] = [];
@@ -113,9 +158,17 @@ class Reader {
     this.errors.push({ path, message });
     return undefined;
   }
+  /** Refuses keys of `o` outside `allowed`; the list of expected fields is given once per mapping. */
   unknownKeys(o: Obj, path: string, allowed: string[]): void {
+    let listed = false;
     for (const k of Object.keys(o)) {
-      if (!allowed.includes(k)) this.fail(join(path, k), `unknown field (expected one of: ${allowed.join(', ')})`);
+      if (allowed.includes(k)) continue;
+      const why = NOT_SUPPORTED[path]?.[k];
+      if (why) this.fail(join(path, k), why);
+      else {
+        this.fail(join(path, k), listed ? 'unknown field' : `unknown field (expected one of: ${allowed.join(', ')})`);
+        listed = true;
+      }
     }
   }
   str(o: Obj, key: string, path: string, opts: { required?: boolean; def?: string; oneOf?: readonly string[] } = {}): string | undefined {
@@ -254,14 +307,18 @@ function parseSearcher(r: Reader, raw: Obj | undefined): SearcherConfig | undefi
   if (max_length !== undefined && max_time !== undefined) r.fail(join(p, 'max_time'), 'cannot be combined with max_length');
   if (max_time !== undefined && time_metric === undefined) r.fail(join(p, 'time_metric'), 'is required with max_time');
   const needsTrials = name === 'random' || name === 'async_halving' || name === 'adaptive_asha' || name === 'bayesian';
-  const max_trials = r.num(raw, 'max_trials', p, { required: needsTrials, int: true, min: 1, def: 1 });
-  const max_concurrent_trials = r.num(raw, 'max_concurrent_trials', p, { int: true, min: 0, def: 16 });
-  const divisor = r.num(raw, 'divisor', p, { def: 4, exclusiveMin: 1 });
-  const num_rungs = r.num(raw, 'num_rungs', p, { int: true, min: 1, required: name === 'async_halving' });
-  const max_rungs = r.num(raw, 'max_rungs', p, { int: true, min: 1, def: 5 });
-  const mode = r.str(raw, 'mode', p, { def: 'standard', oneOf: ASHA_MODES }) as AshaMode | undefined;
-  const stop_once = r.bool(raw, 'stop_once', p, false);
-  const sampler = r.str(raw, 'sampler', p, { def: 'random', oneOf: ['random', 'bayesian'] }) as 'random' | 'bayesian' | undefined;
+  const max_trials = r.num(raw, 'max_trials', p, { required: needsTrials, int: true, min: 1, max: 1_000_000, def: 1 });
+  const max_concurrent_trials = r.num(raw, 'max_concurrent_trials', p, { int: true, min: 0, max: 100_000, def: 16 });
+  const asha = name !== undefined && ASHA_SEARCHERS.includes(name);
+  if (name !== undefined && !asha) {
+    for (const f of ASHA_FIELDS) if (raw[f] !== undefined) r.fail(join(p, f), `is only for the async_halving and adaptive_asha searchers, not ${name}`);
+  }
+  const divisor = r.num(raw, 'divisor', p, { def: ASHA_DEFAULTS.divisor, exclusiveMin: 1 });
+  const num_rungs = r.num(raw, 'num_rungs', p, { int: true, min: 1, max: 100, required: name === 'async_halving' });
+  const max_rungs = r.num(raw, 'max_rungs', p, { int: true, min: 1, max: 100, def: ASHA_DEFAULTS.max_rungs });
+  const mode = r.str(raw, 'mode', p, { def: ASHA_DEFAULTS.mode, oneOf: ASHA_MODES }) as AshaMode | undefined;
+  const stop_once = r.bool(raw, 'stop_once', p, ASHA_DEFAULTS.stop_once);
+  const sampler = r.str(raw, 'sampler', p, { def: ASHA_DEFAULTS.sampler, oneOf: ['random', 'bayesian'] }) as 'random' | 'bayesian' | undefined;
   const initial_points = r.num(raw, 'initial_points', p, { int: true, min: 1 });
   const source_trial_id = r.num(raw, 'source_trial_id', p, { int: true, min: 1 });
   let bracket_rungs: number[] | undefined;
@@ -286,13 +343,7 @@ function parseSearcher(r: Reader, raw: Obj | undefined): SearcherConfig | undefi
     ...(time_metric !== undefined ? { time_metric } : {}),
     max_trials: name === 'single' ? 1 : max_trials,
     max_concurrent_trials,
-    num_rungs: num_rungs ?? max_rungs,
-    divisor,
-    max_rungs,
-    mode,
-    stop_once,
-    sampler,
-    ...(bracket_rungs ? { bracket_rungs } : {}),
+    ...(asha ? { num_rungs: num_rungs ?? max_rungs, divisor, max_rungs, mode, stop_once, sampler, ...(bracket_rungs ? { bracket_rungs } : {}) } : {}),
     ...(initial_points !== undefined ? { initial_points } : {}),
     ...(source_trial_id !== undefined ? { source_trial_id } : {}),
   };
@@ -333,6 +384,7 @@ function parseCheckpointStorage(r: Reader, raw: Obj | undefined): CheckpointStor
 const TOP_LEVEL = [
   'name', 'description', 'entrypoint', 'hyperparameters', 'searcher', 'resources', 'checkpoint_storage', 'max_restarts',
   'min_validation_period', 'min_checkpoint_period', 'records_per_epoch', 'scheduling_unit', 'environment', 'labels',
+  'data', 'reproducibility',
 ];
 
 /** Parses an experiment config given as YAML text or an already-decoded value. Throws ConfigValidationError. */
@@ -351,6 +403,8 @@ export function parseExperimentConfig(input: unknown): ExperimentConfig {
   const name = r.str(raw, 'name', '', { def: 'unnamed' });
   const description = r.str(raw, 'description', '');
   const entrypoint = r.str(raw, 'entrypoint', '', { required: true });
+  const badEntrypoint = entrypoint === undefined ? undefined : entrypointRefusal(entrypoint);
+  if (badEntrypoint) r.fail('entrypoint', badEntrypoint);
   const hyperparameters = parseHyperparameters(r, raw.hyperparameters, 'hyperparameters');
   const searcher = parseSearcher(r, r.obj(raw, 'searcher', '', true));
   const res = r.obj(raw, 'resources', '') ?? {};
@@ -367,23 +421,33 @@ export function parseExperimentConfig(input: unknown): ExperimentConfig {
   const records_per_epoch = r.num(raw, 'records_per_epoch', '', { int: true, min: 1 });
   const scheduling_unit = r.num(raw, 'scheduling_unit', '', { int: true, min: 1, def: 100 });
   const env = r.obj(raw, 'environment', '') ?? {};
-  r.unknownKeys(env, 'environment', ['variables']);
+  r.unknownKeys(env, 'environment', ['variables', 'environment_variables']);
   const variables: Record<string, string> = {};
-  const vars = env.variables;
+  // Determined spells it environment_variables; both mean the same.
+  if (env.variables !== undefined && env.environment_variables !== undefined) {
+    r.fail('environment.environment_variables', 'cannot be combined with environment.variables (they are the same field)');
+  }
+  const vars = env.variables ?? env.environment_variables;
+  const varsPath = env.variables !== undefined ? 'environment.variables' : 'environment.environment_variables';
   if (vars !== undefined && vars !== null) {
     if (isObj(vars)) {
       for (const [k, v] of Object.entries(vars)) {
-        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) r.fail(`environment.variables.${k}`, 'is not a valid environment variable name');
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) r.fail(`${varsPath}.${k}`, 'is not a valid environment variable name');
         else variables[k] = String(v);
       }
     } else if (Array.isArray(vars)) {
       vars.forEach((item, i) => {
         const m = typeof item === 'string' ? /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(item) : null;
-        if (!m) r.fail(`environment.variables[${i}]`, 'must be NAME=value');
+        if (!m) r.fail(`${varsPath}[${i}]`, 'must be NAME=value');
         else variables[m[1]!] = m[2]!;
       });
-    } else r.fail('environment.variables', 'must be a mapping or a list of NAME=value');
+    } else r.fail(varsPath, 'must be a mapping or a list of NAME=value');
   }
+  // Free-form settings for the model code, as Determined's `data` (read from the config in the trial).
+  const data = r.obj(raw, 'data', '');
+  const repro = r.obj(raw, 'reproducibility', '') ?? {};
+  r.unknownKeys(repro, 'reproducibility', ['experiment_seed']);
+  const experiment_seed = r.num(repro, 'experiment_seed', 'reproducibility', { int: true, min: 0, max: 2 ** 31 - 2 });
   let labels: string[] = [];
   if (raw.labels !== undefined) {
     if (!Array.isArray(raw.labels) || raw.labels.some((l) => typeof l !== 'string')) r.fail('labels', 'must be a list of strings');
@@ -420,6 +484,8 @@ export function parseExperimentConfig(input: unknown): ExperimentConfig {
     scheduling_unit,
     environment: { variables },
     labels,
+    ...(data ? { data } : {}),
+    ...(experiment_seed !== undefined ? { reproducibility: { experiment_seed } } : {}),
   };
 }
 

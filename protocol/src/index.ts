@@ -2,3 +2,5 @@ export * from './config';
 export * from './agent';
 export * from './api';
 export * from './errors';
+export * from './entrypoint';
+export * from './grid';

@@ -2,6 +2,7 @@
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMaster, type Master } from '../../master/src/server';
+import { archive } from '../helpers/archive';
 import { api, tmpDir } from '../helpers/processes';
 
 describe('experiment submission validation', () => {
@@ -70,10 +71,51 @@ searcher:
     const r = await api<{ error: { message: string } }>(master.url, 'POST', '/experiments', { config: cfg });
     expect(r.status).toBe(422);
     expect(r.body.error.message).toContain('resources.slots_per_trial');
+    // ... and says how to get there.
+    expect(r.body.error.message).toContain('npm start -- --slots 3');
     expect(await count()).toBe(before);
     const ok = await api(master.url, 'POST', '/experiments', { config: base + 'resources:\n  resource_pool: small\n  slots_per_trial: 2\n' });
     expect(ok.status).toBe(201);
     ws.close();
+  });
+
+  it('refuses a grid of 10^12 points before storing anything, naming the hyperparameters and the product', async () => {
+    const before = await count();
+    const rss = process.memoryUsage().rss;
+    const grid = base
+      .replace('name: random', 'name: grid')
+      .replace('lr: {type: double, minval: 0.001, maxval: 0.1}', 'lr: {type: double, minval: 0.001, maxval: 0.1, count: 1000000}\n  wd: {type: double, minval: 0, maxval: 1, count: 1000000}');
+    const r = await api<{ error: { code: string; message: string } }>(master.url, 'POST', '/experiments', { config: grid });
+    expect(r.status).toBe(400);
+    expect(r.body.error.code).toBe('INVALID_CONFIG');
+    expect(r.body.error.message).toContain('lr (1000000) × wd (1000000) has 1,000,000,000,000 points, more than the limit of 10,000');
+    expect(await count()).toBe(before);
+    expect(process.memoryUsage().rss - rss).toBeLessThan(200 * 1024 * 1024);
+  });
+
+  it('refuses an entrypoint that is not in the uploaded model directory, and an empty directory, naming what is there', async () => {
+    const before = await count();
+    const missing = await api<{ error: { code: string; message: string } }>(master.url, 'POST', '/experiments', {
+      config: base.replace('model.ts:createTrial', 'train.ts'),
+      context: (await archive({ 'model.ts': 'export const createTrial = 1;', 'README.md': '#' })).toString('base64'),
+    });
+    expect(missing.status).toBe(400);
+    expect(missing.body.error.message).toBe('entrypoint "train.ts": train.ts is not in the uploaded model directory (it has model.ts)');
+    const empty = await api<{ error: { message: string } }>(master.url, 'POST', '/experiments', { config: base, context: (await archive({})).toString('base64') });
+    expect(empty.status).toBe(400);
+    expect(empty.body.error.message).toContain('the model directory is empty');
+    expect(await count()).toBe(before);
+    const ok = await api(master.url, 'POST', '/experiments', {
+      config: base.replace('model.ts:createTrial', 'model:createTrial'),
+      context: (await archive({ 'model.ts': 'export const createTrial = 1;' })).toString('base64'),
+    });
+    expect(ok.status).toBe(201);
+  });
+
+  it('refuses a Python entrypoint, saying that Hone runs TensorFlow.js models', async () => {
+    const r = await api<{ error: { message: string } }>(master.url, 'POST', '/experiments', { config: base.replace('model.ts:createTrial', 'python3 train.py') });
+    expect(r.status).toBe(400);
+    expect(r.body.error.message).toContain('Hone runs TensorFlow.js models written in JavaScript or TypeScript');
   });
 
   it('changes priority, weight and max_slots of an experiment, refusing bad values', async () => {

@@ -2,14 +2,16 @@
 import { Type } from 'typebox';
 import { stringify as toYaml } from 'yaml';
 import type { ExperimentDetail, ExperimentState, Page, ExperimentSummary } from '@hone/protocol';
-import { API_PREFIX, ConfigValidationError, EXPERIMENT_STATES, parseExperimentConfig, flattenSpecs } from '@hone/protocol';
+import { API_PREFIX, ConfigValidationError, EXPERIMENT_STATES, parseExperimentConfig } from '@hone/protocol';
 import { CreateExperimentBodySchema as CreateExperimentBody } from '@hone/protocol/schemas';
 import type { App, MasterContext } from '../context';
 import * as experimentsDb from '../db/experiments';
 import { EXPERIMENT_SORTS, type ExperimentSort } from '../db/experiments';
 import { getMetricNames, listTrials } from '../db/trials';
 import { HoneError, invalid, notFound } from '../errors';
+import { archiveFiles, archiveRefusal } from '../experiments/modelArchive';
 import { ashaRungs } from '../searcher/asha';
+import { gridRefusal } from '@hone/protocol/grid';
 import { downsampleSeries } from './downsample';
 
 const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
@@ -37,14 +39,27 @@ export function registerExperimentRoutes(app: App, ctx: MasterContext): void {
         );
       }
       if (context.length < 2 || context[0] !== 0x1f || context[1] !== 0x8b) throw invalid('context: must be a gzipped tar archive');
+      let files: string[];
+      try {
+        files = await archiveFiles(context);
+      } catch (e) {
+        throw invalid(`context: not a readable gzipped tar archive (${(e as Error).message})`);
+      }
+      const refusal = archiveRefusal(files, config.entrypoint);
+      if (refusal) throw new HoneError('INVALID_CONFIG', refusal);
     }
     if (config.searcher.name === 'grid') {
-      const n = flattenSpecs(config.hyperparameters).length;
-      if (n > 32) throw invalid(`hyperparameters: grid search over ${n} hyperparameters is too large`);
+      const tooBig = gridRefusal(config.hyperparameters, ctx.opts.maxGridPoints);
+      if (tooBig) throw new HoneError('INVALID_CONFIG', `hyperparameters: ${tooBig}`);
     }
     // A gang that can never fit in its pool is refused now rather than left pending forever.
     const fit = await ctx.rm.canEverFit(config.resources.resource_pool, config.resources.slots_per_trial);
-    if (!fit.fits) throw new HoneError('UNSATISFIABLE', `resources.slots_per_trial: ${fit.reason}`);
+    if (!fit.fits) {
+      throw new HoneError(
+        'UNSATISFIABLE',
+        `resources.slots_per_trial: ${fit.reason}. Add agents with more slots to the pool (on the local cluster: npm start -- --slots ${config.resources.slots_per_trial}), or lower resources.slots_per_trial`,
+      );
+    }
     const configYaml = typeof body.config === 'string' ? body.config : toYaml(body.config);
     const id = await ctx.experiments.createExperiment({ config, configYaml, context, activate: body.activate !== false });
     ctx.rm.requestPass();

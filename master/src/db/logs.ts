@@ -59,12 +59,15 @@ export async function logsAfter(q: Queryable, trialId: number, afterId: number, 
 }
 
 /**
- * The last error line one rank of an allocation logged (ERROR or FATAL level, or anything on stderr), or null.
+ * The last error line one rank of an allocation logged (ERROR or FATAL level, or anything on stderr) that is
+ * not part of a stack trace, or null.
  * What a failed run's summary quotes: usually the exception that ended it.
  */
 export async function lastErrorLine(q: Queryable, allocationId: string, rank: number): Promise<string | null> {
   const r = await q.query<{ line: string }>(
+    // Stack frames ("    at f (file:1:2)") and Node's version trailer follow the message: skip them.
     `SELECT line FROM task_logs WHERE allocation_id = $1 AND rank = $2 AND (level IN ('ERROR','FATAL') OR stream = 'stderr') AND btrim(line) <> ''
+        AND line !~ '^\\s+at ' AND line !~ '^Node\\.js v[0-9]' AND btrim(line) NOT IN ('^', '}')
       ORDER BY id DESC LIMIT 1`,
     [allocationId, rank],
   );

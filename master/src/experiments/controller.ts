@@ -75,7 +75,7 @@ export class ExperimentController {
 
   async createExperiment(input: CreateExperimentInput): Promise<number> {
     const { config } = input;
-    const seed = crypto.randomInt(0, 2 ** 31 - 1);
+    const seed = config.reproducibility?.experiment_seed ?? crypto.randomInt(0, 2 ** 31 - 1);
     return this.run(async (tx) => {
       const id = await experimentsDb.insertExperiment(tx, {
         config,

@@ -15,7 +15,7 @@
 // An errored or canceled trial counts as finished at its rung with the worst possible result; if it is later
 // "promoted" it passes straight through every rung with the worst result, so it never stalls promotions.
 // Concurrency is counted per bracket over trials that have work (training, or stopped but not yet exited).
-import { searcherMaxLength } from '@hone/protocol';
+import { ASHA_DEFAULTS, searcherMaxLength } from '@hone/protocol';
 import type { HParams, Hyperparameters, SearcherConfig } from '@hone/protocol';
 import type { SearcherAction, SearcherEvent, SearcherInit, SearcherStep } from './types';
 import { cloneState, compareLoss, requestId, toLoss, type BaseState } from './common';
@@ -52,7 +52,24 @@ export interface AshaTrial {
   exit?: 'completed' | 'errored' | 'canceled';
 }
 
+/** The ASHA settings with their defaults filled in: what the searcher works from. */
+export type AshaConfig = SearcherConfig & Required<Pick<SearcherConfig, 'num_rungs' | 'divisor' | 'max_rungs' | 'mode' | 'stop_once' | 'sampler'>>;
+
+export function ashaConfig(c: SearcherConfig): AshaConfig {
+  const max_rungs = c.max_rungs ?? ASHA_DEFAULTS.max_rungs;
+  return {
+    ...c,
+    divisor: c.divisor ?? ASHA_DEFAULTS.divisor,
+    max_rungs,
+    num_rungs: c.num_rungs ?? max_rungs,
+    mode: c.mode ?? ASHA_DEFAULTS.mode,
+    stop_once: c.stop_once ?? ASHA_DEFAULTS.stop_once,
+    sampler: c.sampler ?? ASHA_DEFAULTS.sampler,
+  };
+}
+
 export interface AshaState extends BaseState {
+  config: AshaConfig;
   method: 'async_halving' | 'adaptive_asha';
   hyperparameters: Hyperparameters;
   rng: RngState;
@@ -146,7 +163,8 @@ export function bracketMaxConcurrent(maxConcurrent: number, divisor: number, max
 }
 
 /** Number of rungs of each adaptive bracket, most aggressive first. */
-export function adaptiveBrackets(config: SearcherConfig): number[] {
+export function adaptiveBrackets(settings: SearcherConfig): number[] {
+  const config = ashaConfig(settings);
   let brackets = config.bracket_rungs ? [...config.bracket_rungs] : [];
   if (brackets.length === 0) {
     const maxRungs = Math.max(
@@ -160,7 +178,7 @@ export function adaptiveBrackets(config: SearcherConfig): number[] {
   return brackets.sort((a, b) => b - a);
 }
 
-function makeBracket(numRungs: number, config: SearcherConfig, maxTrials: number, maxConcurrent: number): Bracket {
+function makeBracket(numRungs: number, config: AshaConfig, maxTrials: number, maxConcurrent: number): Bracket {
   return {
     numRungs,
     lengths: rungLengths(numRungs, config.divisor, searcherMaxLength(config)),
@@ -172,7 +190,8 @@ function makeBracket(numRungs: number, config: SearcherConfig, maxTrials: number
 }
 
 export function initAsha(init: SearcherInit): SearcherStep<AshaState> {
-  const { config, hyperparameters, seed } = init;
+  const { hyperparameters, seed } = init;
+  const config = ashaConfig(init.config);
   let brackets: Bracket[];
   if (config.name === 'adaptive_asha') {
     const rungs = adaptiveBrackets(config);

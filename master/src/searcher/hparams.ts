@@ -1,6 +1,7 @@
 // Hyperparameter sampling, grids, and the unit-cube encoding used by the Bayesian model.
 // Specs follow Determined: `log` minval/maxval are exponents of `base`; nested specs become nested objects.
 import { flattenSpecs, unflattenHParams } from '@hone/protocol';
+import { GRID_INT_DEFAULT_COUNT } from '@hone/protocol/grid';
 import type { HParams, HyperparameterSpec, Hyperparameters } from '@hone/protocol';
 import { nextFloat, nextInt, type RngState } from './rng';
 
@@ -34,9 +35,6 @@ function linspace(lo: number, hi: number, count: number): number[] {
   if (count <= 1) return [lo];
   return Array.from({ length: count }, (_, i) => lo + ((hi - lo) * i) / (count - 1));
 }
-
-/** Default number of points for an int axis without `count` that has more than 100 integers. */
-export const GRID_INT_DEFAULT_COUNT = 100;
 
 /** The values a grid search takes for one leaf spec. */
 export function gridValues(spec: LeafSpec): unknown[] {

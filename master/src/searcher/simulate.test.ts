@@ -6,6 +6,14 @@ import { searcherConfig } from './testing';
 const hp = { x: { type: 'double' as const, minval: 0, maxval: 1 } };
 
 describe('simulate', () => {
+  it('refuses a grid over the limit at once, as the master does at submit', () => {
+    const huge = { a: { type: 'double' as const, minval: 0, maxval: 1, count: 1_000_000 }, b: { type: 'double' as const, minval: 0, maxval: 1, count: 1_000_000 } };
+    const run = (maxGridPoints?: number) => simulate({ config: searcherConfig({ name: 'grid' }), hyperparameters: huge, objective: () => 0, workers: 2, seed: 1, ...(maxGridPoints ? { maxGridPoints } : {}) });
+    expect(() => run()).toThrow(/hyperparameters: a grid over a \(1000000\) × b \(1000000\) has 1,000,000,000,000 points, more than the limit of 10,000/);
+    const small = { a: { type: 'double' as const, minval: 0, maxval: 1, count: 3 } };
+    expect(simulate({ config: searcherConfig({ name: 'grid' }), hyperparameters: small, objective: () => 0, workers: 2, seed: 1 }).trials).toHaveLength(3);
+  });
+
   it('runs random search on N workers with a simulated clock', () => {
     const r = simulate({ config: searcherConfig({ name: 'random', max_trials: 8, max_concurrent_trials: 4 }), hyperparameters: hp, objective: (h) => h.x as number, workers: 2, seed: 1 });
     expect(r.finished).toBe(true);

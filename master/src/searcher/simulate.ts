@@ -2,6 +2,8 @@
 // function on a simulated clock.
 import { searcherMaxLength } from '@hone/protocol';
 import type { HParams, Hyperparameters, SearcherConfig } from '@hone/protocol';
+import { HoneError } from '@hone/protocol/errors';
+import { DEFAULT_MAX_GRID_POINTS, gridRefusal } from '@hone/protocol/grid';
 import { initSearcher, stepSearcher } from './index';
 import { ashaRungs, type AshaState, type RungSummary } from './asha';
 import type { SearcherAction, SearcherEvent, SearcherState } from './types';
@@ -22,6 +24,8 @@ export interface SimulateOptions {
   fails?: (hparams: HParams, length: number) => boolean;
   /** Safety cap on processed events (default 1e6). */
   maxEvents?: number;
+  /** Largest grid simulated (default: the master's default limit). */
+  maxGridPoints?: number;
   /** Stop the simulation at this simulated time (work still running then is abandoned). */
   maxTime?: number;
 }
@@ -96,6 +100,9 @@ export function simulate(opts: SimulateOptions): SimulateResult {
   let unitsTrained = 0;
   let finished = false;
   let events = 0;
+  // The same guard as the master's at submit: a huge grid is refused before anything is built.
+  const tooBig = config.name === 'grid' ? gridRefusal(opts.hyperparameters, opts.maxGridPoints ?? DEFAULT_MAX_GRID_POINTS) : undefined;
+  if (tooBig) throw new HoneError('INVALID_ARGUMENT', `hyperparameters: ${tooBig}`);
   const init = initSearcher({ config, hyperparameters: opts.hyperparameters, seed: opts.seed });
   let state = init.state;
 
