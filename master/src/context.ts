@@ -32,6 +32,8 @@ export interface MasterOptions {
   fit: 'best' | 'worst';
   preemption: boolean;
   logLevel: string;
+  /** Where log lines (JSON, one per line) go; default stdout. */
+  logStream?: { write(line: string): void };
   webuiDir?: string;
 }
 

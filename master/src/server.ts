@@ -43,7 +43,9 @@ export interface Master {
 export async function startMaster(partial: Partial<MasterOptions> = {}): Promise<Master> {
   const opts: MasterOptions = { ...DEFAULT_OPTIONS, ...partial };
   fs.mkdirSync(opts.dataDir, { recursive: true });
-  const log = pino({ level: opts.logLevel, base: { component: 'master' } });
+  // Every component logs through a child of one root, each naming itself once.
+  const root = opts.logStream ? pino({ level: opts.logLevel }, opts.logStream) : pino({ level: opts.logLevel });
+  const log = root.child({ component: 'master' });
   const db = await openDatabase(opts.dbUrl ? { url: opts.dbUrl } : { dataDir: opts.dataDir });
   log.info({ database: db.kind }, 'database ready');
   const bus = new EventBus();
@@ -52,10 +54,12 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
   let rm: AgentResourceManager | null = null;
   const experiments = new ExperimentController(db, bus, (tx, id, how, reason) => rm!.releaseExperiment(tx, id, how, reason));
 
+  // The model directory travels base64-encoded inside the JSON body: room for it, plus the config.
+  const bodyLimit = Math.ceil(opts.maxContextBytes * 1.37) + 1024 * 1024;
   const app = Fastify({
     // Request lines are noise at info level; errors still reach the log through the error handler.
-    loggerInstance: log.child({ component: 'http' }, { level: opts.logLevel === 'debug' || opts.logLevel === 'trace' ? opts.logLevel : 'warn' }),
-    bodyLimit: Math.ceil(opts.maxContextBytes * 1.37) + 1024 * 1024,
+    loggerInstance: root.child({ component: 'http' }, { level: opts.logLevel === 'debug' || opts.logLevel === 'trace' ? opts.logLevel : 'warn' }),
+    bodyLimit,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -63,14 +67,14 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
   fs.mkdirSync(checkpointDir, { recursive: true });
   const hub = new AgentHub(
     { onHello: (a, r) => rm!.onHello(a, r), onMessage: (a, m) => rm!.onMessage(a, m), onDisconnect: (a) => rm!.onDisconnect(a) },
-    log.child({ component: 'agents' }),
+    root.child({ component: 'agents' }),
   );
   rm = new AgentResourceManager(db, bus, experiments, hub, {
     masterUrl: () => url,
     agentGraceMs: opts.agentGraceMs,
     preemptionTimeoutMs: opts.preemptionTimeoutMs,
     scheduling: { policy: opts.schedulerPolicy, fit: opts.fit, preemption: opts.preemption },
-    log: log.child({ component: 'rm' }),
+    log: root.child({ component: 'rm' }),
   });
   const ctx: MasterContext = {
     opts,
@@ -86,7 +90,7 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
     masterUrl: () => url,
   };
 
-  app.setErrorHandler(errorHandler(opts.maxContextBytes));
+  app.setErrorHandler(errorHandler(bodyLimit));
   app.setNotFoundHandler((req, reply) => {
     if (req.url.startsWith('/api/') || !opts.webuiDir) {
       return reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } });

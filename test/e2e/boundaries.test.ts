@@ -1,7 +1,6 @@
 // What crosses into the master is checked at the edge: a malformed agent message closes that agent's socket with
 // a close code from AGENT_CLOSE_CODES, a malformed request gets an ErrorBody with the right code and status, each
 // refusal leaves a log line saying why, and the master keeps serving everyone else.
-import pino from 'pino';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentInfo } from '@hone/protocol';
@@ -17,10 +16,14 @@ describe('boundaries of the master', () => {
   const logs: LogLine[] = [];
 
   beforeAll(async () => {
-    master = await startMaster({ port: 0, dataDir: tmpDir('boundaries'), maxContextBytes: 1024 * 1024, logLevel: 'warn' });
-    // Every logger of the master (http, agents, rm) is a pino child of this one and writes to its stream:
-    // redirect that stream here to read what an operator would see.
-    (master.ctx.log as any)[pino.symbols.streamSym] = { write: (s: string) => logs.push(JSON.parse(s) as LogLine) };
+    // Every logger of the master (http, agents, rm) writes to this stream: read what an operator would see.
+    master = await startMaster({
+      port: 0,
+      dataDir: tmpDir('boundaries'),
+      maxContextBytes: 1024 * 1024,
+      logLevel: 'warn',
+      logStream: { write: (s: string) => void logs.push(JSON.parse(s) as LogLine) },
+    });
   }, 60_000);
   afterAll(async () => {
     await master?.close();
@@ -123,7 +126,7 @@ describe('boundaries of the master', () => {
     const refusedLog = 'refused a malformed request';
 
     it.each<[string, number, string, string, string, string | undefined, string]>([
-      ['a metrics report of the wrong shape', 400, 'INVALID_ARGUMENT', '/trials/1/metrics', '{"group":"nope","points":"x"}', undefined, 'body.group'],
+      ['a metrics report of the wrong shape', 400, 'INVALID_ARGUMENT', '/trials/1/metrics', '{"group":"nope","points":"x"}', undefined, 'body.group: must be one of training, validation'],
       ['a metrics report that is not JSON', 400, 'INVALID_ARGUMENT', '/trials/1/metrics', '{"group": "training", "points": [', undefined, 'JSON'],
       [
         'a metrics point with stepsCompleted -1',
@@ -135,7 +138,7 @@ describe('boundaries of the master', () => {
         'body.points.0.stepsCompleted',
       ],
       ['a completed operation with a negative length', 400, 'INVALID_ARGUMENT', '/trials/1/searcher/completed_operation', '{"length": -5, "metric": 1}', undefined, 'body.length'],
-      ['a body of an unsupported content type', 415, 'UNSUPPORTED_MEDIA_TYPE', '/trials/1/metrics', '<metrics/>', 'application/xml', 'Unsupported Media Type'],
+      ['a body of an unsupported content type', 415, 'UNSUPPORTED_MEDIA_TYPE', '/trials/1/metrics', '<metrics/>', 'application/xml', 'content type application/xml is not accepted here'],
     ])('refuses %s with %i %s and logs why', async (_what, status, code, path, body, type, says) => {
       const r = await send('POST', path, body, type);
       expect(r.status).toBe(status);

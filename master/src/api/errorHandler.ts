@@ -18,14 +18,23 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 /** Turns any thrown value into a HoneError; `maxBodyBytes` names the limit in the 413 message. */
 export function toHoneError(err: unknown, maxBodyBytes: number): HoneError {
   if (err instanceof HoneError) return err;
-  const e = err as Partial<FastifyError> & { validation?: Array<{ instancePath?: string; message?: string; params?: { missingProperty?: string } }> };
+  const e = err as Partial<FastifyError> & {
+    validation?: Array<{ instancePath?: string; keyword?: string; message?: string; params?: { missingProperty?: string; allowedValue?: unknown } }>;
+  };
   if (e.validation) {
     const first = e.validation[0];
     const where = first?.instancePath ? first.instancePath.slice(1).replace(/\//g, '.') : (first?.params?.missingProperty ?? '');
-    return new HoneError('INVALID_ARGUMENT', `${e.validationContext ?? 'request'}${where ? `.${where}` : ''}: ${first?.message ?? e.message}`);
+    let message = first?.message ?? e.message;
+    // A union of literals fails once per alternative: name the values that are allowed.
+    if (first?.keyword === 'const') {
+      const allowed = e.validation.filter((v) => v.keyword === 'const' && v.instancePath === first.instancePath).map((v) => String(v.params?.allowedValue));
+      message = `must be ${allowed.length > 1 ? `one of ${allowed.join(', ')}` : allowed[0]}`;
+    }
+    return new HoneError('INVALID_ARGUMENT', `${e.validationContext ?? 'request'}${where ? `.${where}` : ''}: ${message}`);
   }
   if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-    return new HoneError('PAYLOAD_TOO_LARGE', `request body is larger than the limit of ${Math.round(maxBodyBytes / 1048576)} MiB`);
+    const mib = maxBodyBytes / 1048576;
+    return new HoneError('PAYLOAD_TOO_LARGE', `request body is larger than the limit of ${Number.isInteger(mib) ? mib : mib.toFixed(1)} MiB`);
   }
   const known = e.code ? FASTIFY_CODES[e.code] : undefined;
   if (known) return new HoneError(known, e.message ?? known);
@@ -36,7 +45,10 @@ export function toHoneError(err: unknown, maxBodyBytes: number): HoneError {
 
 export function errorHandler(maxBodyBytes: number) {
   return (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
-    const he = toHoneError(err, maxBodyBytes);
+    let he = toHoneError(err, maxBodyBytes);
+    if (he.code === 'UNSUPPORTED_MEDIA_TYPE') {
+      he = new HoneError(he.code, `content type ${req.headers['content-type'] || '(none)'} is not accepted here; send application/json`);
+    }
     if (he.code === 'INTERNAL') req.log.error({ err, url: req.url, method: req.method }, 'unhandled error');
     else if (!(err instanceof HoneError)) req.log.warn({ code: he.code, url: req.url, method: req.method, reason: he.message }, 'refused a malformed request');
     return reply.status(he.status).send(he.toBody());
