@@ -124,9 +124,12 @@ for (const backend of ['pglite', 'postgres'] as const) {
       await waitFor('slot free', async () => (await api<any[]>(master.url, 'GET', '/agents')).body.every((a) => a.slots.every((x: any) => !x.allocationId)), 120_000);
       const mid = await api<ExperimentDetail>(master.url, 'GET', `/experiments/${id}`);
       expect(mid.body.state).toBe('PAUSED');
+      // Its trials show PAUSED too (as in Determined), not ACTIVE.
+      expect(mid.body.trials[0]!.state).toBe('PAUSED');
       expect(mid.body.trials[0]!.latestCheckpoint).not.toBeNull();
       const activated = await runCli(['-m', master.url, 'experiment', 'activate', String(id)]);
       expect(activated.stdout).toContain('ACTIVE');
+      expect((await api<ExperimentDetail>(master.url, 'GET', `/experiments/${id}`)).body.trials[0]!.state).not.toBe('PAUSED');
       const done = await waitForExperimentEnd(master.url, id);
       expect(done.state).toBe('COMPLETED');
       const t = done.trials[0]!;
