@@ -25,22 +25,28 @@ interface Props {
   testId?: string;
 }
 
-function align(series: CurveSeries[], log: boolean): uPlot.AlignedData {
+/** The series on one x axis, and how many points each has that can be drawn (finite, and positive on a log scale). */
+function align(series: CurveSeries[], log: boolean): { data: uPlot.AlignedData; drawable: number[] } {
   const xsSet = new Set<number>();
   for (const s of series) for (const x of s.xs) xsSet.add(x);
   const xs = Float64Array.from(xsSet).sort();
   const idx = new Map<number, number>();
   xs.forEach((x, i) => idx.set(x, i));
   const out: Array<ArrayLike<number | null>> = [xs];
+  const drawable: number[] = [];
   for (const s of series) {
     const ys: Array<number | null> = new Array(xs.length).fill(null);
+    let n = 0;
     for (let i = 0; i < s.xs.length; i++) {
       const y = s.ys[i]!;
-      ys[idx.get(s.xs[i]!)!] = Number.isFinite(y) && (!log || y > 0) ? y : null;
+      const ok = Number.isFinite(y) && (!log || y > 0);
+      ys[idx.get(s.xs[i]!)!] = ok ? y : null;
+      if (ok) n++;
     }
     out.push(ys);
+    drawable.push(n);
   }
-  return out as uPlot.AlignedData;
+  return { data: out as uPlot.AlignedData, drawable };
 }
 
 export function LineChart(p: Props) {
@@ -56,6 +62,7 @@ export function LineChart(p: Props) {
     const el = host.current;
     if (!el) return;
     const many = p.series.length > 50;
+    const { data, drawable } = align(p.series, !!p.log);
     const opts: uPlot.Options = {
       width: Math.max(200, el.clientWidth),
       height: p.height,
@@ -73,12 +80,14 @@ export function LineChart(p: Props) {
       ],
       series: [
         {},
-        ...p.series.map((s) => ({
+        ...p.series.map((s, i) => ({
           label: s.label,
           stroke: s.color,
           ...seriesStyle(s.id, cb.current.highlighted, many),
           spanGaps: true,
-          points: { show: false },
+          // A line needs two points: a trial that has validated once (an ASHA trial stopped at the bottom rung,
+          // a short random search) is drawn as a marker instead of not at all.
+          points: drawable[i] === 1 ? { show: true, size: 7, width: 1, stroke: s.color, fill: s.color } : { show: false },
         })),
       ],
       hooks: {
@@ -90,7 +99,7 @@ export function LineChart(p: Props) {
         draw: [() => cb.current.onDraw?.()],
       },
     };
-    const u = new uPlot(opts, align(p.series, !!p.log), el);
+    const u = new uPlot(opts, data, el);
     plot.current = u;
     fresh.current = true;
     const ro = new ResizeObserver(() => {
