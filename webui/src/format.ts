@@ -13,6 +13,19 @@ export function stateClass(s: ExperimentState | TrialState | string): string {
   return 'st-canceled';
 }
 
+/** Prefixes a metric name already carries for its group (`validation_mae`, Keras' `val_loss`). */
+const GROUP_PREFIXES: Record<string, string[]> = { validation: ['validation', 'val_'], training: ['training', 'train_'] };
+
+/** A metric with its group, `validation loss`; a name that already says its group (`validation_mae`) stays as it is. */
+export function metricLabel(group: string, name: string): string {
+  return (GROUP_PREFIXES[group] ?? [group]).some((p) => name.startsWith(p)) ? name : `${group} ${name}`;
+}
+
+/** A state as badges and filters show it: `stopping canceled` (lower case; styles capitalise it). */
+export function stateLabel(s: string): string {
+  return s.replace('STOPPING_', 'STOPPING ').toLowerCase();
+}
+
 export function flattenHParams(h: Record<string, unknown>, prefix = ''): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(h)) {

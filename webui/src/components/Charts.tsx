@@ -17,11 +17,15 @@ interface Axis {
   pos: (v: unknown) => number | null; // 0..1, 0 = bottom
 }
 
-function makeAxis(key: string, vals: unknown[]): Axis {
+/**
+ * An axis over the values one key takes. `logScale`: the key is sampled log-uniformly (`type: log` in the config),
+ * so it gets a log axis whatever its range; keys the config does not name get one when they span 100× or more.
+ */
+function makeAxis(key: string, vals: unknown[], logScale?: boolean): Axis {
   const nums = vals.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
   if (nums.length === vals.filter((v) => v !== null && v !== undefined).length && nums.length > 0) {
     let min = Math.min(...nums), max = Math.max(...nums);
-    const log = min > 0 && max / min >= 100;
+    const log = min > 0 && (logScale || max / min >= 100);
     if (log) {
       const lmin = Math.log10(min), lmax = Math.log10(max);
       return { key, kind: 'log', min, max, cats: [], pos: (v) => (typeof v === 'number' && v > 0 ? (lmax === lmin ? 0.5 : (Math.log10(v) - lmin) / (lmax - lmin)) : null) };
@@ -53,9 +57,11 @@ function metricColor(t: number, alpha: number): string {
   return `hsla(${hue}, 70%, 45%, ${alpha})`;
 }
 
-export function ParallelCoordinates({ rows, hpKeys, metricName, smallerIsBetter, highlighted, onHover, onSelect }: {
+export function ParallelCoordinates({ rows, hpKeys, logKeys, metricName, smallerIsBetter, highlighted, onHover, onSelect }: {
   rows: HpRow[];
   hpKeys: string[];
+  /** Hyperparameters sampled on a log scale. */
+  logKeys: ReadonlySet<string>;
   metricName: string;
   smallerIsBetter: boolean;
   highlighted: number | null;
@@ -65,7 +71,10 @@ export function ParallelCoordinates({ rows, hpKeys, metricName, smallerIsBetter,
   const width = 1180;
   const height = 340;
   const padX = 60, padTop = 30, padBottom = 24;
-  const axes = useMemo(() => [...hpKeys.map((k) => makeAxis(k, rows.map((r) => r.values[k]))), makeAxis(metricName, rows.map((r) => r.metric))], [rows, hpKeys, metricName]);
+  const axes = useMemo(
+    () => [...hpKeys.map((k) => makeAxis(k, rows.map((r) => r.values[k]), logKeys.has(k))), makeAxis(metricName, rows.map((r) => r.metric))],
+    [rows, hpKeys, logKeys, metricName],
+  );
   const metricAxis = axes[axes.length - 1]!;
   const xs = axes.map((_, i) => padX + (axes.length === 1 ? 0 : (i * (width - 2 * padX)) / (axes.length - 1)));
   const y = (p: number) => padTop + (1 - p) * (height - padTop - padBottom);
@@ -123,24 +132,27 @@ export function ParallelCoordinates({ rows, hpKeys, metricName, smallerIsBetter,
   );
 }
 
-export function ScatterPlot({ rows, hpKey, metricName, highlighted, onHover, onSelect }: {
+export function ScatterPlot({ rows, hpKey, logScale, metricName, highlighted, onHover, onSelect }: {
   rows: HpRow[];
   hpKey: string;
+  /** The hyperparameter is sampled on a log scale. */
+  logScale: boolean;
   metricName: string;
   highlighted: number | null;
   onHover: (id: number | null) => void;
   onSelect: (id: number) => void;
 }) {
   const w = 280, h = 200, pl = 50, pr = 10, pt = 10, pb = 30;
-  const xa = useMemo(() => makeAxis(hpKey, rows.map((r) => r.values[hpKey])), [rows, hpKey]);
+  const xa = useMemo(() => makeAxis(hpKey, rows.map((r) => r.values[hpKey]), logScale), [rows, hpKey, logScale]);
   const ya = useMemo(() => makeAxis(metricName, rows.map((r) => r.metric)), [rows, metricName]);
   const [tip, setTip] = useState<string | null>(null);
   const X = (p: number) => pl + p * (w - pl - pr);
   const Y = (p: number) => pt + (1 - p) * (h - pt - pb);
   return (
-    <figure className="scatter" data-testid={`scatter-${hpKey}`}>
+    <figure className="scatter" data-testid={`scatter-${hpKey}`} data-scale={xa.kind}>
       <figcaption>
-        {hpKey} <span className="muted">vs {metricName}</span>
+        {hpKey}
+        {xa.kind === 'log' ? ' (log)' : ''} <span className="muted">vs {metricName}</span>
         {tip && <span className="scatter-tip">{tip}</span>}
       </figcaption>
       <svg viewBox={`0 0 ${w} ${h}`} width={w} height={h} onMouseLeave={() => (onHover(null), setTip(null))}>

@@ -4,6 +4,7 @@ import { useApi, useSubscription, useThrottle, markReady } from '../hooks';
 import { Link } from '../router';
 import { formatLocalTime } from '@hone/protocol/format';
 import { StateBadge } from '../components/StateBadge';
+import { EmptyRow } from '../components/EmptyRow';
 
 function Utilization({ used, total, testId }: { used: number; total: number; testId?: string }) {
   const pct = total ? (100 * used) / total : 0;
@@ -127,11 +128,9 @@ export function ClusterPage() {
                 </tr>
               ))}
               {agents.data?.length === 0 && (
-                <tr>
-                  <td colSpan={5} className="empty">
-                    No agents connected. Start one with <code>node --import tsx agent/src/main.ts --master &lt;this master&gt;</code>, or install one with <code>deploy/install-agent.sh</code>.
-                  </td>
-                </tr>
+                <EmptyRow columns={5}>
+                  No agents connected. Start one with <code>node --import tsx agent/src/main.ts --master &lt;this master&gt;</code>, or install one with <code>deploy/install-agent.sh</code>.
+                </EmptyRow>
               )}
             </tbody>
           </table>
@@ -175,11 +174,7 @@ export function ClusterPage() {
                 </tr>
               ))}
               {jobs.data?.length === 0 && (
-                <tr>
-                  <td colSpan={7} className="empty">
-                    The queue is empty.
-                  </td>
-                </tr>
+                <EmptyRow columns={7}>The queue is empty.</EmptyRow>
               )}
             </tbody>
           </table>

@@ -11,6 +11,7 @@ import { prefetch } from '../prefetch';
 import { TrialsTab } from './ExperimentTrials';
 import { HparamsTab, RungsTab } from './ExperimentHparams';
 import { toRows } from './trialColumns';
+import { plannedTrials } from '../experimentConfig';
 import type { Highlight } from './highlight';
 
 export function ExperimentPage({ id, tab }: { id: number; tab: string }) {
@@ -95,6 +96,7 @@ export function ExperimentPage({ id, tab }: { id: number; tab: string }) {
     ['config', 'Config'],
   ];
   const cfg = d.config;
+  const planned = plannedTrials(cfg);
   const maxLen = cfg?.searcher?.max_length ? `${cfg.searcher.max_length.value} ${cfg.searcher.max_length.unit}` : cfg?.searcher?.max_time ? `${cfg.searcher.max_time} ${cfg.searcher.time_metric ?? ''}` : '–';
 
   return (
@@ -108,7 +110,7 @@ export function ExperimentPage({ id, tab }: { id: number; tab: string }) {
             <span className="muted">#{d.id}</span> {d.name}
           </h1>
           <StateBadge state={d.state} />
-          <Progress value={d.progress} />
+          <Progress value={d.progress} testId="experiment-progress" />
           <span className="spacer" />
           <ExperimentActions exp={d} onDone={(e) => detail.setData((x) => x && { ...x, ...e, config: x.config, configYaml: x.configYaml, trials: x.trials, rungs: x.rungs })} />
         </div>
@@ -116,7 +118,7 @@ export function ExperimentPage({ id, tab }: { id: number; tab: string }) {
           <div><dt>Searcher</dt><dd>{d.searcher}</dd></div>
           <div><dt>Metric</dt><dd>{d.metric} ({d.smallerIsBetter ? 'min' : 'max'})</dd></div>
           <div><dt>Best</dt><dd data-testid="best-metric">{formatMetric(d.bestMetric)}</dd></div>
-          <div><dt>Trials</dt><dd>{d.numTrials}{cfg?.searcher?.max_trials ? ` / ${cfg.searcher.max_trials}` : ''}</dd></div>
+          <div><dt>Trials</dt><dd data-testid="trial-count" title="trials created / trials the searcher plans">{d.numTrials}{planned ? ` / ${planned}` : ''}</dd></div>
           <div><dt>Max length</dt><dd>{maxLen}</dd></div>
           <div><dt>Slots/trial</dt><dd>{cfg?.resources?.slots_per_trial ?? '–'}</dd></div>
           <div><dt>Pool</dt><dd>{d.resourcePool}</dd></div>

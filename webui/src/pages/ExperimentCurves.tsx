@@ -6,9 +6,10 @@ import { setQuery, useLocation } from '../router';
 import { LineChart, type CurveSeries } from '../components/LineChart';
 import { VirtualTable, sortRows, type Column, type SortState } from '../components/VirtualTable';
 import { formatMetric } from '@hone/protocol/format';
-import { ema, seriesColor, toCsv } from '../format';
+import { ema, metricLabel, seriesColor, toCsv } from '../format';
 import { curvesPath } from '../curves';
-import { trialColumns, varyingHparamKeys, type TrialRow } from './trialColumns';
+import { anyFailure, trialColumns, varyingHparamKeys, type TrialRow } from './trialColumns';
+import { lengthUnit } from '../experimentConfig';
 import { exportTrialsCsv } from './ExperimentTrials';
 import type { Highlight } from './highlight';
 
@@ -123,7 +124,8 @@ export function CurvesTab({ exp, rows, names, hl, epoch }: { exp: ExperimentDeta
 
   const hpKeys = useMemo(() => varyingHparamKeys(rows).slice(0, 6), [rows]);
   const latestCol: Column<TrialRow> = { key: 'latest', title: `latest ${metric}`, width: 120, align: 'right', sortValue: (r) => r.latestValidation?.[metric], render: (r) => formatMetric(r.latestValidation?.[metric]) };
-  const cols = useMemo(() => trialColumns({ metric: exp.metric, hpKeys, valKeys: [] }), [exp.metric, hpKeys]);
+  const failures = useMemo(() => anyFailure(rows), [rows]);
+  const cols = useMemo(() => trialColumns({ metric: exp.metric, unit: lengthUnit(exp.config), hpKeys, valKeys: [], failures }), [exp.metric, exp.config, hpKeys, failures]);
   const colsWithLatest = useMemo(() => (group === 'validation' && metric !== exp.metric ? [...cols.slice(0, 4), latestCol, ...cols.slice(4)] : cols), [cols, group, metric]); 
   const [sort, setSort] = useState<SortState | null>({ key: 'best', desc: !exp.smallerIsBetter });
   const sorted = useMemo(() => sortRows(rows, colsWithLatest, sort), [rows, colsWithLatest, sort]);
@@ -144,7 +146,7 @@ export function CurvesTab({ exp, rows, names, hl, epoch }: { exp: ExperimentDeta
           >
             {metricOptions.map(([g, m]) => (
               <option key={`${g}:${m}`} value={`${g}\u0000${m}`}>
-                {g}: {m}
+                {metricLabel(g, m)}
               </option>
             ))}
           </select>
@@ -188,7 +190,7 @@ export function CurvesTab({ exp, rows, names, hl, epoch }: { exp: ExperimentDeta
               log={log}
               height={300}
               xLabel="steps (batches)"
-              yLabel={`${group} ${metric}`}
+              yLabel={metricLabel(group, metric)}
               onDraw={() => !drawn && setDrawn(true)}
               testId="learning-curves"
             />

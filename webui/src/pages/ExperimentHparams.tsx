@@ -5,9 +5,11 @@ import { Link } from '../router';
 import { formatMetric, formatValue } from '@hone/protocol/format';
 import { varyingHparamKeys, type TrialRow } from './trialColumns';
 import type { Highlight } from './highlight';
+import { logScaleHparams } from '../experimentConfig';
 
 export function HparamsTab({ exp, rows, hl }: { exp: ExperimentDetail; rows: TrialRow[]; hl: Highlight }) {
   const keys = useMemo(() => varyingHparamKeys(rows), [rows]);
+  const logKeys = useMemo(() => logScaleHparams(exp.config), [exp.config]);
   const hpRows = useMemo<HpRow[]>(() => rows.filter((r) => r.bestValidation !== null).map((r) => ({ id: r.id, values: r.flat, metric: r.bestValidation })), [rows]);
   const highlighted = hl.hovered ?? hl.selected;
   const hRow = highlighted !== null ? rows.find((r) => r.id === highlighted) : undefined;
@@ -32,11 +34,11 @@ export function HparamsTab({ exp, rows, hl }: { exp: ExperimentDetail; rows: Tri
             </span>
           )}
         </div>
-        <ParallelCoordinates rows={hpRows} hpKeys={keys.slice(0, 12)} metricName={exp.metric} smallerIsBetter={exp.smallerIsBetter} highlighted={highlighted} onHover={hl.hover} onSelect={hl.select} />
+        <ParallelCoordinates rows={hpRows} hpKeys={keys.slice(0, 12)} logKeys={logKeys} metricName={exp.metric} smallerIsBetter={exp.smallerIsBetter} highlighted={highlighted} onHover={hl.hover} onSelect={hl.select} />
       </div>
       <div className="scatter-grid">
         {keys.slice(0, 12).map((k) => (
-          <ScatterPlot key={k} rows={hpRows} hpKey={k} metricName={exp.metric} highlighted={highlighted} onHover={hl.hover} onSelect={hl.select} />
+          <ScatterPlot key={k} rows={hpRows} hpKey={k} logScale={logKeys.has(k)} metricName={exp.metric} highlighted={highlighted} onHover={hl.hover} onSelect={hl.select} />
         ))}
       </div>
     </div>

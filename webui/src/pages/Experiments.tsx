@@ -5,6 +5,8 @@ import { Link, navigate, setQuery, useLocation } from '../router';
 import { formatDuration, formatLocalTime, formatMetric } from '@hone/protocol/format';
 import { Progress, StateBadge } from '../components/StateBadge';
 import { ExperimentActions } from '../components/ExperimentActions';
+import { StateChips } from '../components/StateChips';
+import { EmptyRow } from '../components/EmptyRow';
 
 const STATES: ExperimentState[] = ['ACTIVE', 'PAUSED', 'STOPPING_COMPLETED', 'STOPPING_CANCELED', 'COMPLETED', 'CANCELED', 'ERROR'];
 // Mirrors SEARCHER_NAMES in protocol/src/config.ts (a value import would bundle the YAML parser and TypeBox).
@@ -107,13 +109,7 @@ export function ExperimentsPage() {
             </option>
           ))}
         </select>
-        <div className="chips" data-testid="filter-state">
-          {STATES.map((s) => (
-            <button key={s} type="button" className={`chip${states.includes(s) ? ' on' : ''}`} data-state={s} aria-pressed={states.includes(s)} onClick={() => toggleState(s)}>
-              {s.replace('STOPPING_', 'STOPPING ').toLowerCase()}
-            </button>
-          ))}
-        </div>
+        <StateChips states={STATES} selected={states} onToggle={toggleState} testId="filter-state" />
         {(states.length > 0 || name || searcher) && (
           <button type="button" className="btn btn-sm btn-ghost" onClick={() => navigate('/experiments')}>
             Clear filters
@@ -154,18 +150,10 @@ export function ExperimentsPage() {
               </tr>
             ))}
             {data && data.items.length === 0 && (
-              <tr>
-                <td colSpan={COLUMNS.length + 1} className="empty">
-                  No experiments match these filters.
-                </td>
-              </tr>
+              <EmptyRow columns={COLUMNS.length + 1}>No experiments match these filters.</EmptyRow>
             )}
             {!data && !error && (
-              <tr>
-                <td colSpan={COLUMNS.length + 1} className="empty">
-                  Loading…
-                </td>
-              </tr>
+              <EmptyRow columns={COLUMNS.length + 1}>Loading…</EmptyRow>
             )}
           </tbody>
         </table>

@@ -1,15 +1,16 @@
 import { useEffect, useMemo, useState } from 'react';
-import type { CheckpointInfo, TrialSummary } from '@hone/protocol';
+import type { AllocationSummary, CheckpointInfo, ExperimentDetail, TrialDetail } from '@hone/protocol';
 import { download, getToken } from '../api';
 import { useApi, useNow, useSubscription, useThrottle, markReady } from '../hooks';
 import { Link } from '../router';
 import { formatBytes, formatDuration, formatLocalTime, formatMetric, formatValue } from '@hone/protocol/format';
-import { flattenHParams } from '../format';
-import { StateBadge } from '../components/StateBadge';
+import { flattenHParams, metricLabel } from '../format';
+import { lengthText, lengthUnit } from '../experimentConfig';
+import { Progress, StateBadge } from '../components/StateBadge';
 import { LineChart, type CurveSeries } from '../components/LineChart';
 import { LogViewer } from './LogViewer';
+import { EmptyRow } from '../components/EmptyRow';
 
-type TrialDetail = TrialSummary & { checkpoints: CheckpointInfo[] };
 interface TrialMetrics {
   group: string;
   series: Record<string, Array<[number, number]>>;
@@ -22,11 +23,16 @@ export function TrialPage({ id, tab }: { id: number; tab: string }) {
   const reload = useThrottle(trial.reload, 3000);
   const [metricsEpoch, setMetricsEpoch] = useState(0);
   const bumpMetrics = useThrottle(() => setMetricsEpoch((e) => e + 1), 5000);
+  // The experiment gives the unit lengths are counted in; the page does not wait for it.
+  const exp = useApi<ExperimentDetail>(t ? `/experiments/${t.experimentId}` : null);
+  const unit = lengthUnit(exp.data?.config);
   useSubscription(`trial:${id}`, (m) => {
     if (m.type === 'trial') {
-      const prevCk = t?.latestCheckpoint;
-      trial.setData((d) => d && { ...d, ...m.trial, checkpoints: d.checkpoints });
-      if (m.trial.latestCheckpoint !== prevCk) reload();
+      const was = t;
+      trial.setData((d) => d && { ...d, ...m.trial, checkpoints: d.checkpoints, allocations: d.allocations });
+      // A new checkpoint, a new run or a failure changes the lists the summary does not carry.
+      const n = m.trial;
+      if (!was || n.latestCheckpoint !== was.latestCheckpoint || n.state !== was.state || n.restarts !== was.restarts || n.failure !== was.failure) reload();
     } else if (m.type === 'metrics') bumpMetrics();
   });
 
@@ -58,14 +64,24 @@ export function TrialPage({ id, tab }: { id: number; tab: string }) {
           </Link>
         </div>
         <dl className="facts">
-          <div><dt>Steps</dt><dd>{formatValue(t.completedLength)} / {formatValue(t.targetLength)}</dd></div>
-          <div><dt>Best validation</dt><dd>{formatMetric(t.bestValidation)}</dd></div>
+          <div>
+            <dt>Length</dt>
+            <dd data-testid="trial-length" title={`validated at ${formatValue(t.completedLength)}`}>
+              {lengthText(t.trainedLength, t.targetLength, unit)} <Progress value={t.targetLength > 0 ? t.trainedLength / t.targetLength : 0} />
+            </dd>
+          </div>
+          <div><dt>Best {exp.data?.metric ?? 'validation'}</dt><dd>{formatMetric(t.bestValidation)}</dd></div>
           <div><dt>Restarts</dt><dd>{t.restarts}</dd></div>
           <div><dt>Seed</dt><dd>{t.seed}</dd></div>
           <div><dt>Started</dt><dd>{formatLocalTime(t.startTime)}</dd></div>
           <div><dt>Duration</dt><dd>{formatDuration(t.startTime, t.endTime, now)}</dd></div>
           <div><dt>Request</dt><dd className="mono small" title={t.requestId}>{t.requestId.length > 14 ? `${t.requestId.slice(0, 12)}…` : t.requestId}</dd></div>
         </dl>
+        {t.failure && (
+          <div className="error-box failure" data-testid="trial-failure">
+            <b>{t.state === 'ERROR' || t.state === 'STOPPING_ERROR' ? 'Failed' : 'Last failure'}:</b> <span className="mono">{t.failure}</span>
+          </div>
+        )}
       </div>
       <nav className="tabs" role="tablist">
         {[
@@ -101,26 +117,23 @@ export function TrialPage({ id, tab }: { id: number; tab: string }) {
               <div className="card-head">
                 <h3>Latest metrics</h3>
               </div>
-              <table className="table kv">
+              <table className="table kv" data-testid="trial-latest-metrics">
                 <tbody>
-                  {Object.entries(t.latestValidation ?? {}).map(([k, v]) => (
-                    <tr key={`v${k}`}>
-                      <th>validation {k}</th>
-                      <td className="mono">{formatMetric(v)}</td>
-                    </tr>
-                  ))}
-                  {Object.entries(t.latestTraining ?? {}).map(([k, v]) => (
-                    <tr key={`t${k}`}>
-                      <th>training {k}</th>
-                      <td className="mono">{formatMetric(v)}</td>
-                    </tr>
-                  ))}
+                  {(['validation', 'training'] as const).flatMap((group) =>
+                    Object.entries((group === 'validation' ? t.latestValidation : t.latestTraining) ?? {}).map(([k, v]) => (
+                      <tr key={`${group}:${k}`}>
+                        <th>{metricLabel(group, k)}</th>
+                        <td className="mono">{formatMetric(v)}</td>
+                      </tr>
+                    )),
+                  )}
                 </tbody>
               </table>
             </div>
           </div>
           <div className="trial-main">
             <TrialCharts id={id} epoch={metricsEpoch} />
+            <Runs list={t.allocations ?? []} now={now} />
             <Checkpoints list={t.checkpoints ?? []} />
           </div>
         </div>
@@ -172,6 +185,58 @@ function TrialCharts({ id, epoch }: { id: number; epoch: number }) {
             <LineChart series={c.s} highlighted={null} height={180} xLabel="steps" />
           </div>
         ))}
+      </div>
+    </div>
+  );
+}
+
+/** The trial's restart history: one row per run (allocation), oldest first; runs that failed are marked. */
+function Runs({ list, now }: { list: AllocationSummary[]; now: number }) {
+  const failed = list.filter((a) => a.failed).length;
+  return (
+    <div className="card">
+      <div className="card-head">
+        <h3>Runs</h3>
+        <span className="muted">
+          {list.length}
+          {failed ? `, ${failed} failed` : ''}
+        </span>
+      </div>
+      <div className="table-scroll">
+        <table className="table runs" data-testid="trial-runs">
+          <thead>
+            <tr>
+              <th className="num">#</th>
+              <th>State</th>
+              <th>Started</th>
+              <th>Ended</th>
+              <th className="num">Duration</th>
+              <th>Agents</th>
+              <th>Exit</th>
+              <th>Last error</th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.map((a, i) => (
+              <tr key={a.id} data-allocation={a.id} data-failed={a.failed ? 'true' : undefined} className={a.failed ? 'run-failed' : undefined}>
+                <td className="num">{i + 1}</td>
+                <td>{a.failed ? <span className="badge st-error" data-state="FAILED">failed</span> : <StateBadge state={a.state} />}</td>
+                <td className="nowrap">{formatLocalTime(a.startedAt)}</td>
+                <td className="nowrap">{formatLocalTime(a.endedAt)}</td>
+                <td className="num nowrap">{formatDuration(a.startedAt, a.endedAt, now)}</td>
+                <td className="mono small">{a.agents.length ? a.agents.join(', ') : '–'}</td>
+                <td className="nowrap">
+                  {a.exitReason ?? (a.state === 'TERMINATED' ? 'exited' : '–')}
+                  {a.exitCode !== null && <span className="muted"> (code {a.exitCode})</span>}
+                </td>
+                <td className="mono small last-error">{a.lastError ?? ''}</td>
+              </tr>
+            ))}
+            {list.length === 0 && (
+              <EmptyRow columns={8}>Not started yet.</EmptyRow>
+            )}
+          </tbody>
+        </table>
       </div>
     </div>
   );
@@ -231,11 +296,7 @@ function Checkpoints({ list }: { list: CheckpointInfo[] }) {
             );
           })}
           {list.length === 0 && (
-            <tr>
-              <td colSpan={7} className="empty">
-                No checkpoints yet.
-              </td>
-            </tr>
+            <EmptyRow columns={7}>No checkpoints yet.</EmptyRow>
           )}
         </tbody>
       </table>

@@ -4,6 +4,7 @@ import { StateBadge } from '../components/StateBadge';
 import { Link } from '../router';
 import { formatMetric, formatValue } from '@hone/protocol/format';
 import { flattenHParams } from '../format';
+import { lengthText } from '../experimentConfig';
 
 export interface TrialRow extends TrialSummary {
   flat: Record<string, unknown>;
@@ -40,12 +41,36 @@ export function validationKeys(rows: TrialRow[]): string[] {
   return [...s].sort();
 }
 
-export function trialColumns(opts: { metric: string; hpKeys: string[]; valKeys: string[]; extra?: Column<TrialRow>[] }): Column<TrialRow>[] {
+/** Whether any trial has a failure to show (the Failure column is left out when none has). */
+export function anyFailure(rows: TrialRow[]): boolean {
+  return rows.some((r) => r.failure);
+}
+
+export function trialColumns(opts: { metric: string; unit: string; hpKeys: string[]; valKeys: string[]; failures?: boolean }): Column<TrialRow>[] {
   const cols: Column<TrialRow>[] = [
     { key: 'id', title: 'Trial', width: 70, align: 'right', sortValue: (r) => r.id, render: (r) => <Link to={`/trials/${r.id}`} onClick={(e) => e.stopPropagation()}>{r.id}</Link> },
     { key: 'state', title: 'State', width: 110, sortValue: (r) => r.state, render: (r) => <StateBadge state={r.state} /> },
-    { key: 'steps', title: 'Steps', width: 80, align: 'right', sortValue: (r) => r.completedLength, render: (r) => formatValue(r.completedLength) },
+    {
+      key: 'length',
+      title: opts.unit ? opts.unit[0]!.toUpperCase() + opts.unit.slice(1) : 'Length',
+      titleText: `length trained${opts.unit ? ` (${opts.unit})` : ''}, of the length asked for`,
+      width: 90,
+      align: 'right',
+      sortValue: (r) => r.trainedLength,
+      render: (r) => <span title={`${lengthText(r.trainedLength, r.targetLength, opts.unit)} (validated at ${formatValue(r.completedLength)})`}>{formatValue(r.trainedLength)}</span>,
+    },
     { key: 'best', title: `Best ${opts.metric}`, titleText: `best validation ${opts.metric}`, width: 120, align: 'right', sortValue: (r) => r.bestValidation, render: (r) => <b>{formatMetric(r.bestValidation)}</b> },
+    ...(opts.failures
+      ? [
+          {
+            key: 'failure',
+            title: 'Failure',
+            width: 320,
+            sortValue: (r: TrialRow) => r.failure,
+            render: (r: TrialRow) => (r.failure ? <span className="failure-cell" title={r.failure}>{r.failure}</span> : null),
+          },
+        ]
+      : []),
     ...opts.valKeys.map<Column<TrialRow>>((k) => ({
       key: `v:${k}`,
       title: `latest ${k}`,
@@ -66,7 +91,6 @@ export function trialColumns(opts: { metric: string; hpKeys: string[]; valKeys: 
       render: (r) => formatValue(r.flat[k]),
     })),
     { key: 'restarts', title: 'Restarts', width: 72, align: 'right', sortValue: (r) => r.restarts, render: (r) => r.restarts },
-    ...(opts.extra ?? []),
   ];
   return cols;
 }
