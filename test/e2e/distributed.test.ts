@@ -231,9 +231,11 @@ describe('data-parallel trials on two agents', () => {
     }
     expect(latest.stepsCompleted % 50).toBe(0);
     expect(latest.stepsCompleted).toBeLessThan(1200);
-    // Steps after the resume point were trained again, so metrics reported past it appear twice; the last ones
-    // belong to the resumed allocation and reach the end.
+    // Steps after the resume point were trained again: the resumed run's points supersede the killed run's, so
+    // every step reads back once, in order, up to the end.
     const train = (await api<{ points: MetricPoint[] }>(master.url, 'GET', `/trials/${t.id}/metrics?group=training&raw=true`)).body.points;
+    const steps = train.map((p) => p.stepsCompleted);
+    expect(steps).toEqual([...new Set(steps)].sort((a, b) => a - b));
     expect(train.at(-1)!.stepsCompleted).toBe(1200);
   }, 700_000);
 });

@@ -32,6 +32,9 @@ export function registerTaskRoutes(app: App, ctx: MasterContext): void {
       ]);
       if (!trial || !config || !stop) throw notFound('allocation', a.id);
       const latest = trial.latestCheckpoint ? await getCheckpoint(ctx.db, trial.latestCheckpoint) : null;
+      // Rank 0 asks before it trains: this run restarts from the checkpoint's step, so what earlier runs reported
+      // after it is superseded by what this run will report (one value per step in every read).
+      if (req.query.rank === 0) await ctx.metrics.startRunAt(a.trial_id, a.experiment_id, latest?.stepsCompleted ?? 0);
       return {
         allocationId: a.id,
         trialId: a.trial_id,

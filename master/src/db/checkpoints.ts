@@ -21,7 +21,7 @@ function toInfo(r: any): CheckpointInfo {
 
 /** The searcher metric's validation value at the checkpoint's step (the latest report of that step). */
 const VALIDATION_AT_CHECKPOINT = `(SELECT (m.metrics->>e.searcher_metric)::float8 FROM metrics m
-   WHERE m.trial_id = c.trial_id AND m.grp = 'validation' AND m.steps_completed = c.steps_completed ORDER BY m.id DESC LIMIT 1)`;
+   WHERE m.trial_id = c.trial_id AND m.grp = 'validation' AND m.steps_completed = c.steps_completed AND NOT m.superseded ORDER BY m.id DESC LIMIT 1)`;
 
 export interface NewCheckpoint {
   uuid: string;

@@ -50,7 +50,7 @@ export async function experimentMetricSeries(
     `SELECT m.trial_id, array_agg(m.steps_completed ORDER BY m.steps_completed, m.id) AS steps,
             array_agg((m.metrics->>$3)::float8 ORDER BY m.steps_completed, m.id) AS vals
        FROM metrics m
-      WHERE m.trial_id IN (SELECT t.id FROM trials t WHERE t.experiment_id = $1) AND m.grp = $2 AND m.metrics ? $3
+      WHERE m.trial_id IN (SELECT t.id FROM trials t WHERE t.experiment_id = $1) AND m.grp = $2 AND m.metrics ? $3 AND NOT m.superseded
       GROUP BY m.trial_id ORDER BY m.trial_id`,
     [experimentId, group, metric],
   );
@@ -67,8 +67,17 @@ export async function trialMetricPoints(
   group: MetricGroup,
 ): Promise<Array<{ stepsCompleted: number; metrics: Record<string, number>; reportedAt: Date }>> {
   const r = await q.query<{ steps_completed: number; metrics: Record<string, number>; reported_at: Date }>(
-    'SELECT steps_completed, metrics, reported_at FROM metrics WHERE trial_id = $1 AND grp = $2 ORDER BY steps_completed, id',
+    'SELECT steps_completed, metrics, reported_at FROM metrics WHERE trial_id = $1 AND grp = $2 AND NOT superseded ORDER BY steps_completed, id',
     [trialId, group],
   );
   return r.rows.map((row) => ({ stepsCompleted: Number(row.steps_completed), metrics: row.metrics, reportedAt: new Date(row.reported_at) }));
+}
+
+/**
+ * A run of the trial starts from `steps` (its checkpoint's, or 0): the points reported after that step by
+ * earlier runs are superseded, so every read shows one value per step. Returns how many points were superseded.
+ */
+export async function supersedeAfter(q: Queryable, trialId: number, steps: number): Promise<number> {
+  const r = await q.query('UPDATE metrics SET superseded = true WHERE trial_id = $1 AND steps_completed > $2 AND NOT superseded', [trialId, steps]);
+  return r.rowCount;
 }

@@ -4,7 +4,7 @@
 import type { MetricPoint } from '@hone/protocol';
 import type { Database } from '../db';
 import { getExperimentSummary, recordBestMetric } from '../db/experiments';
-import { experimentMetricSeries, insertMetrics, type MetricGroup } from '../db/metrics';
+import { experimentMetricSeries, insertMetrics, supersedeAfter, type MetricGroup } from '../db/metrics';
 import { getTrialMetricInfo, getTrialSummary } from '../db/trials';
 import { notFound } from '../errors';
 import type { EventBus } from '../events';
@@ -57,6 +57,11 @@ export class MetricStore {
       if (exp) this.bus.publish({ type: 'experiment', experiment: exp });
     }
     return points.length;
+  }
+
+  /** A run of the trial starts from `steps`: points after it from earlier runs no longer count (see supersedeAfter). */
+  async startRunAt(trialId: number, experimentId: number, steps: number): Promise<void> {
+    if ((await supersedeAfter(this.db, trialId, steps)) > 0) this.invalidate(experimentId);
   }
 
   async experimentSeries(experimentId: number, group: MetricGroup, metric: string): Promise<Series> {
