@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
+import { registerWasmGradients } from './tfjs/wasmGradients';
 
 export interface BackendChoice {
   /** tf.getBackend() after selection: 'tensorflow' (tfjs-node[-gpu]), 'wasm' or 'cpu'. */
@@ -38,6 +39,9 @@ async function tryWasm(): Promise<BackendChoice | null> {
     // The package's main file lives in dist/, next to the .wasm binaries.
     const distDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm'));
     wasm.setWasmPaths(pathToFileURL(distDir).href + '/');
+    // The wasm backend lacks some gradient kernels (Conv2DBackpropFilter among them: no CNN trains without it) and gets
+    // MaxPoolGrad wrong; tfjs/wasmGradients.ts supplies them.
+    registerWasmGradients();
     if (!(await tf.setBackend('wasm'))) return null;
     await tf.ready();
     return { name: 'wasm', source: '@tensorflow/tfjs-backend-wasm' };
