@@ -1,6 +1,7 @@
 // REST bodies under /api/v1: plain types shared by the CLI, the UI and the harness. The master validates request
 // bodies with the TypeBox schemas in ./schemas (published in the OpenAPI document at /api/v1/openapi.json).
-import type { ExperimentConfig, HParams } from './config';
+import type { ExperimentConfig } from './config';
+import type { HParams } from './hyperparameters';
 
 export const API_PREFIX = '/api/v1';
 

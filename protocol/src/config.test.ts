@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigValidationError, flattenSpecs, parseExperimentConfig, unflattenHParams } from './config';
+import { ConfigValidationError, parseExperimentConfig } from './config';
+import { flattenSpecs, unflattenHParams } from './hyperparameters';
 
 const minimal = {
   entrypoint: 'model.ts:createTrial',

@@ -1,6 +1,6 @@
 // Grid sizes from hyperparameter counts alone, never by building the grid: the master refuses a huge grid at
 // submit, the simulator before it starts, the UI shows how many trials a grid will make.
-import { flattenSpecs, type Hyperparameters, type HyperparameterSpec } from './config';
+import { flattenSpecs, type Hyperparameters, type HyperparameterSpec } from './hyperparameters';
 
 type LeafSpec = Exclude<HyperparameterSpec, { type: 'nested' }>;
 

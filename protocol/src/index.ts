@@ -4,3 +4,4 @@ export * from './api';
 export * from './errors';
 export * from './entrypoint';
 export * from './grid';
+export * from './hyperparameters';

@@ -2,7 +2,7 @@
 // simulated cluster (no master needed), and prints its trials, rungs and best result.
 import type { Command } from 'commander';
 import Table from 'cli-table3';
-import type { HParams } from '@hone/protocol/config';
+import type { HParams } from '@hone/protocol/hyperparameters';
 import { formatSignificant } from '@hone/protocol/format';
 import type { SimulateResult } from '@hone/master/searcher/simulate';
 import { readConfigFile } from '../config-file';
