@@ -3,7 +3,7 @@
 // field path (`searcher.max_trials`) and what was expected.
 import { parse as parseYaml } from 'yaml';
 import { entrypointRefusal } from './entrypoint';
-import { flattenSpecs, type HParams, type Hyperparameters, type HyperparameterSpec } from './hyperparameters';
+import { flattenSpecs, type Hyperparameters, type HyperparameterSpec } from './hyperparameters';
 
 
 export type LengthUnit = 'batches' | 'epochs' | 'records';
