@@ -6,7 +6,7 @@ const none = () => false;
 
 describe('entrypoint against the uploaded files', () => {
   it('accepts a file in the upload, with or without its extension, with or without an export', () => {
-    for (const e of ['model.ts:createTrial', 'model.ts', 'model:createTrial', './model.ts', 'train.js', 'lib/util.ts:f']) {
+    for (const e of ['model.ts:createTrial', 'model.ts', 'model:createTrial', './model.ts', 'train.js', 'train', 'lib/util.ts:f']) {
       expect(entrypointProblem(e, files, 'm', none)).toBeNull();
     }
   });
@@ -19,11 +19,5 @@ describe('entrypoint against the uploaded files', () => {
 
   it('says when the file is there but .honeignore leaves it out', () => {
     expect(entrypointProblem('src/main.ts', files, 'm', (f) => f === 'src/main.ts')).toMatch(/src\/main\.ts is in m but left out of the upload \(by \.honeignore/);
-  });
-
-  it('refuses a Python entrypoint, saying that Hone runs JavaScript or TypeScript', () => {
-    for (const e of ['python3 train.py', 'train.py']) {
-      expect(entrypointProblem(e, [...files, 'train.py'], 'm', none)).toMatch(/Hone runs TensorFlow\.js models written in JavaScript or TypeScript/);
-    }
   });
 });
