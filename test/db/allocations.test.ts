@@ -8,6 +8,7 @@ import {
   getRendezvous,
   getStopState,
   listLiveAllocations,
+  listTrialAllocations,
   lockAllocation,
   markAllocationRunning,
   postRendezvous,
@@ -176,5 +177,69 @@ describeBoth('allocations repository', (t) => {
       { state: 'PENDING', n: 1 },
       { state: 'RUNNING', n: 1 },
     ]);
+  });
+  it("lists every run of a trial oldest first: its agents in rank order, times, how it ended and the failing rank's error", async () => {
+    const { experimentId, trialId } = await addExperimentWithTrial(t.db, { config: { resources: { slots_per_trial: 3 } } });
+    const noise = await addAllocation(t.db, experimentId, await addTrial(t.db, experimentId), 3);
+    expect(await listTrialAllocations(t.db, trialId)).toEqual([]);
+
+    const crashed = await addAllocation(t.db, experimentId, trialId, 3);
+    // Ranks 0 and 2 on agent-2, rank 1 on agent-1: each agent once, in the order of its first rank.
+    await assignAllocation(t.db, crashed, [{ agentId: 'agent-2', devices: [0] }, { agentId: 'agent-1', devices: [4] }, { agentId: 'agent-2', devices: [1] }]);
+    await markAllocationRunning(t.db, crashed);
+    await terminateAllocation(t.db, crashed, { exitCode: 1, reason: 'rank 1 exited with 1', failed: true, lastError: "TypeError: x is not a function 'quoted' ✓" });
+    const preempted = await addAllocation(t.db, experimentId, trialId, 3);
+    await assignAllocation(t.db, preempted, placement);
+    await markAllocationRunning(t.db, preempted);
+    await terminateAllocation(t.db, preempted, { exitCode: 0, reason: 'preempted', failed: false, lastError: null });
+    const lost = await addAllocation(t.db, experimentId, trialId, 3);
+    await assignAllocation(t.db, lost, [{ agentId: 'agent-3', devices: [0, 1, 2] }]);
+    await terminateAllocation(t.db, lost, { exitCode: null, reason: 'lost agent agent-3', failed: true, lastError: null });
+    const pending = await addAllocation(t.db, experimentId, trialId, 3);
+
+    const runs = await listTrialAllocations(t.db, trialId);
+    expect(runs.map((r) => r.id)).toEqual([crashed, preempted, lost, pending]);
+    expect(runs).toEqual([
+      {
+        id: crashed, state: 'TERMINATED', slots: 3, agents: ['agent-2', 'agent-1'], createdAt: expect.any(String), startedAt: expect.any(String), endedAt: expect.any(String),
+        exitCode: 1, exitReason: 'rank 1 exited with 1', lastError: "TypeError: x is not a function 'quoted' ✓", failed: true,
+      },
+      {
+        id: preempted, state: 'TERMINATED', slots: 3, agents: ['agent-1', 'agent-2'], createdAt: expect.any(String), startedAt: expect.any(String), endedAt: expect.any(String),
+        exitCode: 0, exitReason: 'preempted', lastError: null, failed: false,
+      },
+      {
+        id: lost, state: 'TERMINATED', slots: 3, agents: ['agent-3'], createdAt: expect.any(String), startedAt: null, endedAt: expect.any(String),
+        exitCode: null, exitReason: 'lost agent agent-3', lastError: null, failed: true,
+      },
+      {
+        id: pending, state: 'PENDING', slots: 3, agents: [], createdAt: expect.any(String), startedAt: null, endedAt: null,
+        exitCode: null, exitReason: null, lastError: null, failed: false,
+      },
+    ]);
+    for (const r of runs) {
+      for (const time of [r.createdAt, r.startedAt, r.endedAt]) {
+        if (time === null) continue;
+        expect(new Date(time).toISOString()).toBe(time);
+        expect(Math.abs(Date.parse(time) - Date.now())).toBeLessThan(60_000);
+      }
+      if (r.startedAt) expect(Date.parse(r.startedAt)).toBeGreaterThanOrEqual(Date.parse(r.createdAt));
+      if (r.endedAt) expect(Date.parse(r.endedAt)).toBeGreaterThanOrEqual(Date.parse(r.startedAt ?? r.createdAt));
+    }
+    expect(runs.map((r) => r.id)).not.toContain(noise);
+    expect(await listTrialAllocations(t.db, 987654321)).toEqual([]);
+  });
+
+  it('records how a run ended: exit code, reason, whether it failed and the last error line', async () => {
+    const { experimentId, trialId } = await addExperimentWithTrial(t.db);
+    const id = await addAllocation(t.db, experimentId, trialId);
+    await assignAllocation(t.db, id, placement);
+    await markAllocationRunning(t.db, id);
+    await t.db.transaction((tx) => terminateAllocation(tx, id, { exitCode: 2, reason: 'rank 0 exited with 2', failed: true, lastError: 'Error: out of memory' }));
+    expect(await exitOf(t.db, id)).toEqual({ exit_code: 2, exit_reason: 'rank 0 exited with 2', ended: true });
+    expect(await listTrialAllocations(t.db, trialId)).toMatchObject([
+      { id, state: 'TERMINATED', exitCode: 2, exitReason: 'rank 0 exited with 2', failed: true, lastError: 'Error: out of memory' },
+    ]);
+    expect(await trialHasLiveAllocation(t.db, trialId)).toBe(false);
   });
 });

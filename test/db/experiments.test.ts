@@ -14,6 +14,7 @@ import {
   recordBestMetric,
   saveSearcher,
   setExperimentState,
+  setProgress,
   setSchedulingField,
   unfinishedExperimentIds,
   type ExperimentFilter,
@@ -150,6 +151,44 @@ describeBoth('experiments repository', (t) => {
     expect((await getExperimentSummary(t.db, id))!.bestMetric).toBe(reports[0]);
     for (const m of reports.slice(1)) await recordBestMetric(t.db, id, m);
     expect((await getExperimentSummary(t.db, id))!.bestMetric).toBe(best);
+  });
+
+  it.each([
+    { smallerIsBetter: true, first: [0.5, 0.2, 0.9], afterFirst: 0.2, second: [0.3, 0.25], best: 0.2, third: [0.1, 0.4], finally: 0.1 },
+    { smallerIsBetter: false, first: [0.5, 0.2, 0.9], afterFirst: 0.9, second: [0.3, 0.85], best: 0.9, third: [0.95, 0.4], finally: 0.95 },
+  ])('folds a batch of values into the best metric (smaller is better: $smallerIsBetter); an empty batch changes nothing', async (c) => {
+    const id = await addExperiment(t.db, { config: searcher('metric', c.smallerIsBetter) });
+    const other = await addExperiment(t.db, { config: searcher('metric', c.smallerIsBetter) });
+    const best = async (e = id) => (await getExperimentSummary(t.db, e))!.bestMetric;
+    await recordBestMetric(t.db, id, []);
+    expect(await best()).toBeNull();
+    await recordBestMetric(t.db, id, c.first);
+    expect(await best()).toBe(c.afterFirst);
+    await recordBestMetric(t.db, id, c.second);
+    expect(await best()).toBe(c.best);
+    await recordBestMetric(t.db, id, []);
+    expect(await best()).toBe(c.best);
+    await recordBestMetric(t.db, id, c.third);
+    expect(await best()).toBe(c.finally);
+    // A single value and a one-value batch fold alike.
+    await recordBestMetric(t.db, other, 0.5);
+    await recordBestMetric(t.db, other, [c.smallerIsBetter ? 0.4 : 0.6]);
+    expect(await best(other)).toBe(c.smallerIsBetter ? 0.4 : 0.6);
+  });
+
+  it('sets the progress of one experiment, leaving the searcher state alone', async () => {
+    const id = await addExperiment(t.db);
+    const other = await addExperiment(t.db);
+    await saveSearcher(t.db, id, { method: 'random', created: 1 }, false, 0.1);
+    await setProgress(t.db, id, 0.375);
+    expect((await getExperimentSummary(t.db, id))!.progress).toBe(0.375);
+    expect(await getExperimentDetail(t.db, id)).toMatchObject({ progress: 0.375, searcherState: { method: 'random', created: 1 } });
+    expect((await lockExperiment(t.db, id, false))!.searcher_done).toBe(false);
+    expect((await getExperimentSummary(t.db, other))!.progress).toBe(0);
+    await setProgress(t.db, id, 0.25);
+    expect((await getExperimentSummary(t.db, id))!.progress).toBe(0.25);
+    await setProgress(t.db, id, 1);
+    expect((await getExperimentSummary(t.db, id))!.progress).toBe(1);
   });
 
   it('updates one scheduling field and the stored config that shows it', async () => {

@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { insertLogs, logsAfter, tailLogs, type NewLogLine } from '../../master/src/db/logs';
+import { insertLogs, lastErrorLine, logsAfter, tailLogs, type NewLogLine } from '../../master/src/db/logs';
 import { describeBoth } from './both';
 import { addExperimentWithTrial, addTrial } from './fixtures';
 
@@ -74,4 +74,60 @@ describeBoth('logs repository', (t) => {
     await insertLogs(t.db, trialId, [line('late line')]);
     expect(texts(await logsAfter(t.db, trialId, after, 3))).toEqual(['late line']);
   });
+  describeLastError();
+
+  function describeLastError(): void {
+    const err = (text: string, over: Partial<NewLogLine> = {}) => line(text, { stream: 'stderr', level: 'ERROR', ...over });
+
+    it("quotes the exception that ended a rank: Node's trace without its stack frames, caret, blank lines and version trailer", async () => {
+      const { trialId } = await addExperimentWithTrial(t.db);
+      await insertLogs(t.db, trialId, [
+        line('epoch 3: loss 0.41'),
+        err('/work/model.js:12'),
+        err("    throw new Error('shape mismatch: [32,10] vs [32,11]');"),
+        err('    ^'),
+        err(''),
+        err("Error: shape mismatch: [32,10] vs [32,11]"),
+        err('    at Trial.step (/work/model.js:12:11)'),
+        err('    at async Harness.train (file:///harness/dist/index.js:88:5)'),
+        err('\tat node:internal/main/run_main_module:28:49'),
+        err('   '),
+        err(''),
+        err('Node.js v20.1.0'),
+        line('shutting down'),
+      ]);
+      expect(await lastErrorLine(t.db, 'alloc-1', 0)).toBe('Error: shape mismatch: [32,10] vs [32,11]');
+    });
+
+    it('takes ERROR and FATAL lines on any stream and anything on stderr; the last one wins', async () => {
+      const { trialId } = await addExperimentWithTrial(t.db);
+      await insertLogs(t.db, trialId, [line('warning only', { level: 'WARNING' })]);
+      expect(await lastErrorLine(t.db, 'alloc-1', 0)).toBeNull();
+      await insertLogs(t.db, trialId, [line('CUDA error: device-side assert', { level: 'ERROR' })]);
+      expect(await lastErrorLine(t.db, 'alloc-1', 0)).toBe('CUDA error: device-side assert');
+      await insertLogs(t.db, trialId, [line('harness: giving up', { level: 'FATAL' }), line('after the error: still INFO')]);
+      expect(await lastErrorLine(t.db, 'alloc-1', 0)).toBe('harness: giving up');
+      await insertLogs(t.db, trialId, [line('npm warn: something on stderr', { stream: 'stderr', level: 'INFO' })]);
+      expect(await lastErrorLine(t.db, 'alloc-1', 0)).toBe('npm warn: something on stderr');
+    });
+
+    it('reads only the given allocation and rank, and is null when it logged no error', async () => {
+      const { trialId } = await addExperimentWithTrial(t.db);
+      await insertLogs(t.db, trialId, [
+        err('rank 1 of alloc-1 failed first', { rank: 1 }),
+        line('rank 0: fine'),
+        err('rank 0 of alloc-2', { allocationId: 'alloc-2' }),
+        err('posted by the harness', { allocationId: null }),
+        err('rank 1 of alloc-1, later killed', { rank: 1 }),
+      ]);
+      expect(await lastErrorLine(t.db, 'alloc-1', 1)).toBe('rank 1 of alloc-1, later killed');
+      expect(await lastErrorLine(t.db, 'alloc-1', 0)).toBeNull();
+      expect(await lastErrorLine(t.db, 'alloc-2', 0)).toBe('rank 0 of alloc-2');
+      expect(await lastErrorLine(t.db, 'alloc-2', 1)).toBeNull();
+      expect(await lastErrorLine(t.db, 'no-such-allocation', 0)).toBeNull();
+      // Only a trace's debris: nothing to quote.
+      await insertLogs(t.db, trialId, [err('    at f (x.js:1:2)', { allocationId: 'alloc-3' }), err('', { allocationId: 'alloc-3' }), err('Node.js v20.1.0', { allocationId: 'alloc-3' })]);
+      expect(await lastErrorLine(t.db, 'alloc-3', 0)).toBeNull();
+    });
+  }
 });

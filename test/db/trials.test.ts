@@ -16,12 +16,16 @@ import {
   getTrialMetricInfo,
   getTrialSummary,
   insertTrial,
+  lengthsInFlight,
   listTrials,
   lockTrial,
   raiseTargetLength,
   setCompletedLength,
+  setFailure,
   setLatestCheckpoint,
+  setLiveTrialStates,
   setRestarts,
+  setTrainedLength,
   trialExists,
   trialsWantingAllocation,
 } from '../../master/src/db/trials';
@@ -191,5 +195,126 @@ describeBoth('trials repository', (t) => {
 
     expect(await getMetricNames(t.db, exp)).toEqual({ training: ['grad_norm', 'loss', 'lr'], validation: ['accuracy', 'loss'] });
     expect(await getMetricNames(t.db, MISSING)).toEqual({ training: [], validation: [] });
+  });
+  it('starts a trial with nothing trained and no failure; a trial may be created PAUSED and then wants no allocation', async () => {
+    const exp = await addExperiment(t.db);
+    const active = await addTrial(t.db, exp, { requestId: 'a', target: 10 });
+    const paused = await insertTrial(t.db, exp, 'p', { lr: 0.2 }, 5, 'PAUSED');
+    expect(paused).not.toBeNull();
+    await raiseTargetLength(t.db, exp, 'p', 10);
+    expect(await getTrialSummary(t.db, active)).toMatchObject({ state: 'ACTIVE', trainedLength: 0, failure: null });
+    expect(await getTrialSummary(t.db, paused!)).toMatchObject({
+      id: paused, requestId: 'p', state: 'PAUSED', hparams: { lr: 0.2 }, seed: 5, targetLength: 10, trainedLength: 0, failure: null, endTime: null,
+    });
+    expect(await insertTrial(t.db, exp, 'p', { lr: 0.2 }, 5, 'PAUSED')).toBeNull();
+    expect(await countTrials(t.db, exp)).toEqual({ total: 2, live: 2, errored: 0 });
+    expect((await trialsWantingAllocation(t.db)).map((w) => w.id)).toEqual([active]);
+  });
+
+  it('records the trained length of the current run: never below completed, may go back after a resume, refused beyond the target', async () => {
+    const exp = await addExperiment(t.db);
+    const id = await addTrial(t.db, exp, { target: 10 });
+    const trained = async () => (await getTrialSummary(t.db, id))!.trainedLength;
+    expect(await setTrainedLength(t.db, id, 3.5)).toBe(true);
+    expect(await trained()).toBe(3.5);
+    await setCompletedLength(t.db, id, 4);
+    expect(await setTrainedLength(t.db, id, 8)).toBe(true);
+    expect(await trained()).toBe(8);
+    // Resumed from an older checkpoint: the length follows the new run, but not below what was completed.
+    expect(await setTrainedLength(t.db, id, 6)).toBe(true);
+    expect(await trained()).toBe(6);
+    expect(await setTrainedLength(t.db, id, 2)).toBe(true);
+    expect(await trained()).toBe(4);
+    expect(await setTrainedLength(t.db, id, 10)).toBe(true);
+    expect(await trained()).toBe(10);
+    // Beyond what the searcher asked for: refused, unchanged.
+    expect(await setTrainedLength(t.db, id, 10.5)).toBe(false);
+    expect(await trained()).toBe(10);
+    expect(await setTrainedLength(t.db, MISSING, 1)).toBe(false);
+    // The completed length never lags behind, whichever moved first.
+    expect(await getTrialSummary(t.db, id)).toMatchObject({ completedLength: 4, trainedLength: 10 });
+  });
+
+  it.each(['COMPLETED', 'CANCELED', 'ERROR'] as const)('refuses a trained length for an ended trial (%s)', async (state) => {
+    const exp = await addExperiment(t.db);
+    const id = await addTrial(t.db, exp, { target: 10 });
+    expect(await setTrainedLength(t.db, id, 5)).toBe(true);
+    await endTrial(t.db, id, state);
+    expect(await setTrainedLength(t.db, id, 7)).toBe(false);
+    expect(await setTrainedLength(t.db, id, 1)).toBe(false);
+    expect((await getTrialSummary(t.db, id))!.trainedLength).toBe(5);
+  });
+
+  it('raises the trained length with the completed length, never lowers it', async () => {
+    const exp = await addExperiment(t.db);
+    const id = await addTrial(t.db, exp, { target: 10 });
+    await setTrainedLength(t.db, id, 3);
+    await setCompletedLength(t.db, id, 5);
+    expect(await getTrialSummary(t.db, id)).toMatchObject({ completedLength: 5, trainedLength: 5 });
+    // Nothing in flight: the completed length raised the stored trained length too.
+    expect(await lengthsInFlight(t.db, exp)).toEqual({});
+    await setTrainedLength(t.db, id, 9);
+    await setCompletedLength(t.db, id, 7);
+    expect(await getTrialSummary(t.db, id)).toMatchObject({ completedLength: 7, trainedLength: 9 });
+  });
+
+  it('records why the latest run failed, and clears it', async () => {
+    const { trialId } = await addExperimentWithTrial(t.db);
+    const other = await addExperimentWithTrial(t.db);
+    const reason = "rank 1 exited with 1: TypeError: Cannot read properties of undefined (reading 'shape') ✓";
+    await setFailure(t.db, trialId, reason);
+    expect((await getTrialSummary(t.db, trialId))!.failure).toBe(reason);
+    expect((await listTrials(t.db, (await getTrialMetricInfo(t.db, trialId))!.experimentId))[0]!.failure).toBe(reason);
+    expect((await getTrialSummary(t.db, other.trialId))!.failure).toBeNull();
+    await setFailure(t.db, trialId, 'rank 0 exited with 137');
+    expect((await getTrialSummary(t.db, trialId))!.failure).toBe('rank 0 exited with 137');
+    await setFailure(t.db, trialId, null);
+    expect((await getTrialSummary(t.db, trialId))!.failure).toBeNull();
+  });
+
+  it("moves the experiment's trials in one state to another and returns the ids it changed", async () => {
+    const exp = await addExperiment(t.db);
+    const [a, b] = [await addTrial(t.db, exp), await addTrial(t.db, exp)];
+    const done = await addTrial(t.db, exp);
+    await endTrial(t.db, done, 'COMPLETED');
+    const doneBefore = await getTrialSummary(t.db, done);
+    const alreadyPaused = (await insertTrial(t.db, exp, 'paused', { lr: 0.1 }, 1, 'PAUSED'))!;
+    const other = await addExperimentWithTrial(t.db);
+    const sorted = (ids: number[]) => [...ids].sort((x, y) => x - y);
+
+    expect(sorted(await setLiveTrialStates(t.db, exp, 'ACTIVE', 'PAUSED'))).toEqual([a, b]);
+    for (const id of [a, b, alreadyPaused]) expect((await getTrialSummary(t.db, id))!.state).toBe('PAUSED');
+    expect(await getTrialSummary(t.db, done)).toEqual(doneBefore);
+    expect((await getTrialSummary(t.db, other.trialId))!.state).toBe('ACTIVE');
+    expect(await setLiveTrialStates(t.db, exp, 'ACTIVE', 'PAUSED')).toEqual([]);
+
+    expect(sorted(await setLiveTrialStates(t.db, exp, 'PAUSED', 'ACTIVE'))).toEqual([a, b, alreadyPaused]);
+    for (const id of [a, b, alreadyPaused]) expect((await getTrialSummary(t.db, id))!.state).toBe('ACTIVE');
+    expect(await getTrialSummary(t.db, done)).toEqual(doneBefore);
+    expect(await setLiveTrialStates(t.db, MISSING, 'ACTIVE', 'PAUSED')).toEqual([]);
+  });
+
+  it('reports the length in flight by request id for unfinished trials trained beyond their completed length', async () => {
+    const exp = await addExperiment(t.db);
+    const running = await addTrial(t.db, exp, { requestId: 'running', target: 10 });
+    await setCompletedLength(t.db, running, 2);
+    await setTrainedLength(t.db, running, 4.5);
+    const paused = (await insertTrial(t.db, exp, 'paused', { lr: 0.1 }, 1, 'PAUSED'))!;
+    await raiseTargetLength(t.db, exp, 'paused', 10);
+    await setTrainedLength(t.db, paused, 3);
+    const caughtUp = await addTrial(t.db, exp, { requestId: 'caught-up', target: 10 });
+    await setTrainedLength(t.db, caughtUp, 6);
+    await setCompletedLength(t.db, caughtUp, 6);
+    await addTrial(t.db, exp, { requestId: 'idle', target: 10 });
+    const ended = await addTrial(t.db, exp, { requestId: 'ended', target: 10 });
+    await setTrainedLength(t.db, ended, 5);
+    await endTrial(t.db, ended, 'CANCELED');
+    const other = await addExperiment(t.db);
+    const elsewhere = await addTrial(t.db, other, { requestId: 'elsewhere', target: 10 });
+    await setTrainedLength(t.db, elsewhere, 1);
+
+    expect(await lengthsInFlight(t.db, exp)).toEqual({ running: 2.5, paused: 3 });
+    expect(await lengthsInFlight(t.db, other)).toEqual({ elsewhere: 1 });
+    expect(await lengthsInFlight(t.db, MISSING)).toEqual({});
   });
 });
