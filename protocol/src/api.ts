@@ -2,6 +2,7 @@
 // bodies with the TypeBox schemas in ./schemas (published in the OpenAPI document at /api/v1/openapi.json).
 import type { ExperimentConfig } from './config';
 import type { HParams } from './hyperparameters';
+import type { AuditEntry } from './auth';
 
 export const API_PREFIX = '/api/v1';
 
@@ -45,6 +46,8 @@ export interface ExperimentDetail extends ExperimentSummary {
   config: ExperimentConfig;
   configYaml: string;
   trials: TrialSummary[];
+  /** Who did what to the experiment, oldest first. */
+  audit?: AuditEntry[];
   /** ASHA family: per bracket and rung, its length, how many trials reported there, how many were promoted. */
   rungs?: Array<{ bracket?: number; rung?: number; length: number; trials: number; promoted?: number; best?: number | null }>;
 }

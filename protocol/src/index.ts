@@ -5,3 +5,4 @@ export * from './errors';
 export * from './entrypoint';
 export * from './grid';
 export * from './hyperparameters';
+export * from './auth';
