@@ -128,6 +128,16 @@ describeBoth('logs repository', (t) => {
       // Only a trace's debris: nothing to quote.
       await insertLogs(t.db, trialId, [err('    at f (x.js:1:2)', { allocationId: 'alloc-3' }), err('', { allocationId: 'alloc-3' }), err('Node.js v20.1.0', { allocationId: 'alloc-3' })]);
       expect(await lastErrorLine(t.db, 'alloc-3', 0)).toBeNull();
+      // An error's property block and a tab-only line come after the message: the message is quoted.
+      await insertLogs(t.db, trialId, [
+        err("Error: ENOENT: no such file or directory, open 'data.json'", { allocationId: 'alloc-4' }),
+        err('    at async open (node:internal/fs/promises:637:25) {', { allocationId: 'alloc-4' }),
+        err('  errno: -2,', { allocationId: 'alloc-4' }),
+        err("  path: 'data.json'", { allocationId: 'alloc-4' }),
+        err('}', { allocationId: 'alloc-4' }),
+        err('\t', { allocationId: 'alloc-4' }),
+      ]);
+      expect(await lastErrorLine(t.db, 'alloc-4', 0)).toBe("Error: ENOENT: no such file or directory, open 'data.json'");
     });
   }
 });

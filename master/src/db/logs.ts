@@ -65,9 +65,10 @@ export async function logsAfter(q: Queryable, trialId: number, afterId: number, 
  */
 export async function lastErrorLine(q: Queryable, allocationId: string, rank: number): Promise<string | null> {
   const r = await q.query<{ line: string }>(
-    // Stack frames ("    at f (file:1:2)") and Node's version trailer follow the message: skip them.
-    `SELECT line FROM task_logs WHERE allocation_id = $1 AND rank = $2 AND (level IN ('ERROR','FATAL') OR stream = 'stderr') AND btrim(line) <> ''
-        AND line !~ '^\\s+at ' AND line !~ '^Node\\.js v[0-9]' AND btrim(line) NOT IN ('^', '}')
+    // Stack frames ("    at f (file:1:2)"), an error's property block ("  code: 'ENOENT'"), the caret under the
+    // failing source line and Node's version trailer follow the message; they are indented or fixed: skip them.
+    `SELECT line FROM task_logs WHERE allocation_id = $1 AND rank = $2 AND (level IN ('ERROR','FATAL') OR stream = 'stderr')
+        AND line !~ '^\\s' AND line ~ '\\S' AND line !~ '^Node\\.js v[0-9]' AND btrim(line) NOT IN ('^', '}', '{')
       ORDER BY id DESC LIMIT 1`,
     [allocationId, rank],
   );
