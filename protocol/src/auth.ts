@@ -97,3 +97,14 @@ export interface MasterInfo {
   authRequired: true;
   codes: Record<string, number>;
 }
+
+/**
+ * Where the CLI keeps its tokens, one per master URL: `$HONE_AUTH_FILE`, else `~/.hone/auth.json`, mode 0600.
+ * `hone user login` writes it, `logout` removes the entry, `npm start` writes the local admin's session for the
+ * local master's URL. `HONE_TOKEN` (or `--token`) overrides it.
+ */
+export interface AuthFile {
+  version: 1;
+  /** Keyed by the master URL as the user gives it, without a trailing slash. */
+  masters: Record<string, { token: string; username: string }>;
+}
