@@ -43,9 +43,10 @@ for (const f of result.outputFiles) {
   fs.renameSync(tmp, f.path);
   written.add(f.path);
 }
+// Chunks of earlier builds go; another build's files still being written (.tmp) stay.
 for (const e of fs.readdirSync(DIST, { recursive: true, withFileTypes: true })) {
   const p = path.join(e.parentPath, e.name);
-  if (e.isFile() && !written.has(p) && p !== MANIFEST) fs.rmSync(p);
+  if (e.isFile() && !written.has(p) && p !== MANIFEST && !p.endsWith('.tmp')) fs.rmSync(p, { force: true });
 }
 
 // Sources by their own times; packages (whose files npm dates 1985) by npm's record of the last install.
