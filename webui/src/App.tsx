@@ -1,8 +1,12 @@
 import { useEffect, useState } from 'react';
-import { onAuthNeeded } from './api';
+import { authStatus, onAuthChange, type AuthState } from './api';
 import { Link, navigate, useLocation } from './router';
+import { safeLocalPath } from './localPath';
+import { loadCurrentUser } from './session';
 import { stream, type StreamStatus } from './stream';
 import { LoginForm } from './pages/Login';
+import { UserMenu } from './components/UserMenu';
+import { Toasts } from './components/Toasts';
 import { ExperimentsPage } from './pages/Experiments';
 import { ExperimentPage } from './pages/Experiment';
 import { TrialPage } from './pages/Trial';
@@ -15,6 +19,7 @@ function route(path: string): { page: string; id?: number; tab?: string } {
   if (parts[0] === 'experiments' && /^\d+$/.test(parts[1] ?? '')) return { page: 'experiment', id: Number(parts[1]), tab: parts[2] };
   if (parts[0] === 'trials' && /^\d+$/.test(parts[1] ?? '')) return { page: 'trial', id: Number(parts[1]), tab: parts[2] };
   if (parts[0] === 'cluster') return { page: 'cluster' };
+  if (parts[0] === 'login' && parts.length === 1) return { page: 'login' };
   return { page: 'notfound' };
 }
 
@@ -29,26 +34,48 @@ function ConnectionDot() {
   );
 }
 
-export function App() {
-  const { path } = useLocation();
-  const [authNeeded, setAuthNeeded] = useState(false);
-  const [authEpoch, setAuthEpoch] = useState(0);
-  // After a successful login the page content remounts (keyed by authEpoch) so every view refetches.
+/**
+ * Signed out (no token, or the master answered 401): the login form takes the page's place and the URL stays
+ * as it is, so signing in shows the page that was asked for, query string included. `/login` itself (where
+ * signing out lands) goes on to `?next=` or the experiments.
+ */
+function useAuth(): { auth: AuthState; epoch: number } {
+  const [auth, setAuth] = useState<AuthState>(authStatus);
+  // After a login the page content remounts (keyed by epoch) so every view refetches with the new token.
+  const [epoch, setEpoch] = useState(0);
   useEffect(() => {
-    let was = false;
-    return onAuthNeeded((n) => {
-      setAuthNeeded(n);
-      if (was && !n) {
-        setAuthEpoch((e) => e + 1);
-        stream.reconnectNow();
+    let was = authStatus().needed;
+    if (was) stream.pause();
+    else void loadCurrentUser();
+    const off = onAuthChange((s) => {
+      setAuth(s);
+      if (s.needed && !was) {
+        stream.pause();
+        // The page behind the form is gone; it is drawn again (and marked ready again) after the login.
+        document.body.dataset.ready = '';
       }
-      was = n;
+      if (was && !s.needed) {
+        setEpoch((e) => e + 1);
+        stream.reconnectNow();
+        void loadCurrentUser();
+      }
+      was = s.needed;
     });
+    setAuth(authStatus());
+    return off;
   }, []);
+  return { auth, epoch };
+}
+
+export function App() {
+  const { path, query } = useLocation();
+  const { auth, epoch } = useAuth();
   const r = route(path);
+  const next = query.get('next');
   useEffect(() => {
     if (r.page === 'root') navigate('/experiments', { replace: true });
-  }, [r.page]);
+    else if (r.page === 'login' && !auth.needed) navigate(safeLocalPath(next, location.origin) ?? '/experiments', { replace: true });
+  }, [r.page, auth.needed, next]);
 
   let content: React.ReactNode = null;
   if (r.page === 'experiments') content = <ExperimentsPage />;
@@ -66,24 +93,29 @@ export function App() {
     );
 
   const section = r.page === 'cluster' ? 'cluster' : 'experiments';
+  const signedIn = !auth.needed;
   return (
     <div className="shell">
       <header className="topbar">
         <Link to="/experiments" className="brand">
           <span className="brand-mark">◆</span> Hone
         </Link>
-        <nav>
-          <Link to="/experiments" className={section === 'experiments' ? 'active' : ''}>
-            Experiments
-          </Link>
-          <Link to="/cluster" className={section === 'cluster' ? 'active' : ''}>
-            Cluster
-          </Link>
-        </nav>
+        {signedIn && (
+          <nav>
+            <Link to="/experiments" className={section === 'experiments' ? 'active' : ''}>
+              Experiments
+            </Link>
+            <Link to="/cluster" className={section === 'cluster' ? 'active' : ''}>
+              Cluster
+            </Link>
+          </nav>
+        )}
         <span className="spacer" />
-        <ConnectionDot />
+        {signedIn && <ConnectionDot />}
+        {signedIn && <UserMenu />}
       </header>
-      <main className="main">{authNeeded ? <LoginForm /> : <div key={authEpoch}>{content}</div>}</main>
+      <main className="main">{auth.needed ? <LoginForm key={auth.reason} reason={auth.reason} /> : <div key={epoch}>{content}</div>}</main>
+      <Toasts />
     </div>
   );
 }

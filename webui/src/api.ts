@@ -1,22 +1,43 @@
-// REST client for /api/v1. One place handles the bearer token and the 401 → login flow.
+// REST client for /api/v1. One place holds the bearer token and turns a 401 into "sign in again".
 // HoneError comes from its own file, not the protocol index, so the bundle does not pull in TypeBox and yaml.
 import { HoneError } from '@hone/protocol/errors';
+import type { LoginResult } from '@hone/protocol/auth';
 
-const TOKEN_KEY = 'hone.token';
+/** localStorage keys; index.html's boot script (public/boot.js) reads the token too. */
+export const TOKEN_KEY = 'hone.token';
+const USERNAME_KEY = 'hone.username';
 
-type AuthListener = (needed: boolean) => void;
+/** Why the login form is up: never signed in here, the master refused the token (expired, revoked), or signed out. */
+export type AuthReason = 'none' | 'expired' | 'signed-out';
+export interface AuthState {
+  needed: boolean;
+  reason: AuthReason;
+}
+
+type AuthListener = (s: AuthState) => void;
 const authListeners = new Set<AuthListener>();
-let authNeeded = false;
+let authState: AuthState = { needed: false, reason: 'none' };
+/**
+ * Bumped whenever the token changes. A request answered 401 only signs the user out when it was sent with the
+ * current token: a request still in flight from before a login must not bring the login form back.
+ */
+let generation = 0;
+
+/** A HoneError of a throttled request carries how long to wait (Retry-After), in seconds. */
+export type ApiError = HoneError & { retryAfterS?: number };
 
 export function getToken(): string | null {
   try {
     return localStorage.getItem(TOKEN_KEY);
   } catch {
-    return null;
+    return memoryToken;
   }
 }
 
+let memoryToken: string | null = null;
 function setToken(token: string | null): void {
+  generation++;
+  memoryToken = token;
   try {
     if (token) localStorage.setItem(TOKEN_KEY, token);
     else localStorage.removeItem(TOKEN_KEY);
@@ -25,17 +46,42 @@ function setToken(token: string | null): void {
   }
 }
 
-export function onAuthNeeded(l: AuthListener): () => void {
+/** The user name last signed in with on this browser, to fill in the form. */
+export function lastUsername(): string {
+  try {
+    return localStorage.getItem(USERNAME_KEY) ?? '';
+  } catch {
+    return '';
+  }
+}
+
+export function authStatus(): AuthState {
+  return authState;
+}
+
+export function onAuthChange(l: AuthListener): () => void {
   authListeners.add(l);
-  l(authNeeded);
   return () => authListeners.delete(l);
 }
 
-function setAuthNeeded(v: boolean): void {
-  if (authNeeded === v) return;
-  authNeeded = v;
-  for (const l of authListeners) l(v);
+function setAuth(needed: boolean, reason: AuthReason): void {
+  if (authState.needed === needed && authState.reason === reason) return;
+  authState = { needed, reason };
+  for (const l of [...authListeners]) l(authState);
 }
+
+/** No token stored: the login form comes up at once, without a request that would only be refused. */
+if (!getToken()) authState = { needed: true, reason: 'none' };
+
+// Another tab signed in or out: follow it (the token is shared through localStorage).
+if (typeof window !== 'undefined')
+  window.addEventListener('storage', (e) => {
+    if (e.key !== TOKEN_KEY && e.key !== null) return;
+    generation++;
+    const t = getToken();
+    if (!t) setAuth(true, 'signed-out');
+    else if (authState.needed) setAuth(false, 'none');
+  });
 
 export function authHeaders(): Record<string, string> {
   const t = getToken();
@@ -49,39 +95,91 @@ export async function api<T>(path: string, init: RequestInit & { json?: unknown 
     headers['Content-Type'] = 'application/json';
     body = JSON.stringify(init.json);
   }
-  return apiResponse<T>(await fetch(`/api/v1${path}`, { ...init, headers, body }));
+  const sent = generation;
+  return apiResponse<T>(await fetch(`/api/v1${path}`, { ...init, headers, body }), sent);
 }
 
-/** Turns a response into data or a HoneError, handling 401 (used for prefetched responses too). */
-export async function apiResponse<T>(res: Response): Promise<T> {
-  if (res.status === 401) {
-    setToken(null);
-    setAuthNeeded(true);
+/** Seconds to wait from a Retry-After header (delta-seconds or an HTTP date); undefined when absent or unreadable. */
+export function parseRetryAfter(h: string | null, now = Date.now()): number | undefined {
+  if (!h) return undefined;
+  const s = h.trim();
+  if (/^\d+$/.test(s)) return Number(s);
+  const t = Date.parse(s);
+  return Number.isFinite(t) ? Math.max(0, Math.ceil((t - now) / 1000)) : undefined;
+}
+
+/** A 401 answer to a request sent with the current token: the session is over, the login form comes back. */
+function unauthenticated(sent: number): void {
+  if (sent !== generation) return;
+  const had = getToken() !== null;
+  setToken(null);
+  setAuth(true, had ? 'expired' : 'none');
+}
+
+async function errorOf(res: Response): Promise<ApiError> {
+  let body: unknown;
+  try {
+    body = await res.json();
+  } catch {
+    /* not JSON */
   }
-  if (!res.ok) {
-    let body: unknown;
-    try {
-      body = await res.json();
-    } catch {
-      /* not JSON */
-    }
-    throw HoneError.fromResponse(res.status, body, res.statusText || `request failed (${res.status})`);
-  }
+  const err: ApiError = HoneError.fromResponse(res.status, body, res.statusText || `request failed (${res.status})`);
+  if (res.status === 429 || res.status === 503) err.retryAfterS = parseRetryAfter(res.headers.get('Retry-After'));
+  return err;
+}
+
+/**
+ * Turns a response into data or an ApiError, handling 401 (used for prefetched responses too). `sent` is the
+ * token generation the request went out with (default: the current one).
+ */
+export async function apiResponse<T>(res: Response, sent = generation): Promise<T> {
+  if (res.status === 401) unauthenticated(sent);
+  if (!res.ok) throw await errorOf(res);
   if (res.status === 204) return undefined as T;
   return (await res.json()) as T;
 }
 
-export async function login(username: string, password: string): Promise<void> {
-  const { token } = await api<{ token: string }>('/auth/login', { method: 'POST', json: { username, password } });
-  setToken(token);
-  setAuthNeeded(false);
+/**
+ * POST /auth/login. A refusal (wrong password: 401, throttled: 429 with `retryAfterS`) is thrown with the
+ * master's message and does not touch the current session.
+ */
+export async function login(username: string, password: string): Promise<LoginResult> {
+  const res = await fetch('/api/v1/auth/login', {
+    method: 'POST',
+    headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+  if (!res.ok) throw await errorOf(res);
+  const result = (await res.json()) as LoginResult;
+  setToken(result.token);
+  try {
+    localStorage.setItem(USERNAME_KEY, result.user?.username ?? username);
+  } catch {
+    /* storage disabled */
+  }
+  setAuth(false, 'none');
+  return result;
+}
+
+/** POST /auth/logout (revokes the session on the master, best effort), then forgets the token here. */
+export async function logout(): Promise<void> {
+  const headers = authHeaders();
+  setToken(null);
+  setAuth(true, 'signed-out');
+  if (!headers.Authorization) return;
+  try {
+    await fetch('/api/v1/auth/logout', { method: 'POST', headers });
+  } catch {
+    /* the master is unreachable: the token is gone from this browser all the same */
+  }
 }
 
 /** Saves a download that may need the bearer token (a plain link cannot send headers). */
 export async function download(path: string, filename: string): Promise<void> {
+  const sent = generation;
   const res = await fetch(`/api/v1${path}`, { headers: authHeaders() });
-  if (res.status === 401) setAuthNeeded(true);
-  if (!res.ok) throw HoneError.fromResponse(res.status, undefined, `download failed (${res.status})`);
+  if (res.status === 401) unauthenticated(sent);
+  if (!res.ok) throw await errorOf(res);
   saveBlob(await res.blob(), filename);
 }
 

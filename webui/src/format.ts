@@ -36,10 +36,16 @@ export function flattenHParams(h: Record<string, unknown>, prefix = ''): Record<
   return out;
 }
 
+/**
+ * CSV with stored text in it (hyperparameter values, metric names, failures). A text cell that a spreadsheet
+ * would read as a formula (`=HYPERLINK(…)`, `+`, `-`, `@`, a leading tab or CR) gets a leading `'`, as OWASP
+ * advises; numbers, and text that is a number (`-0.5`), are left as they are.
+ */
 export function toCsv(header: string[], rows: unknown[][]): string {
   const cell = (v: unknown): string => {
     if (v === null || v === undefined) return '';
-    const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
+    let s = typeof v === 'object' ? JSON.stringify(v) : String(v);
+    if (typeof v !== 'number' && /^[=+\-@\t\r]/.test(s) && !/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(s)) s = `'${s}`;
     return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
   return [header, ...rows].map((r) => r.map(cell).join(',')).join('\n') + '\n';

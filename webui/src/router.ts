@@ -57,3 +57,4 @@ export function Link(props: AnchorHTMLAttributes<HTMLAnchorElement> & { to: stri
     },
   });
 }
+

@@ -1,7 +1,9 @@
 // One shared WebSocket to /api/v1/stream. Components subscribe to topics; the connection re-subscribes
 // and tells everyone to refetch after it reconnects (with exponential backoff), so a master restart heals by itself.
+// The user token goes in `?token=` (browsers cannot set headers on a WebSocket). While the login form is up the
+// stream is paused; after a login it connects again with the new token.
 import type { ExperimentSummary, MetricPoint, TaskLog, TrialSummary } from '@hone/protocol';
-import { getToken } from './api';
+import { api, getToken } from './api';
 
 export type StreamMessage =
   | { topic: string; type: 'experiment'; experiment: ExperimentSummary }
@@ -22,6 +24,8 @@ class Stream {
   private attempt = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private everOpened = false;
+  private paused = false;
+  private lastProbe = 0;
   status: StreamStatus = 'closed';
 
   subscribe(topic: string, h: Handler): () => void {
@@ -48,8 +52,26 @@ class Stream {
     return () => this.reconnectListeners.delete(l);
   }
 
+  /**
+   * Closes the socket and stays closed (the login form is up: the old token is no good). The next connection
+   * is a first one, not a reconnect: the pages that subscribe after the login load their data anyway.
+   */
+  pause(): void {
+    this.paused = true;
+    this.everOpened = false;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    const ws = this.ws;
+    this.ws = null;
+    ws?.close();
+    this.setStatus('closed');
+  }
+
   /** Drops the connection and reconnects at once (after a login, so the socket carries the new token). */
   reconnectNow(): void {
+    this.paused = false;
     this.attempt = 0;
     if (this.timer) {
       clearTimeout(this.timer);
@@ -81,12 +103,13 @@ class Stream {
   }
 
   private ensure(): void {
-    if (this.ws || this.timer) return;
+    if (this.ws || this.timer || this.paused) return;
     this.connect();
   }
 
   private connect(): void {
     this.timer = null;
+    if (this.paused) return;
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const token = getToken();
     const url = `${proto}//${location.host}/api/v1/stream${token ? `?token=${encodeURIComponent(token)}` : ''}`;
@@ -99,7 +122,9 @@ class Stream {
       return;
     }
     this.ws = ws;
+    let opened = false;
     ws.onopen = () => {
+      opened = true;
       const reconnected = this.everOpened;
       this.everOpened = true;
       this.attempt = 0;
@@ -122,6 +147,7 @@ class Stream {
       if (this.ws === ws) {
         this.ws = null;
         this.setStatus('closed');
+        if (!opened) this.probeAuth();
         this.scheduleReconnect();
       }
     };
@@ -130,8 +156,18 @@ class Stream {
     };
   }
 
+  /**
+   * A refused upgrade looks the same as a master that is down (the browser hides the 401). One cheap REST call
+   * tells them apart: a 401 there brings the login form (api.ts); anything else is ignored. At most every 10 s.
+   */
+  private probeAuth(): void {
+    if (!getToken() || Date.now() - this.lastProbe < 10_000) return;
+    this.lastProbe = Date.now();
+    api('/auth/me').catch(() => undefined);
+  }
+
   private scheduleReconnect(): void {
-    if (this.timer) return;
+    if (this.timer || this.paused) return;
     // 0.5 s, 1 s, 2 s … capped at 10 s, with jitter so many tabs don't reconnect in lockstep.
     const base = Math.min(10_000, 500 * 2 ** this.attempt++);
     const delay = base / 2 + Math.random() * (base / 2);

@@ -7,7 +7,10 @@ import { chromium, type Browser } from 'playwright-core';
 import { REPO_ROOT } from './master';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'];
+// LocalNetworkAccessChecks: the tests fulfil page documents themselves (session.ts adds a strict CSP to them), and
+// Chromium counts a fulfilled document as public, refusing its WebSocket to the loopback master. A page the
+// master serves itself is same-origin and never meets the check.
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync', '--disable-features=LocalNetworkAccessChecks'];
 
 /** Why browser tests cannot run here, or null when they can. */
 export function browserUnavailable(): string | null {
@@ -31,7 +34,7 @@ function newestMtime(dir: string): number {
 export function ensureBuilt(): void {
   const webui = path.join(REPO_ROOT, 'webui');
   const index = path.join(webui, 'dist/index.html');
-  const srcTime = Math.max(newestMtime(path.join(webui, 'src')), fs.statSync(path.join(webui, 'index.html')).mtimeMs, fs.statSync(path.join(webui, 'vite.config.ts')).mtimeMs);
+  const srcTime = Math.max(newestMtime(path.join(webui, 'src')), newestMtime(path.join(webui, 'public')), fs.statSync(path.join(webui, 'index.html')).mtimeMs, fs.statSync(path.join(webui, 'vite.config.ts')).mtimeMs);
   if (fs.existsSync(index) && fs.statSync(index).mtimeMs >= srcTime) return;
   const local = path.join(webui, 'node_modules/vite/bin/vite.js');
   const vite = fs.existsSync(local) ? local : path.join(REPO_ROOT, 'node_modules/vite/bin/vite.js');

@@ -8,14 +8,13 @@ import { POINT_BUDGET, curvesPath, pointsPerSeries } from '../src/curves';
 import { ema, toCsv } from '../src/format';
 import { REPO_ROOT } from './master';
 
-/** Runs the inline boot script of index.html against a fake browser and returns the curves URL it requests. */
-async function bootCurvesPath(pathname: string, search: string, detail: { id: number; numTrials: number; metric: string; trials: unknown[] }): Promise<string | null> {
-  const html = fs.readFileSync(path.join(REPO_ROOT, 'webui/index.html'), 'utf8');
-  const script = /<script>([\s\S]*?)<\/script>/.exec(html)![1]!;
+/** Runs index.html's boot script (public/boot.js) against a fake browser and returns the curves URL it requests. */
+async function bootCurvesPath(pathname: string, search: string, detail: { id: number; numTrials: number; metric: string; trials: unknown[] }, token: string | null = 'hone_test'): Promise<string | null> {
+  const script = fs.readFileSync(path.join(REPO_ROOT, 'webui/public/boot.js'), 'utf8');
   const requested: string[] = [];
   const ctx: Record<string, unknown> = {
     location: { pathname, search },
-    localStorage: { getItem: () => null },
+    localStorage: { getItem: (k: string) => (k === 'hone.token' ? token : null) },
     URLSearchParams,
     fetch: (url: string) => {
       requested.push(url);
@@ -52,10 +51,22 @@ describe('curves request', () => {
     }
   });
 
-  it('is not started by the boot script on other pages', async () => {
+  it('is not started by the boot script on other pages, nor without a token (the login form comes up)', async () => {
     const detail = { id: 12, numTrials: 3, metric: 'loss', trials: [] };
     expect(await bootCurvesPath('/experiments/12/trials', '', detail)).toBeNull();
     expect(await bootCurvesPath('/experiments', '', detail)).toBeNull();
+    expect(await bootCurvesPath('/experiments/12', '', detail, null)).toBeNull();
+  });
+
+  it("is loaded from a file, not inline: the master's CSP allows no inline script", () => {
+    const html = fs.readFileSync(path.join(REPO_ROOT, 'webui/index.html'), 'utf8');
+    const scripts = [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)];
+    expect(scripts.length).toBeGreaterThan(0);
+    for (const [, attrs, body] of scripts) {
+      expect(attrs).toMatch(/\bsrc=/);
+      expect(body!.trim()).toBe('');
+    }
+    expect(html).not.toMatch(/\son[a-z]+=|style=|<style|data:/i);
   });
 });
 
@@ -72,5 +83,10 @@ describe('formatting', () => {
 
   it('quotes CSV cells that need it', () => {
     expect(toCsv(['a', 'b'], [[1, 'x,y'], [null, 'say "hi"'], [{ k: 1 }, undefined]])).toBe('a,b\n1,"x,y"\n,"say ""hi"""\n"{""k"":1}",\n');
+  });
+
+  it('keeps stored text from running as a spreadsheet formula, numbers as they are', () => {
+    const csv = toCsv(['=cmd|calc', 'b'], [['=HYPERLINK("http://x")', -0.5], ['+1+2', '-3'], ['@SUM(A1)', '-1e-3'], ['\tx', 'ok'], ['-', 'a-b']]);
+    expect(csv.split('\n')).toEqual(["'=cmd|calc,b", `"'=HYPERLINK(""http://x"")",-0.5`, "'+1+2,-3", "'@SUM(A1),-1e-3", "'\tx,ok", "'-,a-b", '']);
   });
 });

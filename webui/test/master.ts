@@ -8,6 +8,9 @@ import type { QueryFn } from './seed';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
+/** The password of the `admin` user every test master bootstraps (HONE_ADMIN_PASSWORD). */
+export const ADMIN_PASSWORD = 'test-admin-password';
+
 export interface RunningMaster {
   url: string;
   dataDir: string;
@@ -35,7 +38,8 @@ export async function seedDatabase<T>(dataDir: string, seed: (q: QueryFn) => Pro
 
 export async function startMaster(dataDir: string, opts: { timeoutMs?: number; extraArgs?: string[]; port?: number } = {}): Promise<RunningMaster> {
   const args = ['--import', 'tsx', 'master/src/main.ts', '--port', String(opts.port ?? 0), '--data-dir', dataDir, '--webui-dir', path.join(REPO_ROOT, 'webui/dist'), ...(opts.extraArgs ?? [])];
-  const proc = spawn(process.execPath, args, { cwd: REPO_ROOT, env: { ...process.env, HONE_LOG_LEVEL: process.env.HONE_LOG_LEVEL ?? 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const env = { ...process.env, HONE_LOG_LEVEL: process.env.HONE_LOG_LEVEL ?? 'warn', HONE_ADMIN_PASSWORD: ADMIN_PASSWORD };
+  const proc = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`master did not start within ${opts.timeoutMs ?? 60_000} ms:\n${out}`)), opts.timeoutMs ?? 60_000);
@@ -68,4 +72,24 @@ export async function startMaster(dataDir: string, opts: { timeoutMs?: number; e
         proc.kill('SIGTERM');
       }),
   };
+}
+
+/** Signs in through the API (POST /auth/login) and returns the session token. */
+export async function apiLogin(masterUrl: string, username = 'admin', password = ADMIN_PASSWORD): Promise<string> {
+  const res = await fetch(`${masterUrl}/api/v1/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username, password }) });
+  const body = (await res.json()) as { token?: string; error?: { message: string } };
+  if (!res.ok || !body.token) throw new Error(`login as ${username} failed (${res.status}): ${body.error?.message ?? JSON.stringify(body)}`);
+  return body.token;
+}
+
+/** Creates a user as an admin (POST /users) and returns their session token. */
+export async function createUser(masterUrl: string, adminToken: string, username: string, opts: { password?: string; admin?: boolean } = {}): Promise<string> {
+  const password = opts.password ?? `${username}-password-1234`;
+  const res = await fetch(`${masterUrl}/api/v1/users`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${adminToken}` },
+    body: JSON.stringify({ username, password, admin: opts.admin ?? false }),
+  });
+  if (!res.ok) throw new Error(`creating user ${username} failed (${res.status}): ${await res.text()}`);
+  return apiLogin(masterUrl, username, password);
 }

@@ -86,7 +86,8 @@ function configYaml(o: SeedExperimentOptions): string {
   const searcher = o.searcher ?? 'random';
   const len = seededLength(o);
   const maxTrials = o.maxTrials === undefined ? Math.max(1, o.trials) : o.maxTrials;
-  return `name: ${o.name}
+  // Names, descriptions and labels are quoted (JSON is YAML): tests seed markup and odd characters in them.
+  return `name: ${JSON.stringify(o.name)}
 ${o.description ? `description: ${JSON.stringify(o.description)}\n` : ''}entrypoint: model_def:MnistTrial
 hyperparameters:
 ${o.hyperparameters ?? DEFAULT_HYPERPARAMETERS}
@@ -101,7 +102,7 @@ ${searcher === 'adaptive_asha' ? '  max_rungs: 4\n  divisor: 4\n  mode: standard
 checkpoint_storage:
   type: shared_fs
   host_path: /tmp/hone-checkpoints
-${o.labels?.length ? `labels: [${o.labels.join(', ')}]\n` : ''}`;
+${o.labels?.length ? `labels: [${o.labels.map((l) => JSON.stringify(l)).join(', ')}]\n` : ''}`;
 }
 
 function toConfig(yaml: string): unknown {
@@ -275,7 +276,7 @@ export async function seedStandard(query: QueryFn): Promise<StandardFixture> {
   });
   const asha = await seedExperiment(query, { name: 'bert-asha', state: 'COMPLETED', searcher: 'adaptive_asha', trials: 40, points: 16, startedMinutesAgo: 200, owner: 'bob' });
   others.push(await seedExperiment(query, { name: 'gpt-tiny-bayes', state: 'PAUSED', searcher: 'bayesian', trials: 6, points: 12, startedMinutesAgo: 90 }));
-  const active = await seedExperiment(query, { name: 'mnist-live', state: 'ACTIVE', searcher: 'random', trials: 3, points: 10, startedMinutesAgo: 15, logLines: 10 });
+  const active = await seedExperiment(query, { name: 'mnist-live', state: 'ACTIVE', searcher: 'random', trials: 3, points: 10, startedMinutesAgo: 15, logLines: 40 });
   await seedAgents(query, [{ id: 'agent-1', gpus: 4 }]);
   // The live experiment's ACTIVE trial runs on two GPUs of agent-1; the paused experiment's trials wait.
   const paused = others[others.length - 1]!;

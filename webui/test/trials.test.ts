@@ -111,7 +111,7 @@ describeBrowser('web UI: watching trials (browser)', () => {
   afterAll(async () => s && (await s.close()));
 
   const open = (urlPath: string, before?: (page: Page) => Promise<void>) => openPage(s.ctx, s.master.url + urlPath, before);
-  const getJson = async <T,>(p: string): Promise<T> => (await (await fetch(`${s.master.url}/api/v1${p}`)).json()) as T;
+  const getJson = async <T,>(p: string): Promise<T> => (await (await s.api(p)).json()) as T;
 
   /** Opens a page whose live stream the test can add messages to, as the master would send them. */
   async function openLive(urlPath: string): Promise<{ page: Page; errors: string[]; send: (m: unknown) => void }> {

@@ -1,13 +1,19 @@
 // Pause / activate / kill, each behind a confirmation dialog. Used by the list and the experiment header.
+// A user who may not change the experiment (not its owner, not an admin) sees the buttons disabled with the
+// reason as their tooltip; a refusal by the master (403, e.g. rights changed meanwhile) is shown in the dialog.
 import { useState } from 'react';
 import type { ExperimentState, ExperimentSummary } from '@hone/protocol';
 import { api } from '../api';
+import { actionError } from '../actionError';
+import { useCurrentUser } from '../session';
+import { mayChangeExperiment, type ExperimentVerb } from '../permissions';
 import { ConfirmDialog } from './ConfirmDialog';
 
-type Action = 'pause' | 'activate' | 'kill';
+type Action = ExperimentVerb;
 const TERMINAL: ExperimentState[] = ['COMPLETED', 'CANCELED', 'ERROR'];
 
 export function ExperimentActions({ exp, onDone, compact }: { exp: ExperimentSummary; onDone: (e: ExperimentSummary) => void; compact?: boolean }) {
+  const user = useCurrentUser();
   const [pending, setPending] = useState<Action | null>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -21,29 +27,36 @@ export function ExperimentActions({ exp, onDone, compact }: { exp: ExperimentSum
       onDone(e);
       setPending(null);
     } catch (err) {
-      setError((err as Error).message);
+      setError(actionError(err, `${pending} experiment ${exp.id}`));
     } finally {
       setBusy(false);
     }
   };
   const cls = compact ? 'btn btn-xs' : 'btn btn-sm';
+  const button = (a: Action, label: string, extra = '') => {
+    const perm = mayChangeExperiment(user, exp.user, a);
+    // A disabled button gets no mouse events in every browser; the wrapper carries the tooltip.
+    return (
+      <span className="action-wrap" title={perm.ok ? undefined : perm.reason}>
+        <button
+          type="button"
+          className={`${cls} ${extra}`.trim()}
+          data-action={a}
+          disabled={!perm.ok}
+          title={perm.ok ? undefined : perm.reason}
+          data-denied={perm.ok ? undefined : 'true'}
+          onClick={() => (setError(null), setPending(a))}
+        >
+          {label}
+        </button>
+      </span>
+    );
+  };
   return (
     <span className="actions" onClick={(e) => e.stopPropagation()}>
-      {exp.state === 'ACTIVE' && (
-        <button type="button" className={cls} data-action="pause" onClick={() => setPending('pause')}>
-          Pause
-        </button>
-      )}
-      {exp.state === 'PAUSED' && (
-        <button type="button" className={cls} data-action="activate" onClick={() => setPending('activate')}>
-          Activate
-        </button>
-      )}
-      {!terminal && (
-        <button type="button" className={`${cls} btn-danger-ghost`} data-action="kill" onClick={() => setPending('kill')}>
-          Kill
-        </button>
-      )}
+      {exp.state === 'ACTIVE' && button('pause', 'Pause')}
+      {exp.state === 'PAUSED' && button('activate', 'Activate')}
+      {!terminal && button('kill', 'Kill', 'btn-danger-ghost')}
       {pending && (
         <ConfirmDialog
           title={`${pending[0]!.toUpperCase()}${pending.slice(1)} experiment ${exp.id}?`}

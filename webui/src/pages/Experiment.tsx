@@ -10,6 +10,7 @@ import { curvesPath } from '../curves';
 import { prefetch } from '../prefetch';
 import { TrialsTab } from './ExperimentTrials';
 import { HparamsTab, RungsTab } from './ExperimentHparams';
+import { ActivityTab, LastChange } from './ExperimentActivity';
 import { toRows } from './trialColumns';
 import { plannedTrials } from '../experimentConfig';
 import type { Highlight } from './highlight';
@@ -36,11 +37,19 @@ export function ExperimentPage({ id, tab }: { id: number; tab: string }) {
   // The curves tab appends streamed points itself; a full (re-downsampled) refetch at most once a minute.
   const bumpMetrics = useThrottle(() => setMetricsEpoch((e) => e + 1), 60_000);
   const reloadNames = useThrottle(names.reload, 10000);
+  // A change of state or scheduling settings is an audited action: the detail (with its audit) is read again,
+  // at most every 2 s, so the activity shows who did it (the stream's summary does not carry the audit).
+  const reloadAudit = useThrottle(detail.reload, 2000);
 
   // Live: experiment and trial messages patch the page in place; metric messages are appended by the curves
   // tab and only schedule a throttled full refresh (≤ one request a minute however many trials report).
   useSubscription(`experiment:${id}`, (m) => {
-    if (m.type === 'experiment') detail.setData((d) => d && { ...d, ...m.experiment, config: d.config, configYaml: d.configYaml, trials: d.trials, rungs: d.rungs });
+    if (m.type === 'experiment') {
+      const e = m.experiment;
+      const was = detail.data;
+      detail.setData((d) => d && { ...d, ...e, config: d.config, configYaml: d.configYaml, trials: d.trials, rungs: d.rungs, audit: d.audit });
+      if (was && (was.state !== e.state || was.priority !== e.priority || was.weight !== e.weight || was.maxSlots !== e.maxSlots)) reloadAudit();
+    }
     else if (m.type === 'trial') {
       // Trial updates are applied in batches, once per animation frame, so a busy experiment re-sorts its
       // 1,000-row table a few times per second at most.
@@ -94,6 +103,7 @@ export function ExperimentPage({ id, tab }: { id: number; tab: string }) {
     ['hyperparameters', 'Hyperparameters'],
     ...(d.rungs && d.rungs.length ? ([['rungs', 'Rungs']] as Array<[string, string]>) : []),
     ['config', 'Config'],
+    ['activity', d.audit?.length ? `Activity (${d.audit.length})` : 'Activity'],
   ];
   const cfg = d.config;
   const planned = plannedTrials(cfg);
@@ -112,7 +122,13 @@ export function ExperimentPage({ id, tab }: { id: number; tab: string }) {
           <StateBadge state={d.state} />
           <Progress value={d.progress} testId="experiment-progress" />
           <span className="spacer" />
-          <ExperimentActions exp={d} onDone={(e) => detail.setData((x) => x && { ...x, ...e, config: x.config, configYaml: x.configYaml, trials: x.trials, rungs: x.rungs })} />
+          <ExperimentActions
+            exp={d}
+            onDone={(e) => {
+              detail.setData((x) => x && { ...x, ...e, config: x.config, configYaml: x.configYaml, trials: x.trials, rungs: x.rungs, audit: x.audit });
+              reloadAudit();
+            }}
+          />
         </div>
         <dl className="facts">
           <div><dt>Searcher</dt><dd>{d.searcher}</dd></div>
@@ -123,12 +139,24 @@ export function ExperimentPage({ id, tab }: { id: number; tab: string }) {
           <div><dt>Slots/trial</dt><dd>{cfg?.resources?.slots_per_trial ?? '–'}</dd></div>
           <div><dt>Pool</dt><dd>{d.resourcePool}</dd></div>
           <div><dt>Priority</dt><dd>{d.priority}</dd></div>
-          <div><dt>User</dt><dd>{d.user}</dd></div>
+          <div><dt>Owner</dt><dd data-testid="owner">{d.user}</dd></div>
           <div><dt>Started</dt><dd>{formatLocalTime(d.startTime)}</dd></div>
           <div><dt>Duration</dt><dd>{formatDuration(d.startTime, d.endTime, now)}</dd></div>
-          {d.labels.length > 0 && <div><dt>Labels</dt><dd>{d.labels.join(', ')}</dd></div>}
+          {d.labels.length > 0 && (
+            <div>
+              <dt>Labels</dt>
+              <dd data-testid="labels">
+                {d.labels.map((l, i) => (
+                  <span key={i} className="label-chip">
+                    {l}
+                  </span>
+                ))}
+              </dd>
+            </div>
+          )}
         </dl>
-        {cfg?.description && <p className="desc">{cfg.description}</p>}
+        {cfg?.description && <p className="desc" data-testid="description">{cfg.description}</p>}
+        <LastChange audit={d.audit} />
       </div>
       <nav className="tabs" role="tablist">
         {tabs.map(([k, label]) => (
@@ -147,6 +175,7 @@ export function ExperimentPage({ id, tab }: { id: number; tab: string }) {
             {d.configYaml}
           </pre>
         )}
+        {tab === 'activity' && <ActivityTab audit={d.audit} />}
         {!tabs.some(([k]) => k === tab) && <div className="muted">Unknown tab “{tab}”.</div>}
       </div>
     </div>

@@ -12,6 +12,8 @@ import { anyFailure, trialColumns, varyingHparamKeys, type TrialRow } from './tr
 import { lengthUnit } from '../experimentConfig';
 import { exportTrialsCsv } from './ExperimentTrials';
 import type { Highlight } from './highlight';
+import { notify } from '../components/Toasts';
+import { actionError } from '../actionError';
 
 interface ExperimentMetrics {
   metric: string;
@@ -171,7 +173,7 @@ export function CurvesTab({ exp, rows, names, hl, epoch }: { exp: ExperimentDeta
           </select>
         </label>
         <span className="spacer" />
-        <button type="button" className="btn btn-sm" onClick={() => void exportHistory()} data-testid="export-metrics">
+        <button type="button" className="btn btn-sm" onClick={() => exportHistory().catch((err) => notify(actionError(err, 'export the metric history')))} data-testid="export-metrics">
           ⤓ Metric history CSV
         </button>
         <button type="button" className="btn btn-sm" onClick={() => exportTrialsCsv(exp, sorted)} data-testid="export-trials">

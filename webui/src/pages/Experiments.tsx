@@ -29,7 +29,7 @@ const COLUMNS: Col[] = [
   { key: 'trials', title: 'Trials', sort: 'numTrials', cls: 'num', render: (e) => <span title={Object.entries(e.trialStates).map(([k, v]) => `${k}: ${v}`).join(', ')}>{e.numTrials}</span> },
   { key: 'searcher', title: 'Searcher', render: (e) => e.searcher },
   { key: 'best', title: 'Best metric', sort: 'bestMetric', cls: 'num', render: (e) => <span title={`${e.metric} (${e.smallerIsBetter ? 'min' : 'max'})`}>{formatMetric(e.bestMetric)}</span> },
-  { key: 'user', title: 'User', render: (e) => e.user },
+  { key: 'user', title: 'Owner', render: (e) => <span data-testid="owner">{e.user}</span> },
   { key: 'start', title: 'Start time', sort: 'startTime', cls: 'nowrap', render: (e) => formatLocalTime(e.startTime) },
   { key: 'duration', title: 'Duration', cls: 'num nowrap', render: (e, now) => formatDuration(e.startTime, e.endTime, now) },
   { key: 'pool', title: 'Pool', render: (e) => e.resourcePool },

@@ -10,6 +10,8 @@ import { Progress, StateBadge } from '../components/StateBadge';
 import { LineChart, type CurveSeries } from '../components/LineChart';
 import { LogViewer } from './LogViewer';
 import { EmptyRow } from '../components/EmptyRow';
+import { notify } from '../components/Toasts';
+import { actionError } from '../actionError';
 
 interface TrialMetrics {
   group: string;
@@ -285,7 +287,7 @@ function Checkpoints({ list }: { list: CheckpointInfo[] }) {
                       onClick={(e) => {
                         if (!getToken()) return;
                         e.preventDefault();
-                        void download(`/checkpoints/${c.uuid}/download`, `checkpoint-${c.uuid}.tar.gz`);
+                        download(`/checkpoints/${c.uuid}/download`, `checkpoint-${c.uuid}.tar.gz`).catch((err) => notify(actionError(err, `download checkpoint ${c.uuid.slice(0, 8)}`)));
                       }}
                     >
                       ⤓ Download

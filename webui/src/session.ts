@@ -1,0 +1,56 @@
+// The signed-in user (GET /auth/me, or the user a login returned), for the user menu and the permission checks.
+// null while unknown: the UI then leaves every action enabled and lets the master decide.
+import { useSyncExternalStore } from 'react';
+import type { UserInfo } from '@hone/protocol/auth';
+import { TOKEN_KEY, api, authStatus, getToken, login as apiLogin, logout as apiLogout, onAuthChange } from './api';
+
+let user: UserInfo | null = null;
+const listeners = new Set<() => void>();
+
+function setUser(u: UserInfo | null): void {
+  if (u === user) return;
+  user = u;
+  for (const l of [...listeners]) l();
+}
+
+export function currentUser(): UserInfo | null {
+  return user;
+}
+
+export function useCurrentUser(): UserInfo | null {
+  return useSyncExternalStore(
+    (l) => (listeners.add(l), () => listeners.delete(l)),
+    () => user,
+  );
+}
+
+let loading: Promise<void> | null = null;
+/** Asks the master who the token belongs to; a 401 brings the login form back (api.ts). */
+export function loadCurrentUser(): Promise<void> {
+  if (!getToken()) return Promise.resolve();
+  loading ??= api<UserInfo>('/auth/me').then(
+    (u) => setUser(u),
+    () => undefined,
+  ).finally(() => (loading = null));
+  return loading;
+}
+
+export async function signIn(username: string, password: string): Promise<UserInfo> {
+  const r = await apiLogin(username, password);
+  setUser(r.user);
+  return r.user;
+}
+
+export async function signOut(): Promise<void> {
+  setUser(null);
+  await apiLogout();
+}
+
+onAuthChange((s) => {
+  if (s.needed) setUser(null);
+});
+// Another tab signed in as someone else: ask again.
+if (typeof window !== 'undefined')
+  window.addEventListener('storage', (e) => {
+    if ((e.key === TOKEN_KEY || e.key === null) && !authStatus().needed) void loadCurrentUser();
+  });
