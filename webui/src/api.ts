@@ -46,6 +46,15 @@ function setToken(token: string | null): void {
   }
 }
 
+/** Remembers who is signed in, so that the form asks only for the password when their session ends. */
+export function rememberUsername(username: string): void {
+  try {
+    localStorage.setItem(USERNAME_KEY, username);
+  } catch {
+    /* storage disabled */
+  }
+}
+
 /** The user name last signed in with on this browser, to fill in the form. */
 export function lastUsername(): string {
   try {
@@ -152,11 +161,7 @@ export async function login(username: string, password: string): Promise<LoginRe
   if (!res.ok) throw await errorOf(res);
   const result = (await res.json()) as LoginResult;
   setToken(result.token);
-  try {
-    localStorage.setItem(USERNAME_KEY, result.user?.username ?? username);
-  } catch {
-    /* storage disabled */
-  }
+  rememberUsername(result.user?.username ?? username);
   setAuth(false, 'none');
   return result;
 }

@@ -2,7 +2,7 @@
 // null while unknown: the UI then leaves every action enabled and lets the master decide.
 import { useSyncExternalStore } from 'react';
 import type { UserInfo } from '@hone/protocol/auth';
-import { TOKEN_KEY, api, authStatus, getToken, login as apiLogin, logout as apiLogout, onAuthChange } from './api';
+import { TOKEN_KEY, api, authStatus, getToken, login as apiLogin, logout as apiLogout, onAuthChange, rememberUsername } from './api';
 
 let user: UserInfo | null = null;
 const listeners = new Set<() => void>();
@@ -10,6 +10,7 @@ const listeners = new Set<() => void>();
 function setUser(u: UserInfo | null): void {
   if (u === user) return;
   user = u;
+  if (u) rememberUsername(u.username);
   for (const l of [...listeners]) l();
 }
 
