@@ -107,7 +107,7 @@ describeBrowser('signing in (browser)', () => {
     const ctx = await s.newContext(await apiLogin(s.master.url, 'xavier', password('xavier')));
     const sockets: string[] = [];
     const deep = `/experiments/${s.fx.active.id}?metric=accuracy`;
-    const { page, errors } = await openPage(ctx, s.master.url + deep, (p) => void p.on('websocket', (ws) => sockets.push(ws.url())));
+    const { page, errors } = await openPage(ctx, s.master.url + deep, async (p) => void p.on('websocket', (ws) => sockets.push(ws.url())));
     await page.waitForSelector('[data-testid="connection"][data-status="open"]');
     const first = (await storedToken(page))!;
     expect(sockets.at(-1)).toContain(`token=${encodeURIComponent(first)}`);
