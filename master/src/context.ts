@@ -11,6 +11,7 @@ import type { MetricStore } from './experiments/metricStore';
 import type { ResourceManager } from './rm/resourceManager';
 import type { AgentHub } from './rm/agents/agentHub';
 import type { TaskAuth } from './api/taskAuth';
+import type { UserAuth } from './auth/userAuth';
 import { DEFAULT_MAX_GRID_POINTS } from '@hone/protocol/grid';
 
 export interface MasterOptions {
@@ -24,6 +25,8 @@ export interface MasterOptions {
   advertisedUrl?: string;
   /** Largest accepted model directory (gzipped tar), bytes. */
   maxContextBytes: number;
+  /** Largest checkpoint file the master stores (master-hosted storage). */
+  maxCheckpointFileBytes: number;
   /** Largest grid search accepted, in points (the product of every hyperparameter's value count). */
   maxGridPoints: number;
   agentGraceMs: number;
@@ -31,6 +34,12 @@ export interface MasterOptions {
   schedulerPolicy: 'priority' | 'fair_share';
   fit: 'best' | 'worst';
   preemption: boolean;
+  /** How long a sign-in session lasts. */
+  sessionTtlMs: number;
+  /** Serve /metrics without a token (for Prometheus on a private network). */
+  metricsPublic: boolean;
+  /** Password of the `admin` user created when the database has no user; generated and printed when absent. */
+  adminPassword?: string;
   logLevel: string;
   /** Where log lines (JSON, one per line) go; default stdout. */
   logStream?: { write(line: string): void };
@@ -43,11 +52,14 @@ export const DEFAULT_OPTIONS: MasterOptions = {
   dataDir: path.resolve('.hone'),
   maxContextBytes: 96 * 1024 * 1024,
   maxGridPoints: DEFAULT_MAX_GRID_POINTS,
+  maxCheckpointFileBytes: 4 * 1024 * 1024 * 1024,
   agentGraceMs: 60_000,
   preemptionTimeoutMs: 60_000,
   schedulerPolicy: 'priority',
   fit: 'best',
   preemption: true,
+  sessionTtlMs: 7 * 24 * 3600 * 1000,
+  metricsPublic: false,
   logLevel: 'info',
 };
 
@@ -61,6 +73,9 @@ export interface MasterContext {
   /** Agent connections (the agent resource manager's sockets). */
   agents: AgentHub;
   taskAuth: TaskAuth;
+  userAuth: UserAuth;
+  /** Largest JSON body: of most routes, and of POST /experiments (it carries the model directory). */
+  bodyLimits: { default: number; context: number };
   log: Logger;
   /** Where master-hosted checkpoints live. */
   checkpointDir: string;

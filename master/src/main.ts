@@ -14,6 +14,9 @@ const { values } = parseArgs({
     'advertised-url': { type: 'string' },
     'max-context-mib': { type: 'string' },
     'max-grid-points': { type: 'string' },
+    'max-checkpoint-file-mib': { type: 'string' },
+    'session-ttl-h': { type: 'string' },
+    'metrics-public': { type: 'boolean' },
     'agent-grace-s': { type: 'string' },
     'preemption-timeout-s': { type: 'string' },
     'scheduler': { type: 'string' },
@@ -36,6 +39,10 @@ if (values.help) {
   --advertised-url URL     URL agents and trials use to reach the master (HONE_ADVERTISED_URL)
   --max-context-mib N      largest model directory accepted, compressed (HONE_MAX_CONTEXT_MIB, default 96)
   --max-grid-points N      largest grid search accepted, in points (HONE_MAX_GRID_POINTS, default 10000)
+  --max-checkpoint-file-mib N  largest checkpoint file kept by the master (HONE_MAX_CHECKPOINT_FILE_MIB, default 4096)
+  --session-ttl-h N        how long a sign-in lasts (HONE_SESSION_TTL_H, default 168 = 7 days)
+  --metrics-public         serve /metrics without a token (HONE_METRICS_PUBLIC=1), for Prometheus on a private network
+  HONE_ADMIN_PASSWORD      password of the first user, admin, when the database has no user (else one is generated and printed)
   --agent-grace-s N        how long a vanished agent's tasks are kept before they are retried (default 60)
   --preemption-timeout-s N how long a preempted trial may take to checkpoint and exit (default 60)
   --scheduler P            priority | fair_share (HONE_SCHEDULER, default priority)
@@ -72,6 +79,10 @@ const opts: Partial<MasterOptions> = {
   agentToken: values['agent-token'] ?? env.HONE_AGENT_TOKEN ?? undefined,
   advertisedUrl: values['advertised-url'] ?? env.HONE_ADVERTISED_URL ?? undefined,
   maxContextBytes: (num(values['max-context-mib'] ?? env.HONE_MAX_CONTEXT_MIB, '--max-context-mib') ?? 96) * 1024 * 1024,
+  maxCheckpointFileBytes: (num(values['max-checkpoint-file-mib'] ?? env.HONE_MAX_CHECKPOINT_FILE_MIB, '--max-checkpoint-file-mib') ?? 4096) * 1024 * 1024,
+  sessionTtlMs: (num(values['session-ttl-h'] ?? env.HONE_SESSION_TTL_H, '--session-ttl-h') ?? 168) * 3600 * 1000,
+  metricsPublic: values['metrics-public'] ?? env.HONE_METRICS_PUBLIC === '1',
+  ...(env.HONE_ADMIN_PASSWORD ? { adminPassword: env.HONE_ADMIN_PASSWORD } : {}),
   maxGridPoints: num(values['max-grid-points'] ?? env.HONE_MAX_GRID_POINTS, '--max-grid-points') ?? DEFAULT_OPTIONS.maxGridPoints,
   agentGraceMs: (num(values['agent-grace-s'] ?? env.HONE_AGENT_GRACE_S, '--agent-grace-s') ?? 60) * 1000,
   preemptionTimeoutMs: (num(values['preemption-timeout-s'] ?? env.HONE_PREEMPTION_TIMEOUT_S, '--preemption-timeout-s') ?? 60) * 1000,
@@ -84,6 +95,10 @@ const opts: Partial<MasterOptions> = {
 
 try {
   const master = await startMaster(opts);
+  if (master.generatedAdminPassword) {
+    console.log(`Created the first user, admin, with password ${master.generatedAdminPassword} (shown once; change it with \`hone user change-password\`).`);
+  }
+  if (master.agentTokenFile) console.log(`Agents must present the agent token kept in ${master.agentTokenFile} (--token or HONE_AGENT_TOKEN).`);
   console.log(`Master listening at ${master.url}`);
   let closing = false;
   const shutdown = async () => {

@@ -1,4 +1,5 @@
 // The master process: fastify REST API + WebSockets, the experiment controller and the resource manager.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,8 +8,11 @@ import websocket from '@fastify/websocket';
 import swagger from '@fastify/swagger';
 import fastifyStatic from '@fastify/static';
 import compress from '@fastify/compress';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import pino from 'pino';
+import type { MasterInfo } from '@hone/protocol';
 import { API_PREFIX, TERMINAL_EXPERIMENT_STATES } from '@hone/protocol';
 import { MAX_AGENT_FRAME_BYTES } from '@hone/protocol/agentSchemas';
 import { collectCheckpoints } from './checkpoints/gc';
@@ -30,6 +34,11 @@ import { registerStreamRoutes } from './api/stream';
 import { registerAgentSocket } from './api/agentSocket';
 import { registerPrometheus } from './api/prometheus';
 import { TaskAuth } from './api/taskAuth';
+import { registerAuthHook } from './api/authHook';
+import { registerAuthRoutes } from './api/auth';
+import { registerUserRoutes } from './api/users';
+import { ensureAdmin } from './auth/bootstrap';
+import { UserAuth } from './auth/userAuth';
 
 export { DEFAULT_OPTIONS, type MasterOptions } from './context';
 
@@ -37,6 +46,10 @@ export interface Master {
   app: App;
   ctx: MasterContext;
   url: string;
+  /** The `admin` password, when this start created the user with a generated one (show it once). */
+  generatedAdminPassword?: string;
+  /** Where the agent token is kept, when the master made one because it listens beyond loopback. */
+  agentTokenFile?: string;
   close(): Promise<void>;
 }
 
@@ -48,14 +61,20 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
   const log = root.child({ component: 'master' });
   const db = await openDatabase(opts.dbUrl ? { url: opts.dbUrl } : { dataDir: opts.dataDir });
   log.info({ database: db.kind }, 'database ready');
+  const admin = await ensureAdmin(db, opts.adminPassword);
+  if (admin.created) log.info({ user: 'admin' }, 'created the first user');
+  // Off loopback, agents must prove they are ours: use the configured token, or one kept in the data directory.
+  const agentTokenFile = isLoopback(opts.host) || opts.agentToken ? undefined : ensureAgentToken(opts);
   const bus = new EventBus();
   let url = '';
   // The controller stops allocations through the resource manager's seam; the manager needs the controller.
   let rm: AgentResourceManager | null = null;
   const experiments = new ExperimentController(db, bus, (tx, id, how, reason) => rm!.releaseExperiment(tx, id, how, reason));
 
-  // The model directory travels base64-encoded inside the JSON body: room for it, plus the config.
-  const bodyLimit = Math.ceil(opts.maxContextBytes * 1.37) + 1024 * 1024;
+  // The model directory travels base64-encoded inside the JSON body of POST /experiments: room for it, plus the
+  // config. Every other JSON body is far smaller.
+  const contextBodyLimit = Math.ceil(opts.maxContextBytes * 1.37) + 1024 * 1024;
+  const bodyLimit = Math.min(contextBodyLimit, DEFAULT_BODY_LIMIT);
   const app = Fastify({
     // Request lines are noise at info level; errors still reach the log through the error handler.
     loggerInstance: root.child({ component: 'http' }, { level: opts.logLevel === 'debug' || opts.logLevel === 'trace' ? opts.logLevel : 'warn' }),
@@ -84,13 +103,15 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
     metrics: new MetricStore(db, bus),
     rm,
     agents: hub,
-    taskAuth: new TaskAuth(db),
+    taskAuth: new TaskAuth(db, bus),
+    userAuth: new UserAuth(db),
+    bodyLimits: { default: bodyLimit, context: contextBodyLimit },
     log,
     checkpointDir,
     masterUrl: () => url,
   };
 
-  app.setErrorHandler(errorHandler(bodyLimit));
+  app.setErrorHandler(errorHandler(contextBodyLimit));
   app.setNotFoundHandler((req, reply) => {
     if (req.url.startsWith('/api/') || !opts.webuiDir) {
       return reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
@@ -103,13 +124,17 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
     openapi: { info: { title: 'Hone master API', version: '0.1.0' }, servers: [] },
   });
   await app.register(websocket, { options: { maxPayload: MAX_AGENT_FRAME_BYTES } });
+  await app.register(rateLimit, { global: false });
+  // Security headers on every answer; the policy is what the web UI needs and nothing more.
+  await app.register(helmet, { contentSecurityPolicy: { directives: WEBUI_CSP }, crossOriginEmbedderPolicy: false });
+  registerAuthHook(app, ctx);
   // Large JSON answers (experiment detail, curves of many trials) shrink several times; gzip is cheap enough.
   await app.register(compress, { global: true, threshold: 8192, encodings: ['gzip', 'deflate'] });
-  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: 4 * 1024 * 1024 * 1024 }, (_req, body, done) =>
-    done(null, body),
-  );
-  app.addContentTypeParser('application/gzip', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  // Checkpoint files arrive as a raw stream that the route writes to disk as it comes (never buffered whole).
+  app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
 
+  registerAuthRoutes(app, ctx);
+  registerUserRoutes(app, ctx);
   registerExperimentRoutes(app, ctx);
   registerTrialRoutes(app, ctx);
   registerTaskRoutes(app, ctx);
@@ -119,7 +144,7 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
   registerAgentSocket(app, ctx);
   registerPrometheus(app, ctx);
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
-  app.get(`${API_PREFIX}/master`, async () => ({ version: '0.1.0', database: db.kind, codes: ERROR_CODES }));
+  app.get(`${API_PREFIX}/master`, { config: { auth: 'public' } }, async (): Promise<MasterInfo> => ({ version: '0.1.0', database: db.kind, authRequired: true, codes: ERROR_CODES }));
 
   const webuiDir = opts.webuiDir ?? defaultWebuiDir();
   if (webuiDir && fs.existsSync(path.join(webuiDir, 'index.html'))) {
@@ -147,10 +172,13 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
     gcChain = gcChain.then(() => collectCheckpoints(ctx, e.experiment.id)).catch((err) => log.warn({ err: (err as Error).message }, 'checkpoint GC failed'));
   });
   log.info({ url }, 'master listening');
+  if (agentTokenFile) log.warn({ file: agentTokenFile }, `listening beyond loopback: agents must present the agent token kept in ${agentTokenFile}`);
   return {
     app,
     ctx,
     url,
+    ...(admin.generatedPassword ? { generatedAdminPassword: admin.generatedPassword } : {}),
+    ...(agentTokenFile ? { agentTokenFile } : {}),
     async close() {
       await rm.stop();
       hub.closeAll();
@@ -158,6 +186,39 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
       await db.close();
     },
   };
+}
+
+/** Largest JSON body of any route but POST /experiments (which carries the model directory). */
+const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
+
+/**
+ * The Content Security Policy of the web UI: its own scripts and connections only (the live stream is a
+ * same-origin WebSocket), styles from itself plus the inline style attributes React and uPlot set, images from
+ * itself and data: URLs (the charts), nothing framed, no plugins.
+ */
+const WEBUI_CSP = {
+  defaultSrc: ["'self'"],
+  scriptSrc: ["'self'"],
+  styleSrc: ["'self'", "'unsafe-inline'"],
+  imgSrc: ["'self'", 'data:', 'blob:'],
+  connectSrc: ["'self'", 'ws:', 'wss:'],
+  fontSrc: ["'self'", 'data:'],
+  objectSrc: ["'none'"],
+  frameAncestors: ["'none'"],
+  baseUri: ["'self'"],
+  formAction: ["'self'"],
+};
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+/** The agent token of a master that listens beyond loopback without one: made once, kept in the data directory. */
+function ensureAgentToken(opts: MasterOptions): string {
+  const file = path.join(opts.dataDir, 'agent-token');
+  if (!fs.existsSync(file)) fs.writeFileSync(file, `${crypto.randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
+  opts.agentToken = fs.readFileSync(file, 'utf8').trim();
+  return file;
 }
 
 function defaultWebuiDir(): string | undefined {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentInfo } from '@hone/protocol';
 import { AGENT_CLOSE_CODES, ERROR_CODES, isErrorCode } from '@hone/protocol/errors';
 import { startMaster, type Master } from '../../master/src/server';
-import { tmpDir, waitFor } from '../helpers/processes';
+import { signIn, TEST_ADMIN_PASSWORD, tmpDir, tokenFor, waitFor } from '../helpers/processes';
 
 type LogLine = { level: number; msg: string; [k: string]: unknown };
 type Answer = { status: number; body: any };
@@ -23,7 +23,9 @@ describe('boundaries of the master', () => {
       maxContextBytes: 1024 * 1024,
       logLevel: 'warn',
       logStream: { write: (s: string) => void logs.push(JSON.parse(s) as LogLine) },
+      adminPassword: TEST_ADMIN_PASSWORD,
     });
+    await signIn(master.url);
   }, 60_000);
   afterAll(async () => {
     await master?.close();
@@ -53,7 +55,7 @@ describe('boundaries of the master', () => {
       return { ws, closed };
     }
     const agents = async () => {
-      const r = await fetch(`${master.url}/api/v1/agents`);
+      const r = await fetch(`${master.url}/api/v1/agents`, { headers: { authorization: `Bearer ${tokenFor(master.url)}` } });
       expect(r.status).toBe(200);
       return (await r.json()) as AgentInfo[];
     };
@@ -117,7 +119,8 @@ describe('boundaries of the master', () => {
     /** Every error answer seen, checked for the shared shape at the end. */
     const answers: Answer[] = [];
     async function send(method: string, path: string, body?: string, type = 'application/json'): Promise<Answer> {
-      const r = await fetch(`${master.url}/api/v1${path}`, { method, headers: body === undefined ? {} : { 'content-type': type }, body });
+      const auth = { authorization: `Bearer ${tokenFor(master.url)}` };
+      const r = await fetch(`${master.url}/api/v1${path}`, { method, headers: body === undefined ? auth : { ...auth, 'content-type': type }, body });
       const text = await r.text();
       const a = { status: r.status, body: text ? JSON.parse(text) : undefined };
       if (a.status >= 400) answers.push(a);

@@ -80,7 +80,7 @@ for (const backend of ['pglite', 'postgres'] as const) {
         const cp = detail.body.checkpoints.find((c) => c.uuid === t.latestCheckpoint)!;
         expect(cp.stepsCompleted).toBe(60);
         const out = tmpDir('cp');
-        const res = await fetch(`${master.url}/api/v1/checkpoints/${cp.uuid}/download`);
+        const res = await fetch(`${master.url}/api/v1/checkpoints/${cp.uuid}/download`, { headers: { authorization: `Bearer ${master.token}` } });
         expect(res.status).toBe(200);
         await pipeline(Readable.fromWeb(res.body as any), tar.x({ cwd: out }));
         for (const [f, size] of Object.entries(cp.resources)) expect(fs.statSync(path.join(out, f)).size).toBe(size);

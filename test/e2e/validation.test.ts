@@ -3,12 +3,13 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMaster, type Master } from '../../master/src/server';
 import { archive } from '../helpers/archive';
-import { api, tmpDir } from '../helpers/processes';
+import { api, signIn, TEST_ADMIN_PASSWORD, tmpDir } from '../helpers/processes';
 
 describe('experiment submission validation', () => {
   let master: Master;
   beforeAll(async () => {
-    master = await startMaster({ port: 0, dataDir: tmpDir('validation'), maxContextBytes: 64 * 1024, logLevel: 'warn' });
+    master = await startMaster({ port: 0, dataDir: tmpDir('validation'), maxContextBytes: 64 * 1024, logLevel: 'warn', adminPassword: TEST_ADMIN_PASSWORD });
+    await signIn(master.url);
   }, 60_000);
   afterAll(async () => {
     await master?.close();
@@ -149,8 +150,10 @@ searcher:
     const points = { group: 'training', points: [{ stepsCompleted: 1, metrics: { loss: 1 } }] };
     expect((await post(points)).status).toBe(200);
     await master.ctx.db.query(`UPDATE allocations SET state = 'TERMINATED' WHERE id = $1`, [alloc!.id]);
+    // What the resource manager announces when it ends an allocation.
+    master.ctx.bus.publish({ type: 'allocation', allocationId: alloc!.id });
     const refused = await post(points);
-    expect(refused.status).toBe(409);
+    expect(refused.status).toBe(401);
     expect(((await refused.json()) as { error: { message: string } }).error.message).toContain('has ended');
     const stored = await master.ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM metrics WHERE trial_id = $1', [alloc!.trial_id]);
     expect(stored.rows[0]!.n).toBe(1);

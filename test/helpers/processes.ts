@@ -46,11 +46,32 @@ function startProc(args: string[], env: Record<string, string> = {}, name = 'pro
 export interface MasterProc extends Proc {
   url: string;
   port: number;
+  /** A session of the admin user, also used by `api()` and `runCli()` for this URL. */
+  token: string;
+}
+
+/** Password of the admin user that test masters create (HONE_ADMIN_PASSWORD). */
+export const TEST_ADMIN_PASSWORD = 'test-admin-password';
+
+/** Sessions by master URL: `api()` and `runCli()` sign their requests with the one of their master. */
+const tokens = new Map<string, string>();
+
+/** Signs in to a master as `username` and makes that session the one `api()` and `runCli()` use for its URL. */
+export async function signIn(url: string, username = 'admin', password = TEST_ADMIN_PASSWORD): Promise<string> {
+  const r = await fetch(`${url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+  const body = (await r.json()) as { token?: string; error?: { message: string } };
+  if (!r.ok || !body.token) throw new Error(`sign-in to ${url} as ${username} failed: ${r.status} ${body.error?.message ?? ''}`);
+  tokens.set(url.replace(/\/$/, ''), body.token);
+  return body.token;
+}
+
+export function tokenFor(url: string): string | undefined {
+  return tokens.get(url.replace(/\/$/, ''));
 }
 
 export async function startMasterProcess(opts: { dataDir: string; dbUrl?: string; port?: number; args?: string[]; env?: Record<string, string> }): Promise<MasterProc> {
   const args = ['master/src/main.ts', '--port', String(opts.port ?? 0), '--data-dir', opts.dataDir, ...(opts.dbUrl ? ['--db-url', opts.dbUrl] : []), ...(opts.args ?? [])];
-  const p = startProc(args, opts.env, 'master');
+  const p = startProc(args, { HONE_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD, ...opts.env }, 'master');
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`master did not start in 90 s:\n${p.output.join('\n')}`)), 90_000);
     const check = () => {
@@ -69,7 +90,7 @@ export async function startMasterProcess(opts: { dataDir: string; dbUrl?: string
     };
     check();
   });
-  return { ...p, url, port: Number(new URL(url).port) };
+  return { ...p, url, port: Number(new URL(url).port), token: await signIn(url) };
 }
 
 export function startAgentProcess(opts: { masterUrl: string; id: string; slots?: number; pool?: string; workDir: string; env?: Record<string, string> }): Proc {
@@ -99,10 +120,15 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
 }
 
-export async function api<T = any>(base: string, method: string, p: string, body?: unknown): Promise<{ status: number; body: T }> {
+/**
+ * Calls the master's REST API, signed with the session `signIn` made for that master (if any; pass
+ * `{ token: null }` to call it anonymously, or another token).
+ */
+export async function api<T = any>(base: string, method: string, p: string, body?: unknown, opts: { token?: string | null } = {}): Promise<{ status: number; body: T }> {
+  const token = opts.token === undefined ? tokenFor(base) : opts.token;
   const res = await fetch(`${base}/api/v1${p}`, {
     method,
-    headers: body !== undefined ? { 'content-type': 'application/json' } : {},
+    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
   const text = await res.text();
@@ -111,8 +137,12 @@ export async function api<T = any>(base: string, method: string, p: string, body
 
 /** Runs the hone CLI and returns its output. */
 export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  // Signed in as the test session of the master it talks to (-m URL), unless the caller says otherwise.
+  const m = args.indexOf('-m');
+  const token = m >= 0 ? tokenFor(args[m + 1] ?? '') : undefined;
+  const auth: Record<string, string> = token && env.HONE_TOKEN === undefined ? { HONE_TOKEN: token } : {};
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/src/main.ts', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/src/main.ts', ...args], { cwd: ROOT, env: { ...process.env, ...auth, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -8,6 +8,9 @@ import type { App, MasterContext } from '../context';
 import * as experimentsDb from '../db/experiments';
 import { EXPERIMENT_SORTS, type ExperimentSort } from '../db/experiments';
 import { getMetricNames, listTrials } from '../db/trials';
+import { requireOwnerOrAdmin } from '../auth/permissions';
+import type { UserIdentity } from '../auth/userAuth';
+import { listExperimentAudit } from '../db/audit';
 import { HoneError, invalid, notFound } from '../errors';
 import { archiveFiles, archiveRefusal } from '../experiments/modelArchive';
 import { ashaRungs } from '../searcher/asha';
@@ -17,7 +20,7 @@ import { downsampleSeries } from './downsample';
 const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
 
 export function registerExperimentRoutes(app: App, ctx: MasterContext): void {
-  app.post(`${API_PREFIX}/experiments`, { schema: { body: CreateExperimentBody, tags: ['experiments'] } }, async (req, reply) => {
+  app.post(`${API_PREFIX}/experiments`, { bodyLimit: ctx.bodyLimits.context, schema: { body: CreateExperimentBody, tags: ['experiments'] } }, async (req, reply) => {
     const body = req.body;
     let config;
     try {
@@ -61,7 +64,7 @@ export function registerExperimentRoutes(app: App, ctx: MasterContext): void {
       );
     }
     const configYaml = typeof body.config === 'string' ? body.config : toYaml(body.config);
-    const id = await ctx.experiments.createExperiment({ config, configYaml, context, activate: body.activate !== false });
+    const id = await ctx.experiments.createExperiment({ config, configYaml, context, activate: body.activate !== false, owner: req.user!.username });
     ctx.rm.requestPass();
     return reply.status(201).send(await experimentsDb.getExperimentSummary(ctx.db, id));
   });
@@ -79,6 +82,7 @@ export function registerExperimentRoutes(app: App, ctx: MasterContext): void {
           state: Type.Optional(Type.String()),
           name: Type.Optional(Type.String()),
           searcher: Type.Optional(Type.String()),
+          user: Type.Optional(Type.String({ maxLength: 128 })),
         }),
       },
     },
@@ -98,6 +102,7 @@ export function registerExperimentRoutes(app: App, ctx: MasterContext): void {
         ...(states ? { states } : {}),
         ...(q.name ? { name: q.name } : {}),
         ...(q.searcher ? { searcher: q.searcher } : {}),
+        ...(q.user ? { user: q.user } : {}),
         sort: q.sort as ExperimentSort,
         order: q.order,
         offset: q.offset,
@@ -111,7 +116,7 @@ export function registerExperimentRoutes(app: App, ctx: MasterContext): void {
     const found = await experimentsDb.getExperimentDetail(ctx.db, id);
     if (!found) throw notFound('experiment', id);
     const { searcherState, ...rest } = found;
-    const detail: ExperimentDetail = { ...rest, trials: await listTrials(ctx.db, id) };
+    const detail: ExperimentDetail = { ...rest, trials: await listTrials(ctx.db, id), audit: await listExperimentAudit(ctx.db, id) };
     const s = rest.config.searcher.name;
     const state = searcherState as { brackets?: unknown } | null;
     if ((s === 'async_halving' || s === 'adaptive_asha') && state && Array.isArray(state.brackets)) {
@@ -121,10 +126,19 @@ export function registerExperimentRoutes(app: App, ctx: MasterContext): void {
     return detail;
   });
 
+  /** The experiment, if the signed-in user may change it (its owner, or an admin). */
+  const changeable = async (req: { user?: UserIdentity }, id: number, what: string) => {
+    const exp = await experimentsDb.getExperimentSummary(ctx.db, id);
+    if (!exp) throw notFound('experiment', id);
+    requireOwnerOrAdmin(req.user!, exp.user, `${what} experiment ${id}`);
+    return exp;
+  };
+
   for (const action of ['pause', 'activate', 'kill'] as const) {
     app.post(`${API_PREFIX}/experiments/:id/${action}`, { schema: { params: IdParams, tags: ['experiments'] } }, async (req) => {
       const { id } = req.params;
-      await ctx.experiments[action](id);
+      await changeable(req, id, action);
+      await ctx.experiments[action](id, req.user!.username);
       ctx.rm.requestPass();
       return experimentsDb.getExperimentSummary(ctx.db, id);
     });
@@ -149,16 +163,17 @@ export function registerExperimentRoutes(app: App, ctx: MasterContext): void {
     async (req) => {
       const { id } = req.params;
       const b = req.body as { priority?: number; weight?: number; max_slots?: number | null };
-      if (!(await experimentsDb.experimentExists(ctx.db, id))) throw notFound('experiment', id);
-      if (b.priority !== undefined) await ctx.experiments.setResources(id, 'priority', b.priority);
-      if (b.weight !== undefined) await ctx.experiments.setResources(id, 'weight', b.weight);
-      if (b.max_slots !== undefined) await ctx.experiments.setResources(id, 'max_slots', b.max_slots);
+      await changeable(req, id, 'change the scheduling settings of');
+      const actor = req.user!.username;
+      if (b.priority !== undefined) await ctx.experiments.setResources(id, 'priority', b.priority, actor);
+      if (b.weight !== undefined) await ctx.experiments.setResources(id, 'weight', b.weight, actor);
+      if (b.max_slots !== undefined) await ctx.experiments.setResources(id, 'max_slots', b.max_slots, actor);
       ctx.rm.requestPass();
       return experimentsDb.getExperimentSummary(ctx.db, id);
     },
   );
 
-  app.get(`${API_PREFIX}/experiments/:id/context`, { schema: { params: IdParams, hide: true } }, async (req, reply) => {
+  app.get(`${API_PREFIX}/experiments/:id/context`, { config: { auth: 'task' }, schema: { params: IdParams, hide: true } }, async (req, reply) => {
     const { id } = req.params;
     await ctx.taskAuth.experiment(req, id);
     const data = await experimentsDb.getContext(ctx.db, id);

@@ -3,6 +3,10 @@
 import type { App, MasterContext } from '../context';
 import type { HoneEvent } from '../events';
 
+/** Bounds on what one stream connection may ask for. */
+const MAX_STREAM_TOPICS = 1000;
+const MAX_STREAM_MESSAGE_BYTES = 64 * 1024;
+
 function topicsOf(e: HoneEvent): string[] {
   switch (e.type) {
     case 'experiment':
@@ -21,7 +25,7 @@ function topicsOf(e: HoneEvent): string[] {
 }
 
 export function registerStreamRoutes(app: App, ctx: MasterContext): void {
-  app.get('/api/v1/stream', { websocket: true, schema: { hide: true } }, (socket: any) => {
+  app.get('/api/v1/stream', { websocket: true, config: { queryToken: true }, schema: { hide: true } }, (socket: any) => {
     const topics = new Set<string>();
     let clusterTimer: NodeJS.Timeout | null = null;
     const send = (o: unknown) => {
@@ -40,9 +44,20 @@ export function registerStreamRoutes(app: App, ctx: MasterContext): void {
       }
     });
     socket.on('message', (data: Buffer) => {
+      if (data.length > MAX_STREAM_MESSAGE_BYTES) {
+        socket.close(1009, `messages are limited to ${MAX_STREAM_MESSAGE_BYTES} bytes`);
+        return;
+      }
       try {
         const msg = JSON.parse(String(data));
-        if (msg.type === 'subscribe' && Array.isArray(msg.topics)) for (const t of msg.topics) topics.add(String(t));
+        if (msg.type === 'subscribe' && Array.isArray(msg.topics)) {
+          const wanted = msg.topics.map((t: unknown) => String(t)).filter((t: string) => t.length <= 64);
+          if (topics.size + wanted.length > MAX_STREAM_TOPICS) {
+            send({ type: 'error', message: `at most ${MAX_STREAM_TOPICS} topics per connection; unsubscribe from some first` });
+            return;
+          }
+          for (const t of wanted) topics.add(t);
+        }
         if (msg.type === 'unsubscribe' && Array.isArray(msg.topics)) for (const t of msg.topics) topics.delete(String(t));
         if (msg.type === 'ping') send({ type: 'pong' });
       } catch {

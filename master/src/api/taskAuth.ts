@@ -2,8 +2,9 @@
 // model directory) present. A token only grants access to its own allocation, trial and experiment.
 import type { FastifyRequest } from 'fastify';
 import type { Database } from '../db';
-import { findByToken, getStopState, type TaskIdentity } from '../db/allocations';
+import { findByToken, type TaskIdentity } from '../db/allocations';
 import { HoneError } from '../errors';
+import type { EventBus } from '../events';
 
 export function bearer(req: FastifyRequest): string | null {
   const h = req.headers.authorization;
@@ -16,9 +17,22 @@ export function bearer(req: FastifyRequest): string | null {
 const TOKEN_CACHE_MS = 2000;
 const TOKEN_CACHE_MAX = 10_000;
 
+/**
+ * A task token works only while its allocation lives: once the allocation has ended (or was declared lost), a
+ * harness left running with it can no longer write metrics, checkpoints or logs, nor read the experiment's code.
+ */
 export class TaskAuth {
   private readonly cache = new Map<string, { identity: TaskIdentity; until: number }>();
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    bus: EventBus,
+  ) {
+    // An allocation that changed (ended, among others) is looked up again on its next request.
+    bus.subscribe((e) => {
+      if (e.type !== 'allocation') return;
+      for (const [token, hit] of this.cache) if (hit.identity.id === e.allocationId) this.cache.delete(token);
+    });
+  }
 
   async task(req: FastifyRequest): Promise<TaskIdentity> {
     const token = bearer(req);
@@ -28,6 +42,7 @@ export class TaskAuth {
     if (hit && hit.until > now) return hit.identity;
     const a = await findByToken(this.db, token);
     if (!a) throw new HoneError('UNAUTHENTICATED', 'unknown task token');
+    if (a.state === 'TERMINATED') throw new HoneError('UNAUTHENTICATED', `the task token of allocation ${a.id} expired with it: the allocation has ended`);
     if (this.cache.size > TOKEN_CACHE_MAX) this.cache.clear();
     this.cache.set(token, { identity: a, until: now + TOKEN_CACHE_MS });
     return a;
@@ -47,18 +62,10 @@ export class TaskAuth {
     return a;
   }
 
-  /**
-   * The token must belong to an allocation of `trialId`. With `live`, the allocation must not have ended: a
-   * harness left running after its allocation was declared lost (its agent vanished) must not write metrics or
-   * checkpoints next to the allocation that replaced it.
-   */
-  async trial(req: FastifyRequest, trialId: number, opts: { live?: boolean } = {}): Promise<TaskIdentity> {
+  /** The token must belong to an allocation of `trialId` (which, like every task token, has not ended). */
+  async trial(req: FastifyRequest, trialId: number): Promise<TaskIdentity> {
     const a = await this.task(req);
     if (a.trial_id !== trialId) throw new HoneError('PERMISSION_DENIED', `this task token is not for trial ${trialId}`);
-    if (opts.live) {
-      const s = await getStopState(this.db, a.id);
-      if (s?.state === 'TERMINATED') throw new HoneError('CONFLICT', `allocation ${a.id} has ended; this task must stop`);
-    }
     return a;
   }
 }

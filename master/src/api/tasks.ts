@@ -22,7 +22,7 @@ const Wait = Type.Object({ wait_s: Type.Number({ minimum: 0, maximum: 300, defau
 export function registerTaskRoutes(app: App, ctx: MasterContext): void {
   app.get(
     `${API_PREFIX}/allocations/:aid/info`,
-    { schema: { params: AllocParams, tags: ['harness'], querystring: Type.Object({ rank: Type.Integer({ minimum: 0, default: 0 }) }) } },
+    { config: { auth: 'task' }, schema: { params: AllocParams, tags: ['harness'], querystring: Type.Object({ rank: Type.Integer({ minimum: 0, default: 0 }) }) } },
     async (req): Promise<AllocationInfo> => {
       const a = await ctx.taskAuth.allocation(req, req.params.aid);
       const [trial, config, stop] = await Promise.all([
@@ -60,7 +60,7 @@ export function registerTaskRoutes(app: App, ctx: MasterContext): void {
     return { op: null, closed: false };
   };
 
-  app.get(`${API_PREFIX}/trials/:id/searcher/operation`, { schema: { params: IdParams, querystring: Wait, tags: ['harness'] } }, async (req, reply) => {
+  app.get(`${API_PREFIX}/trials/:id/searcher/operation`, { config: { auth: 'task' }, schema: { params: IdParams, querystring: Wait, tags: ['harness'] } }, async (req, reply) => {
     const { id } = req.params;
     const a = await ctx.taskAuth.trial(req, id);
     // The searcher decides synchronously when a validation is reported, so a trial with no operation now is
@@ -75,22 +75,22 @@ export function registerTaskRoutes(app: App, ctx: MasterContext): void {
     });
   });
 
-  app.post(`${API_PREFIX}/trials/:id/searcher/completed_operation`, { schema: { params: IdParams, body: CompleteOperationBody, tags: ['harness'] } }, async (req) => {
+  app.post(`${API_PREFIX}/trials/:id/searcher/completed_operation`, { config: { auth: 'task' }, schema: { params: IdParams, body: CompleteOperationBody, tags: ['harness'] } }, async (req) => {
     const { id } = req.params;
-    await ctx.taskAuth.trial(req, id, { live: true });
+    await ctx.taskAuth.trial(req, id);
     await ctx.experiments.completeOperation(id, req.body.length, req.body.metric);
     ctx.rm.requestPass();
     return {};
   });
 
-  app.post(`${API_PREFIX}/trials/:id/searcher/progress`, { schema: { params: IdParams, body: ReportProgressBody, tags: ['harness'] } }, async (req) => {
+  app.post(`${API_PREFIX}/trials/:id/searcher/progress`, { config: { auth: 'task' }, schema: { params: IdParams, body: ReportProgressBody, tags: ['harness'] } }, async (req) => {
     const { id } = req.params;
-    await ctx.taskAuth.trial(req, id, { live: true });
+    await ctx.taskAuth.trial(req, id);
     await ctx.experiments.reportProgress(id, req.body.length);
     return {};
   });
 
-  app.get(`${API_PREFIX}/allocations/:aid/preemption`, { schema: { params: AllocParams, querystring: Wait, tags: ['harness'] } }, async (req, reply) => {
+  app.get(`${API_PREFIX}/allocations/:aid/preemption`, { config: { auth: 'task' }, schema: { params: AllocParams, querystring: Wait, tags: ['harness'] } }, async (req, reply) => {
     const a = await ctx.taskAuth.allocation(req, req.params.aid);
     const preempt = await longPoll(ctx.bus, reply, {
       read: async () => {
@@ -104,7 +104,7 @@ export function registerTaskRoutes(app: App, ctx: MasterContext): void {
     return { preempt };
   });
 
-  app.post(`${API_PREFIX}/allocations/:aid/rendezvous`, { schema: { params: AllocParams, body: RendezvousBody, tags: ['harness'] } }, async (req) => {
+  app.post(`${API_PREFIX}/allocations/:aid/rendezvous`, { config: { auth: 'task' }, schema: { params: AllocParams, body: RendezvousBody, tags: ['harness'] } }, async (req) => {
     const a = await ctx.taskAuth.allocation(req, req.params.aid);
     const { rank, address } = req.body;
     const s = await allocationsDb.getStopState(ctx.db, a.id);
@@ -115,7 +115,7 @@ export function registerTaskRoutes(app: App, ctx: MasterContext): void {
     return {};
   });
 
-  app.get(`${API_PREFIX}/allocations/:aid/rendezvous`, { schema: { params: AllocParams, querystring: Wait, tags: ['harness'] } }, async (req, reply) => {
+  app.get(`${API_PREFIX}/allocations/:aid/rendezvous`, { config: { auth: 'task' }, schema: { params: AllocParams, querystring: Wait, tags: ['harness'] } }, async (req, reply) => {
     const a = await ctx.taskAuth.allocation(req, req.params.aid);
     const s = await longPoll(ctx.bus, reply, {
       read: async () => (await allocationsDb.getRendezvous(ctx.db, a.id)) ?? { slots: 0, addresses: [] },

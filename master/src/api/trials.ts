@@ -56,9 +56,9 @@ export function registerTrialRoutes(app: App, ctx: MasterContext): void {
     },
   );
 
-  app.post(`${API_PREFIX}/trials/:id/metrics`, { schema: { params: IdParams, body: ReportMetricsBody, tags: ['harness'] } }, async (req) => {
+  app.post(`${API_PREFIX}/trials/:id/metrics`, { config: { auth: 'task' }, schema: { params: IdParams, body: ReportMetricsBody, tags: ['harness'] } }, async (req) => {
     const { id } = req.params;
-    await ctx.taskAuth.trial(req, id, { live: true });
+    await ctx.taskAuth.trial(req, id);
     const accepted = await ctx.metrics.store(id, req.body.group, req.body.points);
     return { accepted };
   });
@@ -98,29 +98,35 @@ export function registerTrialRoutes(app: App, ctx: MasterContext): void {
     },
   );
 
-  /** Log lines written by the harness itself (or tools), in addition to what agents ship. */
+  /** Log lines written by the harness itself, in addition to what agents ship (its own trial only). */
   app.post(
     `${API_PREFIX}/trials/:id/logs`,
     {
+      config: { auth: 'task' },
       schema: {
         params: IdParams,
-        tags: ['trials'],
+        tags: ['harness'],
         body: Type.Object({
           lines: Type.Array(
-            Type.Object({ line: Type.String(), rank: Type.Optional(Type.Integer({ minimum: 0 })), stream: Type.Optional(Type.String()), level: Type.Optional(Type.String()) }),
-            { maxItems: 10000 },
+            Type.Object({
+              line: Type.String({ maxLength: 65536 }),
+              rank: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+              stream: Type.Optional(Type.Union([Type.Literal('stdout'), Type.Literal('stderr')])),
+              level: Type.Optional(Type.Union(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'].map((l) => Type.Literal(l)))),
+            }),
+            { maxItems: 1000 },
           ),
         }),
       },
     },
     async (req) => {
       const { id } = req.params;
-      if (!(await trialExists(ctx.db, id))) throw notFound('trial', id);
+      const task = await ctx.taskAuth.trial(req, id);
       const stored = await ingestLogs(
         ctx.db,
         ctx.bus,
         id,
-        req.body.lines.map((l) => ({ allocationId: null, agentId: null, rank: l.rank ?? 0, stream: l.stream ?? 'stdout', level: (l.level ?? 'INFO').toUpperCase(), ts: null, line: l.line })),
+        req.body.lines.map((l) => ({ allocationId: task.id, agentId: null, rank: l.rank ?? 0, stream: l.stream ?? 'stdout', level: l.level ?? 'INFO', ts: null, line: l.line })),
       );
       return { accepted: stored.length };
     },

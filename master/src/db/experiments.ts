@@ -171,6 +171,8 @@ export interface ExperimentFilter {
   /** Substring of the name, case-insensitive. */
   name?: string;
   searcher?: string;
+  /** Owner's user name. */
+  user?: string;
   sort: ExperimentSort;
   order: 'asc' | 'desc';
   offset: number;
@@ -191,6 +193,10 @@ export async function listExperiments(q: Queryable, f: ExperimentFilter): Promis
   if (f.searcher) {
     params.push(f.searcher);
     where.push(`e.searcher_name = $${params.length}`);
+  }
+  if (f.user) {
+    params.push(f.user);
+    where.push(`e.owner = $${params.length}`);
   }
   const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
   const total = await q.query<{ n: number }>(`SELECT count(*)::int AS n FROM experiments e ${w}`, params);

@@ -15,6 +15,7 @@ import type { EventBus } from '../events';
 import type { ResourceManager } from '../rm/resourceManager';
 import { initSearcher, searcherProgress, stepSearcher } from '../searcher';
 import type { SearcherAction, SearcherEvent } from '../searcher/types';
+import { recordAudit } from '../db/audit';
 import { lastErrorLine } from '../db/logs';
 import { describeOutcome, type AllocationOutcome } from '../rm/lifecycle';
 import { Mutex } from './mutex';
@@ -27,7 +28,8 @@ export interface CreateExperimentInput {
   configYaml: string;
   context: Buffer | null;
   activate: boolean;
-  owner?: string;
+  /** Who submits it: the experiment's owner. */
+  owner: string;
 }
 
 export class ExperimentController {
@@ -81,9 +83,10 @@ export class ExperimentController {
         config,
         configYaml: input.configYaml,
         state: input.activate ? 'ACTIVE' : 'PAUSED',
-        owner: input.owner ?? 'admin',
+        owner: input.owner,
         context: input.context,
       });
+      await recordAudit(tx, { username: input.owner, action: 'create', experimentId: id, details: { name: config.name } });
       const init = initSearcher({ config: config.searcher, hyperparameters: config.hyperparameters, seed });
       const exp: ExpRow = { id, state: input.activate ? 'ACTIVE' : 'PAUSED', config, searcher_state: init.state, searcher_done: false };
       await this.applyActions(tx, exp, init.actions);
@@ -258,10 +261,11 @@ export class ExperimentController {
 
   // ---- user actions ----
 
-  async pause(id: number): Promise<void> {
+  async pause(id: number, actor: string): Promise<void> {
     await this.run(async (tx) => {
       const exp = await this.loadExperiment(tx, id);
       if (exp.state === 'PAUSED') return;
+      await recordAudit(tx, { username: actor, action: 'pause', experimentId: id });
       if (exp.state !== 'ACTIVE') throw new HoneError('CONFLICT', `experiment ${id} is ${exp.state} and cannot be paused`);
       await this.setExperimentState(tx, exp, 'PAUSED');
       // Running trials checkpoint and exit; pending requests are withdrawn; trials show PAUSED meanwhile.
@@ -270,20 +274,22 @@ export class ExperimentController {
     });
   }
 
-  async activate(id: number): Promise<void> {
+  async activate(id: number, actor: string): Promise<void> {
     await this.run(async (tx) => {
       const exp = await this.loadExperiment(tx, id);
       if (exp.state === 'ACTIVE') return;
       if (exp.state !== 'PAUSED') throw new HoneError('CONFLICT', `experiment ${id} is ${exp.state} and cannot be activated`);
       await this.setExperimentState(tx, exp, 'ACTIVE');
+      await recordAudit(tx, { username: actor, action: 'activate', experimentId: id });
       for (const t of await trialsDb.setLiveTrialStates(tx, id, 'PAUSED', 'ACTIVE')) this.touchTrial(t);
     });
   }
 
-  async kill(id: number): Promise<void> {
+  async kill(id: number, actor: string): Promise<void> {
     await this.run(async (tx) => {
       const exp = await this.loadExperiment(tx, id);
       if (TERMINAL_EXPERIMENT_STATES.includes(exp.state) || exp.state === 'STOPPING_CANCELED') return;
+      await recordAudit(tx, { username: actor, action: 'kill', experimentId: id });
       await this.setExperimentState(tx, exp, 'STOPPING_CANCELED');
       await trialsDb.closeAllTrials(tx, id);
       await this.release(tx, id, 'kill', 'killed');
@@ -292,9 +298,10 @@ export class ExperimentController {
   }
 
   /** Updates scheduling fields (priority, weight, max_slots); config is kept in sync for display. */
-  async setResources(id: number, field: 'priority' | 'weight' | 'max_slots', value: number | null): Promise<void> {
+  async setResources(id: number, field: 'priority' | 'weight' | 'max_slots', value: number | null, actor: string): Promise<void> {
     await this.run(async (tx) => {
       const exp = await this.loadExperiment(tx, id);
+      await recordAudit(tx, { username: actor, action: `set ${field}`, experimentId: id, details: { from: exp.config.resources[field] ?? null, to: value } });
       const config = { ...exp.config, resources: { ...exp.config.resources } };
       if (field === 'max_slots') {
         if (value === null) delete config.resources.max_slots;
