@@ -30,7 +30,8 @@ let loading: Promise<void> | null = null;
 export function loadCurrentUser(): Promise<void> {
   if (!getToken()) return Promise.resolve();
   loading ??= api<UserInfo>('/auth/me').then(
-    (u) => setUser(u),
+    // The same user with the same rights keeps its object, so nothing re-renders.
+    (u) => setUser(user && u.username === user.username && u.admin === user.admin && u.active === user.active ? user : u),
     () => undefined,
   ).finally(() => (loading = null));
   return loading;

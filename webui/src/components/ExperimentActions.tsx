@@ -5,7 +5,7 @@ import { useState } from 'react';
 import type { ExperimentState, ExperimentSummary } from '@hone/protocol';
 import { api } from '../api';
 import { actionError } from '../actionError';
-import { useCurrentUser } from '../session';
+import { loadCurrentUser, useCurrentUser } from '../session';
 import { mayChangeExperiment, type ExperimentVerb } from '../permissions';
 import { ConfirmDialog } from './ConfirmDialog';
 
@@ -28,6 +28,9 @@ export function ExperimentActions({ exp, onDone, compact }: { exp: ExperimentSum
       setPending(null);
     } catch (err) {
       setError(actionError(err, `${pending} experiment ${exp.id}`));
+      // Refused: this user's rights may have changed since the page loaded (no longer an admin); ask again, so the
+      // buttons say so from now on.
+      if ((err as { status?: number }).status === 403) void loadCurrentUser();
     } finally {
       setBusy(false);
     }
