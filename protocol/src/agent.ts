@@ -1,5 +1,11 @@
 // Master <-> agent WebSocket messages (JSON, one message per frame). Path: /agents, header
 // `Authorization: Bearer <agent token>` when the master requires one.
+//
+// Credentials: a new agent id joins with the cluster agent token (when the master has one); the master then
+// issues that agent its own secret in `welcome.agentSecret` (it keeps only a hash). The agent stores it and
+// presents it as `hello.agentSecret` in every later hello. A hello for a known agent id without its secret is
+// refused with AGENT_CLOSE_CODES.CREDENTIAL_REFUSED, even while that agent is connected; with the right secret
+// it replaces the agent's stale connection.
 
 export interface Device {
   /** Index as the agent numbers its slots (GPU index for GPUs). */
@@ -18,7 +24,17 @@ export interface RunningTask {
 }
 
 export type AgentToMaster =
-  | { type: 'hello'; agentId: string; resourcePool: string; devices: Device[]; running: RunningTask[]; version: string; hostname: string }
+  | {
+      type: 'hello';
+      agentId: string;
+      resourcePool: string;
+      devices: Device[];
+      running: RunningTask[];
+      version: string;
+      hostname: string;
+      /** The secret the master issued to this agent id (absent at the first hello of a new agent). */
+      agentSecret?: string;
+    }
   | { type: 'taskState'; allocationId: string; rank: number; state: 'running' | 'exited'; exitCode?: number | null; signal?: string | null; message?: string }
   | { type: 'logBatch'; allocationId: string; trialId: number; logs: LogLine[] }
   | { type: 'heartbeat'; time: number };
@@ -50,4 +66,10 @@ export interface StartTask {
 export type MasterToAgent =
   | StartTask
   | { type: 'signalTask'; allocationId: string; signal: 'terminate' | 'kill' }
-  | { type: 'welcome'; masterVersion: string; heartbeatIntervalMs: number };
+  | {
+      type: 'welcome';
+      masterVersion: string;
+      heartbeatIntervalMs: number;
+      /** Sent once, when the master issued this agent id a new credential: present it in every later hello. */
+      agentSecret?: string;
+    };

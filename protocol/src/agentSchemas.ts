@@ -20,6 +20,9 @@ const DeviceSchema = Type.Object({
   memoryMiB: Type.Optional(Type.Number({ minimum: 0 })),
 });
 
+/** An agent secret: 32 random bytes, base64url (43 characters); some room for other encodings. */
+const Secret = Type.String({ minLength: 16, maxLength: 256 });
+
 const RunningTaskSchema = Type.Object({ allocationId: Id, rank: Count, pid: Type.Integer({ minimum: 0 }) });
 
 const LogLineSchema = Type.Object({
@@ -38,6 +41,7 @@ const AGENT_TO_MASTER: Record<AgentToMaster['type'], TSchema> = {
     running: Type.Array(RunningTaskSchema, { maxItems: 4096 }),
     version: Type.String({ maxLength: 64 }),
     hostname: Type.String({ maxLength: 253 }),
+    agentSecret: Type.Optional(Secret),
   }),
   taskState: Type.Object({
     type: Type.Literal('taskState'),
@@ -71,7 +75,12 @@ const MASTER_TO_AGENT: Record<MasterToAgent['type'], TSchema> = {
     entrypoint: Type.String(),
   }),
   signalTask: Type.Object({ type: Type.Literal('signalTask'), allocationId: Id, signal: Type.Union([Type.Literal('terminate'), Type.Literal('kill')]) }),
-  welcome: Type.Object({ type: Type.Literal('welcome'), masterVersion: Type.String(), heartbeatIntervalMs: Type.Integer({ minimum: 100 }) }),
+  welcome: Type.Object({
+    type: Type.Literal('welcome'),
+    masterVersion: Type.String(),
+    heartbeatIntervalMs: Type.Integer({ minimum: 100 }),
+    agentSecret: Type.Optional(Secret),
+  }),
 };
 
 export type MessageCheck<T> = { ok: true; message: T } | { ok: false; reason: string };

@@ -91,4 +91,6 @@ export const AGENT_CLOSE_CODES = {
   UNAUTHENTICATED: 4401,
   /** The first message was not `hello`. */
   HELLO_FIRST: 4402,
+  /** A hello for a known agent id without that agent's secret (or with a wrong one). */
+  CREDENTIAL_REFUSED: 4403,
 } as const;

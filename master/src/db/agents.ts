@@ -44,3 +44,49 @@ export async function listAgents(q: Queryable, pool?: string): Promise<AgentReco
     : await q.query('SELECT * FROM agents WHERE resource_pool = $1 ORDER BY id', [pool]);
   return r.rows.map(toRecord);
 }
+
+/** An agent's credential as stored: the SHA-256 of its secret, and whether the agent has presented it yet. */
+export interface AgentCredential {
+  secretHash: string | null;
+  confirmed: boolean;
+}
+
+/** The stored credential of agent `id`; null when the master has never seen that id (or it was deleted). */
+export async function getAgentCredential(q: Queryable, id: string): Promise<AgentCredential | null> {
+  const r = await q.query('SELECT secret_hash, credential_confirmed FROM agents WHERE id = $1', [id]);
+  const row = r.rows[0] as { secret_hash: string | null; credential_confirmed: boolean } | undefined;
+  return row ? { secretHash: row.secret_hash ?? null, confirmed: row.credential_confirmed } : null;
+}
+
+/**
+ * Records a new credential for agent `id` (creating its row, not yet connected), unless the agent already
+ * confirmed one: a confirmed credential is only ever replaced by deleting the agent. Returns whether it was stored.
+ */
+export async function issueAgentCredential(
+  q: Queryable,
+  a: { id: string; pool: string; hostname: string; devices: Device[]; version: string; secretHash: string },
+): Promise<boolean> {
+  const r = await q.query(
+    `INSERT INTO agents (id, resource_pool, hostname, devices, version, connected, last_seen, secret_hash, credential_issued_at, credential_confirmed)
+     VALUES ($1, $2, $3, $4, $5, false, now(), $6, now(), false)
+     ON CONFLICT (id) DO UPDATE SET secret_hash = $6, credential_issued_at = now(), credential_confirmed = false
+       WHERE agents.secret_hash IS NULL OR agents.credential_confirmed = false
+     RETURNING id`,
+    [a.id, a.pool, a.hostname, JSON.stringify(a.devices), a.version, a.secretHash],
+  );
+  return r.rows.length > 0;
+}
+
+/** The agent presented its credential: from now on only that secret admits the id. */
+export async function confirmAgentCredential(q: Queryable, id: string): Promise<void> {
+  await q.query('UPDATE agents SET credential_confirmed = true WHERE id = $1', [id]);
+}
+
+/**
+ * Forgets agent `id`, its credential included (an operator's reset: the next hello for that id is a new agent's,
+ * which needs the cluster agent token). Returns whether there was such an agent.
+ */
+export async function deleteAgent(q: Queryable, id: string): Promise<boolean> {
+  const r = await q.query('DELETE FROM agents WHERE id = $1 RETURNING id', [id]);
+  return r.rows.length > 0;
+}

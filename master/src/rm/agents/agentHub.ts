@@ -1,9 +1,11 @@
 // Live agent connections (one WebSocket each). Holds only what the sockets tell us; the allocation state
-// lives in the database and is reconciled when an agent says hello.
+// lives in the database and is reconciled when an agent says hello. A hello is admitted (agentCredentials.ts)
+// before it may take an agent id: only then does it replace that id's previous connection.
 import type { WebSocket } from 'ws';
 import type { AgentToMaster, Device, MasterToAgent, RunningTask } from '@hone/protocol';
 import { checkAgentMessage } from '@hone/protocol/agentSchemas';
 import { AGENT_CLOSE_CODES } from '@hone/protocol/errors';
+import type { ClusterTokenCheck } from './agentCredentials';
 
 export interface ConnectedAgent {
   id: string;
@@ -14,7 +16,23 @@ export interface ConnectedAgent {
   socket: WebSocket;
   connectedAt: number;
   lastSeen: number;
+  /** A secret issued at this hello, until the welcome carries it to the agent (then dropped). */
+  issuedSecret?: string;
 }
+
+export type AgentHello = Extract<AgentToMaster, { type: 'hello' }>;
+
+/** What the connection's upgrade request said about itself. */
+export interface ConnectionInfo {
+  token: ClusterTokenCheck;
+  remote?: string;
+}
+
+/** Admits a hello, or says why not (a close code and reason). `live`: another connection holds this id now. */
+export type Admission = (
+  hello: AgentHello,
+  conn: ConnectionInfo & { live: boolean },
+) => Promise<{ admit: true; issuedSecret?: string } | { admit: false; code: number; reason: string }>;
 
 export interface AgentHubHandlers {
   onHello(agent: ConnectedAgent, running: RunningTask[]): Promise<void>;
@@ -24,15 +42,27 @@ export interface AgentHubHandlers {
 
 export class AgentHub {
   readonly agents = new Map<string, ConnectedAgent>();
+  /** Admission of hellos; until one is installed every hello is refused (fail closed). */
+  private admission: Admission | null = null;
+  /** Hellos for one agent id are admitted one at a time, so two connections never both take a new id. */
+  private readonly admitting = new Map<string, Promise<void>>();
   constructor(private readonly handlers: AgentHubHandlers, private readonly log: { warn: (o: object, m: string) => void; info: (o: object, m: string) => void }) {}
 
+  /** Installs the admission check (the resource manager, which keeps the credentials). */
+  useAdmission(admission: Admission): void {
+    this.admission = admission;
+  }
+
   /** Attaches a freshly accepted socket; the agent identifies itself with its first message (`hello`). */
-  attach(socket: WebSocket): void {
+  attach(socket: WebSocket, info: ConnectionInfo = { token: 'missing' }): void {
     let agent: ConnectedAgent | null = null;
+    let refused = false;
     // Messages are handled strictly in order per agent.
     let chain: Promise<void> = Promise.resolve();
-    const refuse = (code: number, reason: string) => {
-      this.log.warn({ agent: agent?.id, code, reason }, 'refused an agent message; closing its connection');
+    const refuse = (code: number, reason: string, agentId = agent?.id) => {
+      if (refused) return;
+      refused = true;
+      this.log.warn({ agent: agentId, code, reason, ...(info.remote ? { remote: info.remote } : {}) }, 'refused an agent message; closing its connection');
       try {
         socket.close(code, closeReason(reason));
       } catch (e) {
@@ -48,23 +78,38 @@ export class AgentHub {
       }
       const msg = checked.message;
       chain = chain.then(async () => {
+        if (refused) return;
         try {
           if (msg.type === 'hello') {
-            const prev = this.agents.get(msg.agentId);
-            if (prev && prev.socket !== socket) prev.socket.close(AGENT_CLOSE_CODES.REPLACED, 'replaced by a new connection');
-            agent = {
-              id: msg.agentId,
-              pool: msg.resourcePool || 'default',
-              hostname: msg.hostname,
-              version: msg.version,
-              devices: msg.devices,
-              socket,
-              connectedAt: Date.now(),
-              lastSeen: Date.now(),
-            };
-            this.agents.set(agent.id, agent);
-            this.log.info({ agent: agent.id, pool: agent.pool, slots: agent.devices.length }, 'agent connected');
-            await this.handlers.onHello(agent, msg.running);
+            if (agent) {
+              refuse(AGENT_CLOSE_CODES.INVALID_MESSAGE, `a second hello on one connection (this one is agent ${agent.id})`);
+              return;
+            }
+            await this.exclusive(msg.agentId, async () => {
+              if (socket.readyState !== socket.OPEN) return;
+              const prev = this.agents.get(msg.agentId);
+              const live = !!prev && prev.socket !== socket;
+              const verdict = this.admission ? await this.admission(msg, { ...info, live }) : { admit: false as const, code: AGENT_CLOSE_CODES.UNAUTHENTICATED, reason: 'this master admits no agents' };
+              if (!verdict.admit) {
+                refuse(verdict.code, verdict.reason, msg.agentId);
+                return;
+              }
+              if (prev && prev.socket !== socket) prev.socket.close(AGENT_CLOSE_CODES.REPLACED, 'replaced by a new connection');
+              agent = {
+                id: msg.agentId,
+                pool: msg.resourcePool || 'default',
+                hostname: msg.hostname,
+                version: msg.version,
+                devices: msg.devices,
+                socket,
+                connectedAt: Date.now(),
+                lastSeen: Date.now(),
+                ...(verdict.issuedSecret ? { issuedSecret: verdict.issuedSecret } : {}),
+              };
+              this.agents.set(agent.id, agent);
+              this.log.info({ agent: agent.id, pool: agent.pool, slots: agent.devices.length, newCredential: !!verdict.issuedSecret }, 'agent connected');
+              await this.handlers.onHello(agent, msg.running);
+            });
             return;
           }
           if (!agent) {
@@ -88,6 +133,24 @@ export class AgentHub {
       });
     });
     socket.on('error', () => undefined);
+  }
+
+  /** Runs `fn` after every earlier admission of `agentId` has finished. */
+  private async exclusive(agentId: string, fn: () => Promise<void>): Promise<void> {
+    const before = this.admitting.get(agentId) ?? Promise.resolve();
+    const mine = before.then(fn, fn);
+    const settled = mine.catch(() => undefined);
+    this.admitting.set(agentId, settled);
+    try {
+      await mine;
+    } finally {
+      if (this.admitting.get(agentId) === settled) this.admitting.delete(agentId);
+    }
+  }
+
+  /** Closes the connection of `agentId`, if any (its credential was reset, say). */
+  disconnect(agentId: string, code: number, reason: string): void {
+    this.agents.get(agentId)?.socket.close(code, closeReason(reason));
   }
 
   send(agentId: string, msg: MasterToAgent): boolean {

@@ -32,7 +32,10 @@ import {
 } from '../lifecycle';
 import type { ResourceManager } from '../resourceManager';
 import { buildSnapshot } from '../snapshot';
-import type { AgentHub, ConnectedAgent } from './agentHub';
+import { AGENT_CLOSE_CODES } from '@hone/protocol/errors';
+import type { Placement } from '../../scheduler/types';
+import type { AgentHello, AgentHub, ConnectedAgent, ConnectionInfo } from './agentHub';
+import { decideAdmission, hashAgentSecret, newAgentSecret } from './agentCredentials';
 
 export interface AgentResourceManagerOptions {
   /** The URL harnesses use to reach the master (known once it listens). */
@@ -47,6 +50,14 @@ export interface AgentResourceManagerOptions {
 
 /** How long after an agent's hello its unreported ranks are settled (it replays queued exits right after hello). */
 const HELLO_SETTLE_MS = 3000;
+/** Placements remembered for checking who speaks about an allocation (live ones, and those that just ended). */
+const PLACEMENTS_KEPT = 10_000;
+
+/** Where an allocation's ranks run: agent id → its ranks (null: this agent's ranks are not known, only that it ran some). */
+interface PlacementRecord {
+  trialId: number;
+  agents: Map<string, Set<number> | null>;
+}
 
 export class AgentResourceManager implements ResourceManager {
   private timer: NodeJS.Timeout | null = null;
@@ -58,6 +69,13 @@ export class AgentResourceManager implements ResourceManager {
   private readonly lifecycle: LifecycleOptions;
   /** Launch settings per experiment (entrypoint, environment): they never change after submission. */
   private readonly launchConfig = new Map<number, Pick<ExperimentConfig, 'entrypoint' | 'environment'>>();
+  /**
+   * Placements by allocation id, oldest first, so that `taskState` and `logBatch` are accepted only from the
+   * agent an allocation is placed on — also just after it ended, when its last log lines arrive.
+   */
+  private readonly placements = new Map<string, PlacementRecord>();
+  /** Refusals already warned about (agent, allocation, message type, reason), so a misbehaving agent cannot flood the log. */
+  private readonly warned = new Set<string>();
 
   constructor(
     private readonly db: Database,
@@ -67,6 +85,7 @@ export class AgentResourceManager implements ResourceManager {
     private readonly opts: AgentResourceManagerOptions,
   ) {
     this.lifecycle = { agentGraceMs: opts.agentGraceMs, preemptionTimeoutMs: opts.preemptionTimeoutMs, helloSettleMs: HELLO_SETTLE_MS };
+    hub.useAdmission((hello, conn) => this.admit(hello, conn));
   }
 
   start(): void {
@@ -115,6 +134,7 @@ export class AgentResourceManager implements ResourceManager {
     if (this.stopped) return;
     await this.requestAllocations();
     let live = await allocationsDb.listLiveAllocations(this.db);
+    for (const a of live) if (a.placement && !this.placements.has(a.id)) this.rememberPlacement(a.id, a.trialId, a.placement);
     await this.apply(decideLifecycle(live, this.obs, this.lifecycle, Date.now()), live);
     live = await allocationsDb.listLiveAllocations(this.db);
     const plan = schedule(buildSnapshot(this.schedulerAgents(), live, this.opts.scheduling));
@@ -201,6 +221,7 @@ export class AgentResourceManager implements ResourceManager {
   }
 
   private async launch(a: LiveAllocation): Promise<void> {
+    if (a.placement) this.rememberPlacement(a.id, a.trialId, a.placement);
     const ranks = ranksOf(a.placement);
     const { entrypoint, environment } = await this.launchSettings(a.experimentId);
     const masterUrl = this.opts.masterUrl();
@@ -234,9 +255,46 @@ export class AgentResourceManager implements ResourceManager {
 
   // ---- agent events (the hub calls these in order per agent) ----
 
+  /**
+   * Whether a hello may take its agent id (the hub asks before the connection replaces another): see
+   * agentCredentials.ts. A new credential is stored (hashed) before the welcome carries the secret.
+   */
+  async admit(hello: AgentHello, conn: ConnectionInfo & { live: boolean }): Promise<{ admit: true; issuedSecret?: string } | { admit: false; code: number; reason: string }> {
+    const stored = await agentsDb.getAgentCredential(this.db, hello.agentId);
+    const d = decideAdmission({ agentId: hello.agentId, stored, presented: hello.agentSecret, token: conn.token, live: conn.live });
+    if (!d.admit) return d;
+    if (d.confirm) await agentsDb.confirmAgentCredential(this.db, hello.agentId);
+    if (!d.issue) return { admit: true };
+    const secret = newAgentSecret();
+    const stored2 = await agentsDb.issueAgentCredential(this.db, {
+      id: hello.agentId,
+      pool: hello.resourcePool || 'default',
+      hostname: hello.hostname,
+      devices: hello.devices,
+      version: hello.version,
+      secretHash: hashAgentSecret(secret),
+    });
+    if (!stored2) return { admit: false, code: AGENT_CLOSE_CODES.CREDENTIAL_REFUSED, reason: `agent ${hello.agentId} confirmed its credential meanwhile` };
+    this.opts.log.info({ agent: hello.agentId, remote: conn.remote }, stored ? 'issued a new agent credential (the last one was never presented)' : 'issued a credential to a new agent');
+    return { admit: true, issuedSecret: secret };
+  }
+
+  /**
+   * Forgets an agent and its credential (an operator's reset) and closes its connection: its next hello is a new
+   * agent's, admitted by the cluster agent token. Returns whether the agent was known.
+   */
+  async forgetAgent(agentId: string): Promise<boolean> {
+    const known = await agentsDb.deleteAgent(this.db, agentId);
+    this.hub.disconnect(agentId, AGENT_CLOSE_CODES.CREDENTIAL_REFUSED, 'the agent was deleted on the master; reconnect with the cluster agent token');
+    this.bus.publish({ type: 'cluster' });
+    return known;
+  }
+
   async onHello(agent: ConnectedAgent, running: RunningTask[]): Promise<void> {
     await agentsDb.upsertConnectedAgent(this.db, agent);
-    this.hub.send(agent.id, { type: 'welcome', masterVersion: '0.1.0', heartbeatIntervalMs: 5000 });
+    const agentSecret = agent.issuedSecret;
+    delete agent.issuedSecret;
+    this.hub.send(agent.id, { type: 'welcome', masterVersion: '0.1.0', heartbeatIntervalMs: 5000, ...(agentSecret ? { agentSecret } : {}) });
     const live = await allocationsDb.listLiveAllocations(this.db);
     await this.apply(agentHello(this.obs, agent.id, running, live, this.lifecycle, Date.now()), live);
     this.bus.publish({ type: 'cluster' });
@@ -255,6 +313,7 @@ export class AgentResourceManager implements ResourceManager {
       case 'hello':
         return;
       case 'logBatch':
+        if (!(await this.fromPlacedAgent(agent, msg.allocationId, msg.logs.map((l) => l.rank), msg.trialId, msg.type))) return;
         await ingestLogs(
           this.db,
           this.bus,
@@ -263,6 +322,7 @@ export class AgentResourceManager implements ResourceManager {
         );
         return;
       case 'taskState': {
+        if (!(await this.fromPlacedAgent(agent, msg.allocationId, [msg.rank], undefined, msg.type))) return;
         if (msg.state === 'running') {
           const d = rankRunning(this.obs, msg.allocationId, msg.rank);
           this.obs = d.obs;
@@ -275,6 +335,61 @@ export class AgentResourceManager implements ResourceManager {
         return;
       }
     }
+  }
+
+  // ---- who may speak about an allocation ----
+
+  private rememberPlacement(allocationId: string, trialId: number, placement: Placement[] | null, agentIds: string[] = []): PlacementRecord {
+    const agents = new Map<string, Set<number> | null>();
+    for (const r of ranksOf(placement)) {
+      const ranks = agents.get(r.agentId) ?? new Set<number>();
+      ranks.add(r.rank);
+      agents.set(r.agentId, ranks);
+    }
+    for (const id of agentIds) if (!agents.has(id)) agents.set(id, null);
+    const rec = { trialId, agents };
+    this.placements.delete(allocationId);
+    this.placements.set(allocationId, rec);
+    while (this.placements.size > PLACEMENTS_KEPT) this.placements.delete(this.placements.keys().next().value!);
+    return rec;
+  }
+
+  /** The placement of an allocation: remembered, else live in the database, else among `trialId`'s runs (ended ones too). */
+  private async placementOf(allocationId: string, trialId: number | undefined): Promise<PlacementRecord | null> {
+    const hit = this.placements.get(allocationId);
+    if (hit) return hit;
+    const [a] = await allocationsDb.getLiveAllocations(this.db, [allocationId]);
+    if (a?.placement) return this.rememberPlacement(a.id, a.trialId, a.placement);
+    if (a || trialId === undefined) return null;
+    const run = (await allocationsDb.listTrialAllocations(this.db, trialId)).find((r) => r.id === allocationId);
+    return run && run.agents.length ? this.rememberPlacement(allocationId, trialId, null, run.agents) : null;
+  }
+
+  /**
+   * Whether `agent` may report about `allocationId` (ranks `ranks`, of trial `trialId` for logs): the allocation
+   * must be placed on it, those ranks too. Anything else is ignored, with one warning per agent, allocation and kind.
+   */
+  private async fromPlacedAgent(agent: ConnectedAgent, allocationId: string, ranks: number[], trialId: number | undefined, type: string): Promise<boolean> {
+    const rec = await this.placementOf(allocationId, trialId);
+    let why: string | null = null;
+    if (!rec) why = trialId === undefined ? 'no such live allocation' : `no allocation ${allocationId} of trial ${trialId}`;
+    else if (trialId !== undefined && rec.trialId !== trialId) why = `allocation ${allocationId} belongs to trial ${rec.trialId}, not ${trialId}`;
+    else if (!rec.agents.has(agent.id)) why = 'the allocation is not placed on this agent';
+    else {
+      const mine = rec.agents.get(agent.id);
+      const other = mine ? ranks.find((r) => !mine.has(r)) : undefined;
+      if (other !== undefined) why = `rank ${other} of the allocation is not placed on this agent`;
+    }
+    if (why === null) return true;
+    // An exit for an allocation that no longer lives is old news from its own agent; nothing to say.
+    if (!rec && type === 'taskState') return false;
+    const key = `${agent.id}/${allocationId}/${type}/${why}`;
+    if (!this.warned.has(key)) {
+      if (this.warned.size >= 1000) this.warned.clear();
+      this.warned.add(key);
+      this.opts.log.warn({ agent: agent.id, allocation: allocationId, type, reason: why }, `ignored ${type} from agent ${agent.id} about allocation ${allocationId}: ${why}`);
+    }
+    return false;
   }
 
   // ---- views ----
