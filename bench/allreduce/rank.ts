@@ -1,6 +1,7 @@
 // One rank of the all-reduce benchmark. The parent (main.ts) is the rendezvous over the IPC channel and collects
 // rank 0's timings:  parent → child { type: 'addresses', addresses };  child → parent { type: 'address' | 'result' }.
 import { connectRing } from '../../harness/src/distributed/setup';
+import { ringKey } from '../../harness/src/distributed/ringAuth';
 
 const rank = Number(process.argv[2]);
 const size = Number(process.argv[3]);
@@ -10,6 +11,7 @@ const send = (message: unknown): Promise<void> => new Promise((resolve) => proce
 
 const comm = await connectRing({
   rank,
+  key: ringKey('bench'),
   size,
   timeoutMs: 60_000,
   exchange: (address) =>

@@ -11,6 +11,7 @@ import { createCoreContext } from '../../harness/src/core/context';
 import { MemoryMaster } from '../../harness/src/core/memoryMaster';
 import { localCollectives } from '../../harness/src/distributed/localCollectives';
 import { connectRing } from '../../harness/src/distributed/setup';
+import { ringKey } from '../../harness/src/distributed/ringAuth';
 import { runTrial } from '../../harness/src/trial/controller';
 import { mulberry32 } from '../../harness/src/trial/rng';
 import type { TrialDef } from '../../harness/src/trial/types';
@@ -57,6 +58,7 @@ const distributed =
   size > 1
     ? await connectRing({
         rank,
+        key: ringKey('bench'),
         size,
         timeoutMs: 60_000,
         exchange: (address) =>

@@ -4,6 +4,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createCoreContext } from './core/context';
 import { connectDistributed } from './distributed/connect';
+import { ringKey } from './distributed/ringAuth';
 import { requireSameBackend } from './distributed/sameBackend';
 import { HttpMasterClient } from './core/masterClient';
 import { selectBackend } from './backend';
@@ -50,6 +51,8 @@ export async function main(): Promise<number> {
     size: worldSize,
     localRank,
     host: process.env.HONE_RING_HOST || undefined,
+    // Ranks of this allocation, and nobody else, hold its task token: it keys the ring handshake.
+    key: ringKey(token),
     onFailure: (e) => {
       console.error(`harness: distributed training failed: ${e.message}`);
       process.exit(1);

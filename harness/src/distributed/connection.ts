@@ -1,6 +1,7 @@
 // One TCP connection between two ranks of the ring: a socket, its frame parser (framing.ts), sends that resolve once
 // the kernel has the bytes, and the hello that opens every connection (each side says which rank of which size it
-// is, so a stray client or a wrong address is refused before any data flows).
+// is and proves it holds the allocation's ring key (ringAuth.ts), so a stray client or a wrong address is refused
+// before any data flows).
 import net from 'node:net';
 import { FrameParser, encodeHeader, type BodyProvider, type FrameHandler } from './framing';
 
@@ -94,14 +95,31 @@ export class Connection {
 export interface Hello {
   rank: number;
   size: number;
+  /** The sender's fresh challenge (ringAuth.ts). */
+  nonce: string;
+  /** The accepting side's answer to the connecting side's nonce. */
+  proof?: string;
 }
 
 export function readHello(payload: Buffer): Hello | undefined {
   try {
     const v = JSON.parse(payload.toString('utf8')) as Partial<Hello>;
-    if (typeof v.rank === 'number' && typeof v.size === 'number') return { rank: v.rank, size: v.size };
+    if (typeof v.rank === 'number' && typeof v.size === 'number' && typeof v.nonce === 'string') {
+      return { rank: v.rank, size: v.size, nonce: v.nonce, ...(typeof v.proof === 'string' ? { proof: v.proof } : {}) };
+    }
   } catch {
     // not a hello
+  }
+  return undefined;
+}
+
+/** The connecting side's proof, in an Auth frame. */
+export function readAuth(payload: Buffer): { proof: string } | undefined {
+  try {
+    const v = JSON.parse(payload.toString('utf8')) as { proof?: unknown };
+    if (typeof v.proof === 'string') return { proof: v.proof };
+  } catch {
+    // not an auth frame
   }
   return undefined;
 }

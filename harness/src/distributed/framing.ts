@@ -11,8 +11,11 @@ export const HEADER_BYTES = 16;
 /** Larger frames are refused: they can only come from a corrupt stream or a stray client. */
 export const MAX_FRAME_BYTES = 0x7fff_ffff;
 
+/** Largest frame while a connection is being set up (hello, auth): a stray client cannot make a rank allocate more. */
+export const MAX_HANDSHAKE_FRAME_BYTES = 4096;
+
 export const FrameType = {
-  /** Connection set-up: JSON `{ rank, size }`; the accepting side answers with its own. */
+  /** Connection set-up: JSON `{ rank, size, nonce[, proof] }`; the accepting side answers with its own (ringAuth.ts). */
   Hello: 1,
   /** Collective data. */
   Data: 2,
@@ -20,6 +23,8 @@ export const FrameType = {
   Abort: 3,
   /** The sender closed its communicator on purpose. */
   Goodbye: 4,
+  /** Connection set-up, connecting side's last word: JSON `{ proof }` (ringAuth.ts). */
+  Auth: 5,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
@@ -93,6 +98,8 @@ export class FrameParser {
   private scratch: Buffer | null = null;
   private direct = false;
   private reusable = false;
+  /** Frames longer than this are malformed; lowered while a connection is not yet authenticated. */
+  maxFrameBytes = MAX_FRAME_BYTES;
 
   constructor(
     private readonly onFrame: FrameHandler,
@@ -179,7 +186,7 @@ export class FrameParser {
           this.op = this.header.readUInt32LE(8);
           this.step = this.header.readUInt32LE(12);
         }
-        if (len > MAX_FRAME_BYTES || this.type < FrameType.Hello || this.type > FrameType.Goodbye) {
+        if (len > this.maxFrameBytes || this.type < FrameType.Hello || this.type > FrameType.Auth) {
           throw new Error(`malformed frame (type ${this.type}, ${len} bytes)`);
         }
         if (len === 0) {

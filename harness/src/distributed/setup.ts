@@ -1,12 +1,14 @@
 // Joining the ring: each rank listens on an ephemeral port, swaps addresses with the others through `exchange` (the
 // master's rendezvous), connects to its previous neighbour and accepts its next one, each connection opened by a
-// hello (connection.ts), then hands both connections to a `RingCommunicator` (ring.ts). The whole set-up runs under
-// one timeout whose message says what was still awaited; a half-made ring closes every socket it opened.
+// hello and a mutual proof of the allocation's ring key (connection.ts, ringAuth.ts), then hands both connections
+// to a `RingCommunicator` (ring.ts). The whole set-up runs under one timeout whose message says what was still
+// awaited; a half-made ring closes every socket it opened.
 import net from 'node:net';
-import { Connection, readHello } from './connection';
+import { Connection, readAuth, readHello } from './connection';
 import { CommunicatorError } from './errors';
-import { FrameType } from './framing';
+import { FrameType, MAX_FRAME_BYTES, MAX_HANDSHAKE_FRAME_BYTES } from './framing';
 import { RingCommunicator } from './ring';
+import { isNonce, newNonce, proof, verifyProof, type Transcript } from './ringAuth';
 
 /** Posts this rank's "host:port" and resolves to every rank's address, indexed by rank. */
 export type Exchange = (myAddress: string) => Promise<string[]>;
@@ -22,6 +24,13 @@ export interface ConnectRingOptions {
   listenHost?: string;
   /** The rendezvous: the master's (rendezvous.ts) for a trial, an in-process one in tests. */
   exchange: Exchange;
+  /**
+   * The allocation's ring key (`ringKey(taskToken)`, ringAuth.ts), the same on every rank: each connection proves
+   * it both ways before any data flows, so nobody else on the network can join the ring or inject gradients.
+   */
+  key: Uint8Array;
+  /** Where refused connections are reported (default console.error, which the agent ships as a log line). */
+  log?: (line: string) => void;
   /** Limit for the whole set-up: listening, exchange, connecting both neighbours. Default 120 s. */
   timeoutMs?: number;
   /** Called once if the communicator fails (the harness exits the process). */
@@ -60,6 +69,9 @@ export async function connectRing(options: ConnectRingOptions): Promise<RingComm
   if (size === 1) return comm;
 
   const timeoutMs = options.timeoutMs ?? 120_000;
+  const key = options.key;
+  const log = options.log ?? ((line: string) => console.error(line));
+  if (!(key instanceof Uint8Array) || key.byteLength < 16) throw new CommunicatorError('connectRing needs the allocation ring key (ringKey(taskToken))', 'INVALID_ARGUMENT');
   const host = options.host ?? '127.0.0.1';
   const next = (rank + 1) % size;
   const prev = (rank - 1 + size) % size;
@@ -95,26 +107,42 @@ export async function connectRing(options: ConnectRingOptions): Promise<RingComm
       };
 
       // Each rank connects to its previous neighbour (data flows prev → this rank on that socket, read through
-      // `onread` straight into payload buffers) and accepts its next neighbour; anything else is dropped.
+      // `onread` straight into payload buffers) and accepts its next neighbour, once it has proved the ring key;
+      // anything else is dropped. Several half-open handshakes may wait at once: a stray client does not keep the
+      // real neighbour out.
       server.on('connection', (socket) => {
         sockets.add(socket);
-        const conn = new Connection(
-          socket,
-          (type, _op, _step, payload) => {
+        const who = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+        const drop = (why: string): void => {
+          log(`harness: rank ${rank}: refused a ring connection from ${who}: ${why}`);
+          socket.destroy();
+        };
+        let transcript: Transcript | undefined;
+        const conn = new Connection(socket, (type, _op, _step, payload) => {
+          if (nextReady || settled) {
+            socket.destroy();
+            return;
+          }
+          if (!transcript) {
             const hello = type === FrameType.Hello ? readHello(payload) : undefined;
-            if (!hello || hello.rank !== next || hello.size !== size || nextReady) {
-              socket.destroy();
-              return;
-            }
-            conn.peer = next;
-            attached.add(socket);
-            comm.attach('next', conn);
-            void conn.sendJson(FrameType.Hello, { rank, size });
-            nextReady = true;
-            stage = `connecting to rank ${prev}`;
-            maybeDone();
-          },
-        );
+            if (!hello || !isNonce(hello.nonce)) return drop('it did not open with a ring hello');
+            if (hello.rank !== next || hello.size !== size) return drop(`it says it is rank ${hello.rank} of ${hello.size}, not rank ${next} of ${size}`);
+            transcript = { connecting: next, accepting: rank, size, connectingNonce: hello.nonce, acceptingNonce: newNonce() };
+            void conn.sendJson(FrameType.Hello, { rank, size, nonce: transcript.acceptingNonce, proof: proof(key, 'accept', transcript) });
+            return;
+          }
+          const auth = type === FrameType.Auth ? readAuth(payload) : undefined;
+          if (!auth || !verifyProof(key, 'connect', transcript, auth.proof)) return drop(`it failed to prove it holds this allocation's ring key (claimed rank ${next})`);
+          conn.parser.maxFrameBytes = MAX_FRAME_BYTES;
+          conn.peer = next;
+          attached.add(socket);
+          comm.attach('next', conn);
+          nextReady = true;
+          stage = `connecting to rank ${prev}`;
+          maybeDone();
+        });
+        conn.parser.maxFrameBytes = MAX_HANDSHAKE_FRAME_BYTES;
+        conn.onBadStream = (error) => drop(`malformed set-up frame (${error.message})`);
         socket.on('close', () => sockets.delete(socket));
       });
       server.on('error', (error) => fail(new CommunicatorError(`rank ${rank}: cannot listen: ${error.message}`, 'INVALID_ARGUMENT', { cause: error })));
@@ -140,13 +168,27 @@ export async function connectRing(options: ConnectRingOptions): Promise<RingComm
             const attempt = (): void => {
               if (settled) return;
               let connected = false;
-              const conn = Connection.connect(target.host, target.port, onHello, (type, op, step, length) => comm.bodyFor(type, op, step, length));
+              const myNonce = newNonce();
+              // Until the peer has proved the key, no payload goes to the communicator's buffers.
+              let trusted = false;
+              const conn = Connection.connect(target.host, target.port, onHello, (type, op, step, length) => (trusted ? comm.bodyFor(type, op, step, length) : undefined));
+              conn.parser.maxFrameBytes = MAX_HANDSHAKE_FRAME_BYTES;
               function onHello(type: number, _op: number, _step: number, payload: Buffer): void {
                 const hello = type === FrameType.Hello ? readHello(payload) : undefined;
-                if (!hello || hello.rank !== prev || hello.size !== size) {
+                if (!hello || hello.rank !== prev || hello.size !== size || !isNonce(hello.nonce)) {
                   fail(new CommunicatorError(`rank ${rank}: ${addresses[prev]} is not rank ${prev} of ${size}`, 'PROTOCOL'));
                   return;
                 }
+                const t: Transcript = { connecting: rank, accepting: prev, size, connectingNonce: myNonce, acceptingNonce: hello.nonce };
+                if (!verifyProof(key, 'accept', t, hello.proof)) {
+                  log(`harness: rank ${rank}: ${addresses[prev]} answered as rank ${prev} but failed to prove it holds this allocation's ring key; closing`);
+                  socket.destroy();
+                  fail(new CommunicatorError(`rank ${rank}: ${addresses[prev]} failed to prove it is rank ${prev} of this allocation (ring key)`, 'PROTOCOL'));
+                  return;
+                }
+                void conn.sendJson(FrameType.Auth, { proof: proof(key, 'connect', t) });
+                trusted = true;
+                conn.parser.maxFrameBytes = MAX_FRAME_BYTES;
                 conn.peer = prev;
                 attached.add(socket);
                 comm.attach('prev', conn);
@@ -158,7 +200,7 @@ export async function connectRing(options: ConnectRingOptions): Promise<RingComm
               sockets.add(socket);
               socket.once('connect', () => {
                 connected = true;
-                void conn.sendJson(FrameType.Hello, { rank, size });
+                void conn.sendJson(FrameType.Hello, { rank, size, nonce: myNonce });
               });
               socket.once('close', () => {
                 sockets.delete(socket);

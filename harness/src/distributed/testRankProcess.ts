@@ -4,7 +4,7 @@
 //   parent → child: { type: 'addresses', addresses }
 //   child → parent: { type: 'address', address } | { type: 'result', ... } | { type: 'error', message, ms } | { type: 'failure', message }
 import { connectRing } from './setup';
-import { inputFor } from './testRing';
+import { inputFor, TEST_RING_KEY } from './testRing';
 
 const [rankArg, sizeArg, scenario] = process.argv.slice(2);
 const rank = Number(rankArg);
@@ -22,7 +22,7 @@ const exchange = (address: string): Promise<string[]> =>
     void send({ type: 'address', address });
   });
 
-const comm = await connectRing({ rank, size, exchange, timeoutMs: 20_000, onFailure: (e) => void send({ type: 'failure', message: String(e) }) });
+const comm = await connectRing({ rank, size, exchange, key: TEST_RING_KEY, timeoutMs: 20_000, onFailure: (e) => void send({ type: 'failure', message: String(e) }) });
 
 if (scenario === 'allreduce') {
   const result = await comm.allreduce(inputFor(rank, 100_003), 'sum');

@@ -1,7 +1,11 @@
 // Test helpers: an in-process rendezvous and deterministic inputs. Not used in production.
 import { afterEach } from 'vitest';
 import type { RingCommunicator } from './ring';
+import { ringKey } from './ringAuth';
 import { connectRing, type ConnectRingOptions, type Exchange } from './setup';
+
+/** The ring key test rings use. */
+export const TEST_RING_KEY = ringKey('test-task-token');
 
 /** An `exchange` for `size` ranks in one process: resolves once every rank has posted. */
 export function localRendezvous(size: number): (rank: number) => Exchange {
@@ -21,7 +25,7 @@ export function localRendezvous(size: number): (rank: number) => Exchange {
 /** `size` connected ranks in this process. */
 export async function localRing(size: number, options: Partial<ConnectRingOptions> = {}): Promise<RingCommunicator[]> {
   const exchange = localRendezvous(size);
-  return Promise.all(Array.from({ length: size }, (_, rank) => connectRing({ timeoutMs: 10_000, ...options, rank, size, exchange: exchange(rank) })));
+  return Promise.all(Array.from({ length: size }, (_, rank) => connectRing({ timeoutMs: 10_000, key: TEST_RING_KEY, ...options, rank, size, exchange: exchange(rank) })));
 }
 
 /** For a test file: a `localRing` whose ranks are closed after each test. */

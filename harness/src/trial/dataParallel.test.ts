@@ -8,6 +8,7 @@ import { parseExperimentConfig } from '@hone/protocol';
 import { createCoreContext, type CoreContext } from '../core/context';
 import { MemoryMaster } from '../core/memoryMaster';
 import { connectDistributed } from '../distributed/connect';
+import { TEST_RING_KEY } from '../distributed/testRing';
 import { runTrial } from './controller';
 import { createTrial } from '../../../examples/synthetic/model';
 import type { TrialDef, TrialFactory } from './types';
@@ -96,7 +97,7 @@ describe('data-parallel Trial API', () => {
       const logs: string[][] = Array.from({ length: n }, () => []);
       const ranks = Array.from({ length: n }, async (_, rank) => {
         const info = { ...(await master.getAllocationInfo(master.allocationId, rank)), rank };
-        const distributed = await connectDistributed({ client: master, allocationId: info.allocationId, rank, size: n, localRank: rank, timeoutMs: 20_000 });
+        const distributed = await connectDistributed({ client: master, allocationId: info.allocationId, rank, size: n, localRank: rank, timeoutMs: 20_000, key: TEST_RING_KEY });
         const core = createCoreContext({ client: master, info, distributed, log: (l) => logs[rank]!.push(l), searcherWaitS: 0 });
         try {
           return await run(core, snaps, rank);
