@@ -1,20 +1,27 @@
 // The agent daemon: one WebSocket to the master; launches harness ranks as child processes, ships their
 // output as log batches, reports exits, and reconnects with backoff when the master goes away — reporting the
 // tasks it still runs so the master can re-adopt them.
+//
+// Security: the agent joins with the cluster agent token once, then presents the credential the master issued it
+// (credentials.ts); ranks get an explicit environment (taskEnv.ts), run as an unprivileged user when the agent is
+// root (runAs.ts), and model archives are unpacked under limits (extract.ts). With an https master every
+// connection verifies its certificate (tls.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
-import * as tar from 'tar';
 import WebSocket from 'ws';
 import pino from 'pino';
 import type { AgentToMaster, Device, LogLine, MasterToAgent, RunningTask, StartTask } from '@hone/protocol';
 import { checkMasterMessage, MAX_AGENT_FRAME_BYTES } from '@hone/protocol/agentSchemas';
 import { AGENT_CLOSE_CODES } from '@hone/protocol/errors';
+import { CredentialStore } from './credentials';
+import { DEFAULT_EXTRACT_LIMITS, extractModelArchive, type ExtractLimits } from './extract';
+import { canTraverse, probeReadable, resolveRunAs, type RunAsUser } from './runAs';
+import { baseEnvironment, taskEnvironment } from './taskEnv';
+import { get, readCaFile, trustedCas } from './tls';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** tsx's loader by absolute URL: `--import tsx` would resolve from the child's cwd, which may not see it. */
@@ -38,6 +45,17 @@ export interface AgentOptions {
   advertiseHost?: string;
   /** Keep one harness process started ahead of time (modules loaded) to cut task start-up. Default true. */
   prewarm?: boolean;
+  /**
+   * User the ranks run as (`--run-as`). Default: `nobody` when the agent runs as root, else the agent's own user;
+   * `root` keeps ranks root (warned about). Only root can name another user.
+   */
+  runAs?: string;
+  /** PEM file of a private CA that signed the master's certificate (`--ca`), trusted besides the system's roots. */
+  ca?: string;
+  /** Limits on what a model archive may unpack to (default 1 GiB, 20,000 entries). */
+  extractLimits?: Partial<ExtractLimits>;
+  /** The agent's own environment, from which a trial's basics are taken (default process.env; tests). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** The address peers should use for ranks on this machine: loopback for a local master, else a LAN IPv4. */
@@ -87,10 +105,63 @@ export class Agent {
   private warm: { child: ChildProcess; ready: boolean } | null = null;
   private warmTimer: NodeJS.Timeout | null = null;
   connected = false;
+  /** Why the master last refused us, if it did (for tests and status). */
+  lastRefusal: { code: number; reason: string } | null = null;
+  private readonly credentials: CredentialStore;
+  /** The secret the master issued to this agent id, presented in every hello. */
+  private secret: string | undefined;
+  /** Who ranks run as; null: as the agent itself. */
+  readonly runAs: RunAsUser | null;
+  /** Where task directories go: the work directory, unless the rank user cannot reach it. */
+  readonly taskRoot: string;
+  private readonly ownTaskRoot: boolean;
+  private readonly tlsCa: string[] | undefined;
+  /** The CA file the harness trusts (NODE_EXTRA_CA_CERTS): a copy the rank user can read. */
+  private readonly harnessCaFile: string | undefined;
+  private readonly limits: ExtractLimits;
+  private readonly agentEnv: NodeJS.ProcessEnv;
 
   constructor(readonly opts: AgentOptions) {
     this.log = pino({ level: opts.logLevel ?? 'info', base: { component: 'agent', agent: opts.agentId } });
-    fs.mkdirSync(opts.workDir, { recursive: true });
+    this.agentEnv = opts.env ?? process.env;
+    this.limits = { ...DEFAULT_EXTRACT_LIMITS, ...(opts.extractLimits ?? {}) };
+    fs.mkdirSync(opts.workDir, { recursive: true, mode: 0o700 });
+    this.credentials = new CredentialStore(opts.workDir);
+    try {
+      this.secret = this.credentials.load(opts.masterUrl, opts.agentId);
+    } catch (e) {
+      this.log.error({ file: this.credentials.file, err: (e as Error).message }, 'could not read the agent credential; joining as a new agent');
+    }
+    this.runAs = resolveRunAs(opts.runAs, (m) => this.log.warn(m));
+    let taskRoot = opts.workDir;
+    let own = false;
+    if (this.runAs) {
+      // The rank user must reach its task directory; it must not list the work directory (credential.json is 0600).
+      fs.chmodSync(opts.workDir, 0o711);
+      if (!canTraverse(this.runAs, opts.workDir)) {
+        taskRoot = fs.mkdtempSync(path.join(os.tmpdir(), `hone-tasks-${opts.agentId.replace(/[^A-Za-z0-9._-]/g, '_')}-`));
+        fs.chmodSync(taskRoot, 0o711);
+        own = true;
+        this.log.warn(
+          { workDir: opts.workDir, taskRoot, user: this.runAs.name },
+          `user ${this.runAs.name} cannot reach the work directory (a directory above it is private); task directories go in ${taskRoot}`,
+        );
+      }
+      const harness = opts.harnessMain ?? path.join(REPO_ROOT, 'harness/src/main.ts');
+      const nm = opts.nodeModules ?? path.join(REPO_ROOT, 'node_modules');
+      const problem = probeReadable(this.runAs, [harness, fileURLToPath(TSX_LOADER), path.join(nm, '@tensorflow/tfjs/package.json')]);
+      if (problem) throw new Error(`--run-as ${this.runAs.name}: that user cannot read what a trial needs (${problem}); install Hone where it can, or choose another --run-as`);
+      this.log.info({ user: this.runAs.name, uid: this.runAs.uid }, 'trial ranks run as an unprivileged user');
+    }
+    this.taskRoot = taskRoot;
+    this.ownTaskRoot = own;
+    if (opts.ca) {
+      const pem = readCaFile(opts.ca);
+      this.tlsCa = trustedCas(pem);
+      this.harnessCaFile = path.join(taskRoot, 'master-ca.pem');
+      fs.writeFileSync(this.harnessCaFile, pem, { mode: 0o644 });
+      fs.chmodSync(this.harnessCaFile, 0o644);
+    }
   }
 
   start(): void {
@@ -119,12 +190,22 @@ export class Agent {
       await Promise.race([Promise.all(waits), new Promise((r) => setTimeout(r, 5000))]);
     }
     this.ws?.close(1000, 'agent stopping');
+    if (this.ownTaskRoot) await fs.promises.rm(this.taskRoot, { recursive: true, force: true }).catch(() => undefined);
+  }
+
+  /** The directory of one rank of one allocation. */
+  private taskDir(start: Pick<StartTask, 'allocationId' | 'rank'>): string {
+    return path.join(this.taskRoot, `${start.allocationId}-r${start.rank}`);
   }
 
   private connect(): void {
     if (this.stopped) return;
     const url = this.opts.masterUrl.replace(/^http/, 'ws').replace(/\/$/, '') + '/agents';
-    const ws = new WebSocket(url, { headers: this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}, handshakeTimeout: 10_000 });
+    const ws = new WebSocket(url, {
+      headers: this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {},
+      handshakeTimeout: 10_000,
+      ...(this.tlsCa ? { ca: this.tlsCa } : {}),
+    });
     this.ws = ws;
     ws.on('open', () => {
       this.connected = true;
@@ -141,6 +222,7 @@ export class Agent {
         running,
         version: '0.1.0',
         hostname: os.hostname(),
+        ...(this.secret ? { agentSecret: this.secret } : {}),
       });
       this.flushOutbox();
     });
@@ -159,14 +241,31 @@ export class Agent {
       this.connected = false;
       this.ws = null;
       if (this.stopped) return;
-      if (code === AGENT_CLOSE_CODES.UNAUTHENTICATED) this.log.error('the master refused our agent token');
+      const refused = code === AGENT_CLOSE_CODES.UNAUTHENTICATED || code === AGENT_CLOSE_CODES.CREDENTIAL_REFUSED;
+      if (refused) this.lastRefusal = { code, reason: String(reason) };
+      if (code === AGENT_CLOSE_CODES.UNAUTHENTICATED) {
+        this.log.error({ reason: String(reason), hasToken: !!this.opts.token }, 'the master refused to admit this agent: a new agent needs the cluster agent token (--token)');
+      }
+      if (code === AGENT_CLOSE_CODES.CREDENTIAL_REFUSED) {
+        this.log.error(
+          { reason: String(reason), hasCredential: !!this.secret, credentialFile: this.credentials.file },
+          'the master refused our agent credential: another machine may use this agent id, or the credential was lost; an operator resets it by deleting the agent on the master',
+        );
+      }
       if (code === AGENT_CLOSE_CODES.INVALID_MESSAGE) this.log.error({ reason: String(reason) }, 'the master refused a message of ours as malformed');
-      const wait = Math.min(10_000, this.backoffMs) * (0.75 + Math.random() * 0.5);
-      this.backoffMs = Math.min(10_000, this.backoffMs * 2);
-      this.log.warn({ code, reason: String(reason), retryInMs: Math.round(wait) }, 'lost the master; reconnecting');
+      // Refusals will not go away by themselves soon: retry, but more slowly.
+      const cap = refused ? 60_000 : 10_000;
+      const wait = Math.min(cap, this.backoffMs) * (0.75 + Math.random() * 0.5);
+      this.backoffMs = Math.min(cap, this.backoffMs * 2);
+      this.log.warn({ code, reason: String(reason), retryInMs: Math.round(wait) }, refused ? 'refused by the master; retrying' : 'lost the master; reconnecting');
       this.reconnectTimer = setTimeout(() => this.connect(), wait);
     });
-    ws.on('error', (e) => this.log.debug({ err: e.message }, 'websocket error'));
+    ws.on('error', (e) => {
+      // A certificate the agent does not trust is worth saying loudly: it will not fix itself.
+      const code = (e as NodeJS.ErrnoException).code ?? '';
+      if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) this.log.error({ err: e.message, code, ca: this.opts.ca ?? null }, 'cannot verify the master\'s TLS certificate (give its CA with --ca)');
+      else this.log.debug({ err: e.message }, 'websocket error');
+    });
   }
 
   private sendNow(msg: AgentToMaster): boolean {
@@ -191,9 +290,28 @@ export class Agent {
   }
 
   private async handle(msg: MasterToAgent): Promise<void> {
+    if (msg.type === 'welcome') {
+      this.lastRefusal = null;
+      if (msg.agentSecret) this.storeSecret(msg.agentSecret);
+      return;
+    }
     if (msg.type === 'startTask') return this.startTask(msg);
     if (msg.type === 'signalTask') {
       for (const t of this.tasks.values()) if (t.start.allocationId === msg.allocationId) this.signal(t, msg.signal);
+    }
+  }
+
+  /** Keeps a newly issued credential, in memory and in the work directory (0600). */
+  private storeSecret(secret: string): void {
+    this.secret = secret;
+    try {
+      this.credentials.save(this.opts.masterUrl, this.opts.agentId, secret);
+      this.log.info({ file: this.credentials.file }, 'the master issued this agent its credential; stored');
+    } catch (e) {
+      this.log.error(
+        { file: this.credentials.file, err: (e as Error).message },
+        'could not store the agent credential: after a restart the master will refuse this agent id until an operator deletes it',
+      );
     }
   }
 
@@ -214,7 +332,7 @@ export class Agent {
     if (this.tasks.has(key)) return; // de-duplicate a re-sent start
     const task: Task = { key, start, child: null, logs: [], logBytes: 0, flushTimer: null, killTimer: null, exited: false, signaled: null };
     this.tasks.set(key, task);
-    const dir = path.join(this.opts.workDir, `${start.allocationId}-r${start.rank}`);
+    const dir = this.taskDir(start);
     try {
       await this.prepareDir(dir, start);
     } catch (e) {
@@ -227,26 +345,29 @@ export class Agent {
       return;
     }
     const gpuIds = start.devices.filter((d) => this.opts.devices.find((x) => x.id === d)?.type === 'gpu');
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      ...start.env,
-      HONE_LOCAL_RANK: String(start.rank),
-      HONE_AGENT_ID: this.opts.agentId,
-      HONE_RING_HOST: this.opts.advertiseHost ?? defaultAdvertiseHost(this.opts.masterUrl),
-      CUDA_VISIBLE_DEVICES: gpuIds.join(','),
-    };
+    // Never the agent's environment: its basics, the task's variables, and what the agent sets (taskEnv.ts).
+    const env = taskEnvironment({
+      agentEnv: this.agentEnv,
+      taskEnv: start.env,
+      agentSet: {
+        HONE_LOCAL_RANK: String(start.rank),
+        HONE_AGENT_ID: this.opts.agentId,
+        HONE_RING_HOST: this.opts.advertiseHost ?? defaultAdvertiseHost(this.opts.masterUrl),
+        CUDA_VISIBLE_DEVICES: gpuIds.join(','),
+        ...this.harnessTlsEnv(),
+      },
+      ...(this.runAs ? { home: dir } : {}),
+    });
     let child: ChildProcess;
     const warm = this.takeWarm();
     if (warm) {
-      // A pre-warmed harness: hand it the task's environment and directory.
+      // A pre-warmed harness: hand it the task's whole environment (it replaces its own) and directory.
       child = warm;
-      const taskEnv: Record<string, string> = {};
-      for (const [k, v] of Object.entries(env)) if (v !== undefined && process.env[k] !== v) taskEnv[k] = v;
-      child.send({ type: 'start', env: taskEnv, cwd: dir });
+      child.send({ type: 'start', env, cwd: dir });
       this.scheduleWarm(5000);
     } else {
       const main = this.opts.harnessMain ?? path.join(REPO_ROOT, 'harness/src/main.ts');
-      child = spawn(process.execPath, ['--import', TSX_LOADER, main], { cwd: dir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      child = spawn(process.execPath, ['--import', TSX_LOADER, main], { cwd: dir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'], ...this.spawnUser() });
     }
     task.child = child;
     this.log.info({ allocation: start.allocationId, rank: start.rank, pid: child.pid, trial: start.trialId, prewarmed: !!warm }, 'task started');
@@ -266,11 +387,13 @@ export class Agent {
     this.warmTimer = setTimeout(() => {
       this.warmTimer = null;
       if (this.stopped || this.warm) return;
+      // The same basics as a task's harness (never the agent's environment), as the same user.
       const child = spawn(process.execPath, ['--import', TSX_LOADER, path.join(REPO_ROOT, 'harness/src/prewarm.ts')], {
-        cwd: this.opts.workDir,
-        env: process.env,
+        cwd: this.taskRoot,
+        env: { ...baseEnvironment(this.agentEnv, this.runAs ? this.taskRoot : undefined), ...this.harnessTlsEnv() },
         detached: true,
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+        ...this.spawnUser(),
       });
       const w = { child, ready: false };
       this.warm = w;
@@ -293,6 +416,16 @@ export class Agent {
     }, delayMs);
   }
 
+  /** spawn options that start a harness as the rank user. */
+  private spawnUser(): { uid?: number; gid?: number } {
+    return this.runAs ? { uid: this.runAs.uid, gid: this.runAs.gid } : {};
+  }
+
+  /** Read by Node at start-up: the harness's `fetch` then trusts the master's private CA too. */
+  private harnessTlsEnv(): Record<string, string> {
+    return this.harnessCaFile ? { NODE_EXTRA_CA_CERTS: this.harnessCaFile } : {};
+  }
+
   private takeWarm(): ChildProcess | null {
     const w = this.warm;
     if (!w || !w.ready || w.child.exitCode !== null || !w.child.connected) return null;
@@ -306,20 +439,28 @@ export class Agent {
 
   private async prepareDir(dir: string, start: StartTask): Promise<void> {
     await fs.promises.rm(dir, { recursive: true, force: true });
-    await fs.promises.mkdir(dir, { recursive: true });
-    const res = await fetch(start.contextUrl, { headers: { authorization: `Bearer ${start.env.HONE_TASK_TOKEN}` } });
-    if (res.status === 200 && res.body) {
-      await pipeline(Readable.fromWeb(res.body as any), tar.x({ cwd: dir, strict: true }));
+    await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
+    if (this.runAs) await fs.promises.chown(dir, this.runAs.uid, this.runAs.gid);
+    const res = await get(start.contextUrl, { headers: { authorization: `Bearer ${start.env.HONE_TASK_TOKEN}` }, ...(this.tlsCa ? { ca: this.tlsCa } : {}) });
+    if (res.status === 200) {
+      await extractModelArchive(res.body, dir, { ...this.limits, ...(this.runAs ? { owner: { uid: this.runAs.uid, gid: this.runAs.gid } } : {}) });
     } else if (res.status !== 204) {
       throw new Error(`GET ${start.contextUrl} answered ${res.status}: ${await res.text()}`);
+    } else {
+      res.body.resume();
     }
     // User code imports @tensorflow/tfjs and @hone/harness: resolve them from the harness installation.
     const nm = this.opts.nodeModules ?? path.join(REPO_ROOT, 'node_modules');
     const link = path.join(dir, 'node_modules');
-    if (!fs.existsSync(link)) await fs.promises.symlink(nm, link, 'dir');
+    await fs.promises.symlink(nm, link, 'dir').catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e; // the model brought its own
+    });
     // ESM by default so that `import` works in .ts/.js entrypoints without a package.json of their own.
+    // 'wx' never follows a link the archive put there.
     const pkg = path.join(dir, 'package.json');
-    if (!fs.existsSync(pkg)) await fs.promises.writeFile(pkg, JSON.stringify({ type: 'module', private: true }) + '\n');
+    await fs.promises.writeFile(pkg, JSON.stringify({ type: 'module', private: true }) + '\n', { flag: 'wx', mode: 0o644 }).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
   }
 
   private pipeLines(task: Task, stream: NodeJS.ReadableStream, name: 'stdout' | 'stderr'): void {
@@ -375,7 +516,7 @@ export class Agent {
       this.send({ type: 'taskState', allocationId: task.start.allocationId, rank: task.start.rank, state: 'exited', exitCode: code, signal });
       this.tasks.delete(task.key);
       if (!this.opts.keepWorkDirs) {
-        void fs.promises.rm(path.join(this.opts.workDir, `${task.start.allocationId}-r${task.start.rank}`), { recursive: true, force: true }).catch(() => undefined);
+        void fs.promises.rm(this.taskDir(task.start), { recursive: true, force: true }).catch(() => undefined);
       }
     }, 50);
   }

@@ -3,7 +3,8 @@
 // directory, and runs the harness exactly as `main.ts` would. This takes process start-up and module loading
 // (seconds on a busy machine) off the path from submit to the first training step.
 // Only modules are loaded: no backend is selected and nothing touches a device until the task's environment
-// (CUDA_VISIBLE_DEVICES included) is in place.
+// (CUDA_VISIBLE_DEVICES included) is in place. The agent starts it with a trial's basic environment only (never
+// its own), and the `start` message carries the task's whole environment, which replaces the process's.
 import { runAsProcess } from './main';
 
 interface StartMessage {
@@ -17,6 +18,7 @@ process.send?.({ type: 'ready' });
 
 process.on('message', (msg: StartMessage) => {
   if (msg?.type !== 'start') return;
+  for (const k of Object.keys(process.env)) if (!(k in msg.env)) delete process.env[k];
   for (const [k, v] of Object.entries(msg.env)) process.env[k] = v;
   process.chdir(msg.cwd);
   // From here on the process is the task; the agent only watches its output and exit.

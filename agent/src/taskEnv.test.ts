@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { baseEnvironment, taskEnvironment } from './taskEnv';
+
+// An agent's environment as a systemd unit or a cloud image gives it: secrets next to what a trial needs.
+const agentEnv: NodeJS.ProcessEnv = {
+  PATH: '/usr/local/bin:/usr/bin',
+  HOME: '/root',
+  LANG: 'C.UTF-8',
+  LC_ALL: 'C.UTF-8',
+  TZ: 'UTC',
+  LD_LIBRARY_PATH: '/usr/local/cuda/lib64',
+  NODE_OPTIONS: '--max-old-space-size=8192',
+  HONE_AGENT_TOKEN: 'cluster-agent-token',
+  HONE_MASTER: 'https://master:8080',
+  HONE_CA: '/etc/hone/ca.pem',
+  AWS_ACCESS_KEY_ID: 'AKIA...',
+  AWS_SECRET_ACCESS_KEY: 'secret',
+  GOOGLE_APPLICATION_CREDENTIALS: '/etc/gcp.json',
+  AZURE_CLIENT_SECRET: 'az',
+  NODE_AUTH_TOKEN: 'npm-token',
+  SSH_AUTH_SOCK: '/tmp/ssh-agent',
+  CUDA_VISIBLE_DEVICES: '0,1,2,3',
+};
+
+describe('a trial\'s environment', () => {
+  it('holds the basics from the agent, the task\'s variables and the agent\'s own settings, and nothing else', () => {
+    const env = taskEnvironment({
+      agentEnv,
+      taskEnv: { HONE_TASK_TOKEN: 'task', HONE_MASTER_URL: 'https://master:8080', MY_SETTING: '1' },
+      agentSet: { HONE_RANK: '0', CUDA_VISIBLE_DEVICES: '2', NODE_EXTRA_CA_CERTS: '/var/lib/hone-agent/master-ca.pem' },
+    });
+    expect(env).toEqual({
+      PATH: '/usr/local/bin:/usr/bin',
+      HOME: '/root',
+      LANG: 'C.UTF-8',
+      LC_ALL: 'C.UTF-8',
+      TZ: 'UTC',
+      LD_LIBRARY_PATH: '/usr/local/cuda/lib64',
+      NODE_OPTIONS: '--max-old-space-size=8192',
+      HONE_TASK_TOKEN: 'task',
+      HONE_MASTER_URL: 'https://master:8080',
+      MY_SETTING: '1',
+      HONE_RANK: '0',
+      CUDA_VISIBLE_DEVICES: '2',
+      NODE_EXTRA_CA_CERTS: '/var/lib/hone-agent/master-ca.pem',
+    });
+  });
+
+  it('never carries the agent token, cloud credentials or the agent\'s own devices', () => {
+    const env = baseEnvironment(agentEnv);
+    for (const k of ['HONE_AGENT_TOKEN', 'HONE_MASTER', 'HONE_CA', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'GOOGLE_APPLICATION_CREDENTIALS', 'AZURE_CLIENT_SECRET', 'NODE_AUTH_TOKEN', 'SSH_AUTH_SOCK', 'CUDA_VISIBLE_DEVICES']) {
+      expect(env).not.toHaveProperty(k);
+    }
+  });
+
+  it('gives HOME as told (the task directory, for a rank user)', () => {
+    expect(baseEnvironment(agentEnv, '/var/lib/hone-agent/a1-r0').HOME).toBe('/var/lib/hone-agent/a1-r0');
+  });
+
+  it('lets the agent\'s settings win over an experiment\'s variables of the same name', () => {
+    const env = taskEnvironment({ agentEnv, taskEnv: { CUDA_VISIBLE_DEVICES: '0,1,2,3', NODE_EXTRA_CA_CERTS: '/evil' }, agentSet: { CUDA_VISIBLE_DEVICES: '1', NODE_EXTRA_CA_CERTS: '/ca.pem' } });
+    expect(env.CUDA_VISIBLE_DEVICES).toBe('1');
+    expect(env.NODE_EXTRA_CA_CERTS).toBe('/ca.pem');
+  });
+});
