@@ -17,8 +17,10 @@ const VERBS: Record<string, string> = {
 export function auditAction(e: AuditEntry): string {
   const verb = VERBS[e.action];
   if (verb) return verb;
-  // "set priority", "set max_slots", or a verb the master learned after this UI was built: said as it is.
-  return e.action.replace(/_/g, ' ');
+  // "set priority", "set max_slots" (a config field, said in words); a verb the master learned after this UI was
+  // built is said as it is.
+  const set = /^set ([a-z_]+)$/.exec(e.action);
+  return set ? `set ${set[1]!.replace(/_/g, ' ')}` : e.action;
 }
 
 const show = (v: unknown): string => (typeof v === 'string' ? v : formatValue(v));

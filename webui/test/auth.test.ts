@@ -57,6 +57,8 @@ describe('the audit log in words', () => {
     expect(auditAction(entry('kill'))).toBe('killed the experiment');
     expect(auditAction(entry('set priority'))).toBe('set priority');
     expect(auditAction(entry('set max_slots'))).toBe('set max slots');
+    // A verb this UI does not know is said exactly as the master stored it.
+    expect(auditAction(entry('move_to_workspace'))).toBe('move_to_workspace');
   });
   it('says what changed', () => {
     expect(auditDetails(entry('set priority', { from: 10, to: 20 }))).toBe('from 10 to 20');

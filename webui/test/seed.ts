@@ -100,7 +100,7 @@ searcher:
 ${maxTrials === null ? '' : `  max_trials: ${maxTrials}\n`}  max_length: { batches: ${len} }
 ${searcher === 'adaptive_asha' ? '  max_rungs: 4\n  divisor: 4\n  mode: standard\n' : ''}resources:
   slots_per_trial: 1
-  resource_pool: ${o.pool ?? 'default'}
+  resource_pool: ${JSON.stringify(o.pool ?? 'default')}
 checkpoint_storage:
   type: shared_fs
   host_path: /tmp/hone-checkpoints
