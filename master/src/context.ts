@@ -25,6 +25,9 @@ export interface MasterOptions {
   advertisedUrl?: string;
   /** Largest accepted model directory (gzipped tar), bytes. */
   maxContextBytes: number;
+  /** Most bytes and entries a model directory may expand to (checked at upload, as the agent does at extraction). */
+  maxContextExpandedBytes: number;
+  maxContextEntries: number;
   /** Largest checkpoint file the master stores (master-hosted storage). */
   maxCheckpointFileBytes: number;
   /** Largest grid search accepted, in points (the product of every hyperparameter's value count). */
@@ -36,6 +39,9 @@ export interface MasterOptions {
   preemption: boolean;
   /** How long a sign-in session lasts. */
   sessionTtlMs: number;
+  /** PEM files: with both, the master serves HTTPS and WSS only. */
+  tlsCert?: string;
+  tlsKey?: string;
   /** Serve /metrics without a token (for Prometheus on a private network). */
   metricsPublic: boolean;
   /** Password of the `admin` user created when the database has no user; generated and printed when absent. */
@@ -53,6 +59,8 @@ export const DEFAULT_OPTIONS: MasterOptions = {
   maxContextBytes: 96 * 1024 * 1024,
   maxGridPoints: DEFAULT_MAX_GRID_POINTS,
   maxCheckpointFileBytes: 4 * 1024 * 1024 * 1024,
+  maxContextExpandedBytes: 1024 * 1024 * 1024,
+  maxContextEntries: 20_000,
   agentGraceMs: 60_000,
   preemptionTimeoutMs: 60_000,
   schedulerPolicy: 'priority',

@@ -15,8 +15,12 @@ const { values } = parseArgs({
     'max-context-mib': { type: 'string' },
     'max-grid-points': { type: 'string' },
     'max-checkpoint-file-mib': { type: 'string' },
+    'max-context-expanded-mib': { type: 'string' },
+    'max-context-files': { type: 'string' },
     'session-ttl-h': { type: 'string' },
     'metrics-public': { type: 'boolean' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
     'agent-grace-s': { type: 'string' },
     'preemption-timeout-s': { type: 'string' },
     'scheduler': { type: 'string' },
@@ -39,8 +43,11 @@ if (values.help) {
   --advertised-url URL     URL agents and trials use to reach the master (HONE_ADVERTISED_URL)
   --max-context-mib N      largest model directory accepted, compressed (HONE_MAX_CONTEXT_MIB, default 96)
   --max-grid-points N      largest grid search accepted, in points (HONE_MAX_GRID_POINTS, default 10000)
+  --max-context-expanded-mib N  most a model directory may expand to (HONE_MAX_CONTEXT_EXPANDED_MIB, default 1024)
+  --max-context-files N    most entries a model directory may hold (HONE_MAX_CONTEXT_FILES, default 20000)
   --max-checkpoint-file-mib N  largest checkpoint file kept by the master (HONE_MAX_CHECKPOINT_FILE_MIB, default 4096)
   --session-ttl-h N        how long a sign-in lasts (HONE_SESSION_TTL_H, default 168 = 7 days)
+  --tls-cert FILE, --tls-key FILE  serve HTTPS and WSS with this certificate and key, PEM (HONE_TLS_CERT, HONE_TLS_KEY)
   --metrics-public         serve /metrics without a token (HONE_METRICS_PUBLIC=1), for Prometheus on a private network
   HONE_ADMIN_PASSWORD      password of the first user, admin, when the database has no user (else one is generated and printed)
   --agent-grace-s N        how long a vanished agent's tasks are kept before they are retried (default 60)
@@ -79,9 +86,13 @@ const opts: Partial<MasterOptions> = {
   agentToken: values['agent-token'] ?? env.HONE_AGENT_TOKEN ?? undefined,
   advertisedUrl: values['advertised-url'] ?? env.HONE_ADVERTISED_URL ?? undefined,
   maxContextBytes: (num(values['max-context-mib'] ?? env.HONE_MAX_CONTEXT_MIB, '--max-context-mib') ?? 96) * 1024 * 1024,
+  maxContextExpandedBytes: (num(values['max-context-expanded-mib'] ?? env.HONE_MAX_CONTEXT_EXPANDED_MIB, '--max-context-expanded-mib') ?? 1024) * 1024 * 1024,
+  maxContextEntries: num(values['max-context-files'] ?? env.HONE_MAX_CONTEXT_FILES, '--max-context-files') ?? 20_000,
   maxCheckpointFileBytes: (num(values['max-checkpoint-file-mib'] ?? env.HONE_MAX_CHECKPOINT_FILE_MIB, '--max-checkpoint-file-mib') ?? 4096) * 1024 * 1024,
   sessionTtlMs: (num(values['session-ttl-h'] ?? env.HONE_SESSION_TTL_H, '--session-ttl-h') ?? 168) * 3600 * 1000,
   metricsPublic: values['metrics-public'] ?? env.HONE_METRICS_PUBLIC === '1',
+  ...((values['tls-cert'] ?? env.HONE_TLS_CERT) ? { tlsCert: path.resolve((values['tls-cert'] ?? env.HONE_TLS_CERT)!) } : {}),
+  ...((values['tls-key'] ?? env.HONE_TLS_KEY) ? { tlsKey: path.resolve((values['tls-key'] ?? env.HONE_TLS_KEY)!) } : {}),
   ...(env.HONE_ADMIN_PASSWORD ? { adminPassword: env.HONE_ADMIN_PASSWORD } : {}),
   maxGridPoints: num(values['max-grid-points'] ?? env.HONE_MAX_GRID_POINTS, '--max-grid-points') ?? DEFAULT_OPTIONS.maxGridPoints,
   agentGraceMs: (num(values['agent-grace-s'] ?? env.HONE_AGENT_GRACE_S, '--agent-grace-s') ?? 60) * 1000,

@@ -75,7 +75,9 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
   // config. Every other JSON body is far smaller.
   const contextBodyLimit = Math.ceil(opts.maxContextBytes * 1.37) + 1024 * 1024;
   const bodyLimit = Math.min(contextBodyLimit, DEFAULT_BODY_LIMIT);
+  const https = opts.tlsCert || opts.tlsKey ? tlsOptions(opts) : null;
   const app = Fastify({
+    ...(https ? { https } : {}),
     // Request lines are noise at info level; errors still reach the log through the error handler.
     loggerInstance: root.child({ component: 'http' }, { level: opts.logLevel === 'debug' || opts.logLevel === 'trace' ? opts.logLevel : 'warn' }),
     bodyLimit,
@@ -160,7 +162,7 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
   await app.listen({ port: opts.port, host: opts.host });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;
-  url = opts.advertisedUrl ?? `http://${opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host}:${port}`;
+  url = opts.advertisedUrl ?? `${https ? 'https' : 'http'}://${opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`;
   await experiments.reconcile();
   rm.start();
   // Checkpoint GC when an experiment ends (in-process; idempotent, so a repeat after a restart is harmless).
@@ -208,6 +210,18 @@ const WEBUI_CSP = {
   baseUri: ["'self'"],
   formAction: ["'self'"],
 };
+
+function tlsOptions(opts: MasterOptions): { cert: Buffer; key: Buffer } {
+  if (!opts.tlsCert || !opts.tlsKey) throw new Error('TLS needs both --tls-cert and --tls-key');
+  const read = (file: string, what: string) => {
+    try {
+      return fs.readFileSync(file);
+    } catch (e) {
+      throw new Error(`${what}: cannot read ${file} (${(e as Error).message})`);
+    }
+  };
+  return { cert: read(opts.tlsCert, '--tls-cert'), key: read(opts.tlsKey, '--tls-key') };
+}
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');

@@ -30,7 +30,7 @@ describe('progress while training', () => {
       .replace(/max_length:\n {4}batches: 300/, 'max_length:\n    batches: 1200')
       .replace(/min_validation_period:\n {2}batches: 100/, 'min_validation_period:\n  batches: 200');
     const model = fs.readFileSync(path.join(ROOT, 'examples/synthetic/model.ts'), 'utf8');
-    const ws = new WebSocket(master.url.replace('http', 'ws') + '/api/v1/stream');
+    const ws = new WebSocket(`${master.url.replace('http', 'ws')}/api/v1/stream?token=${master.token}`);
     const streamed: Array<{ type: string; experiment?: ExperimentSummary; trial?: TrialSummary }> = [];
     ws.on('message', (d) => streamed.push(JSON.parse(String(d))));
     await new Promise((r) => ws.once('open', r));

@@ -8,7 +8,15 @@ import { api, signIn, TEST_ADMIN_PASSWORD, tmpDir } from '../helpers/processes';
 describe('experiment submission validation', () => {
   let master: Master;
   beforeAll(async () => {
-    master = await startMaster({ port: 0, dataDir: tmpDir('validation'), maxContextBytes: 64 * 1024, logLevel: 'warn', adminPassword: TEST_ADMIN_PASSWORD });
+    master = await startMaster({
+      port: 0,
+      dataDir: tmpDir('validation'),
+      maxContextBytes: 64 * 1024,
+      maxContextExpandedBytes: 1024 * 1024,
+      maxContextEntries: 50,
+      logLevel: 'warn',
+      adminPassword: TEST_ADMIN_PASSWORD,
+    });
     await signIn(master.url);
   }, 60_000);
   afterAll(async () => {
@@ -111,6 +119,23 @@ searcher:
       context: (await archive({ 'model.ts': 'export const createTrial = 1;' })).toString('base64'),
     });
     expect(ok.status).toBe(201);
+  });
+
+  it('refuses a decompression bomb at upload: too many entries, or too many bytes once expanded', async () => {
+    const before = await count();
+    const many = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`f${i}.txt`, 'x']));
+    const files = await api<{ error: { code: string; message: string } }>(master.url, 'POST', '/experiments', {
+      config: base,
+      context: (await archive({ 'model.ts': 'x', ...many })).toString('base64'),
+    });
+    expect(files.status).toBe(413);
+    expect(files.body.error).toMatchObject({ code: 'CONTEXT_TOO_LARGE', message: expect.stringContaining('more than 50 entries') });
+    const zeros = await archive({ 'model.ts': 'x', 'data.bin': '\0'.repeat(5 * 1024 * 1024) });
+    expect(zeros.length).toBeLessThan(64 * 1024);
+    const bytes = await api<{ error: { code: string; message: string } }>(master.url, 'POST', '/experiments', { config: base, context: zeros.toString('base64') });
+    expect(bytes.status).toBe(413);
+    expect(bytes.body.error.message).toContain('expands to more than 1 MiB');
+    expect(await count()).toBe(before);
   });
 
   it('refuses a Python entrypoint, saying that Hone runs TensorFlow.js models', async () => {

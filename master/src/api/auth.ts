@@ -24,7 +24,7 @@ export function registerAuthRoutes(app: App, ctx: MasterContext): void {
           hook: 'preHandler',
           keyGenerator: (req) => `${req.ip}|${String((req.body as { username?: unknown } | undefined)?.username ?? '')}`,
           errorResponseBuilder: (_req, c) =>
-            new HoneError('RESOURCE_EXHAUSTED', `too many sign-in attempts; try again in ${c.after}`).toBody(),
+            new HoneError('RESOURCE_EXHAUSTED', `too many sign-in attempts; try again in ${c.after}`),
         },
       },
       schema: {

@@ -44,8 +44,9 @@ export function registerExperimentRoutes(app: App, ctx: MasterContext): void {
       if (context.length < 2 || context[0] !== 0x1f || context[1] !== 0x8b) throw invalid('context: must be a gzipped tar archive');
       let files: string[];
       try {
-        files = await archiveFiles(context);
+        files = await archiveFiles(context, { maxBytes: ctx.opts.maxContextExpandedBytes, maxEntries: ctx.opts.maxContextEntries });
       } catch (e) {
+        if (e instanceof HoneError) throw e;
         throw invalid(`context: not a readable gzipped tar archive (${(e as Error).message})`);
       }
       const refusal = archiveRefusal(files, config.entrypoint);
