@@ -79,7 +79,7 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
   const app = Fastify({
     ...(https ? { https } : {}),
     // Request lines are noise at info level; errors still reach the log through the error handler.
-    loggerInstance: root.child({ component: 'http' }, { level: opts.logLevel === 'debug' || opts.logLevel === 'trace' ? opts.logLevel : 'warn' }),
+    loggerInstance: root.child({ component: 'http' }, { level: ['debug', 'trace', 'error', 'fatal', 'silent'].includes(opts.logLevel) ? opts.logLevel : 'warn' }),
     bodyLimit,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
