@@ -209,6 +209,8 @@ const WEBUI_CSP = {
   frameAncestors: ["'none'"],
   baseUri: ["'self'"],
   formAction: ["'self'"],
+  // A master on a LAN address may serve plain HTTP: never make the browser ask for its assets over https.
+  upgradeInsecureRequests: null,
 };
 
 function tlsOptions(opts: MasterOptions): { cert: Buffer; key: Buffer } {
