@@ -458,9 +458,15 @@ export class Agent {
     // ESM by default so that `import` works in .ts/.js entrypoints without a package.json of their own.
     // 'wx' never follows a link the archive put there.
     const pkg = path.join(dir, 'package.json');
-    await fs.promises.writeFile(pkg, JSON.stringify({ type: 'module', private: true }) + '\n', { flag: 'wx', mode: 0o644 }).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'EEXIST') throw e;
-    });
+    const wrote = await fs.promises.writeFile(pkg, JSON.stringify({ type: 'module', private: true }) + '\n', { flag: 'wx', mode: 0o644 }).then(
+      () => true,
+      (e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EEXIST') throw e;
+        return false;
+      },
+    );
+    // Whatever the agent's umask, the rank user must read it.
+    if (wrote && this.runAs) await fs.promises.chown(pkg, this.runAs.uid, this.runAs.gid);
   }
 
   private pipeLines(task: Task, stream: NodeJS.ReadableStream, name: 'stdout' | 'stderr'): void {

@@ -19,6 +19,14 @@ describe('the agent credential file', () => {
     expect(fs.readdirSync(dir)).toEqual(['credential.json']);
   });
 
+  it('falls back to the same host under another scheme or port (a master moved to https)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hone-cred-'));
+    const store = new CredentialStore(dir);
+    store.save('http://master.lan:8080', 'gpu-01', 'secret-one');
+    expect(store.load('https://master.lan:8443', 'gpu-01')).toBe('secret-one');
+    expect(store.load('https://other.lan:8443', 'gpu-01')).toBeUndefined();
+  });
+
   it('names a master by scheme and host', () => {
     expect(masterKey('wss://master.example:8443/agents')).toBe('https://master.example:8443');
     expect(masterKey('http://127.0.0.1:8080/')).toBe('http://127.0.0.1:8080');

@@ -24,6 +24,14 @@ export function masterKey(masterUrl: string): string {
   }
 }
 
+function hostOf(url: string): string {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return url;
+  }
+}
+
 export class CredentialStore {
   readonly file: string;
   constructor(workDir: string) {
@@ -42,10 +50,18 @@ export class CredentialStore {
     return { version: 1, masters: v.masters && typeof v.masters === 'object' ? v.masters : {} };
   }
 
-  /** The secret this agent id holds for `masterUrl`, if any. */
+  /**
+   * The secret this agent id holds for `masterUrl`, if any. Failing an entry for that exact URL, one for the same
+   * host under another scheme or port (the master moved to https, say) is used: the master decides if it is valid.
+   */
   load(masterUrl: string, agentId: string): string | undefined {
-    const entry = this.read().masters[masterKey(masterUrl)];
-    return entry && entry.agentId === agentId && typeof entry.secret === 'string' ? entry.secret : undefined;
+    const masters = this.read().masters;
+    const ok = (e: CredentialFile['masters'][string] | undefined) => !!e && e.agentId === agentId && typeof e.secret === 'string';
+    const exact = masters[masterKey(masterUrl)];
+    if (ok(exact)) return exact!.secret;
+    const host = hostOf(masterUrl);
+    const sameHost = Object.entries(masters).filter(([k, e]) => hostOf(k) === host && ok(e));
+    return sameHost.length === 1 ? sameHost[0]![1].secret : undefined;
   }
 
   /** Stores a newly issued secret (written to a temporary file, then renamed: never half a file). */

@@ -1,7 +1,6 @@
 // Per-agent credentials and who may speak about an allocation, against a real master (in this process) with raw
 // WebSocket clients playing agents — honest ones and impostors — and the real agent daemon.
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,16 +79,6 @@ async function rawAgent(url: string, opts: { id: string; token?: string; secret?
   return { ws, messages, closed, first, send };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 describe('agent credentials on a master with an agent token', () => {
   let master: Master;
   const logs: LogLine[] = [];
@@ -105,8 +94,9 @@ describe('agent credentials on a master with an agent token', () => {
     });
   };
   beforeAll(async () => {
-    port = await freePort();
     await start();
+    // A restart (below) comes back on the same port, where the agent daemon looks for it.
+    port = Number(new URL(master.url).port);
   }, 60_000);
   afterAll(async () => {
     await master?.close();
