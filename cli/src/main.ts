@@ -12,7 +12,9 @@ import { registerMasterCommands } from './commands/master';
 import { registerResourcePoolCommands } from './commands/resource-pool';
 import { registerSearcherCommands } from './commands/searcher';
 import { registerSlotCommands } from './commands/slot';
+import { registerTokenCommands } from './commands/token';
 import { registerTrialCommands } from './commands/trial';
+import { registerUserCommands } from './commands/user';
 
 const program = new Command().name('hone').description('Hone: train deep learning models on a cluster — experiments, trials, agents');
 addGlobalOptions(program);
@@ -28,6 +30,8 @@ registerJobCommands(program);
 registerCheckpointCommands(program);
 registerConfigCommands(program);
 registerMasterCommands(program);
+registerUserCommands(program);
+registerTokenCommands(program);
 registerSearcherCommands(program);
 
 // A reader that goes away (`hone ... | head`) is not an error: stop quietly, as cat and grep do.
