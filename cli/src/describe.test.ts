@@ -60,6 +60,28 @@ describe('experiment describe', () => {
   it('has no failures section when nothing failed', () => {
     expect(describeExperiment(experiment([trial()]))).not.toContain('Failures:');
   });
+
+  it('shows the owner and who did what, and when, oldest first', () => {
+    const text = describeExperiment({
+      ...experiment([trial()]),
+      user: 'alice',
+      audit: [
+        { at: '2026-01-02T03:04:05.000Z', username: 'alice', action: 'create', details: { name: 'mnist' } },
+        { at: '2026-01-02T03:10:00.000Z', username: 'admin', action: 'set max_slots', details: { from: null, to: 4 } },
+        { at: '2026-01-02T03:20:00.000Z', username: 'admin', action: 'pause', details: {} },
+      ],
+    });
+    expect(text).toContain('Owner:     alice');
+    expect(text).toContain('Activity (oldest first):');
+    const rows = text.split('\n').filter((l) => /^│ 2026-01-02/.test(l));
+    expect(rows[0]).toMatch(/03:04:05 .*│ alice .*│ create .*│ name=mnist/);
+    expect(rows[1]).toMatch(/03:10:00 .*│ admin .*│ set max_slots .*│ from none to 4/);
+    expect(rows[2]).toMatch(/03:20:00 .*│ admin .*│ pause /);
+  });
+
+  it('has no activity section for a master that keeps no audit', () => {
+    expect(describeExperiment(experiment([trial()]))).not.toContain('Activity');
+  });
 });
 
 describe('trial describe', () => {

@@ -1,5 +1,6 @@
 // What `experiment describe` and `trial describe` print: pure functions from the master's answers to text.
 import type { AllocationSummary, ExperimentDetail, TrialDetail, TrialSummary } from '@hone/protocol/api';
+import type { AuditEntry } from '@hone/protocol/auth';
 import type { ExperimentConfig } from '@hone/protocol/config';
 import { formatClockDuration, formatHParams, formatKiB, formatPercent, formatTableNumber, formatUtcTime } from '@hone/protocol/format';
 import { table } from './output';
@@ -23,6 +24,7 @@ export function describeExperiment(d: ExperimentDetail): string {
   const unit = lengthUnit(d.config);
   const out = [
     `Experiment ${d.id}: ${d.name}`,
+    `  Owner:     ${d.user}`,
     `  State:     ${d.state}    Progress: ${formatPercent(d.progress)}`,
     `  Searcher:  ${d.searcher} (metric ${d.metric}, ${d.smallerIsBetter ? 'smaller' : 'larger'} is better)    Best: ${formatTableNumber(d.bestMetric)}`,
     `  Resources: pool ${d.resourcePool}, ${d.config.resources.slots_per_trial} slot(s) per trial, priority ${d.priority}, weight ${d.weight}${d.maxSlots ? `, max_slots ${d.maxSlots}` : ''}`,
@@ -46,7 +48,20 @@ export function describeExperiment(d: ExperimentDetail): string {
   );
   const failures = failureLines(d.trials);
   if (failures.length) out.push('', 'Failures:', ...failures);
+  // Masters before the audit log answered without `audit`.
+  if (d.audit?.length) {
+    out.push('', 'Activity (oldest first):');
+    out.push(table(['When (UTC)', 'User', 'Action', 'Details'], d.audit.map((e) => [formatUtcTime(e.at), e.username, e.action, auditDetails(e)])));
+  }
   return out.join('\n');
+}
+
+/** An audit entry's details on one line: `from 42 to 10` for a changed setting, else `key=value` pairs. */
+export function auditDetails(e: AuditEntry): string {
+  const { from, to, ...rest } = e.details ?? {};
+  const word = (v: unknown) => (v === null || v === undefined ? 'none' : typeof v === 'string' ? v : JSON.stringify(v));
+  const setting = from !== undefined || to !== undefined ? [`from ${word(from)} to ${word(to)}`] : [];
+  return [...setting, ...(Object.keys(rest).length ? [formatHParams(rest)] : [])].join(', ');
 }
 
 /** How a run ended, in a few words: the master's exit reason, else its exit code or its state while it lives. */

@@ -104,16 +104,17 @@ export function registerExperimentCommands(program: Command): void {
     .description('list experiments')
     .option('--state <states>', 'only these states, comma separated (ACTIVE,PAUSED,COMPLETED,...)')
     .option('--name <text>', 'name contains')
+    .option('--user <name>', "only this user's experiments")
     .option('--limit <n>', 'rows', '100')
     .option('--json', 'print JSON')
-    .action(async (o: { state?: string; name?: string; limit: string; json?: boolean }) => {
-      const qs = new URLSearchParams({ limit: o.limit, ...(o.state ? { state: o.state } : {}), ...(o.name ? { name: o.name } : {}) });
+    .action(async (o: { state?: string; name?: string; user?: string; limit: string; json?: boolean }) => {
+      const qs = new URLSearchParams({ limit: o.limit, ...(o.state ? { state: o.state } : {}), ...(o.name ? { name: o.name } : {}), ...(o.user ? { user: o.user } : {}) });
       const page = await masterClient(program).get<Page<ExperimentSummary>>(`/experiments?${qs}`);
       if (wantsJson(program, o)) return printJson(page.items);
       console.log(
         table(
-          ['ID', 'Name', 'State', 'Progress', 'Trials', 'Searcher', 'Best', 'Pool', 'Started', 'Duration'],
-          page.items.map((e) => [e.id, e.name, e.state, formatPercent(e.progress), e.numTrials, e.searcher, formatTableNumber(e.bestMetric), e.resourcePool, formatUtcTime(e.startTime), formatClockDuration(e.startTime, e.endTime)]),
+          ['ID', 'Name', 'Owner', 'State', 'Progress', 'Trials', 'Searcher', 'Best', 'Pool', 'Started', 'Duration'],
+          page.items.map((e) => [e.id, e.name, e.user, e.state, formatPercent(e.progress), e.numTrials, e.searcher, formatTableNumber(e.bestMetric), e.resourcePool, formatUtcTime(e.startTime), formatClockDuration(e.startTime, e.endTime)]),
         ),
       );
     });
