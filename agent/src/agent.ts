@@ -136,8 +136,10 @@ export class Agent {
     let taskRoot = opts.workDir;
     let own = false;
     if (this.runAs) {
-      // The rank user must reach its task directory; it must not list the work directory (credential.json is 0600).
-      fs.chmodSync(opts.workDir, 0o711);
+      // The rank user must reach its task directory (search permission), not list the work directory; bits that
+      // are there already stay (a shared directory given as --work-dir keeps its mode). credential.json is 0600.
+      const mode = fs.statSync(opts.workDir).mode & 0o7777;
+      if ((mode & 0o001) === 0) fs.chmodSync(opts.workDir, mode | 0o011);
       if (!canTraverse(this.runAs, opts.workDir)) {
         taskRoot = fs.mkdtempSync(path.join(os.tmpdir(), `hone-tasks-${opts.agentId.replace(/[^A-Za-z0-9._-]/g, '_')}-`));
         fs.chmodSync(taskRoot, 0o711);
