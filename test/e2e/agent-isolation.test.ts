@@ -2,7 +2,6 @@
 // one): an explicit environment without the agent's secrets, an unprivileged user when the agent is root (CI
 // runs as root, so that is the path tested), a task directory of its own; over https, a master certificate
 // verified by the agent and the harness alike, with a private CA given by --ca; model archives bounded.
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +9,7 @@ import { parseExperimentConfig, type AllocationInfo, type Device, type StartTask
 import { Agent } from '../../agent/src/agent';
 import { archive } from '../helpers/archive';
 import { tmpDir, waitFor } from '../helpers/processes';
+import { privateCa } from '../helpers/tls';
 import { startFakeMaster, type FakeMaster } from './agent-fake-master';
 
 const TASK_TOKEN = 'task-token-of-alloc';
@@ -197,17 +197,11 @@ describe('an https master', () => {
   let caFile = '';
   const agents: Agent[] = [];
   beforeAll(async () => {
-    // A private CA and a server certificate it signed, for 127.0.0.1.
-    const dir = tmpDir('agent-tls');
-    const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-    run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=Hone test CA']);
-    run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1']);
-    fs.writeFileSync(path.join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-    run(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '1', '-extfile', 'san.ext']);
-    caFile = path.join(dir, 'ca.pem');
+    const tls = privateCa();
+    caFile = tls.caFile;
     const context = await archive({ 'probe.mjs': PROBE });
     master = await startFakeMaster({
-      tls: { key: fs.readFileSync(path.join(dir, 'server.key'), 'utf8'), cert: fs.readFileSync(path.join(dir, 'server.pem'), 'utf8') },
+      tls: { key: tls.key, cert: tls.cert },
       context: () => context,
       taskToken: TASK_TOKEN,
       allocationInfo: info,
