@@ -3,6 +3,7 @@ import { authStatus, onAuthChange, type AuthState } from './api';
 import { Link, navigate, useLocation } from './router';
 import { safeLocalPath } from './localPath';
 import { loadCurrentUser } from './session';
+import { afterReady } from './hooks';
 import { stream, type StreamStatus } from './stream';
 import { LoginForm } from './pages/Login';
 import { UserMenu } from './components/UserMenu';
@@ -46,7 +47,8 @@ function useAuth(): { auth: AuthState; epoch: number } {
   useEffect(() => {
     let was = authStatus().needed;
     if (was) stream.pause();
-    else void loadCurrentUser();
+    // Who is signed in is known from the last visit; the master is asked once the page has drawn.
+    else afterReady(() => void loadCurrentUser());
     const off = onAuthChange((s) => {
       setAuth(s);
       if (s.needed && !was) {
@@ -57,7 +59,7 @@ function useAuth(): { auth: AuthState; epoch: number } {
       if (was && !s.needed) {
         setEpoch((e) => e + 1);
         stream.reconnectNow();
-        void loadCurrentUser();
+        afterReady(() => void loadCurrentUser());
       }
       was = s.needed;
     });

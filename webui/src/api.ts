@@ -6,6 +6,8 @@ import type { LoginResult } from '@hone/protocol/auth';
 /** localStorage keys; index.html's boot script (public/boot.js) reads the token too. */
 export const TOKEN_KEY = 'hone.token';
 const USERNAME_KEY = 'hone.username';
+/** The signed-in user as /auth/me or the login last said, kept with the token (session.ts). */
+export const USER_KEY = 'hone.user';
 
 /** Why the login form is up: never signed in here, the master refused the token (expired, revoked), or signed out. */
 export type AuthReason = 'none' | 'expired' | 'signed-out';
@@ -39,6 +41,7 @@ function setToken(token: string | null): void {
   generation++;
   memoryToken = token;
   try {
+    localStorage.removeItem(USER_KEY);
     if (token) localStorage.setItem(TOKEN_KEY, token);
     else localStorage.removeItem(TOKEN_KEY);
   } catch {

@@ -107,4 +107,20 @@ export function markReady(): void {
   } catch {
     /* marks unsupported */
   }
+  window.dispatchEvent(new Event('hone:ready'));
+}
+
+/** Runs `fn` once the current page is drawn (markReady), or after `maxMs` at the latest: work that can wait. */
+export function afterReady(fn: () => void, maxMs = 2000): void {
+  if (document.body.dataset.ready === '1') return fn();
+  let done = false;
+  const run = () => {
+    if (done) return;
+    done = true;
+    window.removeEventListener('hone:ready', run);
+    clearTimeout(timer);
+    fn();
+  };
+  const timer = setTimeout(run, maxMs);
+  window.addEventListener('hone:ready', run);
 }

@@ -1,16 +1,33 @@
 // The signed-in user (GET /auth/me, or the user a login returned), for the user menu and the permission checks.
-// null while unknown: the UI then leaves every action enabled and lets the master decide.
+// null while unknown: the UI then leaves every action enabled and lets the master decide. It is kept in
+// localStorage with the token, so a page load knows it at once and asks /auth/me only after the page is drawn
+// (off the path of the requests the page waits for).
 import { useSyncExternalStore } from 'react';
 import type { UserInfo } from '@hone/protocol/auth';
-import { TOKEN_KEY, api, authStatus, getToken, login as apiLogin, logout as apiLogout, onAuthChange, rememberUsername } from './api';
+import { TOKEN_KEY, USER_KEY, api, authStatus, getToken, login as apiLogin, logout as apiLogout, onAuthChange, rememberUsername } from './api';
 
-let user: UserInfo | null = null;
+function cachedUser(): UserInfo | null {
+  try {
+    const raw = getToken() ? localStorage.getItem(USER_KEY) : null;
+    const u = raw ? (JSON.parse(raw) as UserInfo) : null;
+    return u && typeof u.username === 'string' && typeof u.admin === 'boolean' ? u : null;
+  } catch {
+    return null;
+  }
+}
+
+let user: UserInfo | null = cachedUser();
 const listeners = new Set<() => void>();
 
 function setUser(u: UserInfo | null): void {
   if (u === user) return;
   user = u;
   if (u) rememberUsername(u.username);
+  try {
+    if (u && getToken()) localStorage.setItem(USER_KEY, JSON.stringify(u));
+  } catch {
+    /* storage disabled */
+  }
   for (const l of [...listeners]) l();
 }
 

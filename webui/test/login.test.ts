@@ -51,6 +51,13 @@ describeBrowser('signing in (browser)', () => {
     expect(await storedToken(page)).toMatch(/^hone_/);
     await page.waitForSelector('[data-testid="connection"][data-status="open"]');
     await shot(page, 'login-deep-link-returned');
+    // On the next visit the user is known at once (kept with the token); /auth/me is asked only after the page drew.
+    requests.length = 0;
+    await page.reload();
+    await page.waitForSelector('body[data-ready="1"]');
+    expect(await page.textContent('[data-testid="user-name"]')).toBe('ursula');
+    await expect.poll(() => requests.includes('/api/v1/auth/me')).toBe(true);
+    expect(requests.indexOf('/api/v1/auth/me')).toBeGreaterThan(requests.indexOf(`/api/v1/experiments/${s.fx.curves.id}`));
     // The only error the console saw is the browser's report of the refused sign-in.
     expect(errors.filter((e) => !/401 \(Unauthorized\)/.test(e))).toEqual([]);
     await ctx.close();
