@@ -59,13 +59,7 @@ class Stream {
   pause(): void {
     this.paused = true;
     this.everOpened = false;
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
-    const ws = this.ws;
-    this.ws = null;
-    ws?.close();
+    this.drop();
     this.setStatus('closed');
   }
 
@@ -73,6 +67,12 @@ class Stream {
   reconnectNow(): void {
     this.paused = false;
     this.attempt = 0;
+    this.drop();
+    if (this.handlers.size) this.connect();
+  }
+
+  /** Closes the socket and cancels a pending reconnect, without the close counting as a lost connection. */
+  private drop(): void {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = null;
@@ -80,7 +80,6 @@ class Stream {
     const ws = this.ws;
     this.ws = null;
     ws?.close();
-    if (this.handlers.size) this.connect();
   }
 
   onStatus(l: StatusListener): () => void {
