@@ -104,6 +104,7 @@ export class Agent {
   private reconnectTimer: NodeJS.Timeout | null = null;
   private warm: { child: ChildProcess; ready: boolean } | null = null;
   private warmTimer: NodeJS.Timeout | null = null;
+  /** Admitted by the master (its welcome came) on the current connection. */
   connected = false;
   /** Why the master last refused us, if it did (for tests and status). */
   lastRefusal: { code: number; reason: string } | null = null;
@@ -210,8 +211,7 @@ export class Agent {
     });
     this.ws = ws;
     ws.on('open', () => {
-      this.connected = true;
-      this.backoffMs = 250;
+      // Connected (and the backoff reset) once the welcome says the master admitted us: it refuses after the open.
       this.log.info({ master: this.opts.masterUrl }, 'connected to master');
       const running: RunningTask[] = [...this.tasks.values()]
         .filter((t) => t.child && !t.exited)
@@ -293,7 +293,9 @@ export class Agent {
 
   private async handle(msg: MasterToAgent): Promise<void> {
     if (msg.type === 'welcome') {
+      this.connected = true;
       this.lastRefusal = null;
+      this.backoffMs = 250;
       if (msg.agentSecret) this.storeSecret(msg.agentSecret);
       return;
     }

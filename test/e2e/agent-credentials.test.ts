@@ -263,8 +263,12 @@ resources:
     const before = refusals('daemon-1').length;
     const twin = make({ token: TOKEN, dir: path.join(tmpDir('agent-cred-twin'), 'work') });
     twin.start();
-    await waitFor('two refusals of the twin', async () => refusals('daemon-1').length >= before + 2, 15_000, 50);
+    await waitFor('four refusals of the twin', async () => refusals('daemon-1').length >= before + 4, 20_000, 50);
     expect(twin.lastRefusal?.code).toBe(AGENT_CLOSE_CODES.CREDENTIAL_REFUSED);
+    expect(twin.connected).toBe(false);
+    // It backs off: each wait about twice the last (with jitter), not a retry loop.
+    const times = refusals('daemon-1').slice(before, before + 4).map((l) => l.time as number);
+    expect(times[3]! - times[2]!).toBeGreaterThan(times[1]! - times[0]!);
     expect(connected('daemon-1')).toBeDefined();
     expect(agent.connected).toBe(true);
     await twin.stop();
