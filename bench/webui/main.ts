@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { seedExperiment } from '../../webui/test/seed';
-import { REPO_ROOT, seedDatabase, startMaster, tempDataDir } from '../../webui/test/master';
+import { REPO_ROOT, apiLogin, seedDatabase, startMaster, tempDataDir } from '../../webui/test/master';
 import { browserUnavailable, ensureBuilt, launchBrowser } from '../../webui/test/browser';
 
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 1000);
@@ -27,8 +27,10 @@ interface Load {
   api: Array<{ name: string; start: number; end: number }>;
 }
 
+/** The admin's session (the master requires one; webui/test/master.ts starts it with HONE_ADMIN_PASSWORD). */
+let TOKEN = '';
 async function loadOnce(browser: Browser, url: string, screenshot?: string): Promise<Load> {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, storageState: { cookies: [], origins: [{ origin: new URL(url).origin, localStorage: [{ name: 'hone.token', value: TOKEN }] }] } });
   const page = await ctx.newPage();
   const cdp = await ctx.newCDPSession(page);
   await cdp.send('Network.enable');
@@ -90,10 +92,12 @@ async function main(): Promise<void> {
   }
   const { big, small } = seeded;
   const master = await startMaster(dir);
+  TOKEN = await apiLogin(master.url);
+  const H = { headers: { Authorization: `Bearer ${TOKEN}` } };
   const browser = await launchBrowser();
   try {
     // Warm the master (first query plans, JIT) so the first timed run is not an outlier of the server.
-    await fetch(`${master.url}/api/v1/experiments/${big.id}`).then((r) => r.arrayBuffer());
+    await fetch(`${master.url}/api/v1/experiments/${big.id}`, H).then((r) => r.arrayBuffer());
     const bigRuns: Load[] = [];
     const smallRuns: Load[] = [];
     for (let i = 0; i < RUNS; i++) {
@@ -103,7 +107,7 @@ async function main(): Promise<void> {
       console.log(`run ${i + 1}: ${TRIALS}-trial page usable in ${b.ms.toFixed(0)} ms (last API response at ${b.lastApiEnd.toFixed(0)} ms, render after it ${(b.ms - b.lastApiEnd).toFixed(0)} ms), ${(b.bytes / 1024).toFixed(0)} KiB in ${b.requests} responses (${b.series} curves, ${b.rows} rows); 10-trial page ${smallRuns[i]!.ms.toFixed(0)} ms`);
       for (const a of b.api) console.log(`    ${a.name}: ${a.start.toFixed(0)} → ${a.end.toFixed(0)} ms (${(a.end - a.start).toFixed(0)} ms)`);
     }
-    const full = await fetch(`${master.url}/api/v1/experiments/${big.id}/metrics?group=validation&max_points=${POINTS}`).then((r) => r.arrayBuffer());
+    const full = await fetch(`${master.url}/api/v1/experiments/${big.id}/metrics?group=validation&max_points=${POINTS}`, H).then((r) => r.arrayBuffer());
     const ms = median(bigRuns.map((r) => r.ms));
     const bytes = median(bigRuns.map((r) => r.bytes));
     const smallMs = median(smallRuns.map((r) => r.ms));
