@@ -10,7 +10,9 @@ export type HoneEvent =
   | { type: 'cluster' }
   /** Something about a trial's searcher operation or an allocation changed (wakes long-polls). */
   | { type: 'trialOp'; trialId: number }
-  | { type: 'allocation'; allocationId: string };
+  | { type: 'allocation'; allocationId: string }
+  /** Tokens were revoked or users changed: holders of long-lived connections must check their token again. */
+  | { type: 'credentials' };
 
 export class EventBus {
   private readonly em = new EventEmitter();

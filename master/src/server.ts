@@ -106,7 +106,7 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
     rm,
     agents: hub,
     taskAuth: new TaskAuth(db, bus),
-    userAuth: new UserAuth(db),
+    userAuth: new UserAuth(db, bus),
     bodyLimits: { default: bodyLimit, context: contextBodyLimit },
     log,
     checkpointDir,
@@ -194,17 +194,17 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
 const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
 
 /**
- * The Content Security Policy of the web UI: its own scripts and connections only (the live stream is a
- * same-origin WebSocket), styles from itself plus the inline style attributes React and uPlot set, images from
- * itself and data: URLs (the charts), nothing framed, no plugins.
+ * The Content Security Policy of the web UI: its own scripts, styles, images, fonts and connections only (the
+ * live stream is a same-origin WebSocket, which 'self' covers); the UI sets styles from script, never in markup,
+ * so no inline styles are allowed either. Nothing framed, no plugins.
  */
 const WEBUI_CSP = {
   defaultSrc: ["'self'"],
   scriptSrc: ["'self'"],
-  styleSrc: ["'self'", "'unsafe-inline'"],
-  imgSrc: ["'self'", 'data:', 'blob:'],
-  connectSrc: ["'self'", 'ws:', 'wss:'],
-  fontSrc: ["'self'", 'data:'],
+  styleSrc: ["'self'"],
+  imgSrc: ["'self'"],
+  connectSrc: ["'self'"],
+  fontSrc: ["'self'"],
   objectSrc: ["'none'"],
   frameAncestors: ["'none'"],
   baseUri: ["'self'"],

@@ -64,6 +64,13 @@ describe('authentication and permissions', () => {
       });
     expect(await ws('')).toBe(401);
     expect(await ws(`?token=${(await login('admin', TEST_ADMIN_PASSWORD)).body.token}`)).toBe(101);
+    // A stream outlives nothing: signing out closes the streams that session opened.
+    const session = (await login('admin', TEST_ADMIN_PASSWORD)).body.token;
+    const open = new WebSocket(`${url.replace('http', 'ws')}/api/v1/stream?token=${session}`);
+    await new Promise((r) => open.once('open', r));
+    const closed = new Promise<number>((r) => open.once('close', (code) => r(code)));
+    await api(url, 'POST', '/auth/logout', undefined, { token: session });
+    expect(await closed).toBe(4401);
   });
 
   it('signs users in and out; a wrong password says so without telling which part was wrong', async () => {

@@ -1,6 +1,8 @@
 // One WebSocket for live updates to the UI (and CLI): subscribe to topics, receive changes as they happen.
 // Topics: 'experiments', 'experiment:<id>', 'trial:<id>', 'logs:<trialId>', 'cluster'.
 import type { App, MasterContext } from '../context';
+import type { FastifyRequest } from 'fastify';
+import { AGENT_CLOSE_CODES } from '@hone/protocol/errors';
 import type { HoneEvent } from '../events';
 
 /** Bounds on what one stream connection may ask for. */
@@ -25,8 +27,14 @@ function topicsOf(e: HoneEvent): string[] {
 }
 
 export function registerStreamRoutes(app: App, ctx: MasterContext): void {
-  app.get('/api/v1/stream', { websocket: true, config: { queryToken: true }, schema: { hide: true } }, (socket: any) => {
+  app.get('/api/v1/stream', { websocket: true, config: { queryToken: true }, schema: { hide: true } }, (socket: any, req: FastifyRequest) => {
     const topics = new Set<string>();
+    // The session that opened the stream must stay valid: a logout, a revoked token or a deactivated user ends it.
+    const token = String((req.query as Record<string, unknown>).token ?? '') || (req.headers.authorization ?? '').replace(/^Bearer\s+/i, '');
+    const recheck = ctx.bus.subscribe((e) => {
+      if (e.type !== 'credentials') return;
+      ctx.userAuth.identify(token).catch(() => socket.close(AGENT_CLOSE_CODES.UNAUTHENTICATED, 'the session ended; sign in again'));
+    });
     let clusterTimer: NodeJS.Timeout | null = null;
     const send = (o: unknown) => {
       if (socket.readyState === socket.OPEN && socket.bufferedAmount < 8 * 1024 * 1024) socket.send(JSON.stringify(o));
@@ -66,6 +74,7 @@ export function registerStreamRoutes(app: App, ctx: MasterContext): void {
     });
     socket.on('close', () => {
       unsub();
+      recheck();
       if (clusterTimer) clearTimeout(clusterTimer);
     });
   });

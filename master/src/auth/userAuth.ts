@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Database } from '../db';
 import { findUserByToken, touchToken, type UserRow } from '../db/users';
 import { HoneError } from '../errors';
+import type { EventBus } from '../events';
 import { bearer } from '../api/taskAuth';
 import { hashToken, isUserToken } from './tokens';
 
@@ -22,7 +23,10 @@ const TOUCH_MS = 60_000;
 export class UserAuth {
   private readonly cache = new Map<string, { identity: UserIdentity; until: number }>();
   private readonly touched = new Map<number, number>();
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly bus: EventBus,
+  ) {}
 
   /** The signed-in user of a request (bearer header, or `?token=` where the route allows it). */
   async authenticate(req: FastifyRequest, opts: { queryToken?: boolean } = {}): Promise<UserIdentity> {
@@ -54,9 +58,13 @@ export class UserAuth {
     return identity;
   }
 
-  /** Forget cached identities (after a logout, revocation, deactivation or permission change). */
+  /**
+   * Forget cached identities (after a logout, revocation, deactivation or permission change), and tell
+   * long-lived connections (the live stream) to check their token again.
+   */
   forget(): void {
     this.cache.clear();
+    this.bus.publish({ type: 'credentials' });
   }
 }
 
