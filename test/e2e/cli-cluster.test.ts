@@ -1,11 +1,11 @@
 // The hone CLI against a real master and a real 1-slot agent: what a new user ran into while trials trained,
-// failed and logged to stderr.
+// failed and logged to stderr; signing in, users, access tokens and who may change whose experiment.
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExperimentDetail, TrialDetail } from '@hone/protocol/api';
-import { buildCli, hone } from '../../cli/test/hone';
-import { api, startAgentProcess, startMasterProcess, tmpDir, waitFor, type MasterProc, type Proc } from '../helpers/processes';
+import { buildCli, hone, testAuthFile } from '../../cli/test/hone';
+import { api, startAgentProcess, startMasterProcess, TEST_ADMIN_PASSWORD, tmpDir, waitFor, type MasterProc, type Proc } from '../helpers/processes';
 import { waitForExperimentEnd } from '../helpers/experiments';
 
 /** A core API model directory whose train.ts is `body`, run once per searcher operation `op` of `core`. */
@@ -37,6 +37,10 @@ describe('hone on a local cluster', () => {
     master = await startMasterProcess({ dataDir });
     agent = startAgentProcess({ masterUrl: master.url, id: 'cli-agent', slots: 1, workDir: path.join(dataDir, 'work') });
     m = ['-m', master.url];
+    // Signed in the way a user is: every later `hone` of this file uses the session kept in the test's auth file.
+    const login = await hone([...m, 'user', 'login', 'admin', '--password-stdin'], { input: `${TEST_ADMIN_PASSWORD}\n` });
+    expect(login.stderr).toBe('');
+    expect(login.stdout).toContain(`Signed in to ${master.url} as admin (admin)`);
     await waitFor('agent', async () => (await api<any[]>(master.url, 'GET', '/agents')).body.some((a) => a.state === 'CONNECTED'));
   }, 120_000);
 
@@ -55,6 +59,8 @@ describe('hone on a local cluster', () => {
   it('describe shows the length trained so far, the progress and the best metric while a trial trains', async () => {
     // The trial validates at 100 of 400 batches, then waits for the test to let it finish.
     const gate = path.join(tmpDir('cli-gate'), 'go');
+    // An agent running as root starts ranks as an unprivileged user, who must be able to see the gate.
+    fs.chmodSync(path.dirname(gate), 0o755);
     const dir = coreModel(`
     await core.train.reportValidationMetrics(100, { validation_loss: 0.5 });
     await op.reportProgress(100);
@@ -160,5 +166,106 @@ describe('hone on a local cluster', () => {
     const r = await hone([...m, 'experiment', 'describe', String(id)], { closeStdout: true });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
+  });
+
+  describe('users, sessions, access tokens and permissions', () => {
+    /** `hone` signed in through its own auth file (another person at another terminal). */
+    const as = (authFile: string) => (args: string[], input?: string) => hone([...m, ...args], { env: { HONE_AUTH_FILE: authFile }, ...(input !== undefined ? { input } : {}) });
+    const alice = as(path.join(tmpDir('cli-alice'), 'auth.json'));
+    let alicePassword: string;
+
+    beforeAll(async () => {
+      const created = await hone([...m, 'user', 'create', 'alice']);
+      expect(created.code).toBe(0);
+      alicePassword = /^Password: (\S+)$/m.exec(created.stdout)?.[1] ?? '';
+      expect(alicePassword).toHaveLength(20);
+      expect(created.stdout).toContain('shown only this once');
+      const login = await alice(['user', 'login', 'alice', '--password-stdin'], `${alicePassword}\n`);
+      expect(login.code).toBe(0);
+    });
+
+    it('keeps the session for the master URL in the auth file, readable by its owner only', async () => {
+      expect(fs.statSync(testAuthFile).mode & 0o777).toBe(0o600);
+      const file = JSON.parse(fs.readFileSync(testAuthFile, 'utf8'));
+      expect(file.version).toBe(1);
+      expect(file.masters[master.url].username).toBe('admin');
+      expect(file.masters[master.url].token).toMatch(/^hone_/);
+      const me = await hone([...m, '--json', 'user', 'whoami']);
+      expect(JSON.parse(me.stdout)).toMatchObject({ username: 'admin', admin: true, master: master.url, tokenSource: 'auth file' });
+      const users = await hone([...m, 'user', 'list']);
+      expect(users.stdout).toMatch(/admin +│ yes +│ yes/);
+      expect(users.stdout).toMatch(/alice +│ no +│ yes/);
+    });
+
+    it("refuses someone else's experiment with the master's reason; the owner and the audit show who did what", async () => {
+      const id = await submit('examples/synthetic/single.yaml', 'examples/synthetic');
+      const refused = await alice(['experiment', 'pause', String(id)]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr.trim()).toBe(`Error: only its owner (admin) or an admin may pause experiment ${id} (you are signed in as alice)`);
+      expect((await alice(['user', 'create', 'mallory'])).stderr).toContain('only an admin may create users');
+
+      const mine = await alice(['--json', 'experiment', 'create', 'examples/synthetic/single.yaml', 'examples/synthetic', '--paused']);
+      const mineId = JSON.parse(mine.stdout).id as number;
+      const listed = await hone([...m, '--json', 'experiment', 'list', '--user', 'alice']);
+      expect((JSON.parse(listed.stdout) as Array<{ id: number; user: string }>).map((e) => [e.id, e.user])).toEqual([[mineId, 'alice']]);
+      expect((await hone([...m, 'experiment', 'list'])).stdout).toMatch(new RegExp(`│ ${mineId} +│ synthetic-single +│ alice `));
+
+      expect((await hone([...m, 'experiment', 'kill', String(mineId)])).code).toBe(0);
+      const described = await hone([...m, 'experiment', 'describe', String(mineId)]);
+      expect(described.stdout).toContain('Owner:     alice');
+      const activity = described.stdout.slice(described.stdout.indexOf('Activity (oldest first):'));
+      expect(activity).toMatch(/│ alice +│ create +│ name=synthetic-single/);
+      expect(activity).toMatch(/│ admin +│ kill /);
+      await hone([...m, 'experiment', 'kill', String(id)]);
+    }, 120_000);
+
+    it('an access token works as HONE_TOKEN until it is revoked; admins see every token', async () => {
+      const created = await alice(['--json', 'token', 'create', '--description', 'ci job', '--expires-in', '30d']);
+      const t = JSON.parse(created.stdout) as { id: number; token: string; expiresAt: string };
+      expect(t.token).toMatch(/^hone_/);
+      expect(Date.parse(t.expiresAt) - Date.now()).toBeGreaterThan(29 * 86400_000);
+      const me = await hone([...m, 'user', 'whoami'], { env: { HONE_TOKEN: t.token } });
+      expect(me.stdout).toContain('alice on');
+      expect(me.stdout).toContain('token from HONE_TOKEN');
+      expect((await alice(['token', 'list'])).stdout).toMatch(new RegExp(`│ ${t.id} +│ alice +│ ci job +│ active `));
+      expect((await alice(['token', 'list', '--all'])).stderr).toContain("only an admin may list other users' tokens");
+      expect((await hone([...m, 'token', 'list', '--all'])).stdout).toContain('ci job');
+
+      expect((await alice(['token', 'revoke', String(t.id)])).stdout).toContain(`Revoked access token ${t.id}`);
+      const after = await hone([...m, 'agent', 'list'], { env: { HONE_TOKEN: t.token } });
+      expect(after.code).toBe(1);
+      expect(after.stderr).toContain(`The token in HONE_TOKEN was refused by ${master.url}`);
+      expect((await alice(['token', 'list'])).stdout).toMatch(new RegExp(`│ ${t.id} .*│ revoked `));
+    });
+
+    it('a deactivated user is signed out everywhere until activated again', async () => {
+      expect((await hone([...m, 'user', 'deactivate', 'alice'])).stdout).toContain('User alice deactivated');
+      const out = await alice(['experiment', 'list']);
+      expect(out.code).toBe(1);
+      expect(out.stderr).toContain(`sign in again: \`hone -m ${master.url} user login\``);
+      expect((await alice(['user', 'login', 'alice', '--password-stdin'], `${alicePassword}\n`)).stderr).toContain('user alice is deactivated');
+      expect((await hone([...m, 'user', 'activate', 'alice'])).code).toBe(0);
+      expect((await alice(['user', 'login', 'alice', '--password-stdin'], `${alicePassword}\n`)).code).toBe(0);
+    });
+
+    it('change-password keeps the CLI signed in with a fresh session; the old password no longer works', async () => {
+      const changed = await alice(['user', 'change-password', '--password-stdin'], `${alicePassword}\nalice-new-password\n`);
+      expect(changed.stderr).toBe('');
+      expect(changed.code).toBe(0);
+      expect((await alice(['user', 'whoami'])).stdout).toContain('alice on');
+      expect((await alice(['user', 'login', 'alice', '--password-stdin'], `${alicePassword}\n`)).stderr.trim()).toBe('Error: wrong user name or password');
+      expect((await alice(['user', 'change-password', '--password-stdin'], 'wrong-old-password\nwhatever-new\n')).stderr).toContain('the current password is wrong');
+    });
+
+    it('logout ends the session on the master and forgets it', async () => {
+      const bob = as(path.join(tmpDir('cli-bob'), 'auth.json'));
+      expect((await hone([...m, 'user', 'create', 'bob', '--password-stdin'], { input: 'bob-password\n' })).stdout).not.toContain('Password:');
+      expect((await bob(['user', 'login', 'bob', '--password-stdin'], 'bob-password\n')).code).toBe(0);
+      const out = await bob(['user', 'logout']);
+      expect(out.stdout).toContain(`Signed out of ${master.url}`);
+      const after = await bob(['user', 'whoami']);
+      expect(after.code).toBe(1);
+      expect(after.stderr).toContain(`Not signed in to ${master.url}: run \`hone -m ${master.url} user login\``);
+    });
   });
 });

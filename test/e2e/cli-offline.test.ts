@@ -1,7 +1,9 @@
 // The hone CLI as a process, without a real cluster: against no master at all, or a stand-in master that
 // answers (or drops the connection) on cue. What a user sees on stdout, stderr and in the exit status.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import * as tar from 'tar';
@@ -189,5 +191,128 @@ describe('hone against a master that drops the connection', () => {
     expect((await hone(['-m', url, '--token', 'from-flag', 'agent', 'list'], { env: { HONE_TOKEN: 'from-env' } })).code).toBe(0);
     expect((await hone(['-m', url, 'agent', 'list'], { env: { HONE_TOKEN: 'from-env' } })).code).toBe(0);
     expect(authorizations).toEqual(['Bearer from-flag', 'Bearer from-env']);
+  });
+});
+
+/** A stand-in master that answers as a real one does about sign-in: 401 without a known token, 403 for a refusal. */
+function authMaster(known: string): http.RequestListener & { authorizations: Array<string | undefined> } {
+  const authorizations: Array<string | undefined> = [];
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    authorizations.push(req.headers.authorization);
+    const json = (status: number, body: unknown) => void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    const u = new URL(req.url!, 'http://x');
+    if (u.pathname === '/api/v1/auth/login') return json(401, { error: { code: 'UNAUTHENTICATED', message: 'wrong user name or password' } });
+    if (req.headers.authorization !== `Bearer ${known}`) {
+      const message = req.headers.authorization ? 'the token is unknown, expired or revoked, or its user is deactivated; sign in again' : 'sign in first: this route needs a user token';
+      return json(401, { error: { code: 'UNAUTHENTICATED', message } });
+    }
+    if (u.pathname === '/api/v1/experiments/1/pause') return json(403, { error: { code: 'PERMISSION_DENIED', message: 'only its owner (alice) or an admin may pause experiment 1 (you are signed in as bob)' } });
+    if (u.pathname === '/api/v1/auth/me') return json(200, { username: 'bob', admin: false, active: true, createdAt: '2026-01-02T03:04:05.000Z' });
+    json(200, []);
+  };
+  return Object.assign(handler, { authorizations });
+}
+
+describe('hone signing in', () => {
+  let server: http.Server;
+  let url: string;
+  let handler: ReturnType<typeof authMaster>;
+
+  beforeAll(async () => {
+    handler = authMaster('hone_good');
+    server = http.createServer(handler);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise((r) => server.close(r)));
+
+  it('a 401 says how to sign in to that master; exit 1', async () => {
+    const r = await hone(['-m', url, 'experiment', 'list']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('Error: sign in first');
+    expect(r.stderr).toContain(`Not signed in to ${url}: run \`hone -m ${url} user login\``);
+    const env = await hone(['-m', url, 'agent', 'list'], { env: { HONE_TOKEN: 'hone_stale' } });
+    expect(env.code).toBe(1);
+    expect(env.stderr).toContain(`The token in HONE_TOKEN was refused by ${url}`);
+  });
+
+  it('a refused sign-in is the master\'s word alone', async () => {
+    const r = await hone(['-m', url, 'user', 'login', 'bob', '--password-stdin'], { input: 'nope-nope\n' });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe('Error: wrong user name or password');
+  });
+
+  it('sends the session kept in the auth file for that master URL only, and says when it has ended', async () => {
+    const file = path.join(tmpDir('cli-authfile'), 'auth.json');
+    fs.writeFileSync(file, JSON.stringify({ version: 1, masters: { [`${url}/`]: { token: 'hone_good', username: 'bob' }, 'http://127.0.0.1:1': { token: 'hone_other', username: 'x' } } }));
+    handler.authorizations.length = 0;
+    const me = await hone(['-m', url, 'user', 'whoami'], { env: { HONE_AUTH_FILE: file } });
+    expect(me.stdout).toContain(`bob on ${url}`);
+    expect(handler.authorizations).toEqual(['Bearer hone_good']);
+    // HONE_TOKEN overrides the file.
+    expect((await hone(['-m', url, 'agent', 'list'], { env: { HONE_AUTH_FILE: file, HONE_TOKEN: 'hone_good' } })).code).toBe(0);
+    fs.writeFileSync(file, JSON.stringify({ version: 1, masters: { [url]: { token: 'hone_expired', username: 'bob' } } }));
+    const ended = await hone(['-m', url, 'agent', 'list'], { env: { HONE_AUTH_FILE: file } });
+    expect(ended.code).toBe(1);
+    expect(ended.stderr).toContain(`The session kept for ${url} in ${file} has ended; sign in again: \`hone -m ${url} user login\``);
+  });
+
+  it('a 403 shows the master\'s message', async () => {
+    const r = await hone(['-m', url, 'experiment', 'pause', '1'], { env: { HONE_TOKEN: 'hone_good' } });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe('Error: only its owner (alice) or an admin may pause experiment 1 (you are signed in as bob)');
+  });
+
+  it('refuses to ask for a password when stdin is not a terminal, and checks --expires-in before sending', async () => {
+    const login = await hone(['-m', url, 'user', 'login', 'bob']);
+    expect(login.code).toBe(1);
+    expect(login.stderr).toContain('stdin is not a terminal; pass it on stdin with --password-stdin');
+    handler.authorizations.length = 0;
+    const token = await hone(['-m', url, 'token', 'create', '--description', 'ci', '--expires-in', '30'], { env: { HONE_TOKEN: 'hone_good' } });
+    expect(token.code).toBe(1);
+    expect(token.stderr).toContain('--expires-in must be a number and a unit');
+    expect(handler.authorizations).toEqual([]);
+  });
+});
+
+describe('hone against an https master', () => {
+  let server: https.Server;
+  let url: string;
+  let caFile: string;
+
+  beforeAll(async () => {
+    // A private CA, and a certificate it signed for 127.0.0.1.
+    const dir = tmpDir('cli-tls');
+    const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+    run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=Hone CLI test CA']);
+    run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1']);
+    fs.writeFileSync(path.join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+    run(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '1', '-extfile', 'san.ext']);
+    caFile = path.join(dir, 'ca.pem');
+    server = https.createServer({ key: fs.readFileSync(path.join(dir, 'server.key')), cert: fs.readFileSync(path.join(dir, 'server.pem')) }, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('[]');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise((r) => server.close(r)));
+
+  it('refuses a certificate it cannot verify, saying how to trust a private CA (exit 3)', async () => {
+    const r = await hone(['-m', url, 'agent', 'list']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain(`cannot verify the TLS certificate of the master at ${url}`);
+    expect(r.stderr).toContain('--ca FILE or HONE_CA');
+    expect(r.stderr).not.toContain('is it running?');
+  });
+
+  it('trusts the private CA given with --ca or HONE_CA', async () => {
+    expect(await hone(['-m', url, '--ca', caFile, 'agent', 'list'])).toMatchObject({ code: 0, stderr: '' });
+    expect(await hone(['-m', url, 'agent', 'list'], { env: { HONE_CA: caFile } })).toMatchObject({ code: 0, stderr: '' });
+  });
+
+  it('names a --ca file that is not a certificate', async () => {
+    const r = await hone(['-m', url, '--ca', path.join(ROOT, 'README.md'), 'agent', 'list']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('holds no PEM certificate');
   });
 });
