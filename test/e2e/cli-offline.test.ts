@@ -236,6 +236,13 @@ describe('hone signing in', () => {
     expect(env.stderr).toContain(`The token in HONE_TOKEN was refused by ${url}`);
   });
 
+  it('experiment create asks who is signed in before packing anything', async () => {
+    const r = await hone(['-m', url, 'experiment', 'create', 'examples/synthetic/single.yaml', 'examples/synthetic']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`Not signed in to ${url}`);
+    expect(r.stderr).not.toContain('Packed');
+  });
+
   it('a refused sign-in is the master\'s word alone', async () => {
     const r = await hone(['-m', url, 'user', 'login', 'bob', '--password-stdin'], { input: 'nope-nope\n' });
     expect(r.code).toBe(1);

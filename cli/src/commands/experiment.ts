@@ -81,7 +81,8 @@ export function registerExperimentCommands(program: Command): void {
       // Everything that can be checked here is, before the master is asked or a byte is packed.
       const { text: yamlText, config } = await readConfigFile(configPath);
       const dir = modelDir !== undefined ? { path: modelDir, files: modelFiles(modelDir, config.entrypoint) } : undefined;
-      await c.get('/master');
+      // Reachable and signed in, before anything is packed: a refused upload would be cut off mid-way.
+      await c.get('/auth/me');
       let contextB64: string | undefined;
       if (dir) {
         const { data } = await packContext(dir.path, Number(o.maxContextMib) * 1024 * 1024, dir.files);
