@@ -1,11 +1,17 @@
 // `npm start`: a local cluster — the master (embedded database under --data-dir) and one agent whose slots
 // are this machine's GPUs, or --slots CPU slots when there are none. Ctrl-C stops both.
+// The master needs a sign-in, so the first start makes the `admin` password (or takes HONE_ADMIN_PASSWORD) and
+// keeps it in the data directory; every start signs the local CLI in as admin with it, so that `npx hone`
+// works in the next terminal without a login, and says how to sign in to the web UI.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import type { LoginResult } from '@hone/protocol/auth';
+import { generatePassword } from '../master/src/auth/passwords';
+import { authFilePath, findSession, readAuthFile, saveSession, type AuthEntry } from '../cli/src/auth-file';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
@@ -22,7 +28,9 @@ if (values.help) {
   console.log(`npm start -- [--port 8080] [--slots N] [--data-dir .hone] [--db-url postgres://...]
 
 Starts a master and one agent on this machine. The database lives in --data-dir (kept across restarts)
-unless --db-url (or HONE_DB_URL) names a PostgreSQL.`);
+unless --db-url (or HONE_DB_URL) names a PostgreSQL. The first start makes the password of the user admin
+(or takes HONE_ADMIN_PASSWORD) and keeps it in <data-dir>/admin-password; each start signs the local CLI in
+as admin for the master's URL ($HONE_AUTH_FILE, else ~/.hone/auth.json).`);
   process.exit(0);
 }
 // The web UI is served from webui/dist: build it on first start (or after `git pull` changed its sources).
@@ -51,9 +59,18 @@ const tokenFile = path.join(dataDir, 'agent-token');
 if (!fs.existsSync(tokenFile)) fs.writeFileSync(tokenFile, crypto.randomBytes(24).toString('base64url'), { mode: 0o600 });
 const token = fs.readFileSync(tokenFile, 'utf8').trim();
 
+// The admin's password, kept beside the database it belongs to (readable by this user only). The master uses it
+// only when it creates the admin user, on its first start with this database.
+const passwordFile = path.join(dataDir, 'admin-password');
+const keptPassword = fs.existsSync(passwordFile) ? fs.readFileSync(passwordFile, 'utf8').trim() : '';
+const newPassword = !keptPassword;
+const adminPassword = process.env.HONE_ADMIN_PASSWORD || keptPassword || generatePassword();
+if (newPassword) fs.writeFileSync(passwordFile, adminPassword + '\n', { mode: 0o600 });
+
 const children: ChildProcess[] = [];
-function run(name: string, args: string[], onLine?: (l: string) => void): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: root, env: { ...process.env, HONE_AGENT_TOKEN: token }, stdio: ['ignore', 'pipe', 'pipe'] });
+function run(name: string, args: string[], onLine?: (l: string) => void, env: Record<string, string> = {}): ChildProcess {
+  const { HONE_ADMIN_PASSWORD: _p, ...inherited } = process.env;
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: root, env: { ...inherited, HONE_AGENT_TOKEN: token, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   for (const s of [child.stdout!, child.stderr!]) {
     let buf = '';
@@ -92,12 +109,88 @@ process.on('SIGTERM', () => void stop(0));
 const masterArgs = ['master/src/main.ts', '--port', values.port!, '--data-dir', dataDir];
 const dbUrl = values['db-url'] ?? process.env.HONE_DB_URL;
 if (dbUrl) masterArgs.push('--db-url', dbUrl);
-run('master', masterArgs, (line) => {
-  const m = /^Master listening at (\S+)/.exec(line);
-  if (!m) return;
-  const url = m[1]!;
-  const agentArgs = ['agent/src/main.ts', '--master', url, '--id', 'local-agent', '--work-dir', path.join(dataDir, 'agent-work')];
-  if (values.slots) agentArgs.push('--slots', values.slots);
-  run('agent', agentArgs);
-  console.log(`\nHone is running. Master: ${url}  (web UI: ${url}/)\nTry: npx hone -m ${url} experiment create examples/synthetic/random.yaml examples/synthetic --follow\n`);
-});
+/** A POST to the master's API with a JSON body, signed with `token` if given; a failed connection is thrown. */
+async function post(url: string, route: string, body: unknown, token?: string): Promise<{ status: number; body: Partial<LoginResult> & { error?: { message?: string } } }> {
+  const res = await fetch(`${url}/api/v1${route}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json().catch(() => ({}))) as Partial<LoginResult> };
+}
+
+/** Whether `token` is a working session on the master at `url`. */
+async function works(url: string, token: string): Promise<boolean> {
+  return (await fetch(`${url}/api/v1/auth/me`, { headers: { authorization: `Bearer ${token}` } })).ok;
+}
+
+/**
+ * Signs the local CLI in to the master at `url` as admin (the auth file's entry for that URL), unless it is
+ * signed in there as someone else whose session still works (a developer trying out another user's rights).
+ * Returns what to tell the user: where the CLI stands, and how to sign in to the web UI.
+ */
+async function signInLocalCli(url: string): Promise<{ cli: string; webui: string }> {
+  const login = `npx hone -m ${url} user login admin`;
+  const file = authFilePath();
+  const withPassword = !newPassword
+    ? `the password in ${passwordFile}`
+    : process.env.HONE_ADMIN_PASSWORD
+      ? `the password of HONE_ADMIN_PASSWORD (kept in ${passwordFile})`
+      : `password ${adminPassword} (kept in ${passwordFile})`;
+  const webui = `Web UI: open ${url}/ and sign in as admin with ${withPassword}.`;
+  let kept: AuthEntry | undefined;
+  try {
+    kept = findSession(readAuthFile(file), url);
+    if (kept && kept.username !== 'admin' && (await works(url, kept.token))) {
+      return { cli: `The CLI stays signed in as ${kept.username} for ${url} (${file}); \`${login}\` signs it in as admin.`, webui };
+    }
+    const r = await post(url, '/auth/login', { username: 'admin', password: adminPassword });
+    if (r.status === 200 && r.body.token) {
+      const previous = saveSession(url, { token: r.body.token, username: 'admin' }, file);
+      // The session it replaces would otherwise live on, unused, for days.
+      if (previous && previous.token !== r.body.token) await post(url, '/auth/logout', {}, previous.token).catch(() => undefined);
+      return { cli: `The CLI is signed in as admin for ${url} (${file}).`, webui };
+    }
+    if (r.status !== 401) return { cli: `The CLI is not signed in (${r.body.error?.message ?? `HTTP ${r.status}`}): run \`${login}\`.`, webui };
+  } catch (e) {
+    return { cli: `The CLI is not signed in (${(e as Error).message}): run \`${login}\`.`, webui };
+  }
+  // The kept password does not sign in.
+  let why: string;
+  if (newPassword) {
+    // The database had its admin before this data directory kept a password: this one was never used.
+    fs.rmSync(passwordFile, { force: true });
+    why = `the admin user was made before ${passwordFile} kept its password (the master printed it then)`;
+  } else {
+    why = `the admin password kept in ${passwordFile} no longer works (changed with \`hone user change-password\`?)`;
+  }
+  const stillSignedIn = kept ? await works(url, kept.token).catch(() => false) : false;
+  return {
+    cli: stillSignedIn
+      ? `The CLI stays signed in as ${kept!.username} for ${url} (${file}): ${why}.`
+      : `The CLI is not signed in: ${why}; run \`${login}\`.`,
+    webui: `Web UI: open ${url}/ and sign in as admin with its current password.`,
+  };
+}
+
+run(
+  'master',
+  masterArgs,
+  (line) => {
+    const m = /^Master listening at (\S+)/.exec(line);
+    if (!m) return;
+    const url = m[1]!;
+    const agentArgs = ['agent/src/main.ts', '--master', url, '--id', 'local-agent', '--work-dir', path.join(dataDir, 'agent-work')];
+    if (values.slots) agentArgs.push('--slots', values.slots);
+    run('agent', agentArgs);
+    void signInLocalCli(url).then(({ cli, webui }) => {
+      console.log(
+        `\nHone is running. Master: ${url}\n` +
+          `${webui}\n` +
+          `${cli}\n` +
+          `Try: npx hone -m ${url} experiment create examples/synthetic/random.yaml examples/synthetic --follow\n`,
+      );
+    });
+  },
+  { HONE_ADMIN_PASSWORD: adminPassword },
+);
