@@ -7,11 +7,12 @@ import { printJson, table, type Cell } from './output';
 export function addListCommand<T>(
   noun: Command,
   program: Command,
-  list: { fetch: (c: Client) => Promise<T[]>; head: string[]; row: (item: T) => Cell[] },
+  list: { fetch: (c: Client) => Promise<T[]>; head: string[]; row: (item: T) => Cell[]; description?: string },
 ): void {
   noun
     .command('list')
     .alias('ls')
+    .description(list.description ?? '')
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }) => {
       const items = await list.fetch(masterClient(program));

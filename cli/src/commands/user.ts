@@ -141,6 +141,7 @@ export function registerUserCommands(program: Command): void {
     });
 
   addListCommand(user, program, {
+    description: 'the users of the master',
     fetch: (c) => c.get<UserInfo[]>('/users'),
     head: ['User', 'Admin', 'Active', 'Created'],
     row: (u) => [u.username, u.admin ? 'yes' : 'no', u.active ? 'yes' : 'no', formatUtcTime(u.createdAt)],
