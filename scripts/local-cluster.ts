@@ -4,6 +4,7 @@
 // keeps it in the data directory; every start signs the local CLI in as admin with it, so that `npx hone`
 // works in the next terminal without a login, and says how to sign in to the web UI.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { lookupUser, probeReadable } from '../agent/src/runAs';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -182,6 +183,11 @@ run(
     const url = m[1]!;
     const agentArgs = ['agent/src/main.ts', '--master', url, '--id', 'local-agent', '--work-dir', path.join(dataDir, 'agent-work')];
     if (values.slots) agentArgs.push('--slots', values.slots);
+    const fallback = localRunAsFallback();
+    if (fallback) {
+      console.warn(`hone: ${fallback}`);
+      agentArgs.push('--run-as', 'root');
+    }
     run('agent', agentArgs);
     void signInLocalCli(url).then(({ cli, webui }) => {
       console.log(
@@ -194,3 +200,20 @@ run(
   },
   { HONE_ADMIN_PASSWORD: adminPassword },
 );
+
+/**
+ * The local cluster's agent runs as this user; as root it starts trial ranks as `nobody`, which must read this
+ * checkout. A checkout under a private directory (e.g. /root) cannot be: on this loopback-only development
+ * cluster, trials then run as root, with a warning saying why and how to avoid it. Null when nothing changes.
+ */
+function localRunAsFallback(): string | null {
+  if (process.getuid?.() !== 0 || process.env.HONE_AGENT_RUN_AS) return null;
+  let problem: string | null;
+  try {
+    problem = probeReadable(lookupUser('nobody'), [path.join(root, 'harness/src/main.ts'), path.join(root, 'node_modules/tsx/package.json')]);
+  } catch (e) {
+    problem = (e as Error).message;
+  }
+  if (!problem) return null;
+  return `the user nobody cannot read this checkout (${problem}), so this local cluster runs trials as root; to run them unprivileged, put Hone where nobody can read it, or set HONE_AGENT_RUN_AS to a user who can`;
+}

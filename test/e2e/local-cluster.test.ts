@@ -112,7 +112,10 @@ for (const backend of ['pglite', 'postgres'] as const) {
     }, 300_000);
 
     it.skipIf(backend !== 'pglite')('pauses a training experiment (trial checkpoints and stops) and activates it again to completion', async () => {
-      const created = await runCli(['-m', master.url, '--json', 'experiment', 'create', 'examples/synthetic/single.yaml', 'examples/synthetic']);
+      // Long enough (1500 batches) that the pause always lands while the trial trains, however busy the machine.
+      const longer = path.join(tmpDir('pause'), 'single.yaml');
+      fs.writeFileSync(longer, fs.readFileSync(path.join(ROOT, 'examples/synthetic/single.yaml'), 'utf8').replace('batches: 300', 'batches: 1500'));
+      const created = await runCli(['-m', master.url, '--json', 'experiment', 'create', longer, 'examples/synthetic']);
       const id = JSON.parse(created.stdout).id as number;
       const trial = await waitFor('training', async () => {
         const d = await api<ExperimentDetail>(master.url, 'GET', `/experiments/${id}`);
@@ -137,7 +140,7 @@ for (const backend of ['pglite', 'postgres'] as const) {
       expect(t.restarts).toBe(0);
       const steps = (await api<{ points: MetricPoint[] }>(master.url, 'GET', `/trials/${t.id}/metrics?group=training&raw=true`)).body.points.map((p) => p.stepsCompleted);
       expect(new Set(steps).size).toBe(steps.length);
-      expect(steps[steps.length - 1]).toBe(300);
+      expect(steps[steps.length - 1]).toBe(1500);
       const logs = await api<TaskLog[]>(master.url, 'GET', `/trials/${t.id}/logs`);
       expect(logs.body.some((l) => l.line.includes('restored'))).toBe(true);
     }, 300_000);
