@@ -144,6 +144,8 @@ describeBrowser('web UI: watching trials (browser)', () => {
   it('shows the length trained in the searcher unit, and keeps length, progress and best live', async () => {
     const trialId = fx.long.trialIds[0]!;
     const trial = await openLive(`/trials/${trialId}`);
+    // The unit comes with the experiment, which the page does not wait for: wait for it here.
+    await trial.page.waitForFunction(() => document.querySelector('.exp-head .facts')?.textContent?.includes(' batches'), undefined, { timeout: 10_000 }).catch(() => undefined);
     expect(await trial.page.textContent('.exp-head .facts')).toContain('34000 / 40000 batches');
     await shot(trial.page, 'trial-length');
     const summary = await getJson<TrialDetail>(`/trials/${trialId}`);
