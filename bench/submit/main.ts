@@ -37,7 +37,7 @@ try {
   const config = fs.readFileSync(path.join(ROOT, 'examples/synthetic/single.yaml'), 'utf8');
   const submitMs: number[] = [];
   for (let i = 0; i < RUNS; i++) {
-    const ws = new WebSocket(master.url.replace('http', 'ws') + '/api/v1/stream');
+    const ws = new WebSocket(`${master.url.replace('http', 'ws')}/api/v1/stream?token=${master.token}`);
     await new Promise((r) => ws.once('open', r));
     ws.send(JSON.stringify({ type: 'subscribe', topics: ['experiments'] }));
     const t0 = performance.now();
