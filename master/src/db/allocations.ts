@@ -56,6 +56,11 @@ function toLive(r: any): LiveAllocation {
   };
 }
 
+/** An allocation with its experiment's scheduling settings, as `toLive` reads it. */
+const LIVE_SELECT = `SELECT a.id, a.trial_id, a.experiment_id, a.state, a.slots, a.resource_pool, a.placement, a.token, a.preempt_requested,
+            a.kill_requested, a.seq, a.created_at, e.priority, e.weight, e.max_slots
+       FROM allocations a JOIN experiments e ON e.id = a.experiment_id`;
+
 export interface NewAllocation {
   id: string;
   trialId: number;
@@ -79,10 +84,7 @@ export async function insertPendingAllocation(q: Queryable, a: NewAllocation): P
 /** Every allocation that has not terminated, in submission order. */
 export async function listLiveAllocations(q: Queryable): Promise<LiveAllocation[]> {
   const r = await q.query(
-    `SELECT a.id, a.trial_id, a.experiment_id, a.state, a.slots, a.resource_pool, a.placement, a.token, a.preempt_requested,
-            a.kill_requested, a.seq, a.created_at, e.priority, e.weight, e.max_slots
-       FROM allocations a JOIN experiments e ON e.id = a.experiment_id
-      WHERE a.state <> 'TERMINATED' ORDER BY a.seq`,
+    `${LIVE_SELECT} WHERE a.state <> 'TERMINATED' ORDER BY a.seq`,
   );
   return r.rows.map(toLive);
 }
@@ -90,10 +92,7 @@ export async function listLiveAllocations(q: Queryable): Promise<LiveAllocation[
 export async function getLiveAllocations(q: Queryable, ids: string[]): Promise<LiveAllocation[]> {
   if (!ids.length) return [];
   const r = await q.query(
-    `SELECT a.id, a.trial_id, a.experiment_id, a.state, a.slots, a.resource_pool, a.placement, a.token, a.preempt_requested,
-            a.kill_requested, a.seq, a.created_at, e.priority, e.weight, e.max_slots
-       FROM allocations a JOIN experiments e ON e.id = a.experiment_id
-      WHERE a.id = ANY($1) AND a.state <> 'TERMINATED' ORDER BY a.seq`,
+    `${LIVE_SELECT} WHERE a.id = ANY($1) AND a.state <> 'TERMINATED' ORDER BY a.seq`,
     [ids],
   );
   return r.rows.map(toLive);

@@ -11,14 +11,3 @@ export function bestSql(current: string, candidate: string, smaller: string): st
   return `CASE WHEN ${candidate} IS NULL THEN ${current} WHEN ${current} IS NULL THEN ${candidate}
                WHEN ${smaller} THEN LEAST(${current}, ${candidate}) ELSE GREATEST(${current}, ${candidate}) END`;
 }
-
-/** `$1, $2, ...` rows for a multi-row INSERT of `rows` rows of `width` parameters, starting after `offset`. */
-export function valuesList(rows: number, width: number, offset = 0): string {
-  const out: string[] = [];
-  for (let r = 0; r < rows; r++) {
-    const cols: string[] = [];
-    for (let c = 1; c <= width; c++) cols.push(`$${offset + r * width + c}`);
-    out.push(`(${cols.join(', ')})`);
-  }
-  return out.join(', ');
-}
