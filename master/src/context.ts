@@ -12,6 +12,7 @@ import type { ResourceManager } from './rm/resourceManager';
 import type { AgentHub } from './rm/agents/agentHub';
 import type { TaskAuth } from './api/taskAuth';
 import type { UserAuth } from './auth/userAuth';
+import type { ResourcePoolConfig } from './config/masterConfig';
 import { DEFAULT_MAX_GRID_POINTS } from '@hone/protocol/grid';
 
 export interface MasterOptions {
@@ -50,6 +51,8 @@ export interface MasterOptions {
   /** Where log lines (JSON, one per line) go; default stdout. */
   logStream?: { write(line: string): void };
   webuiDir?: string;
+  /** Resource pools declared in the configuration file (`resource_pools`); agents may still join others. */
+  resourcePools: ResourcePoolConfig[];
 }
 
 export const DEFAULT_OPTIONS: MasterOptions = {
@@ -69,6 +72,7 @@ export const DEFAULT_OPTIONS: MasterOptions = {
   sessionTtlMs: 7 * 24 * 3600 * 1000,
   metricsPublic: false,
   logLevel: 'info',
+  resourcePools: [],
 };
 
 export interface MasterContext {

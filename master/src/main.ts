@@ -1,11 +1,12 @@
 // `node --import tsx master/src/main.ts [--port N] [--data-dir DIR] [--db-url URL] ...` — the master process.
 // Every flag has an environment variable (HONE_PORT, HONE_DATA_DIR, HONE_DB_URL, ...).
 import { parseArgs } from 'node:util';
+import fs from 'node:fs';
 import path from 'node:path';
+import { MasterConfigError, parseMasterConfig, type MasterConfigFile } from './config/masterConfig';
 import { startMaster, DEFAULT_OPTIONS, type MasterOptions } from './server';
 
-const { values } = parseArgs({
-  options: {
+const OPTIONS = {
     port: { type: 'string' },
     host: { type: 'string' },
     'data-dir': { type: 'string' },
@@ -29,8 +30,9 @@ const { values } = parseArgs({
     'log-level': { type: 'string' },
     'webui-dir': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
-  },
-});
+    config: { type: 'string' },
+} as const;
+const { values } = parseArgs({ options: OPTIONS });
 
 if (values.help) {
   console.log(`hone master
@@ -55,7 +57,10 @@ if (values.help) {
   --scheduler P            priority | fair_share (HONE_SCHEDULER, default priority)
   --fit F                  best | worst (HONE_FIT, default best)
   --no-preemption          never preempt running trials
-  --log-level L            pino level (HONE_LOG_LEVEL, default info)`);
+  --log-level L            pino level (HONE_LOG_LEVEL, default info)
+  --webui-dir DIR          serve the web UI from DIR (HONE_WEBUI_DIR, default webui/dist)
+  --config FILE            YAML file whose keys are these flags (db_url: ..., port: ...) plus resource_pools
+                           (HONE_CONFIG); flags and environment variables override it`);
   process.exit(0);
 }
 
@@ -78,30 +83,55 @@ const oneOf = <T extends string>(v: string | undefined, name: string, allowed: T
   return v as T;
 };
 
+// The configuration file, if any: its keys are the flags' names; flags, then environment variables, override it.
+const configPath = values.config ?? env.HONE_CONFIG;
+let file: MasterConfigFile = { flags: {}, resourcePools: [] };
+if (configPath) {
+  try {
+    const flagTypes = Object.fromEntries(Object.entries(OPTIONS).map(([k, o]) => [k, o.type]));
+    file = parseMasterConfig(fs.readFileSync(configPath, 'utf8'), configPath, flagTypes);
+  } catch (e) {
+    console.error(`hone master: ${e instanceof MasterConfigError ? e.message : `cannot read the config file ${configPath}: ${(e as Error).message}`}`);
+    process.exit(2);
+  }
+}
+/** A flag's value: the command line, else its environment variable, else the configuration file. */
+function pick(flag: keyof typeof OPTIONS, envName: string): string | undefined {
+  const v = (values as Record<string, string | boolean | undefined>)[flag] ?? env[envName] ?? file.flags[flag];
+  return v === undefined || typeof v === 'boolean' ? (v === undefined ? undefined : String(v)) : v;
+}
+/** A switch: on when given on the command line, when its environment variable is 1, or true in the file. */
+function on(flag: keyof typeof OPTIONS, envName: string): boolean {
+  if ((values as Record<string, unknown>)[flag] === true) return true;
+  if (env[envName] !== undefined && env[envName] !== '') return env[envName] === '1' || env[envName] === 'true';
+  return file.flags[flag] === true;
+}
+
 const opts: Partial<MasterOptions> = {
-  port: num(values.port ?? env.HONE_PORT, '--port') ?? DEFAULT_OPTIONS.port,
-  host: values.host ?? env.HONE_HOST ?? DEFAULT_OPTIONS.host,
-  dataDir: path.resolve(values['data-dir'] ?? env.HONE_DATA_DIR ?? DEFAULT_OPTIONS.dataDir),
-  dbUrl: values['db-url'] ?? env.HONE_DB_URL ?? undefined,
-  agentToken: values['agent-token'] ?? env.HONE_AGENT_TOKEN ?? undefined,
-  advertisedUrl: values['advertised-url'] ?? env.HONE_ADVERTISED_URL ?? undefined,
-  maxContextBytes: (num(values['max-context-mib'] ?? env.HONE_MAX_CONTEXT_MIB, '--max-context-mib') ?? 96) * 1024 * 1024,
-  maxContextExpandedBytes: (num(values['max-context-expanded-mib'] ?? env.HONE_MAX_CONTEXT_EXPANDED_MIB, '--max-context-expanded-mib') ?? 1024) * 1024 * 1024,
-  maxContextEntries: num(values['max-context-files'] ?? env.HONE_MAX_CONTEXT_FILES, '--max-context-files') ?? 20_000,
-  maxCheckpointFileBytes: (num(values['max-checkpoint-file-mib'] ?? env.HONE_MAX_CHECKPOINT_FILE_MIB, '--max-checkpoint-file-mib') ?? 4096) * 1024 * 1024,
-  sessionTtlMs: (num(values['session-ttl-h'] ?? env.HONE_SESSION_TTL_H, '--session-ttl-h') ?? 168) * 3600 * 1000,
-  metricsPublic: values['metrics-public'] ?? env.HONE_METRICS_PUBLIC === '1',
-  ...((values['tls-cert'] ?? env.HONE_TLS_CERT) ? { tlsCert: path.resolve((values['tls-cert'] ?? env.HONE_TLS_CERT)!) } : {}),
-  ...((values['tls-key'] ?? env.HONE_TLS_KEY) ? { tlsKey: path.resolve((values['tls-key'] ?? env.HONE_TLS_KEY)!) } : {}),
+  port: num(pick('port', 'HONE_PORT'), '--port') ?? DEFAULT_OPTIONS.port,
+  host: pick('host', 'HONE_HOST') ?? DEFAULT_OPTIONS.host,
+  dataDir: path.resolve(pick('data-dir', 'HONE_DATA_DIR') ?? DEFAULT_OPTIONS.dataDir),
+  dbUrl: pick('db-url', 'HONE_DB_URL') ?? undefined,
+  agentToken: pick('agent-token', 'HONE_AGENT_TOKEN') ?? undefined,
+  advertisedUrl: pick('advertised-url', 'HONE_ADVERTISED_URL') ?? undefined,
+  maxContextBytes: (num(pick('max-context-mib', 'HONE_MAX_CONTEXT_MIB'), '--max-context-mib') ?? 96) * 1024 * 1024,
+  maxContextExpandedBytes: (num(pick('max-context-expanded-mib', 'HONE_MAX_CONTEXT_EXPANDED_MIB'), '--max-context-expanded-mib') ?? 1024) * 1024 * 1024,
+  maxContextEntries: num(pick('max-context-files', 'HONE_MAX_CONTEXT_FILES'), '--max-context-files') ?? 20_000,
+  maxCheckpointFileBytes: (num(pick('max-checkpoint-file-mib', 'HONE_MAX_CHECKPOINT_FILE_MIB'), '--max-checkpoint-file-mib') ?? 4096) * 1024 * 1024,
+  sessionTtlMs: (num(pick('session-ttl-h', 'HONE_SESSION_TTL_H'), '--session-ttl-h') ?? 168) * 3600 * 1000,
+  metricsPublic: on('metrics-public', 'HONE_METRICS_PUBLIC'),
+  ...((pick('tls-cert', 'HONE_TLS_CERT')) ? { tlsCert: path.resolve((pick('tls-cert', 'HONE_TLS_CERT'))!) } : {}),
+  ...((pick('tls-key', 'HONE_TLS_KEY')) ? { tlsKey: path.resolve((pick('tls-key', 'HONE_TLS_KEY'))!) } : {}),
   ...(env.HONE_ADMIN_PASSWORD ? { adminPassword: env.HONE_ADMIN_PASSWORD } : {}),
-  maxGridPoints: num(values['max-grid-points'] ?? env.HONE_MAX_GRID_POINTS, '--max-grid-points') ?? DEFAULT_OPTIONS.maxGridPoints,
-  agentGraceMs: (num(values['agent-grace-s'] ?? env.HONE_AGENT_GRACE_S, '--agent-grace-s') ?? 60) * 1000,
-  preemptionTimeoutMs: (num(values['preemption-timeout-s'] ?? env.HONE_PREEMPTION_TIMEOUT_S, '--preemption-timeout-s') ?? 60) * 1000,
-  schedulerPolicy: oneOf(values.scheduler ?? env.HONE_SCHEDULER, '--scheduler', ['priority', 'fair_share']) ?? 'priority',
-  fit: oneOf(values.fit ?? env.HONE_FIT, '--fit', ['best', 'worst']) ?? 'best',
-  preemption: !(values['no-preemption'] ?? env.HONE_NO_PREEMPTION === '1'),
-  logLevel: values['log-level'] ?? env.HONE_LOG_LEVEL ?? 'info',
-  ...(values['webui-dir'] ? { webuiDir: path.resolve(values['webui-dir']) } : {}),
+  maxGridPoints: num(pick('max-grid-points', 'HONE_MAX_GRID_POINTS'), '--max-grid-points') ?? DEFAULT_OPTIONS.maxGridPoints,
+  agentGraceMs: (num(pick('agent-grace-s', 'HONE_AGENT_GRACE_S'), '--agent-grace-s') ?? 60) * 1000,
+  preemptionTimeoutMs: (num(pick('preemption-timeout-s', 'HONE_PREEMPTION_TIMEOUT_S'), '--preemption-timeout-s') ?? 60) * 1000,
+  schedulerPolicy: oneOf(pick('scheduler', 'HONE_SCHEDULER'), '--scheduler', ['priority', 'fair_share']) ?? 'priority',
+  fit: oneOf(pick('fit', 'HONE_FIT'), '--fit', ['best', 'worst']) ?? 'best',
+  preemption: !on('no-preemption', 'HONE_NO_PREEMPTION'),
+  logLevel: pick('log-level', 'HONE_LOG_LEVEL') ?? 'info',
+  ...(pick('webui-dir', 'HONE_WEBUI_DIR') ? { webuiDir: path.resolve(pick('webui-dir', 'HONE_WEBUI_DIR')!) } : {}),
+  resourcePools: file.resourcePools,
 };
 
 try {

@@ -55,6 +55,7 @@ export interface Master {
 
 export async function startMaster(partial: Partial<MasterOptions> = {}): Promise<Master> {
   const opts: MasterOptions = { ...DEFAULT_OPTIONS, ...partial };
+  checkPoolConfigs(opts.resourcePools);
   fs.mkdirSync(opts.dataDir, { recursive: true });
   // Every component logs through a child of one root, each naming itself once.
   const root = opts.logStream ? pino({ level: opts.logLevel }, opts.logStream) : pino({ level: opts.logLevel });
@@ -223,6 +224,16 @@ function tlsOptions(opts: MasterOptions): { cert: Buffer; key: Buffer } {
     }
   };
   return { cert: read(opts.tlsCert, '--tls-cert'), key: read(opts.tlsKey, '--tls-key') };
+}
+
+/** Refuses pools whose resource manager or provider this master cannot run, naming the pool and the field. */
+function checkPoolConfigs(pools: MasterOptions['resourcePools']): void {
+  for (const [i, p] of pools.entries()) {
+    if (p.resource_manager.type !== 'agent') {
+      throw new Error(`resource_pools[${i}].resource_manager.type: "${p.resource_manager.type}" is not supported (supported: agent)`);
+    }
+    if (p.provider) throw new Error(`resource_pools[${i}].provider.type: "${p.provider.type}" is not supported (no provider is available yet)`);
+  }
 }
 
 function isLoopback(host: string): boolean {
