@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { experimentMetricSeries, insertMetrics, trialMetricPoints } from '../../master/src/db/metrics';
+import { experimentMetricSeries, insertMetrics, supersedeAfter, trialMetricBuckets, trialMetricExtent, trialMetricPage, trialMetricPoints } from '../../master/src/db/metrics';
 import { getTrialSummary } from '../../master/src/db/trials';
 import { describeBoth } from './both';
 import { addExperiment, addExperimentWithTrial, addTrial, LOSS, point as pt } from './fixtures';
@@ -92,5 +92,57 @@ describeBoth('metrics repository', (t) => {
       expect(Math.abs(p.reportedAt.getTime() - Date.now())).toBeLessThan(60_000);
     }
     expect(await trialMetricPoints(t.db, trialId + 1000, 'validation')).toEqual([]);
+  });
+
+  it('reads a large group page by page: every point once, in step order, superseded ones left out', async () => {
+    const { trialId } = await addExperimentWithTrial(t.db);
+    await insertMetrics(t.db, trialId, 'training', Array.from({ length: 25 }, (_, i) => pt(i + 1, { loss: 1 / (i + 1) })), LOSS);
+    // Two points at the same step (a harness that reported twice) are both kept, in row order.
+    await insertMetrics(t.db, trialId, 'training', [pt(10, { loss: 0.5 })], LOSS);
+    await supersedeAfter(t.db, trialId, 20);
+    const steps: number[] = [];
+    let cursor: { step: number; id: number } | undefined;
+    let pages = 0;
+    do {
+      const page = await trialMetricPage(t.db, trialId, 'training', 7, cursor);
+      expect(page.points.length).toBeLessThanOrEqual(7);
+      steps.push(...page.points.map((p) => p.stepsCompleted));
+      cursor = page.next;
+      pages++;
+    } while (cursor);
+    expect(steps).toEqual([...Array.from({ length: 10 }, (_, i) => i + 1), 10, ...Array.from({ length: 10 }, (_, i) => i + 11)]);
+    expect(pages).toBe(3);
+    expect(await trialMetricExtent(t.db, trialId, 'training')).toEqual({ count: 21, minStep: 1, maxStep: 20 });
+  });
+
+  it('summarises a group by step buckets: first, last, lowest and highest point of each metric per bucket', async () => {
+    const { trialId } = await addExperimentWithTrial(t.db);
+    // 100 steps of a slowly falling loss with one spike at step 37 and a dip at step 71; `acc` only on even steps.
+    const loss = (s: number) => (s === 37 ? 9 : s === 71 ? -1 : 1 - s / 1000);
+    await insertMetrics(
+      t.db,
+      trialId,
+      'training',
+      Array.from({ length: 100 }, (_, i) => pt(i + 1, { loss: loss(i + 1), ...((i + 1) % 2 === 0 ? { acc: (i + 1) / 100 } : {}) })),
+      LOSS,
+    );
+    const extent = await trialMetricExtent(t.db, trialId, 'training');
+    const series = await trialMetricBuckets(t.db, trialId, 'training', extent, 5);
+    expect(Object.keys(series).sort()).toEqual(['acc', 'loss']);
+    expect(series.loss!.length).toBeLessThanOrEqual(20);
+    expect(series.loss).toContainEqual([37, 9]);
+    expect(series.loss).toContainEqual([71, -1]);
+    expect(series.loss![0]).toEqual([1, loss(1)]);
+    expect(series.loss![series.loss!.length - 1]).toEqual([100, loss(100)]);
+    const steps = series.loss!.map(([s]) => s);
+    expect([...steps].sort((a, b) => a - b)).toEqual(steps);
+    expect(series.acc![0]).toEqual([2, 0.02]);
+    // A metric reported only mid-run, and one that is not a number, as a training loop may report them.
+    await insertMetrics(t.db, trialId, 'training', [pt(50, { warmup_done: 1, phase: 'b' as unknown as number })], LOSS);
+    const again = await trialMetricBuckets(t.db, trialId, 'training', await trialMetricExtent(t.db, trialId, 'training'), 5);
+    expect(again.warmup_done).toEqual([[50, 1]]);
+    expect(again.phase).toBeUndefined();
+    expect(await trialMetricBuckets(t.db, trialId, 'validation', extent, 5)).toEqual({});
+    expect(series.acc![series.acc!.length - 1]).toEqual([100, 1]);
   });
 });

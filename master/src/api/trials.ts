@@ -7,7 +7,7 @@ import type { App, MasterContext } from '../context';
 import { listTrialAllocations } from '../db/allocations';
 import { listTrialCheckpoints } from '../db/checkpoints';
 import { logsAfter, tailLogs } from '../db/logs';
-import { trialMetricPoints } from '../db/metrics';
+import { trialMetricBuckets, trialMetricExtent, trialMetricPage } from '../db/metrics';
 import { getTrialSummary, trialExists } from '../db/trials';
 import { notFound } from '../errors';
 import { ingestLogs } from '../experiments/taskLogs';
@@ -15,6 +15,8 @@ import { downsampleSeries } from './downsample';
 import { longPoll } from './longPoll';
 
 const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+/** Most raw metric points in one answer; more come page by page through `next_cursor`. */
+const MAX_RAW_PAGE = 10_000;
 
 export function registerTrialRoutes(app: App, ctx: MasterContext): void {
   app.get(`${API_PREFIX}/trials/:id`, { schema: { params: IdParams, tags: ['trials'] } }, async (req) => {
@@ -35,21 +37,35 @@ export function registerTrialRoutes(app: App, ctx: MasterContext): void {
           group: Type.Union([Type.Literal('training'), Type.Literal('validation')], { default: 'validation' }),
           max_points: Type.Integer({ minimum: 2, maximum: 5000, default: 1000 }),
           raw: Type.Boolean({ default: false }),
+          limit: Type.Integer({ minimum: 1, maximum: MAX_RAW_PAGE, default: MAX_RAW_PAGE }),
+          cursor: Type.Optional(Type.String({ pattern: '^[0-9]+:[0-9]+$', maxLength: 48 })),
         }),
       },
     },
     async (req) => {
       const { id } = req.params;
-      const { group, max_points, raw } = req.query;
+      const { group, max_points, raw, limit, cursor } = req.query;
       if (!(await trialExists(ctx.db, id))) throw notFound('trial', id);
-      const rows = await trialMetricPoints(ctx.db, id, group);
-      if (raw) return { group, points: rows.map((row) => ({ ...row, reportedAt: row.reportedAt.toISOString() })) };
-      const series: Record<string, Array<[number, number]>> = {};
-      for (const row of rows) {
-        for (const [k, v] of Object.entries(row.metrics)) {
-          if (typeof v !== 'number') continue;
-          (series[k] ??= []).push([row.stepsCompleted, v]);
+      if (raw) {
+        // Every point, a page at a time in step order; `next_cursor` asks for the page after this one.
+        const [step, row] = (cursor ?? '').split(':').map(Number);
+        const page = await trialMetricPage(ctx.db, id, group, limit, cursor ? { step: step!, id: row! } : undefined);
+        return {
+          group,
+          points: page.points.map((p) => ({ ...p, reportedAt: p.reportedAt.toISOString() })),
+          next_cursor: page.next ? `${page.next.step}:${page.next.id}` : null,
+        };
+      }
+      // Downsampled: a small trial's points are read whole; a large one's are summarised by the database first
+      // (first, last, lowest and highest point per metric and step bucket), so the master's memory stays bounded.
+      const extent = await trialMetricExtent(ctx.db, id, group);
+      let series: Record<string, Array<[number, number]>> = {};
+      if (extent.count <= max_points) {
+        for (const row of (await trialMetricPage(ctx.db, id, group, max_points)).points) {
+          for (const [k, v] of Object.entries(row.metrics)) if (typeof v === 'number') (series[k] ??= []).push([row.stepsCompleted, v]);
         }
+      } else {
+        series = await trialMetricBuckets(ctx.db, id, group, extent, Math.max(1, Math.floor(max_points / 4)));
       }
       for (const k of Object.keys(series)) series[k] = downsampleSeries(series[k]!, max_points);
       return { group, series };
