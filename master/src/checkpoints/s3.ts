@@ -1,7 +1,7 @@
 // The master's side of S3 checkpoint storage: it lists, streams (for `hone checkpoint download`, so users need no
 // AWS credentials of their own) and deletes (GC) the objects `<prefix>/<uuid>/<relpath>` the harness wrote.
 // Credentials come from the AWS SDK's default chain in the master's own environment.
-import { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import * as tar from 'tar';
 import { HoneError } from '../errors';
@@ -83,27 +83,36 @@ export async function deleteCheckpointObjects(cfg: S3Location, uuid: string, cli
 
 /**
  * A gzipped tar of the named files, streamed object by object from the bucket (never all in memory or on disk).
- * The caller checks first that every file exists; a failure midway ends the stream with an error.
+ * The caller checks first that every file exists; a failure midway ends the stream with an error. A reader that
+ * goes away (the client disconnected) aborts the object being read.
  */
-export function tarCheckpointObjects(cfg: S3Location, uuid: string, files: string[], client = s3ClientFor(cfg)): tar.Pack {
+export function tarCheckpointObjects(cfg: S3Location, uuid: string, files: string[], client = s3ClientFor(cfg)): Readable {
   const pack = new tar.Pack({ gzip: true, portable: true });
+  const out = new PassThrough();
+  const ac = new AbortController();
+  out.on('close', () => {
+    if (!out.readableEnded) ac.abort();
+  });
+  pack.on('error', (e: unknown) => out.destroy(e as Error));
+  pack.pipe(out);
+  const aborted = new Promise<void>((resolve) => ac.signal.addEventListener('abort', () => resolve(), { once: true }));
   const prefix = checkpointKeyPrefix(cfg, uuid);
   const mtime = new Date();
   void (async () => {
     for (const rel of files) {
-      const r = await client.send(new GetObjectCommand({ Bucket: cfg.bucket, Key: prefix + rel }));
-      const size = Number(r.ContentLength ?? 0);
-      const entry = new tar.ReadEntry(new tar.Header({ path: rel, type: 'File', size, mode: 0o644, mtime }));
+      const r = await client.send(new GetObjectCommand({ Bucket: cfg.bucket, Key: prefix + rel }), { abortSignal: ac.signal });
+      const entry = new tar.ReadEntry(new tar.Header({ path: rel, type: 'File', size: Number(r.ContentLength ?? 0), mode: 0o644, mtime }));
       pack.add(entry);
-      const body = r.Body as Readable | undefined;
-      if (body) {
-        for await (const chunk of body) {
-          if (!entry.write(chunk as Buffer)) await new Promise((resolve) => entry.once('drain', resolve));
-        }
+      for await (const chunk of (r.Body as Readable | undefined) ?? []) {
+        if (!entry.write(chunk as Buffer)) await Promise.race([new Promise((resolve) => entry.once('drain', resolve)), aborted]);
+        if (ac.signal.aborted) throw new Error('the reader went away');
       }
       entry.end();
     }
     pack.end();
-  })().catch((e: unknown) => pack.emit('error', unavailable(cfg, `reading ${prefix}`, e)));
-  return pack;
+  })().catch((e: unknown) => {
+    if (ac.signal.aborted) pack.destroy();
+    else out.destroy(unavailable(cfg, `reading ${prefix}`, e));
+  });
+  return out;
 }
