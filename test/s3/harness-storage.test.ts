@@ -69,6 +69,16 @@ describe('harness S3 checkpoint storage', () => {
     await expect(storage.write(uuid, { '../escape': new Uint8Array([1]) })).rejects.toThrow(/escapes the checkpoint/);
   });
 
+  it('takes the region from the config, then AWS_REGION / AWS_DEFAULT_REGION; endpoint_url means path-style', async () => {
+    const region = (cfg: Parameters<typeof s3ClientFor>[0], env: NodeJS.ProcessEnv) => s3ClientFor(cfg, env).config.region();
+    expect(await region({ bucket: 'b', region: 'eu-west-3' }, { AWS_REGION: 'us-west-2' })).toBe('eu-west-3');
+    expect(await region({ bucket: 'b' }, { AWS_REGION: 'us-west-2', AWS_DEFAULT_REGION: 'ap-south-1' })).toBe('us-west-2');
+    expect(await region({ bucket: 'b' }, { AWS_DEFAULT_REGION: 'ap-south-1' })).toBe('ap-south-1');
+    expect(await region({ bucket: 'b', endpoint_url: 'http://minio:9000' }, {})).toBe('us-east-1');
+    expect(s3ClientFor({ bucket: 'b', endpoint_url: 'http://minio:9000' }, {}).config.forcePathStyle).toBe(true);
+    expect(s3ClientFor({ bucket: 'b', region: 'eu-west-3' }, {}).config.forcePathStyle).toBe(false);
+  });
+
   it('fails a write to a bucket that does not exist, naming it', async () => {
     const storage = checkpointStorage({ type: 's3', bucket: 'no-such-bucket', endpoint_url: s3.endpoint }, noMaster);
     await expect(storage.write(randomUUID(), { a: new Uint8Array([1]) })).rejects.toThrow(/checkpoint upload to s3:\/\/no-such-bucket\/.* failed/);
