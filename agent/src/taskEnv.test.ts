@@ -29,7 +29,7 @@ describe('a trial\'s environment', () => {
       taskEnv: { HONE_TASK_TOKEN: 'task', HONE_MASTER_URL: 'https://master:8080', MY_SETTING: '1' },
       agentSet: { HONE_RANK: '0', CUDA_VISIBLE_DEVICES: '2', NODE_EXTRA_CA_CERTS: '/var/lib/hone-agent/master-ca.pem' },
     });
-    const basics = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'LD_LIBRARY_PATH', 'NODE_OPTIONS'];
+    const basics = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'LD_LIBRARY_PATH', 'NODE_OPTIONS', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'];
     expect(env).toEqual({
       ...Object.fromEntries(basics.map((k) => [k, agentEnv[k]])),
       HONE_TASK_TOKEN: 'task',
@@ -41,11 +41,23 @@ describe('a trial\'s environment', () => {
     });
   });
 
-  it('never carries the agent token, cloud credentials or the agent\'s own devices', () => {
+  it('never carries the agent token, other clouds\' credentials or the agent\'s own devices', () => {
     const env = baseEnvironment(agentEnv);
-    for (const k of ['HONE_AGENT_TOKEN', 'HONE_MASTER', 'HONE_CA', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'GOOGLE_APPLICATION_CREDENTIALS', 'AZURE_CLIENT_SECRET', 'NODE_AUTH_TOKEN', 'SSH_AUTH_SOCK', 'CUDA_VISIBLE_DEVICES']) {
+    for (const k of ['HONE_AGENT_TOKEN', 'HONE_MASTER', 'HONE_CA', 'GOOGLE_APPLICATION_CREDENTIALS', 'AZURE_CLIENT_SECRET', 'NODE_AUTH_TOKEN', 'SSH_AUTH_SOCK', 'CUDA_VISIBLE_DEVICES']) {
       expect(env).not.toHaveProperty(k);
     }
+  });
+
+  it('passes AWS credentials and settings through for s3 checkpoint storage, and no other AWS_ variable', () => {
+    const aws = {
+      AWS_ACCESS_KEY_ID: 'k', AWS_SECRET_ACCESS_KEY: 's', AWS_SESSION_TOKEN: 't', AWS_REGION: 'eu-west-1', AWS_DEFAULT_REGION: 'eu-west-1',
+      AWS_PROFILE: 'ckpt', AWS_CONFIG_FILE: '/etc/aws/config', AWS_SHARED_CREDENTIALS_FILE: '/etc/aws/credentials',
+      AWS_ENDPOINT_URL: 'http://minio:9000', AWS_ENDPOINT_URL_S3: 'http://minio:9000',
+    };
+    const env = baseEnvironment({ ...agentEnv, ...aws, AWS_ENDPOINT_URLX: 'x', AWS_EC2_METADATA_DISABLED: 'true' });
+    expect(env).toMatchObject(aws);
+    expect(env).not.toHaveProperty('AWS_ENDPOINT_URLX');
+    expect(env).not.toHaveProperty('AWS_EC2_METADATA_DISABLED');
   });
 
   it('gives HOME as told (the task directory, for a rank user)', () => {

@@ -1,6 +1,6 @@
 // The environment a trial's harness gets. It is built from an allowlist, never by copying the agent's own
 // environment: the agent holds secrets (HONE_AGENT_TOKEN, its credential, a cloud provider's keys, an npm token)
-// and every trial runs user code that could print them. What the harness needs to run comes from the agent's
+// and every trial runs user code that could print them. The one exception is AWS's (for s3 checkpoint storage). What the harness needs to run comes from the agent's
 // environment (below); everything about the task comes from the master's `startTask.env` and the agent itself.
 
 /** Variables taken from the agent's environment when set: what Node, CUDA libraries and the locale need. */
@@ -22,10 +22,20 @@ export const INHERITED_VARIABLES: readonly string[] = [
   'NODE_NO_WARNINGS',
   // The operator's choice of TensorFlow.js backend for this machine (an experiment's own setting wins).
   'HONE_TF_BACKEND',
+  // AWS credentials and settings for s3 checkpoint storage: the harness writes checkpoints to the bucket itself,
+  // with the SDK's default chain. Trial code can read them, so give the agent credentials scoped to that bucket.
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'AWS_REGION',
+  'AWS_DEFAULT_REGION',
+  'AWS_PROFILE',
+  'AWS_CONFIG_FILE',
+  'AWS_SHARED_CREDENTIALS_FILE',
 ];
 
-/** Locale variables (LC_ALL, LC_CTYPE, ...) are inherited too. */
-const INHERITED_PATTERN = /^LC_[A-Z_]+$/;
+/** Locale variables (LC_ALL, LC_CTYPE, ...) and AWS endpoint overrides (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3) too. */
+const INHERITED_PATTERN = /^(LC_[A-Z_]+|AWS_ENDPOINT_URL(_[A-Z0-9_]+)?)$/;
 
 export interface TaskEnvOptions {
   /** The agent's environment (process.env). */

@@ -129,3 +129,39 @@ describe('experiment config as a Determined user writes it', () => {
     for (const ok of ['model.ts:createTrial', 'train.js', 'model_def:MnistTrial', 'sub/train.mts']) expect(errorsOf({ ...minimal, entrypoint: ok })).toEqual([]);
   });
 });
+
+describe('s3 checkpoint storage', () => {
+  it('takes bucket, prefix, endpoint_url and region with the GC fields', () => {
+    const c = parseExperimentConfig(`
+entrypoint: m.ts
+searcher: {name: single, metric: loss, max_length: 10}
+checkpoint_storage:
+  type: s3
+  bucket: my-bucket.ckpt
+  prefix: /team/hone/
+  endpoint_url: http://127.0.0.1:9000
+  region: eu-west-1
+  save_trial_latest: 2
+`);
+    expect(c.checkpoint_storage).toEqual({
+      type: 's3', bucket: 'my-bucket.ckpt', prefix: 'team/hone', endpoint_url: 'http://127.0.0.1:9000', region: 'eu-west-1',
+      save_experiment_best: 0, save_trial_best: 1, save_trial_latest: 2,
+    });
+    expect(parseExperimentConfig({ ...minimal, checkpoint_storage: { type: 's3', bucket: 'b12' } }).checkpoint_storage).toEqual({
+      type: 's3', bucket: 'b12', save_experiment_best: 0, save_trial_best: 1, save_trial_latest: 1,
+    });
+  });
+
+  it('names the field of each mistake', () => {
+    const s3 = (extra: Record<string, unknown>) => errorsOf({ ...minimal, checkpoint_storage: { type: 's3', bucket: 'ok-bucket', ...extra } });
+    expect(errorsOf({ ...minimal, checkpoint_storage: { type: 's3' } })).toContain('checkpoint_storage.bucket: is required');
+    expect(s3({ bucket: '' })).toContain('checkpoint_storage.bucket: must not be empty');
+    expect(s3({ bucket: 'My_Bucket' })[0]).toMatch(/^checkpoint_storage.bucket: must be an S3 bucket name/);
+    expect(s3({ bucket: 7 })).toContain('checkpoint_storage.bucket: must be a string, got number 7');
+    expect(s3({ prefix: 'a/../b' })[0]).toMatch(/^checkpoint_storage.prefix: must be a key prefix/);
+    expect(s3({ endpoint_url: 'localhost:9000' })[0]).toMatch(/^checkpoint_storage.endpoint_url: must be an http:\/\/ or https:\/\/ URL/);
+    expect(s3({ region: 'US East' })[0]).toMatch(/^checkpoint_storage.region: must be a region name/);
+    expect(s3({ host_path: '/x' })[0]).toMatch(/^checkpoint_storage.host_path: unknown field/);
+    expect(s3({ save_trial_latest: -1 })).toContain('checkpoint_storage.save_trial_latest: must be >= 0, got -1');
+  });
+});

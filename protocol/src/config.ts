@@ -61,8 +61,11 @@ export type CheckpointStorageConfig =
   | {
       type: 's3';
       bucket: string;
+      /** Key prefix, without leading or trailing '/'; objects are `<prefix>/<uuid>/<file>`. */
       prefix?: string;
+      /** An S3-compatible server (MinIO, Ceph, s3rver); implies path-style addressing. */
       endpoint_url?: string;
+      region?: string;
       save_experiment_best: number;
       save_trial_best: number;
       save_trial_latest: number;
@@ -338,6 +341,9 @@ function parseSearcher(r: Reader, raw: Obj | undefined): SearcherConfig | undefi
   };
 }
 
+/** S3 bucket naming rules (lowercase letters, digits, dots, hyphens; starts and ends with a letter or digit). */
+const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
 function parseCheckpointStorage(r: Reader, raw: Obj | undefined): CheckpointStorageConfig | undefined {
   const p = 'checkpoint_storage';
   const o = raw ?? { type: 'master' };
@@ -356,12 +362,22 @@ function parseCheckpointStorage(r: Reader, raw: Obj | undefined): CheckpointStor
     return { type, host_path, ...(storage_path ? { storage_path } : {}), ...gc };
   }
   if (type === 's3') {
-    r.unknownKeys(o, p, [...gcKeys, 'bucket', 'prefix', 'endpoint_url']);
+    r.unknownKeys(o, p, [...gcKeys, 'bucket', 'prefix', 'endpoint_url', 'region']);
     const bucket = r.str(o, 'bucket', p, { required: true });
-    const prefix = r.str(o, 'prefix', p);
+    if (bucket !== undefined && bucket.trim() !== '' && !S3_BUCKET.test(bucket)) {
+      r.fail(join(p, 'bucket'), `must be an S3 bucket name (3-63 lowercase letters, digits, dots and hyphens), got "${bucket}"`);
+    }
+    const rawPrefix = r.str(o, 'prefix', p);
+    const prefix = rawPrefix?.replace(/^\/+|\/+$/g, '');
+    if (prefix !== undefined && prefix.split('/').some((part) => part === '' || part === '.' || part === '..')) {
+      r.fail(join(p, 'prefix'), `must be a key prefix like "hone/checkpoints" (no empty, "." or ".." parts), got "${rawPrefix}"`);
+    }
     const endpoint_url = r.str(o, 'endpoint_url', p);
+    if (endpoint_url !== undefined && !/^https?:\/\/[^\s/]+/.test(endpoint_url)) r.fail(join(p, 'endpoint_url'), `must be an http:// or https:// URL, got "${endpoint_url}"`);
+    const region = r.str(o, 'region', p);
+    if (region !== undefined && !/^[a-z0-9-]+$/.test(region)) r.fail(join(p, 'region'), `must be a region name like us-east-1, got "${region}"`);
     if (bucket === undefined) return undefined;
-    return { type, bucket, ...(prefix ? { prefix } : {}), ...(endpoint_url ? { endpoint_url } : {}), ...gc };
+    return { type, bucket, ...(prefix ? { prefix } : {}), ...(endpoint_url ? { endpoint_url } : {}), ...(region ? { region } : {}), ...gc };
   }
   if (type === 'master') {
     r.unknownKeys(o, p, gcKeys);

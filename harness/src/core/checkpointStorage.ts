@@ -3,6 +3,7 @@ import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CheckpointStorageConfig } from '@hone/protocol';
 import type { MasterClient } from './masterClient';
+import { s3CheckpointStorage, type S3StorageConfig } from './s3Storage';
 
 /** Files of one checkpoint, by relative path ('/'-separated). */
 export type CheckpointFiles = Record<string, Uint8Array>;
@@ -17,6 +18,9 @@ export interface CheckpointStorage {
 export function sharedFsDir(cfg: { host_path: string; storage_path?: string }, uuid: string): string {
   return path.join(cfg.host_path, cfg.storage_path ?? '', uuid);
 }
+
+/** One S3 client per bucket configuration, for the life of the harness (it caches credentials and connections). */
+const s3Storages = new Map<string, ReturnType<typeof s3CheckpointStorage>>();
 
 function safeRelative(rel: string): string {
   const norm = path.posix.normalize(rel.replace(/\\/g, '/'));
@@ -65,7 +69,23 @@ export function checkpointStorage(cfg: CheckpointStorageConfig | Record<string, 
       },
     };
   }
-  throw new Error(`checkpoint_storage.type ${type} is not supported by this harness (use shared_fs or master)`);
+  if (type === 's3') {
+    const c = cfg as S3StorageConfig;
+    const key = JSON.stringify([c.bucket, c.prefix, c.endpoint_url, c.region]);
+    let s3 = s3Storages.get(key);
+    if (!s3) s3Storages.set(key, (s3 = s3CheckpointStorage(c)));
+    const store = s3;
+    return {
+      async write(uuid, files) {
+        return store.write(uuid, Object.fromEntries(Object.entries(files).map(([rel, d]) => [safeRelative(rel), d])));
+      },
+      async read(uuid, relPaths) {
+        const got = await store.read(uuid, relPaths.map(safeRelative));
+        return Object.fromEntries(relPaths.map((rel) => [rel, got[safeRelative(rel)]!]));
+      },
+    };
+  }
+  throw new Error(`checkpoint_storage.type ${type} is not supported by this harness (use shared_fs, master or s3)`);
 }
 
 /** Every regular file under dir, by '/'-separated relative path. */

@@ -1,4 +1,4 @@
-// Checkpoints: the harness writes files to checkpoint storage (shared_fs directly, or the master over HTTP)
+// Checkpoints: the harness writes files to checkpoint storage (shared_fs or s3 directly, or the master over HTTP)
 // and then registers the checkpoint. Users describe and download them.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,6 +9,7 @@ import * as tar from 'tar';
 import { API_PREFIX } from '@hone/protocol';
 import { ReportCheckpointBodySchema as ReportCheckpointBody } from '@hone/protocol/schemas';
 import type { App, MasterContext } from '../context';
+import { checkpointKeyPrefix, listCheckpointObjects, tarCheckpointObjects, type S3Location } from '../checkpoints/s3';
 import { checkpointDirFor } from '../checkpoints/storage';
 import { getCheckpoint, insertCheckpoint } from '../db/checkpoints';
 import { getExperimentConfig } from '../db/experiments';
@@ -151,6 +152,18 @@ export function registerCheckpointRoutes(app: App, ctx: MasterContext): void {
     const c = await getCheckpoint(ctx.db, req.params.uuid);
     if (!c) throw notFound('checkpoint', req.params.uuid);
     if (c.state === 'DELETED') throw new HoneError('NOT_FOUND', `checkpoint ${req.params.uuid} was garbage-collected`);
+    if (c.storage.type === 's3') {
+      // Streamed from the bucket through the master, so the user needs no AWS credentials of their own.
+      const loc = c.storage as unknown as S3Location;
+      const present = await listCheckpointObjects(loc, req.params.uuid);
+      const missing = Object.keys(c.resources).filter((f) => !present.has(f));
+      if (missing.length) {
+        throw new HoneError('NOT_FOUND', `checkpoint ${req.params.uuid} is missing ${missing.length} file(s) in s3://${loc.bucket}/${checkpointKeyPrefix(loc, req.params.uuid)} (e.g. ${missing[0]})`);
+      }
+      reply.header('content-disposition', `attachment; filename="checkpoint-${req.params.uuid}.tar.gz"`);
+      reply.type('application/gzip');
+      return reply.send(tarCheckpointObjects(loc, req.params.uuid, Object.keys(c.resources)));
+    }
     const dir = checkpointDirFor(ctx.checkpointDir, c.storage, req.params.uuid);
     const files = Object.keys(c.resources).filter((f) => fs.existsSync(path.join(dir, f)));
     if (files.length !== Object.keys(c.resources).length) {
