@@ -38,10 +38,10 @@ describe('master checkpoint storage', () => {
     // A key that merely starts with the uuid is another object, not a file of the checkpoint.
     await put(`gc/${a}-not-a-file`, 'z');
     await removeCheckpointFiles('/unused', storage, a);
-    expect(await s3.listKeys('ckpts', 'gc/')).toEqual([`gc/${a}-not-a-file`, `gc/${b}/state.json`]);
+    expect((await s3.listKeys('ckpts', 'gc/')).sort()).toEqual([`gc/${a}-not-a-file`, `gc/${b}/state.json`].sort());
     await removeCheckpointFiles('/unused', storage, a);
     await removeCheckpointFiles('/unused', storage, randomUUID());
-    expect(await s3.listKeys('ckpts', 'gc/')).toEqual([`gc/${a}-not-a-file`, `gc/${b}/state.json`]);
+    expect((await s3.listKeys('ckpts', 'gc/')).sort()).toEqual([`gc/${a}-not-a-file`, `gc/${b}/state.json`].sort());
   });
 
   it('deletes without a prefix', async () => {
