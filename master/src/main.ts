@@ -28,6 +28,9 @@ const { values } = parseArgs({
     'no-preemption': { type: 'boolean' },
     'log-level': { type: 'string' },
     'webui-dir': { type: 'string' },
+    'redis-url': { type: 'string' },
+    'redis-prefix': { type: 'string' },
+    'log-retention-days': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -55,7 +58,10 @@ if (values.help) {
   --scheduler P            priority | fair_share (HONE_SCHEDULER, default priority)
   --fit F                  best | worst (HONE_FIT, default best)
   --no-preemption          never preempt running trials
-  --log-level L            pino level (HONE_LOG_LEVEL, default info)`);
+  --log-level L            pino level (HONE_LOG_LEVEL, default info)
+  --redis-url URL          run background jobs on BullMQ in this Redis (HONE_REDIS_URL; default: in-process)
+  --redis-prefix P         prefix of the master's keys in Redis (HONE_REDIS_PREFIX, default hone)
+  --log-retention-days N   delete task log lines older than N days, checked hourly (HONE_LOG_RETENTION_DAYS; default: keep)`);
   process.exit(0);
 }
 
@@ -77,6 +83,17 @@ const oneOf = <T extends string>(v: string | undefined, name: string, allowed: T
   }
   return v as T;
 };
+
+/** An optional positive number: the fields it sets, or none when it is unset. */
+function positive<T>(v: string | undefined, name: string, set: (n: number) => T): T | Record<string, never> {
+  const n = num(v, name);
+  if (n === undefined) return {};
+  if (n <= 0) {
+    console.error(`hone master: ${name} must be a positive number, got "${v}"`);
+    process.exit(2);
+  }
+  return set(n);
+}
 
 const opts: Partial<MasterOptions> = {
   port: num(values.port ?? env.HONE_PORT, '--port') ?? DEFAULT_OPTIONS.port,
@@ -102,6 +119,11 @@ const opts: Partial<MasterOptions> = {
   preemption: !(values['no-preemption'] ?? env.HONE_NO_PREEMPTION === '1'),
   logLevel: values['log-level'] ?? env.HONE_LOG_LEVEL ?? 'info',
   ...(values['webui-dir'] ? { webuiDir: path.resolve(values['webui-dir']) } : {}),
+  ...((values['redis-url'] ?? env.HONE_REDIS_URL) ? { redisUrl: (values['redis-url'] ?? env.HONE_REDIS_URL)! } : {}),
+  redisPrefix: values['redis-prefix'] ?? env.HONE_REDIS_PREFIX ?? DEFAULT_OPTIONS.redisPrefix,
+  ...positive(values['log-retention-days'] ?? env.HONE_LOG_RETENTION_DAYS, '--log-retention-days', (n) => ({ logRetentionDays: n })),
+  ...positive(env.HONE_LOG_RETENTION_INTERVAL_S, 'HONE_LOG_RETENTION_INTERVAL_S', (n) => ({ logRetentionIntervalMs: n * 1000 })),
+  ...positive(env.HONE_JOB_RETRY_BASE_MS, 'HONE_JOB_RETRY_BASE_MS', (n) => ({ jobRetryBaseMs: n })),
 };
 
 try {

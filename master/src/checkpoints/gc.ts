@@ -1,12 +1,11 @@
-// Runs checkpoint GC for an ended experiment: marks unkept checkpoints DELETED and removes their files
-// (master-hosted or shared_fs). Idempotent: run again, it finds nothing more to delete.
-import fs from 'node:fs';
+// Runs checkpoint GC for an ended experiment: removes the files of unkept checkpoints, then marks them DELETED.
+// Runs as a job (written with the experiment's end); idempotent: run again, it finds nothing more to delete.
 import type { Logger } from 'pino';
 import type { Database } from '../db';
 import { listCollectable, markCheckpointDeleted } from '../db/checkpoints';
 import { getExperimentConfig } from '../db/experiments';
 import { checkpointsToDelete } from './gcPolicy';
-import { checkpointDirFor } from './storage';
+import { removeCheckpointFiles } from './storage';
 
 export async function collectCheckpoints(deps: { db: Database; checkpointDir: string; log: Logger }, experimentId: number): Promise<string[]> {
   const config = await getExperimentConfig(deps.db, experimentId);
@@ -15,10 +14,8 @@ export async function collectCheckpoints(deps: { db: Database; checkpointDir: st
   const del = checkpointsToDelete(cps, config.checkpoint_storage, config.searcher.smaller_is_better);
   const byUuid = new Map(cps.map((c) => [c.uuid, c]));
   for (const uuid of del) {
-    const storage = byUuid.get(uuid)!.storage;
-    if (storage.type === 'shared_fs' || storage.type === 'master') {
-      await fs.promises.rm(checkpointDirFor(deps.checkpointDir, storage, uuid), { recursive: true, force: true });
-    }
+    // The files first: a row marked DELETED never points at files that are still there.
+    await removeCheckpointFiles(deps.checkpointDir, byUuid.get(uuid)!.storage, uuid);
     await markCheckpointDeleted(deps.db, uuid);
   }
   if (del.length) deps.log.info({ experiment: experimentId, deleted: del.length }, 'checkpoint garbage collection');
