@@ -107,7 +107,7 @@ export class BullmqQueue implements JobQueue {
   async repeat(name: string, everyMs: number, kind: string, payload: Record<string, unknown>): Promise<void> {
     await this.queue!.upsertJobScheduler(
       name,
-      { every: everyMs, immediately: true },
+      { every: everyMs },
       { name: 'periodic', data: { periodic: true, kind, payload }, opts: { attempts: 3, backoff: { type: 'exponential', delay: this.runner.retryBaseMs }, removeOnComplete: true, removeOnFail: true } },
     );
   }
