@@ -35,13 +35,13 @@ describe('hone experiment delete', () => {
     fs.chmodSync(dataDir, 0o755);
     fs.mkdirSync(store, { mode: 0o777 });
     fs.chmodSync(store, 0o777);
-    const config = `${fs.readFileSync('examples/core/single.yaml', 'utf8').replace(/batches: \d+/, 'batches: 60')}
-checkpoint_storage:
-  type: shared_fs
-  host_path: ${store}
-  save_trial_latest: 2
-min_checkpoint_period:
-  batches: 20
+    // Two trials; GC keeps only the experiment's best checkpoint.
+    const config = `name: delete-me
+entrypoint: train.ts
+hyperparameters:
+  learning_rate: {type: double, minval: 0.02, maxval: 0.3}
+searcher: {name: random, metric: validation_loss, smaller_is_better: true, max_trials: 2, max_length: {batches: 40}}
+checkpoint_storage: {type: shared_fs, host_path: ${store}, save_experiment_best: 1, save_trial_best: 0, save_trial_latest: 0}
 `;
     const { data } = await packContext('examples/core', 96 << 20);
     const created = await api<{ id: number }>(m, 'POST', '/experiments', { config, context: data.toString('base64') });
@@ -60,8 +60,18 @@ min_checkpoint_period:
     const done = await waitForExperimentEnd(m, id, 240_000);
     expect(done.state, JSON.stringify(done.trials.map((t) => t.failure))).toBe('COMPLETED');
     const trialIds = done.trials.map((t) => t.id);
-    await waitFor('checkpoint files in the store', async () => fs.readdirSync(store).length > 0, 30_000);
+    // Checkpoint GC ran as a job when the experiment completed: only the latest checkpoint is kept, on disk and in
+    // the database (the files of the others are gone, their rows DELETED).
+    const kept = await waitFor('checkpoint GC', async () => {
+      const all = [];
+      for (const t of trialIds) all.push(...(await api<{ checkpoints: Array<{ uuid: string; state: string; trialId: number }> }>(m, 'GET', `/trials/${t}`)).body.checkpoints);
+      const live = all.filter((c) => c.state === 'COMPLETED');
+      return all.length === 2 && live.length === 1 && fs.readdirSync(store).length === 1 ? live[0] : null;
+    }, 30_000);
+    const best = [...done.trials].sort((a, b) => (a.bestValidation ?? Infinity) - (b.bestValidation ?? Infinity))[0]!;
+    expect(kept.trialId).toBe(best.id);
     const files = fs.readdirSync(store);
+    expect(files).toEqual([kept.uuid]);
 
     // Break the storage: a file where its directory was. No checkpoint under it can be deleted (not even by root).
     fs.renameSync(store, `${store}.away`);
@@ -78,7 +88,7 @@ min_checkpoint_period:
     expect(described.stdout).toMatch(/State:\s+DELETE_FAILED/);
     expect(described.stdout).toMatch(/Deletion failed: .*ENOTDIR.*hone experiment delete/);
     const listed = await runCli(['-m', m, 'experiment', 'list', '--state', 'DELETE_FAILED']);
-    expect(listed.stdout).toMatch(new RegExp(`│ ${id}\\s+│ core-api-single .*DELETE_FAILED`));
+    expect(listed.stdout).toMatch(new RegExp(`│ ${id}\\s+│ delete-me .*DELETE_FAILED`));
 
     // Mend it and delete again: the files go, then the experiment and all its rows.
     fs.rmSync(store);
