@@ -16,7 +16,7 @@ export class InProcessQueue implements JobQueue {
   constructor(
     private readonly runner: JobRunner,
     private readonly log: Logger,
-    private readonly concurrency = 2,
+    private readonly concurrency = 4,
   ) {}
 
   async start(): Promise<void> {}

@@ -57,6 +57,7 @@ export class JobRelay {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
-    await this.polling;
+    // A hand-over waiting for an unreachable Redis must not hold up the master's shutdown.
+    await Promise.race([this.polling, new Promise((r) => setTimeout(r, 5000).unref())]);
   }
 }
