@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { WebhookEvent, WebhookInfo } from '@hone/protocol/webhooks';
-import { api, runCli, startMasterProcess, tmpDir, waitFor, type MasterProc } from '../helpers/processes';
+import { api, runCli, signIn, startMasterProcess, tmpDir, waitFor, type MasterProc } from '../helpers/processes';
 import { dropRedisPrefix, redisAvailable, redisPrefix } from '../helpers/services';
 import { jobEnv, type JobMode } from '../helpers/jobs';
 
@@ -122,5 +122,20 @@ describe.each(['in-process', 'bullmq'] as JobMode[])('webhooks (jobs %s)', (mode
     const del = await runCli(['-m', m, 'webhook', 'delete', String(hookB.body.id)]);
     expect(del.code, del.stderr).toBe(0);
     expect((await api(m, 'GET', `/webhooks/${hookB.body.id}`)).status).toBe(404);
+
+    // Who may: a user who is neither admin nor owner reads webhooks but changes none, nor deletes the experiment.
+    expect((await api(m, 'POST', '/users', { username: 'bob', password: 'bob-password-123' })).status).toBe(201);
+    const bob = await signIn(m, 'bob', 'bob-password-123');
+    await signIn(m); // api() and runCli() go on as admin
+    const asBob = { token: bob };
+    expect((await api(m, 'GET', '/webhooks', undefined, asBob)).status).toBe(200);
+    const global = await api(m, 'POST', '/webhooks', { url: `${receiver.url}/d`, triggers: ['COMPLETED'] }, asBob);
+    expect(global.status).toBe(403);
+    expect(global.body.error.message).toContain('only an admin may create a webhook for every experiment');
+    expect((await api(m, 'POST', '/webhooks', { url: `${receiver.url}/d`, triggers: ['COMPLETED'], experimentId: id }, asBob)).status).toBe(403);
+    expect((await api(m, 'DELETE', `/webhooks/${hookA}`, undefined, asBob)).status).toBe(403);
+    const delExp = await api(m, 'DELETE', `/experiments/${id}`, undefined, asBob);
+    expect(delExp.status).toBe(403);
+    expect(delExp.body.error.message).toContain(`may delete experiment ${id}`);
   }, 180_000);
 });
