@@ -305,12 +305,14 @@ export class ExperimentController {
 
   /**
    * Asks for the deletion of an ended experiment (or one whose deletion failed: a retry). It turns DELETING and a
-   * job deletes its checkpoint files, then its rows; asking again while it is DELETING changes nothing.
+   * job deletes its checkpoint files, then its rows; asking again while it is DELETING changes nothing (but
+   * writes the job again should it have been lost).
    */
   async requestDeletion(id: number, actor: string): Promise<void> {
     await this.run(async (tx) => {
       const exp = await this.loadExperiment(tx, id);
-      if (exp.state === 'DELETING') return;
+      // Already on its way: its job is pending (writing it again is a no-op), or, if it was lost, written anew.
+      if (exp.state === 'DELETING') return experimentDeletionRequested(tx, id);
       if (!TERMINAL_EXPERIMENT_STATES.includes(exp.state) && exp.state !== 'DELETE_FAILED') {
         throw new HoneError('CONFLICT', `experiment ${id} is ${exp.state}; only an ended experiment (COMPLETED, CANCELED or ERROR) can be deleted: kill it first`);
       }
