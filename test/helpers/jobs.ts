@@ -1,7 +1,6 @@
 // Starting masters for the background-job tests in either mode: in-process (no Redis) or BullMQ on the real
 // Redis under a key prefix of the test's own.
-import { redisPrefix } from './services';
-import { REDIS_URL } from './services';
+import { REDIS_URL, redisPrefix } from './services';
 
 export type JobMode = 'in-process' | 'bullmq';
 

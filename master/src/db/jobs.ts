@@ -53,7 +53,7 @@ export async function getJob(q: Queryable, id: number): Promise<JobRow | null> {
   return r.rows[0] ? toJob(r.rows[0]) : null;
 }
 
-/** Pending jobs whose time has come (all pending jobs with `includeLater`), oldest first. */
+/** Pending jobs, oldest first: only those whose time has come with `dueOnly`. */
 export async function listPendingJobs(q: Queryable, opts: { dueOnly: boolean; limit: number }): Promise<JobRow[]> {
   const r = await q.query(
     `SELECT * FROM jobs WHERE state = 'PENDING'${opts.dueOnly ? ' AND run_after <= now()' : ''} ORDER BY id LIMIT ${Math.trunc(opts.limit)}`,
