@@ -87,6 +87,17 @@ interface RequestOptions {
   token?: string | null;
 }
 
+/** How many times a GET answered 503 is tried again, and the longest wait between tries. */
+const GET_RETRIES = 4;
+const MAX_RETRY_DELAY_MS = 10_000;
+
+/** The wait before retry `n`: the master's Retry-After (seconds) if it sent one, else 0.5 s, 1 s, 2 s, ... */
+export function retryDelayMs(retryAfter: string | string[] | undefined, n: number): number {
+  const s = Number(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
+  const ms = Number.isFinite(s) && s >= 0 ? s * 1000 : 500 * 2 ** (n - 1);
+  return Math.min(ms, MAX_RETRY_DELAY_MS);
+}
+
 export class Client {
   readonly base: string;
   private ca: string[] | undefined;
@@ -183,7 +194,14 @@ export class Client {
 
   /** A request with its answer's headers. */
   async requestWithHeaders<T>(method: string, path: string, body?: unknown, ro: RequestOptions = {}): Promise<{ body: T; headers: http.IncomingHttpHeaders }> {
-    const a = await this.send(method, path, body !== undefined ? { chunks: [Buffer.from(JSON.stringify(body))] } : undefined, ro);
+    let a = await this.send(method, path, body !== undefined ? { chunks: [Buffer.from(JSON.stringify(body))] } : undefined, ro);
+    // A GET is safe to repeat: while the master says it is briefly unavailable (503: its database restarts, say),
+    // try again a few times, waiting as long as its Retry-After asks (within reason).
+    for (let retry = 1; method === 'GET' && a.status === 503 && retry <= GET_RETRIES; retry++) {
+      a.body.resume();
+      await new Promise((r) => setTimeout(r, retryDelayMs(a.headers['retry-after'], retry)));
+      a = await this.send(method, path, undefined, ro);
+    }
     // A refused sign-in is the master's answer itself ("wrong user name or password"), not a reason to sign in.
     if (path === '/auth/login') a.adviseSignIn = false;
     return { body: await this.parse<T>(a), headers: a.headers };

@@ -26,6 +26,7 @@ export function describeExperiment(d: ExperimentDetail): string {
     `Experiment ${d.id}: ${d.name}`,
     `  Owner:     ${d.user}`,
     `  State:     ${d.state}    Progress: ${formatPercent(d.progress)}`,
+    ...(d.deleteError ? [`  Deletion failed: ${d.deleteError} (run \`hone experiment delete ${d.id}\` again to retry)`] : []),
     `  Searcher:  ${d.searcher} (metric ${d.metric}, ${d.smallerIsBetter ? 'smaller' : 'larger'} is better)    Best: ${formatTableNumber(d.bestMetric)}`,
     `  Resources: pool ${d.resourcePool}, ${d.config.resources.slots_per_trial} slot(s) per trial, priority ${d.priority}, weight ${d.weight}${d.maxSlots ? `, max_slots ${d.maxSlots}` : ''}`,
     `  Started:   ${formatUtcTime(d.startTime)}    Duration: ${formatClockDuration(d.startTime, d.endTime)}`,

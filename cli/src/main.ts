@@ -15,6 +15,7 @@ import { registerSlotCommands } from './commands/slot';
 import { registerTokenCommands } from './commands/token';
 import { registerTrialCommands } from './commands/trial';
 import { registerUserCommands } from './commands/user';
+import { registerWebhookCommands } from './commands/webhook';
 
 const program = new Command().name('hone').description('Hone: train deep learning models on a cluster — experiments, trials, agents');
 addGlobalOptions(program);
@@ -33,6 +34,7 @@ registerMasterCommands(program);
 registerUserCommands(program);
 registerTokenCommands(program);
 registerSearcherCommands(program);
+registerWebhookCommands(program);
 
 // A reader that goes away (`hone ... | head`) is not an error: stop quietly, as cat and grep do.
 const isClosedPipe = (e: unknown): boolean => (e as NodeJS.ErrnoException | null)?.code === 'EPIPE';

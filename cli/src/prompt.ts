@@ -79,3 +79,20 @@ export async function readStdinLines(n: number, what: string[], input: Readable 
   }
   return out;
 }
+
+/** Asks a yes/no question on the terminal; anything but y or yes is no. */
+export function askYesNo(question: string, { input = process.stdin, output = process.stderr }: PromptStreams = {}): Promise<boolean> {
+  const rl = readline.createInterface({ input, output, terminal: false });
+  output.write(`${question} [y/N] `);
+  return new Promise((resolve) => {
+    let answered = false;
+    rl.once('line', (line) => {
+      answered = true;
+      rl.close();
+      resolve(/^\s*y(es)?\s*$/i.test(line));
+    });
+    rl.once('close', () => {
+      if (!answered) resolve(false);
+    });
+  });
+}

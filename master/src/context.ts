@@ -53,6 +53,18 @@ export interface MasterOptions {
   webuiDir?: string;
   /** Resource pools declared in the configuration file (`resource_pools`); agents may still join others. */
   resourcePools: ResourcePoolConfig[];
+  /** Redis for background jobs (BullMQ); unset runs them in-process. */
+  redisUrl?: string;
+  /** Prefix of the master's keys in Redis (one per cluster sharing a Redis). */
+  redisPrefix: string;
+  /** Delete task log lines older than this many days; unset keeps them forever. */
+  logRetentionDays?: number;
+  /** How often log retention runs. */
+  logRetentionIntervalMs: number;
+  /** Base of the exponential backoff between attempts of a background job. */
+  jobRetryBaseMs: number;
+  /** Seconds a client is told to wait (Retry-After) while the database is unavailable. */
+  retryAfterS: number;
 }
 
 export const DEFAULT_OPTIONS: MasterOptions = {
@@ -73,6 +85,10 @@ export const DEFAULT_OPTIONS: MasterOptions = {
   metricsPublic: false,
   logLevel: 'info',
   resourcePools: [],
+  redisPrefix: 'hone',
+  logRetentionIntervalMs: 3600_000,
+  jobRetryBaseMs: 1000,
+  retryAfterS: 2,
 };
 
 export interface MasterContext {

@@ -29,6 +29,9 @@ const OPTIONS = {
     'no-preemption': { type: 'boolean' },
     'log-level': { type: 'string' },
     'webui-dir': { type: 'string' },
+    'redis-url': { type: 'string' },
+    'redis-prefix': { type: 'string' },
+    'log-retention-days': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
     config: { type: 'string' },
 } as const;
@@ -60,7 +63,10 @@ if (values.help) {
   --log-level L            pino level (HONE_LOG_LEVEL, default info)
   --webui-dir DIR          serve the web UI from DIR (HONE_WEBUI_DIR, default webui/dist)
   --config FILE            YAML file whose keys are these flags (db_url: ..., port: ...) plus resource_pools
-                           (HONE_CONFIG); flags and environment variables override it`);
+                           (HONE_CONFIG); flags and environment variables override it
+  --redis-url URL          run background jobs on BullMQ in this Redis (HONE_REDIS_URL; default: in-process)
+  --redis-prefix P         prefix of the master's keys in Redis (HONE_REDIS_PREFIX, default hone)
+  --log-retention-days N   delete task log lines older than N days, checked hourly (HONE_LOG_RETENTION_DAYS; default: keep)`);
   process.exit(0);
 }
 
@@ -107,6 +113,17 @@ function on(flag: keyof typeof OPTIONS, envName: string): boolean {
   return file.flags[flag] === true;
 }
 
+/** An optional positive number: the fields it sets, or none when it is unset. */
+function positive<T>(v: string | undefined, name: string, set: (n: number) => T): T | Record<string, never> {
+  const n = num(v, name);
+  if (n === undefined) return {};
+  if (n <= 0) {
+    console.error(`hone master: ${name} must be a positive number, got "${v}"`);
+    process.exit(2);
+  }
+  return set(n);
+}
+
 const opts: Partial<MasterOptions> = {
   port: num(pick('port', 'HONE_PORT'), '--port') ?? DEFAULT_OPTIONS.port,
   host: pick('host', 'HONE_HOST') ?? DEFAULT_OPTIONS.host,
@@ -132,6 +149,11 @@ const opts: Partial<MasterOptions> = {
   logLevel: pick('log-level', 'HONE_LOG_LEVEL') ?? 'info',
   ...(pick('webui-dir', 'HONE_WEBUI_DIR') ? { webuiDir: path.resolve(pick('webui-dir', 'HONE_WEBUI_DIR')!) } : {}),
   resourcePools: file.resourcePools,
+  ...(pick('redis-url', 'HONE_REDIS_URL') ? { redisUrl: pick('redis-url', 'HONE_REDIS_URL')! } : {}),
+  redisPrefix: pick('redis-prefix', 'HONE_REDIS_PREFIX') ?? DEFAULT_OPTIONS.redisPrefix,
+  ...positive(pick('log-retention-days', 'HONE_LOG_RETENTION_DAYS'), '--log-retention-days', (n) => ({ logRetentionDays: n })),
+  ...positive(env.HONE_LOG_RETENTION_INTERVAL_S, 'HONE_LOG_RETENTION_INTERVAL_S', (n) => ({ logRetentionIntervalMs: n * 1000 })),
+  ...positive(env.HONE_JOB_RETRY_BASE_MS, 'HONE_JOB_RETRY_BASE_MS', (n) => ({ jobRetryBaseMs: n })),
 };
 
 try {

@@ -13,9 +13,8 @@ import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import pino from 'pino';
 import type { MasterInfo } from '@hone/protocol';
-import { API_PREFIX, TERMINAL_EXPERIMENT_STATES } from '@hone/protocol';
+import { API_PREFIX } from '@hone/protocol';
 import { MAX_AGENT_FRAME_BYTES } from '@hone/protocol/agentSchemas';
-import { collectCheckpoints } from './checkpoints/gc';
 import { DEFAULT_OPTIONS, type App, type MasterContext, type MasterOptions } from './context';
 import { openDatabase } from './db';
 import { EventBus } from './events';
@@ -39,6 +38,8 @@ import { registerAuthRoutes } from './api/auth';
 import { registerUserRoutes } from './api/users';
 import { ensureAdmin } from './auth/bootstrap';
 import { UserAuth } from './auth/userAuth';
+import { startJobSystem, type JobSystem } from './jobs';
+import { registerWebhookRoutes } from './api/webhooks';
 
 export { DEFAULT_OPTIONS, type MasterOptions } from './context';
 
@@ -50,6 +51,8 @@ export interface Master {
   generatedAdminPassword?: string;
   /** Where the agent token is kept, when the master made one because it listens beyond loopback. */
   agentTokenFile?: string;
+  /** Background jobs: the outbox relay and its queue. */
+  jobs: JobSystem;
   close(): Promise<void>;
 }
 
@@ -114,7 +117,7 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
     masterUrl: () => url,
   };
 
-  app.setErrorHandler(errorHandler(contextBodyLimit));
+  app.setErrorHandler(errorHandler(contextBodyLimit, opts.retryAfterS));
   app.setNotFoundHandler((req, reply) => {
     if (req.url.startsWith('/api/') || !opts.webuiDir) {
       return reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
@@ -146,6 +149,7 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
   registerStreamRoutes(app, ctx);
   registerAgentSocket(app, ctx);
   registerPrometheus(app, ctx);
+  registerWebhookRoutes(app, ctx);
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
   app.get(`${API_PREFIX}/master`, { config: { auth: 'public' } }, async (): Promise<MasterInfo> => ({ version: '0.1.0', database: db.kind, authRequired: true, codes: ERROR_CODES }));
 
@@ -166,14 +170,11 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
   url = opts.advertisedUrl ?? `${https ? 'https' : 'http'}://${opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`;
   await experiments.reconcile();
   rm.start();
-  // Checkpoint GC when an experiment ends (in-process; idempotent, so a repeat after a restart is harmless).
-  let gcChain: Promise<unknown> = Promise.resolve();
-  const gcDone = new Set<number>();
-  bus.subscribe((e) => {
-    if (e.type !== 'experiment' || !TERMINAL_EXPERIMENT_STATES.includes(e.experiment.state) || gcDone.has(e.experiment.id)) return;
-    gcDone.add(e.experiment.id);
-    gcChain = gcChain.then(() => collectCheckpoints(ctx, e.experiment.id)).catch((err) => log.warn({ err: (err as Error).message }, 'checkpoint GC failed'));
-  });
+  // Checkpoint GC, deletions, webhooks and log retention: outbox jobs, run in-process or on BullMQ.
+  const jobs = await startJobSystem(
+    { db, bus, checkpointDir, log: root.child({ component: 'jobs' }) },
+    { redisUrl: opts.redisUrl, redisPrefix: opts.redisPrefix, logRetentionDays: opts.logRetentionDays, logRetentionIntervalMs: opts.logRetentionIntervalMs, retryBaseMs: opts.jobRetryBaseMs, pollMs: 1000 },
+  );
   log.info({ url }, 'master listening');
   if (agentTokenFile) log.warn({ file: agentTokenFile }, `listening beyond loopback: agents must present the agent token kept in ${agentTokenFile}`);
   return {
@@ -182,7 +183,9 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
     url,
     ...(admin.generatedPassword ? { generatedAdminPassword: admin.generatedPassword } : {}),
     ...(agentTokenFile ? { agentTokenFile } : {}),
+    jobs,
     async close() {
+      await jobs.close();
       await rm.stop();
       hub.closeAll();
       await app.close();

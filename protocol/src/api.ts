@@ -6,11 +6,16 @@ import type { AuditEntry } from './auth';
 
 export const API_PREFIX = '/api/v1';
 
-export type ExperimentState = 'ACTIVE' | 'PAUSED' | 'STOPPING_COMPLETED' | 'STOPPING_CANCELED' | 'COMPLETED' | 'CANCELED' | 'ERROR';
+export type ExperimentState = 'ACTIVE' | 'PAUSED' | 'STOPPING_COMPLETED' | 'STOPPING_CANCELED' | 'COMPLETED' | 'CANCELED' | 'ERROR' | 'DELETING' | 'DELETE_FAILED';
 export type TrialState = 'ACTIVE' | 'PAUSED' | 'STOPPING_COMPLETED' | 'STOPPING_CANCELED' | 'STOPPING_ERROR' | 'COMPLETED' | 'CANCELED' | 'ERROR';
 export type AllocationState = 'PENDING' | 'ASSIGNED' | 'RUNNING' | 'TERMINATING' | 'TERMINATED';
-export const EXPERIMENT_STATES: readonly ExperimentState[] = ['ACTIVE', 'PAUSED', 'STOPPING_COMPLETED', 'STOPPING_CANCELED', 'COMPLETED', 'CANCELED', 'ERROR'];
+export const EXPERIMENT_STATES: readonly ExperimentState[] = ['ACTIVE', 'PAUSED', 'STOPPING_COMPLETED', 'STOPPING_CANCELED', 'COMPLETED', 'CANCELED', 'ERROR', 'DELETING', 'DELETE_FAILED'];
 export const TERMINAL_EXPERIMENT_STATES: ExperimentState[] = ['COMPLETED', 'CANCELED', 'ERROR'];
+/**
+ * An ended experiment being deleted (its files, then its rows: it disappears when done), or whose deletion failed
+ * (`deleteError` says why; ask for the deletion again to retry). Nothing runs in either state.
+ */
+export const DELETION_EXPERIMENT_STATES: ExperimentState[] = ['DELETING', 'DELETE_FAILED'];
 export const TERMINAL_TRIAL_STATES: TrialState[] = ['COMPLETED', 'CANCELED', 'ERROR'];
 
 /** POST /experiments. `config` is the YAML text (or an object); `context` the model directory as base64 tar.gz. */
@@ -40,6 +45,8 @@ export interface ExperimentSummary {
   labels: string[];
   startTime: string;
   endTime: string | null;
+  /** Why the last deletion failed (state DELETE_FAILED). */
+  deleteError?: string | null;
 }
 
 export interface ExperimentDetail extends ExperimentSummary {

@@ -39,3 +39,45 @@ export async function freshDatabase(prefix = 'hone'): Promise<{ url: string; dro
     },
   };
 }
+
+export const REDIS_URL = process.env.HONE_TEST_REDIS ?? 'redis://127.0.0.1:6379';
+
+/** Whether the test Redis answers (skip on a laptop without one; fail in CI). */
+export async function redisAvailable(): Promise<boolean> {
+  const { Redis } = await import('ioredis');
+  const r = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 3000, retryStrategy: () => null });
+  r.on('error', () => undefined);
+  try {
+    await r.connect();
+    await r.ping();
+    return true;
+  } catch (e) {
+    if (IN_CI) throw new Error(`Redis is required in CI but is not reachable at ${REDIS_URL}: ${(e as Error).message}`);
+    console.warn(`skipping Redis tests: no server at ${REDIS_URL} (${(e as Error).message})`);
+    return false;
+  } finally {
+    r.disconnect();
+  }
+}
+
+/** A BullMQ key prefix of its own for one test, so parallel runs never share a queue. */
+export function redisPrefix(name: string): string {
+  return `hone-test-${name}-${process.pid}-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
+}
+
+/** Deletes every key under a test's prefix. */
+export async function dropRedisPrefix(prefix: string): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const r = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  r.on('error', () => undefined);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length) await r.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    r.disconnect();
+  }
+}

@@ -17,6 +17,7 @@ import { masterClient, wantsJson } from '../global-options';
 import { streamLogs } from '../logs';
 import { printJson, table } from '../output';
 import { parseId } from '../parse-id';
+import { askYesNo, canPrompt } from '../prompt';
 
 /** The files of the model directory to upload; refuses an entrypoint that would not run from them. */
 function modelFiles(modelDir: string, entrypoint: string): string[] {
@@ -147,6 +148,49 @@ export function registerExperimentCommands(program: Command): void {
         console.log(`Experiment ${id}: ${e.state}`);
       });
   }
+
+  experiment
+    .command('delete <id>')
+    .description('delete an ended experiment: its checkpoint files, then its trials, metrics, logs and model directory')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .option('--wait', 'wait until it is gone (exit 1 if the deletion fails)')
+    .option('--json', 'print JSON')
+    .action(async (idStr: string, o: { yes?: boolean; wait?: boolean; json?: boolean }) => {
+      const id = parseId(idStr, 'experiment id');
+      const c = masterClient(program);
+      if (!o.yes) {
+        if (!canPrompt()) throw new HoneError('INVALID_ARGUMENT', `deleting experiment ${id} cannot be undone; pass --yes to delete it without being asked`);
+        const e = await c.get<ExperimentSummary>(`/experiments/${id}`);
+        if (!(await askYesNo(`Delete experiment ${id} (${e.name}, ${e.numTrials} trials) with its checkpoints, metrics and logs?`))) {
+          console.error('Not deleted.');
+          process.exitCode = 1;
+          return;
+        }
+      }
+      let e = await c.request<ExperimentSummary>('DELETE', `/experiments/${id}`);
+      if (o.wait) {
+        while (e.state === 'DELETING') {
+          await sleep(500);
+          try {
+            e = await c.get<ExperimentSummary>(`/experiments/${id}`);
+          } catch (err) {
+            if (err instanceof HoneError && err.code === 'NOT_FOUND') {
+              if (wantsJson(program, o)) return printJson({ id, deleted: true });
+              return console.log(`Deleted experiment ${id}`);
+            }
+            throw err;
+          }
+        }
+        if (e.state === 'DELETE_FAILED') {
+          if (wantsJson(program, o)) printJson(e);
+          else console.error(`Deleting experiment ${id} failed: ${e.deleteError ?? 'unknown reason'}\nRun \`hone experiment delete ${id}\` again to retry.`);
+          process.exitCode = 1;
+          return;
+        }
+      }
+      if (wantsJson(program, o)) return printJson(e);
+      console.log(`Experiment ${id}: ${e.state} (\`hone experiment describe ${id}\` shows DELETE_FAILED and why, if it fails)`);
+    });
 
   experiment
     .command('set <field> <id> <value>')

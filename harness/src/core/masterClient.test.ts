@@ -36,6 +36,25 @@ describe('HttpMasterClient', () => {
     expect(server.requests.length).toBe(1);
   });
 
+  it("waits as long as a 503's Retry-After asks before trying again", async () => {
+    const at: number[] = [];
+    const http = await import('node:http');
+    const s = http.createServer((_req, res) => {
+      at.push(Date.now());
+      if (at.length === 1) res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' }).end('{"error":{"code":"UNAVAILABLE","message":"database down"}}');
+      else res.writeHead(200, { 'content-type': 'application/json' }).end('{"trialId":1}');
+    });
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    try {
+      const client = new HttpMasterClient({ baseUrl: `http://127.0.0.1:${(s.address() as { port: number }).port}`, token: 't', log: () => {} });
+      expect(await client.getAllocationInfo('a')).toEqual({ trialId: 1 });
+      // Without the header the first retry comes after 250 ms; the master asked for a second.
+      expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(950);
+    } finally {
+      await new Promise<void>((r) => s.close(() => r()));
+    }
+  });
+
   it('gives up on an unreachable master after the retry window', async () => {
     const client = new HttpMasterClient({ baseUrl: 'http://127.0.0.1:1', token: 't', retryForMs: 600, log: () => {} });
     await expect(client.getAllocationInfo('a')).rejects.toThrow(/master unreachable/);

@@ -93,6 +93,9 @@ export class HttpMasterClient implements MasterClient {
         if (res.ok) return res;
         if (res.status === 502 || res.status === 503 || res.status === 504) {
           transient = `HTTP ${res.status}`;
+          // The master says how long to wait (its database is restarting, say): at least that, within reason.
+          const retryAfterS = Number(res.headers.get('retry-after'));
+          if (Number.isFinite(retryAfterS) && retryAfterS > 0) delay = Math.max(delay, Math.min(retryAfterS * 1000, 10_000));
           await res.arrayBuffer().catch(() => undefined);
         } else {
           const text = await res.text().catch(() => '');

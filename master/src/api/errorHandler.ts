@@ -43,13 +43,20 @@ export function toHoneError(err: unknown, maxBodyBytes: number): HoneError {
   return new HoneError('INTERNAL', 'internal error');
 }
 
-export function errorHandler(maxBodyBytes: number) {
+/**
+ * `retryAfterS`: what a 503 (the database is down, say) tells the client to wait before trying again. Clients
+ * that retry (the harness, the agent, the CLI's GETs) honour it.
+ */
+export function errorHandler(maxBodyBytes: number, retryAfterS = 2) {
   return (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
     let he = toHoneError(err, maxBodyBytes);
     if (he.code === 'UNSUPPORTED_MEDIA_TYPE') {
       he = new HoneError(he.code, `content type ${req.headers['content-type'] || '(none)'} is not accepted here; send application/json`);
     }
-    if (he.code === 'INTERNAL') req.log.error({ err, url: req.url, method: req.method }, 'unhandled error');
+    if (he.code === 'UNAVAILABLE') {
+      req.log.warn({ url: req.url, method: req.method, reason: he.message }, 'unavailable; told the client to retry');
+      void reply.header('retry-after', String(retryAfterS));
+    } else if (he.code === 'INTERNAL') req.log.error({ err, url: req.url, method: req.method }, 'unhandled error');
     else if (!(err instanceof HoneError)) req.log.warn({ code: he.code, url: req.url, method: req.method, reason: he.message }, 'refused a malformed request');
     return reply.status(he.status).send(he.toBody());
   };

@@ -145,6 +145,15 @@ export function registerExperimentRoutes(app: App, ctx: MasterContext): void {
     });
   }
 
+  // Deletion of an ended experiment (or a retry of a failed one): 202, the experiment DELETING; it disappears once
+  // a job has deleted its checkpoint files and then its rows. DELETE_FAILED (with deleteError) if that fails.
+  app.delete(`${API_PREFIX}/experiments/:id`, { schema: { params: IdParams, tags: ['experiments'] } }, async (req, reply) => {
+    const { id } = req.params;
+    await changeable(req, id, 'delete');
+    await ctx.experiments.requestDeletion(id, req.user!.username);
+    return reply.status(202).send(await experimentsDb.getExperimentSummary(ctx.db, id));
+  });
+
   app.patch(
     `${API_PREFIX}/experiments/:id`,
     {

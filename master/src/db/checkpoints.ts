@@ -75,3 +75,9 @@ export async function listCollectable(
 export async function markCheckpointDeleted(q: Queryable, uuid: string): Promise<void> {
   await q.query(`UPDATE checkpoints SET state = 'DELETED' WHERE uuid = $1`, [uuid]);
 }
+
+/** Every checkpoint of an experiment, whatever its state (deletion removes the files of each, then the rows). */
+export async function listExperimentCheckpointStorage(q: Queryable, experimentId: number): Promise<Array<{ uuid: string; storage: CheckpointStorageConfig }>> {
+  const r = await q.query<{ uuid: string; storage: CheckpointStorageConfig }>('SELECT uuid, storage FROM checkpoints WHERE experiment_id = $1 ORDER BY reported_at', [experimentId]);
+  return r.rows;
+}

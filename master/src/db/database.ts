@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { PGlite } from '@electric-sql/pglite';
+import { HoneError } from '../errors';
 
 export interface QueryResult<R> {
   rows: R[];
@@ -24,31 +25,85 @@ export interface Database extends Queryable {
 // BIGINT ids and counters fit comfortably in a JS number; parse them as numbers in both adapters.
 pg.types.setTypeParser(20, (v) => Number(v));
 
+/**
+ * The database cannot be reached (refused, restarted, connections terminated, new ones blocked): a passing
+ * condition, not a bug. The API answers 503 UNAVAILABLE with Retry-After; background loops try again later.
+ */
+export class DatabaseUnavailableError extends HoneError {
+  constructor(override readonly cause: unknown) {
+    super('UNAVAILABLE', `the database is unavailable (${(cause as Error)?.message ?? String(cause)}); try again shortly`);
+    this.name = 'DatabaseUnavailableError';
+  }
+}
+
+const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/** Whether a pg error means the server or the connection is gone (SQLSTATE classes 08 and 57P, refusals to connect). */
+export function isConnectionFailure(e: unknown): boolean {
+  if (e instanceof DatabaseUnavailableError) return true;
+  const err = e as { code?: unknown; message?: unknown } | null;
+  const code = typeof err?.code === 'string' ? err.code : '';
+  const message = typeof err?.message === 'string' ? err.message : '';
+  if (CONNECTION_ERRNOS.has(code)) return true;
+  // 08xxx connection exceptions; 57P01-57P05 admin/crash shutdown, cannot connect now; 53300 too many connections.
+  if (/^08/.test(code) || /^57P0/.test(code) || code === '53300') return true;
+  // 55000 with this message: the database was set ALLOW_CONNECTIONS false.
+  if (code === '55000' && /not currently accepting connections/.test(message)) return true;
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|not queryable|Connection refused|server closed the connection/i.test(message);
+}
+
+function unavailableOr(e: unknown): unknown {
+  return isConnectionFailure(e) && !(e instanceof DatabaseUnavailableError) ? new DatabaseUnavailableError(e) : e;
+}
+
 class PgDatabase implements Database {
   readonly kind = 'postgres' as const;
   constructor(private readonly pool: pg.Pool) {}
   async query<R>(sql: string, params: unknown[] = []): Promise<QueryResult<R>> {
-    const r = await this.pool.query(sql, params as any[]);
-    return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+    try {
+      const r = await this.pool.query(sql, params as any[]);
+      return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+    } catch (e) {
+      throw unavailableOr(e);
+    }
   }
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (e) {
+      throw unavailableOr(e);
+    }
+    // A checked-out client has no error listener of the pool's: without this one, a connection terminated
+    // between two statements of the transaction would be an uncaught 'error' event, and end the master.
+    let broken: Error | undefined;
+    const onError = (e: Error) => {
+      broken = e;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const tx: Queryable = {
         query: async <R>(sql: string, params: unknown[] = []) => {
-          const r = await client.query(sql, params as any[]);
-          return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+          try {
+            const r = await client.query(sql, params as any[]);
+            return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+          } catch (e) {
+            throw unavailableOr(e);
+          }
         },
       };
       const out = await fn(tx);
       await client.query('COMMIT');
       return out;
     } catch (e) {
+      if (isConnectionFailure(e)) broken ??= e as Error;
       await client.query('ROLLBACK').catch(() => undefined);
-      throw e;
+      throw unavailableOr(e);
     } finally {
-      client.release();
+      client.removeListener('error', onError);
+      // A broken connection is dropped from the pool, never handed out again.
+      client.release(broken);
     }
   }
   async close(): Promise<void> {
@@ -98,7 +153,10 @@ export interface OpenOptions {
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
   let db: Database;
   if (opts.url) {
-    const pool = new pg.Pool({ connectionString: opts.url, max: 10 });
+    // A connection that cannot be made in 5 s fails (and the request gets a 503) rather than waiting forever.
+    const pool = new pg.Pool({ connectionString: opts.url, max: 10, connectionTimeoutMillis: 5000 });
+    // An idle connection that dies (the server restarted, its backend was terminated) is dropped by the pool;
+    // the next query opens a new one. Without a listener, that 'error' event would end the master.
     pool.on('error', () => undefined);
     db = new PgDatabase(pool);
     await db.query('SELECT 1');

@@ -21,7 +21,7 @@ export function storedConfig(raw: unknown): ExperimentConfig {
 }
 
 const SUMMARY_COLUMNS = `e.id, e.name, e.state, e.searcher_name, e.searcher_metric, e.smaller_is_better, e.resource_pool, e.priority,
-  e.weight, e.max_slots, e.progress, e.best_metric, e.owner, e.labels, e.start_time, e.end_time,
+  e.weight, e.max_slots, e.progress, e.best_metric, e.owner, e.labels, e.start_time, e.end_time, e.delete_error,
   (SELECT count(*) FROM trials t WHERE t.experiment_id = e.id) AS num_trials,
   (SELECT coalesce(jsonb_object_agg(s.state, s.n), '{}'::jsonb) FROM
      (SELECT t.state, count(*) AS n FROM trials t WHERE t.experiment_id = e.id GROUP BY t.state) s) AS trial_states`;
@@ -46,6 +46,7 @@ function toSummary(r: any): ExperimentSummary {
     labels: r.labels ?? [],
     startTime: iso(r.start_time),
     endTime: isoOrNull(r.end_time),
+    ...(r.delete_error ? { deleteError: r.delete_error } : {}),
   };
 }
 
@@ -210,7 +211,7 @@ export async function listExperiments(q: Queryable, f: ExperimentFilter): Promis
 
 /** Experiments that are not in a terminal state (re-evaluated at start-up). */
 export async function unfinishedExperimentIds(q: Queryable): Promise<number[]> {
-  const r = await q.query<{ id: number }>(`SELECT id FROM experiments WHERE state NOT IN ('COMPLETED','CANCELED','ERROR') ORDER BY id`);
+  const r = await q.query<{ id: number }>(`SELECT id FROM experiments WHERE state NOT IN ('COMPLETED','CANCELED','ERROR','DELETING','DELETE_FAILED') ORDER BY id`);
   return r.rows.map((x) => Number(x.id));
 }
 
@@ -233,4 +234,19 @@ export async function countExperimentsByState(q: Queryable): Promise<Array<{ sta
 
 export function isExperimentState(s: string): s is ExperimentState {
   return (EXPERIMENT_STATES as readonly string[]).includes(s);
+}
+
+/** Enters DELETING (clearing the last failure) or DELETE_FAILED with its reason; the end time stays. */
+export async function setDeletionState(q: Queryable, id: number, state: 'DELETING' | 'DELETE_FAILED', error: string | null): Promise<void> {
+  await q.query('UPDATE experiments SET state = $2, delete_error = $3 WHERE id = $1', [id, state, error]);
+}
+
+/**
+ * Deletes an experiment's rows: its metrics, logs, checkpoints, allocations, trials, audit entries, webhooks and
+ * stored model directory go with it (each references the experiment or its trials ON DELETE CASCADE).
+ * Call it only once the files those rows point at are gone.
+ */
+export async function deleteExperimentRows(q: Queryable, id: number): Promise<boolean> {
+  const r = await q.query('DELETE FROM experiments WHERE id = $1', [id]);
+  return r.rowCount > 0;
 }

@@ -74,3 +74,9 @@ export async function lastErrorLine(q: Queryable, allocationId: string, rank: nu
   );
   return r.rows[0]?.line ?? null;
 }
+
+/** Log retention: deletes the task log lines older than `days` days; returns how many went. */
+export async function deleteLogsOlderThan(q: Queryable, days: number): Promise<number> {
+  const r = await q.query(`DELETE FROM task_logs WHERE ts < now() - ($1::float8 * interval '1 day')`, [days]);
+  return r.rowCount;
+}

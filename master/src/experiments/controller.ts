@@ -4,7 +4,7 @@
 // resource manager from the database state afterwards; they are idempotent.
 import crypto from 'node:crypto';
 import type { ExperimentConfig, ExperimentState, TrialState } from '@hone/protocol';
-import { TERMINAL_EXPERIMENT_STATES, TERMINAL_TRIAL_STATES } from '@hone/protocol';
+import { DELETION_EXPERIMENT_STATES, TERMINAL_EXPERIMENT_STATES, TERMINAL_TRIAL_STATES } from '@hone/protocol';
 import type { Database, Queryable } from '../db';
 import * as allocationsDb from '../db/allocations';
 import * as experimentsDb from '../db/experiments';
@@ -19,6 +19,10 @@ import { recordAudit } from '../db/audit';
 import { lastErrorLine } from '../db/logs';
 import { describeOutcome, type AllocationOutcome } from '../rm/lifecycle';
 import { Mutex } from './mutex';
+import { experimentDeletionRequested, experimentStateChanged } from '../jobs/intents';
+
+/** Ended, or being deleted: nothing runs, nothing changes but a deletion. */
+const ENDED_STATES = [...TERMINAL_EXPERIMENT_STATES, ...DELETION_EXPERIMENT_STATES];
 
 /** How the controller stops an experiment's allocations: the resource manager's seam. */
 export type ReleaseAllocations = ResourceManager['releaseExperiment'];
@@ -115,7 +119,7 @@ export class ExperimentController {
       const a = queue.shift()!;
       switch (a.kind) {
         case 'create': {
-          if (exp.searcher_done || TERMINAL_EXPERIMENT_STATES.includes(exp.state) || exp.state === 'STOPPING_CANCELED') break;
+          if (exp.searcher_done || ENDED_STATES.includes(exp.state) || exp.state === 'STOPPING_CANCELED') break;
           const created = await trialsDb.insertTrial(tx, exp.id, a.requestId, a.hparams, a.seed, exp.state === 'PAUSED' ? 'PAUSED' : 'ACTIVE');
           if (created !== null) this.touchTrial(created);
           const step = stepSearcher(exp.searcher_state, { kind: 'trialCreated', requestId: a.requestId });
@@ -162,7 +166,7 @@ export class ExperimentController {
 
   /** Completes or cancels the experiment once nothing is left to run. */
   private async maybeFinishExperiment(tx: Queryable, exp: ExpRow): Promise<void> {
-    if (TERMINAL_EXPERIMENT_STATES.includes(exp.state)) return;
+    if (ENDED_STATES.includes(exp.state)) return;
     if (exp.state === 'STOPPING_CANCELED') {
       if (await allocationsDb.experimentHasLiveAllocation(tx, exp.id)) return;
       await trialsDb.endLiveTrials(tx, exp.id, 'CANCELED');
@@ -177,6 +181,8 @@ export class ExperimentController {
   private async setExperimentState(tx: Queryable, exp: ExpRow, state: ExperimentState): Promise<void> {
     exp.state = state;
     await experimentsDb.setExperimentState(tx, exp.id, state);
+    // Webhook deliveries and, at the end, checkpoint GC: written with the state change, run by the job queue.
+    await experimentStateChanged(tx, { id: exp.id, name: exp.config.name }, state);
     this.touchExperiment(exp.id);
   }
 
@@ -288,12 +294,35 @@ export class ExperimentController {
   async kill(id: number, actor: string): Promise<void> {
     await this.run(async (tx) => {
       const exp = await this.loadExperiment(tx, id);
-      if (TERMINAL_EXPERIMENT_STATES.includes(exp.state) || exp.state === 'STOPPING_CANCELED') return;
+      if (ENDED_STATES.includes(exp.state) || exp.state === 'STOPPING_CANCELED') return;
       await recordAudit(tx, { username: actor, action: 'kill', experimentId: id });
       await this.setExperimentState(tx, exp, 'STOPPING_CANCELED');
       await trialsDb.closeAllTrials(tx, id);
       await this.release(tx, id, 'kill', 'killed');
       await this.maybeFinishExperiment(tx, exp);
+    });
+  }
+
+  /**
+   * Asks for the deletion of an ended experiment (or one whose deletion failed: a retry). It turns DELETING and a
+   * job deletes its checkpoint files, then its rows; asking again while it is DELETING changes nothing (but
+   * writes the job again should it have been lost).
+   */
+  async requestDeletion(id: number, actor: string): Promise<void> {
+    await this.run(async (tx) => {
+      const exp = await this.loadExperiment(tx, id);
+      // Already on its way: its job is pending (writing it again is a no-op), or, if it was lost, written anew.
+      if (exp.state === 'DELETING') return experimentDeletionRequested(tx, id);
+      if (!TERMINAL_EXPERIMENT_STATES.includes(exp.state) && exp.state !== 'DELETE_FAILED') {
+        throw new HoneError('CONFLICT', `experiment ${id} is ${exp.state}; only an ended experiment (COMPLETED, CANCELED or ERROR) can be deleted: kill it first`);
+      }
+      if (await allocationsDb.experimentHasLiveAllocation(tx, id)) throw new HoneError('CONFLICT', `experiment ${id} still has a running allocation; try again when it has exited`);
+      // The experiment's own audit entries go with it; this one is kept apart from it.
+      await recordAudit(tx, { username: actor, action: 'delete', experimentId: null, details: { experiment: id, name: exp.config.name } });
+      exp.state = 'DELETING';
+      await experimentsDb.setDeletionState(tx, id, 'DELETING', null);
+      await experimentDeletionRequested(tx, id);
+      this.touchExperiment(id);
     });
   }
 

@@ -10,7 +10,7 @@ import { mayChangeExperiment, type ExperimentVerb } from '../permissions';
 import { ConfirmDialog } from './ConfirmDialog';
 
 type Action = ExperimentVerb;
-const TERMINAL: ExperimentState[] = ['COMPLETED', 'CANCELED', 'ERROR'];
+const TERMINAL: ExperimentState[] = ['COMPLETED', 'CANCELED', 'ERROR', 'DELETING', 'DELETE_FAILED'];
 
 export function ExperimentActions({ exp, onDone, compact }: { exp: ExperimentSummary; onDone: (e: ExperimentSummary) => void; compact?: boolean }) {
   const user = useCurrentUser();

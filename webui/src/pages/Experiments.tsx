@@ -8,7 +8,7 @@ import { ExperimentActions } from '../components/ExperimentActions';
 import { StateChips } from '../components/StateChips';
 import { EmptyRow } from '../components/EmptyRow';
 
-const STATES: ExperimentState[] = ['ACTIVE', 'PAUSED', 'STOPPING_COMPLETED', 'STOPPING_CANCELED', 'COMPLETED', 'CANCELED', 'ERROR'];
+const STATES: ExperimentState[] = ['ACTIVE', 'PAUSED', 'STOPPING_COMPLETED', 'STOPPING_CANCELED', 'COMPLETED', 'CANCELED', 'ERROR', 'DELETING', 'DELETE_FAILED'];
 // Mirrors SEARCHER_NAMES in protocol/src/config.ts (a value import would bundle the YAML parser and TypeBox).
 const SEARCHER_NAMES = ['single', 'random', 'grid', 'async_halving', 'adaptive_asha', 'bayesian'] as const;
 const SORTS = ['id', 'name', 'state', 'startTime', 'bestMetric', 'numTrials', 'progress'] as const;
