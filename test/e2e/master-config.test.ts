@@ -27,7 +27,7 @@ describe('master --config', () => {
     // The flag's data directory won over the file's.
     expect(fs.existsSync(path.join(dir, 'from-flag'))).toBe(true);
     expect(fs.existsSync(path.join(dir, 'from-file'))).toBe(false);
-  });
+  }, 120_000);
 
   it('a bad file stops the master with exit 2, naming the key', () => {
     const dir = tmpDir('master-config-bad');
@@ -43,5 +43,5 @@ describe('master --config', () => {
     const r3 = runMaster(['--config', path.join(dir, 'missing.yaml'), '--data-dir', dir]);
     expect(r3.status).toBe(2);
     expect(r3.output).toMatch(/cannot read the config file .*missing\.yaml/);
-  });
+  }, 180_000);
 });
