@@ -37,6 +37,7 @@ import { AGENT_CLOSE_CODES } from '@hone/protocol/errors';
 import type { Placement } from '../../scheduler/types';
 import type { AgentHello, AgentHub, ConnectedAgent, ConnectionInfo } from './agentHub';
 import { decideAdmission, hashAgentSecret, newAgentSecret } from './agentCredentials';
+import { deliveryOf } from './delivery';
 
 export interface AgentResourceManagerOptions {
   /** The URL harnesses use to reach the master (known once it listens). */
@@ -331,11 +332,9 @@ export class AgentResourceManager implements ResourceManager {
       await this.handleMessage(agent, msg);
       return;
     }
-    if (seq <= agent.storedSeq) {
-      this.hub.send(agent.id, { type: 'ack', seq: agent.storedSeq });
-      return;
-    }
-    if (seq !== agent.storedSeq + 1) return;
+    const delivery = deliveryOf(agent.storedSeq, seq);
+    if (delivery === 'repeat') this.hub.send(agent.id, { type: 'ack', seq: agent.storedSeq });
+    if (delivery !== 'store') return;
     const epoch = agent.outbox.epoch;
     // Log lines and their seq in one transaction (a repeat never stores them twice); an exit's effects are
     // idempotent (a second report of a known exit changes nothing), so its seq is recorded after them.
