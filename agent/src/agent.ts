@@ -128,6 +128,8 @@ const MAX_LINE_CHARS = 64 * 1024;
 const BATCH_BYTES = Math.min(1024 * 1024, MAX_AGENT_FRAME_BYTES / 8);
 /** Most lines in one log batch (the master accepts 10,000). */
 const BATCH_LINES = 5000;
+/** Output files are not read further while this many messages wait for an acknowledgement. */
+const MAX_UNACKED = 2000;
 /** Unacknowledged messages are sent again after this long without an acknowledgement. */
 const RESEND_MS = 5000;
 
@@ -307,7 +309,8 @@ export class Agent {
     try {
       for (const t of [...this.tasks.values()]) {
         if (!t.runDir || t.exited) continue;
-        this.drain(t, false);
+        // Backpressure: while the master is away or slow, output waits in the rank's files, not in memory.
+        if (this.outbox.unacked().length < MAX_UNACKED) this.drain(t, false);
         if (t.adopted && t.record && !(await isSameProcess(t.record.pid, t.record.startTime))) this.finishFromFiles(t, null);
       }
     } finally {

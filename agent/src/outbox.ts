@@ -20,8 +20,9 @@ export type Sequenced = Exclude<AgentToMaster, { type: 'hello' } | { type: 'hear
 type Unsequenced<T> = T extends unknown ? Omit<T, 'seq'> : never;
 export type Outgoing = Unsequenced<Exclude<AgentToMaster, { type: 'hello' } | { type: 'heartbeat' }>>;
 
-/** Compact when at least this many acknowledged entries are in the file (and they are most of it). */
+/** Compact when at least this many entries (or bytes) are in the file, and acknowledged ones are most of it. */
 const COMPACT_AFTER = 2000;
+const COMPACT_BYTES = 32 * 1024 * 1024;
 
 export class Outbox {
   readonly file: string;
@@ -30,6 +31,7 @@ export class Outbox {
   private acked = 0;
   private readonly pending: Sequenced[] = [];
   private fileEntries = 0;
+  private fileBytes = 0;
 
   constructor(dir: string, private readonly onError: (e: Error) => void = () => undefined) {
     this.file = path.join(dir, 'outbox.jsonl');
@@ -94,15 +96,17 @@ export class Outbox {
     let n = 0;
     while (n < this.pending.length && this.pending[n]!.seq <= seq) n++;
     const done = this.pending.splice(0, n);
-    if (this.fileEntries >= COMPACT_AFTER && this.pending.length * 4 < this.fileEntries) this.rewrite();
+    if ((this.fileEntries >= COMPACT_AFTER || this.fileBytes >= COMPACT_BYTES) && this.pending.length * 4 < this.fileEntries) this.rewrite();
     else this.append({ acked: seq });
     return done;
   }
 
   private append(v: object): void {
     try {
-      fs.appendFileSync(this.file, JSON.stringify(v) + '\n', { mode: 0o600 });
+      const line = JSON.stringify(v) + '\n';
+      fs.appendFileSync(this.file, line, { mode: 0o600 });
       this.fileEntries++;
+      this.fileBytes += Buffer.byteLength(line);
     } catch (e) {
       this.onError(e as Error);
     }
@@ -112,9 +116,11 @@ export class Outbox {
     const tmp = `${this.file}.tmp`;
     const lines = [JSON.stringify({ epoch: this.epoch }), JSON.stringify({ acked: this.acked }), ...this.pending.map((m) => JSON.stringify(m))];
     try {
-      fs.writeFileSync(tmp, lines.join('\n') + '\n', { mode: 0o600 });
+      const text = lines.join('\n') + '\n';
+      fs.writeFileSync(tmp, text, { mode: 0o600 });
       fs.renameSync(tmp, this.file);
       this.fileEntries = lines.length;
+      this.fileBytes = Buffer.byteLength(text);
     } catch (e) {
       this.onError(e as Error);
     }
