@@ -4,7 +4,7 @@
 //
 // Ranks outlive the agent. Each runs detached (its own session) under a small wrapper (rankWrapper.mjs) that
 // records its exit code in the rank's run directory, with stdout and stderr going to files there, which the agent
-// tails. The run directory (<work-dir>/ranks/<allocation>-r<rank>) also holds rank.json: the allocation, rank, the
+// tails. The run directory (<work-dir>/ranks/<allocation>-r<rank>.run) also holds rank.json: the allocation, rank, the
 // wrapper's pid and start time (procIdentity.ts: a recycled pid is never taken for a rank) and the log offsets the
 // master acknowledged. A restarted agent with the same work directory scans them: live ranks are adopted (logs
 // resume where the master's acknowledgement and the persisted outbox say, so no line is lost or repeated) and
@@ -385,7 +385,7 @@ export class Agent {
 
   /** Where a rank's output, identity and exit are kept. */
   private runDirOf(start: Pick<StartTask, 'allocationId' | 'rank'>): string {
-    return path.join(this.ranksDir, `${start.allocationId}-r${start.rank}`);
+    return path.join(this.ranksDir, `${start.allocationId}-r${start.rank}.run`);
   }
 
   private connect(): void {

@@ -50,17 +50,14 @@ function freePort(): Promise<number> {
   });
 }
 
-/** The rank records an agent keeps in its work directory (rank.json, child.json of each run directory). */
-function rankOf(workDir: string, allocationId: string): { wrapperPid: number; rankPid: number } | null {
-  const ranks = path.join(workDir, 'ranks');
-  for (const d of fs.existsSync(ranks) ? fs.readdirSync(ranks) : []) {
+/** The pid of the harness rank 0 of `allocationId`: the process whose working directory is that rank's task directory. */
+function rankPid(allocationId: string): number | null {
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
     try {
-      const rec = JSON.parse(fs.readFileSync(path.join(ranks, d, 'rank.json'), 'utf8')) as { allocationId: string; pid: number };
-      if (rec.allocationId !== allocationId) continue;
-      const child = JSON.parse(fs.readFileSync(path.join(ranks, d, 'child.json'), 'utf8')) as { pid: number };
-      return { wrapperPid: rec.pid, rankPid: child.pid };
+      if (fs.readlinkSync(`/proc/${d}/cwd`).endsWith(`/${allocationId}-r0`)) return Number(d);
     } catch {
-      // not written yet
+      // gone, or not ours to read
     }
   }
   return null;
@@ -127,7 +124,7 @@ describe('agent restart', () => {
   }, 180_000);
   afterAll(async () => {
     for (const p of procs) await p.kill('SIGKILL');
-    for (const pid of pids) if (alive(pid)) process.kill(-pid, 'SIGKILL');
+    for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
   });
 
   it('an agent SIGKILLed mid-training and restarted within the grace period keeps its trial: 0 restarts, every line once', async () => {
@@ -136,13 +133,13 @@ describe('agent restart', () => {
     await connected('readopt-a');
     const expId = await submit('readopt', 'p1', 120);
     const { trialId, allocationId } = await training(expId);
-    const rank = rankOf(workDir, allocationId)!;
-    expect(rank).not.toBeNull();
-    pids.push(rank.wrapperPid);
+    const pid = rankPid(allocationId)!;
+    expect(pid).not.toBeNull();
+    pids.push(pid);
     await a.kill('SIGKILL');
-    // The rank did not go with its agent.
-    await new Promise((r) => setTimeout(r, 1000));
-    expect(alive(rank.rankPid)).toBe(true);
+    // The rank did not go with its agent (it prints a line every 100 ms: a pipe to a dead agent would kill it).
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(alive(pid)).toBe(true);
     a = agent('readopt-a', 'p1', workDir);
 
     const exp = await waitForExperimentEnd(master.url, expId, 300_000);
@@ -165,11 +162,11 @@ describe('agent restart', () => {
     await connected('readopt-c');
     const expId = await submit('rank-died', 'p1', 60);
     const { trialId, allocationId } = await training(expId);
-    const rank = rankOf(workDir, allocationId)!;
-    pids.push(rank.wrapperPid);
+    const pid = rankPid(allocationId)!;
+    pids.push(pid);
     await a.kill('SIGKILL');
-    process.kill(rank.rankPid, 'SIGUSR2');
-    await waitFor('the rank to exit', async () => !alive(rank.wrapperPid), 30_000);
+    process.kill(pid, 'SIGUSR2');
+    await waitFor('the rank to exit', async () => !alive(pid), 30_000);
     a = agent('readopt-c', 'p1', workDir);
 
     const exp = await waitForExperimentEnd(master.url, expId, 300_000);
@@ -187,12 +184,12 @@ describe('agent restart', () => {
     await connected('readopt-d');
     const expId = await submit('outbox', 'p1', 60);
     const { trialId, allocationId } = await training(expId);
-    const rank = rankOf(workDir, allocationId)!;
-    pids.push(rank.wrapperPid);
+    const pid = rankPid(allocationId)!;
+    pids.push(pid);
     await master.kill('SIGKILL');
     // With no master to hear it, the rank fails; its agent queues the exit (and its last lines), then is killed.
-    process.kill(rank.rankPid, 'SIGUSR2');
-    await waitFor('the rank to exit', async () => !alive(rank.wrapperPid), 30_000);
+    process.kill(pid, 'SIGUSR2');
+    await waitFor('the rank to exit', async () => !alive(pid), 30_000);
     await waitFor('the exit to be queued', async () => fs.readFileSync(path.join(workDir, 'outbox.jsonl'), 'utf8').includes('"exitCode":42'), 30_000);
     await a.kill('SIGKILL');
     a = agent('readopt-d', 'p1', workDir);
@@ -213,8 +210,8 @@ describe('agent restart', () => {
     // Longer than the grace period: the orphan would otherwise finish the trial on its own while its agent is away.
     const expId = await submit('retried', 'p2', 350);
     const { trialId, allocationId } = await training(expId);
-    const rank = rankOf(path.join(dataDir, 'work-b1'), allocationId)!;
-    pids.push(rank.wrapperPid);
+    const pid = rankPid(allocationId)!;
+    pids.push(pid);
     await b1.kill('SIGKILL');
     const b2 = agent('readopt-b2', 'p2', path.join(dataDir, 'work-b2'));
     const exp = await waitForExperimentEnd(master.url, expId, 300_000);
@@ -226,7 +223,7 @@ describe('agent restart', () => {
     ]);
     expect(t.restarts).toBe(0);
     // The orphan lost its task token with its allocation: it stopped rather than train on unseen.
-    await waitFor('the orphaned rank to stop', async () => !alive(rank.wrapperPid), 120_000);
+    await waitFor('the orphaned rank to stop', async () => !alive(pid), 120_000);
     const steps = (await api<{ points: MetricPoint[] }>(master.url, 'GET', `/trials/${trialId}/metrics?group=validation&raw=true`)).body.points.map((p) => p.stepsCompleted);
     expect(steps).toEqual([350]);
     await b2.kill('SIGTERM');
