@@ -637,13 +637,23 @@ export class Agent {
         writeRecord(task);
       }
     }
-    this.log.info({ allocation: start.allocationId, rank: start.rank, pid: child.pid, trial: start.trialId, prewarmed: !!warm }, 'task started');
+    void this.logStarted(task, child.pid, !!warm);
     this.send({ type: 'taskState', allocationId: start.allocationId, rank: start.rank, state: 'running' });
     child.on('error', (e) => {
       fs.appendFileSync(path.join(runDir, 'stderr.log'), `ERROR agent: could not start the harness: ${e.message}\n`);
       this.finishFromFiles(task, { code: 127, signal: null });
     });
     child.on('exit', (code, signal) => this.finishFromFiles(task, { code, signal }));
+  }
+
+  /** Says that a task started, with the rank's own pid (the wrapper writes it once it has spawned the rank). */
+  private async logStarted(task: Task, wrapperPid: number | undefined, prewarmed: boolean): Promise<void> {
+    let pid: number | undefined;
+    for (let i = 0; i < 100 && pid === undefined && !task.exited; i++) {
+      pid = readJson<{ pid: number }>(path.join(task.runDir!, 'child.json'))?.pid;
+      if (pid === undefined) await new Promise((r) => setTimeout(r, 50));
+    }
+    this.log.info({ allocation: task.start.allocationId, rank: task.start.rank, pid: pid ?? wrapperPid, wrapperPid, trial: task.start.trialId, prewarmed }, 'task started');
   }
 
   /**
@@ -791,6 +801,11 @@ export class Agent {
       code = null;
       signal = task.signaled === 'kill' ? 'SIGKILL' : null;
       message = 'the rank ended without an exit record (its wrapper was killed)';
+    }
+    if (!recorded) {
+      // The wrapper was killed: stop its rank too rather than leave it running untracked.
+      const c = readJson<{ pid: number; startTime: string | null }>(path.join(runDir, 'child.json'));
+      if (c?.startTime && processStartTimeSync(c.pid) === c.startTime) killQuietly(c.pid, 'SIGKILL');
     }
     this.drain(task, true);
     this.log.info({ allocation: task.start.allocationId, rank: task.start.rank, code, signal, adopted: task.adopted }, 'task exited');

@@ -7,7 +7,8 @@
 // The wrapper is: it starts the rank, waits for it, and writes `<runDir>/exit.json` ({code, signal}) atomically
 // (temporary file, then rename) when it exits, so whoever looks later — this agent or a restarted one — reads the
 // real exit code. The wrapper writes `<runDir>/child.json` ({pid}) so that the agent can SIGKILL the rank itself
-// (killing the wrapper's whole group would kill the wrapper too, and the exit would go unrecorded).
+// (killing the wrapper's whole group would kill the wrapper too, and the exit would go unrecorded), and so that a
+// rank whose wrapper was killed is stopped rather than left running untracked.
 //
 // Signals: SIGTERM and SIGINT sent to the group reach the rank directly; the wrapper ignores them and keeps
 // waiting for the rank. The wrapper runs as the agent's user (it writes the run directory); the rank runs as
@@ -43,7 +44,16 @@ const child = spawn(command, args, {
 process.on('SIGTERM', () => undefined);
 process.on('SIGINT', () => undefined);
 process.on('SIGHUP', () => undefined);
-if (child.pid !== undefined) writeAtomic('child.json', { pid: child.pid });
+/** Field 22 of /proc/<pid>/stat (start time), counted after the command name's last ')' (see procIdentity.ts). */
+function startTimeOf(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 1).trim().split(/\s+/)[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+if (child.pid !== undefined) writeAtomic('child.json', { pid: child.pid, startTime: startTimeOf(child.pid) });
 
 let started = !ipc;
 if (ipc) {
