@@ -181,7 +181,8 @@ run(
     const m = /^Master listening at (\S+)/.exec(line);
     if (!m) return;
     const url = m[1]!;
-    const agentArgs = ['agent/src/main.ts', '--master', url, '--id', 'local-agent', '--work-dir', path.join(dataDir, 'agent-work')];
+    // Stopping the local cluster stops its trials too (a standalone agent leaves them running for its restart).
+    const agentArgs = ['agent/src/main.ts', '--master', url, '--id', 'local-agent', '--work-dir', path.join(dataDir, 'agent-work'), '--stop-tasks-on-exit'];
     if (values.slots) agentArgs.push('--slots', values.slots);
     const fallback = localRunAsFallback();
     if (fallback) {

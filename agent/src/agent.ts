@@ -2,11 +2,21 @@
 // output as log batches, reports exits, and reconnects with backoff when the master goes away — reporting the
 // tasks it still runs so the master can re-adopt them.
 //
+// Ranks outlive the agent. Each runs detached (its own session) under a small wrapper (rankWrapper.mjs) that
+// records its exit code in the rank's run directory, with stdout and stderr going to files there, which the agent
+// tails. The run directory (<work-dir>/ranks/<allocation>-r<rank>.run) also holds rank.json: the allocation, rank, the
+// wrapper's pid and start time (procIdentity.ts: a recycled pid is never taken for a rank) and the log offsets the
+// master acknowledged. A restarted agent with the same work directory scans them: live ranks are adopted (logs
+// resume where the master's acknowledgement and the persisted outbox say, so no line is lost or repeated) and
+// reported in the hello; ranks that died meanwhile are reported with their recorded exit codes. Everything that
+// must reach the master goes through the persisted outbox (outbox.ts) until the master acknowledges it.
+//
 // Security: the agent joins with the cluster agent token once, then presents the credential the master issued it
 // (credentials.ts); ranks get an explicit environment (taskEnv.ts), run as an unprivileged user when the agent is
 // root (runAs.ts), and model archives are unpacked under limits (extract.ts). With an https master every
 // connection verifies its certificate (tls.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +25,8 @@ import { createRequire } from 'node:module';
 import WebSocket from 'ws';
 import pino from 'pino';
 import type { AgentToMaster, Device, LogLine, MasterToAgent, RunningTask, StartTask } from '@hone/protocol';
+import { Outbox, type Outgoing, type Sequenced } from './outbox';
+import { isSameProcess, processStartTimeSync } from './procIdentity';
 import { checkMasterMessage, MAX_AGENT_FRAME_BYTES } from '@hone/protocol/agentSchemas';
 import { AGENT_CLOSE_CODES } from '@hone/protocol/errors';
 import { CredentialStore } from './credentials';
@@ -26,6 +38,8 @@ import { get, readCaFile, trustedCas } from './tls';
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** tsx's loader by absolute URL: `--import tsx` would resolve from the child's cwd, which may not see it. */
 export const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx/package.json').replace(/package\.json$/, 'dist/loader.mjs')).href;
+/** The wrapper every rank runs under (plain JavaScript: no loader). */
+export const RANK_WRAPPER = fileURLToPath(new URL('./rankWrapper.mjs', import.meta.url));
 
 export interface AgentOptions {
   masterUrl: string;
@@ -56,6 +70,8 @@ export interface AgentOptions {
   extractLimits?: Partial<ExtractLimits>;
   /** The agent's own environment, from which a trial's basics are taken (default process.env; tests). */
   env?: NodeJS.ProcessEnv;
+  /** How often rank output files are read and adopted ranks checked, ms (default 250). */
+  pollMs?: number;
 }
 
 /** The address peers should use for ranks on this machine: loopback for a local master, else a LAN IPv4. */
@@ -73,36 +89,88 @@ export function defaultAdvertiseHost(masterUrl: string): string {
   return '127.0.0.1';
 }
 
+type Stream = 'stdout' | 'stderr';
+
+/** What the agent keeps of a rank in its run directory (rank.json), so that a restarted agent can adopt it. */
+export interface RankRecord {
+  allocationId: string;
+  rank: number;
+  trialId: number;
+  /** The model directory the rank runs in. */
+  taskDir: string;
+  /** The wrapper's pid and start time (/proc/<pid>/stat field 22): together, the rank's identity. */
+  pid: number;
+  startTime: string;
+  /** Byte offsets of the output files up to which the master acknowledged storing the lines. */
+  acked: Record<Stream, number>;
+}
+
 interface Task {
   key: string;
-  start: StartTask;
+  start: Pick<StartTask, 'allocationId' | 'rank' | 'trialId'>;
+  taskDir: string;
+  /** The run directory (output files, rank.json, exit.json); null until the rank is started. */
+  runDir: string | null;
+  record: RankRecord | null;
+  /** The wrapper, when this agent process started it (an adopted rank has none: it is watched by pid). */
   child: ChildProcess | null;
-  logs: LogLine[];
-  /** Bytes of line text in `logs`, so that a batch stays far below the master's frame limit. */
-  logBytes: number;
-  flushTimer: NodeJS.Timeout | null;
+  /** Byte offsets of the output files up to which lines are queued in the outbox. */
+  shipped: Record<Stream, number>;
   killTimer: NodeJS.Timeout | null;
   exited: boolean;
   signaled: 'terminate' | 'kill' | null;
+  adopted: boolean;
 }
 
-const MAX_QUEUED = 20_000;
 /** Longest log line shipped; longer lines are cut (a runaway print must not make a frame the master refuses). */
 const MAX_LINE_CHARS = 64 * 1024;
-/** A log batch is sent once it holds this much text. */
+/** Most bytes of output read into one log batch (far below the master's frame limit). */
 const BATCH_BYTES = Math.min(1024 * 1024, MAX_AGENT_FRAME_BYTES / 8);
+/** Most lines in one log batch (the master accepts 10,000). */
+const BATCH_LINES = 5000;
+/** Output files are not read further while this many messages wait for an acknowledgement. */
+const MAX_UNACKED = 2000;
+/** Unacknowledged messages are sent again after this long without an acknowledgement. */
+const RESEND_MS = 5000;
+
+/** Complete lines of `buf` (from byte `from` of its file), at most BATCH_LINES; `final` takes a last partial line too. */
+export function splitLines(buf: Buffer, final: boolean): { lines: string[]; used: number } {
+  const lines: string[] = [];
+  let at = 0;
+  while (lines.length < BATCH_LINES) {
+    const nl = buf.indexOf(10, at);
+    if (nl < 0) {
+      // A line longer than MAX_LINE_CHARS with no end yet is shipped as it is (cut below), like a final partial one.
+      if (at < buf.length && (final || buf.length - at >= MAX_LINE_CHARS)) {
+        lines.push(buf.toString('utf8', at));
+        at = buf.length;
+      }
+      break;
+    }
+    lines.push(buf.toString('utf8', at, nl));
+    at = nl + 1;
+  }
+  return { lines, used: at };
+}
 
 export class Agent {
   readonly log: pino.Logger;
   private ws: WebSocket | null = null;
   private readonly tasks = new Map<string, Task>();
-  /** Messages that must reach the master (exits, logs) wait here while it is away. */
-  private readonly outbox: AgentToMaster[] = [];
+  /** Messages that must reach the master (exits, logs, starts) wait here until it acknowledges them. */
+  readonly outbox: Outbox;
+  /** The master acknowledges what it stored (an older master does not: then sent counts as delivered). */
+  private masterAcks = false;
+  private lastAckOrSend = 0;
+  private poller: NodeJS.Timeout | null = null;
+  private polling = false;
+  /** Where run directories go: <work-dir>/ranks. */
+  readonly ranksDir: string;
   private backoffMs = 250;
   private stopped = false;
   private heartbeat: NodeJS.Timeout | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
-  private warm: { child: ChildProcess; ready: boolean } | null = null;
+  private warm: { child: ChildProcess; ready: boolean; runDir: string; pid: number; startTime: string } | null = null;
   private warmTimer: NodeJS.Timeout | null = null;
   /** Admitted by the master (its welcome came) on the current connection. */
   connected = false;
@@ -128,6 +196,9 @@ export class Agent {
     this.limits = { ...DEFAULT_EXTRACT_LIMITS, ...(opts.extractLimits ?? {}) };
     fs.mkdirSync(opts.workDir, { recursive: true, mode: 0o700 });
     this.credentials = new CredentialStore(opts.workDir);
+    this.outbox = new Outbox(opts.workDir, (e) => this.log.error({ err: e.message }, 'could not write the outbox file: messages queued now are lost if the agent restarts'));
+    this.ranksDir = path.join(opts.workDir, 'ranks');
+    fs.mkdirSync(this.ranksDir, { recursive: true, mode: 0o700 });
     try {
       this.secret = this.credentials.load(opts.masterUrl, opts.agentId);
     } catch (e) {
@@ -168,30 +239,141 @@ export class Agent {
   }
 
   start(): void {
+    this.adoptRanks();
     this.connect();
     this.scheduleWarm(0);
-    this.heartbeat = setInterval(() => this.sendNow({ type: 'heartbeat', time: Date.now() }), 5000);
+    this.heartbeat = setInterval(() => {
+      this.sendNow({ type: 'heartbeat', time: Date.now() });
+      // Unacknowledged for a while (the master could not store them, or an acknowledgement was lost): again, in order.
+      if (this.connected && this.masterAcks && this.outbox.unacked().length && Date.now() - this.lastAckOrSend > RESEND_MS) this.flushOutbox();
+    }, 1000);
+    this.poller = setInterval(() => void this.poll(), this.opts.pollMs ?? 250);
+  }
+
+  /**
+   * Finds the ranks a previous life of this agent started (run directories under <work-dir>/ranks): live ones
+   * are adopted, dead ones get their exit reported; left-over pre-warmed harnesses are stopped and removed.
+   */
+  private adoptRanks(): void {
+    let names: string[] = [];
+    try {
+      names = fs.readdirSync(this.ranksDir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const runDir = path.join(this.ranksDir, name);
+      const record = readJson<RankRecord>(path.join(runDir, 'rank.json'));
+      if (!record) {
+        // A pre-warmed harness never given a task (it exits when its agent goes), or a rank that never started.
+        const w = readJson<{ pid: number; startTime: string }>(path.join(runDir, 'warm.json'));
+        if (w && processStartTimeSync(w.pid) === w.startTime) killQuietly(-w.pid, 'SIGKILL');
+        fs.rmSync(runDir, { recursive: true, force: true });
+        continue;
+      }
+      const key = `${record.allocationId}/${record.rank}`;
+      const shipped = { ...record.acked };
+      // Lines already queued in the persisted outbox are not read again.
+      for (const m of this.outbox.unacked()) {
+        if (m.type === 'logBatch' && m.allocationId === record.allocationId && m.source && m.source.rank === record.rank) {
+          shipped[m.source.stream] = Math.max(shipped[m.source.stream], m.source.to);
+        }
+      }
+      const task: Task = {
+        key,
+        start: { allocationId: record.allocationId, rank: record.rank, trialId: record.trialId },
+        taskDir: record.taskDir,
+        runDir,
+        record,
+        child: null,
+        shipped,
+        killTimer: null,
+        exited: false,
+        signaled: null,
+        adopted: true,
+      };
+      this.tasks.set(key, task);
+      if (processStartTimeSync(record.pid) === record.startTime) {
+        this.log.info({ allocation: record.allocationId, rank: record.rank, pid: record.pid }, 'adopted a rank that outlived the previous agent');
+      } else {
+        this.log.info({ allocation: record.allocationId, rank: record.rank, pid: record.pid }, 'a rank exited while the agent was away; reporting its exit');
+        this.finishFromFiles(task, null);
+      }
+    }
+  }
+
+  /** Reads new output of every rank, and notices adopted ranks that exited. */
+  private async poll(): Promise<void> {
+    if (this.polling || this.stopped) return;
+    this.polling = true;
+    try {
+      for (const t of [...this.tasks.values()]) {
+        if (!t.runDir || t.exited) continue;
+        // Backpressure: while the master is away or slow, output waits in the rank's files, not in memory.
+        if (this.outbox.unacked().length < MAX_UNACKED) this.drain(t, false);
+        if (t.adopted && t.record && !(await isSameProcess(t.record.pid, t.record.startTime))) this.finishFromFiles(t, null);
+      }
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  /** Queues the output of `t` written since the last read, as log batches; `final` also takes an unfinished last line. */
+  private drain(t: Task, final: boolean): void {
+    if (!t.runDir) return;
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const file = path.join(t.runDir, `${stream}.log`);
+      let fd: number;
+      try {
+        fd = fs.openSync(file, 'r');
+      } catch {
+        continue;
+      }
+      try {
+        const size = fs.fstatSync(fd).size;
+        while (t.shipped[stream] < size) {
+          const from = t.shipped[stream];
+          const buf = Buffer.alloc(Math.min(BATCH_BYTES, size - from));
+          const n = fs.readSync(fd, buf, 0, buf.length, from);
+          const { lines, used } = splitLines(buf.subarray(0, n), final || from + n < size);
+          if (!used) break;
+          const ts = new Date().toISOString();
+          const logs: LogLine[] = lines.map((line) => {
+            let text = line.replace(/\r$/, '');
+            if (text.length > MAX_LINE_CHARS) text = `${text.slice(0, MAX_LINE_CHARS)} … [line cut at ${MAX_LINE_CHARS} characters]`;
+            return { rank: t.start.rank, stream, ts, line: text };
+          });
+          t.shipped[stream] = from + used;
+          this.send({ type: 'logBatch', allocationId: t.start.allocationId, trialId: t.start.trialId, logs, source: { rank: t.start.rank, stream, from, to: from + used } });
+        }
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
   }
 
   async stop(opts: { killTasks?: boolean } = {}): Promise<void> {
     this.stopped = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.poller) clearInterval(this.poller);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.warmTimer) clearTimeout(this.warmTimer);
     if (this.warm) {
-      this.warm.child.kill('SIGKILL');
+      killQuietly(-this.warm.pid, 'SIGKILL');
+      fs.rmSync(this.warm.runDir, { recursive: true, force: true });
       this.warm = null;
     }
     if (opts.killTasks !== false) {
-      const waits: Promise<void>[] = [];
-      for (const t of this.tasks.values()) {
-        if (t.child && !t.exited) {
-          waits.push(new Promise((r) => t.child!.once('exit', () => r())));
-          this.signal(t, 'kill');
-        }
+      // Stopping for good: the ranks go too, and their exits are queued (a later agent delivers them).
+      const live = [...this.tasks.values()].filter((t) => t.record && !t.exited);
+      for (const t of live) this.signal(t, 'kill');
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline && live.some((t) => !t.exited)) {
+        await new Promise((r) => setTimeout(r, 100));
+        for (const t of live) if (!t.exited && !(await isSameProcess(t.record!.pid, t.record!.startTime))) this.finishFromFiles(t, null);
       }
-      await Promise.race([Promise.all(waits), new Promise((r) => setTimeout(r, 5000))]);
     }
+    // Otherwise the ranks keep running: an agent restarted with this work directory adopts them.
     this.ws?.close(1000, 'agent stopping');
     if (this.ownTaskRoot) await fs.promises.rm(this.taskRoot, { recursive: true, force: true }).catch(() => undefined);
   }
@@ -199,6 +381,11 @@ export class Agent {
   /** The directory of one rank of one allocation. */
   private taskDir(start: Pick<StartTask, 'allocationId' | 'rank'>): string {
     return path.join(this.taskRoot, `${start.allocationId}-r${start.rank}`);
+  }
+
+  /** Where a rank's output, identity and exit are kept. */
+  private runDirOf(start: Pick<StartTask, 'allocationId' | 'rank'>): string {
+    return path.join(this.ranksDir, `${start.allocationId}-r${start.rank}.run`);
   }
 
   private connect(): void {
@@ -213,9 +400,12 @@ export class Agent {
     ws.on('open', () => {
       // Connected (and the backoff reset) once the welcome says the master admitted us: it refuses after the open.
       this.log.info({ master: this.opts.masterUrl }, 'connected to master');
-      const running: RunningTask[] = [...this.tasks.values()]
-        .filter((t) => t.child && !t.exited)
-        .map((t) => ({ allocationId: t.start.allocationId, rank: t.start.rank, pid: t.child!.pid ?? 0 }));
+      const running = this.runningTasks();
+      const exiting = this.outbox
+        .unacked()
+        .filter((m) => m.type === 'taskState' && m.state === 'exited')
+        .map((m) => ({ allocationId: m.allocationId, rank: (m as { rank: number }).rank }));
+      this.masterAcks = false;
       this.sendNow({
         type: 'hello',
         agentId: this.opts.agentId,
@@ -225,8 +415,9 @@ export class Agent {
         version: '0.1.0',
         hostname: os.hostname(),
         ...(this.secret ? { agentSecret: this.secret } : {}),
+        outbox: { epoch: this.outbox.epoch, firstSeq: this.outbox.firstSeq() },
+        ...(exiting.length ? { exiting } : {}),
       });
-      this.flushOutbox();
     });
     ws.on('message', (data) => {
       const checked = checkMasterMessage(String(data));
@@ -276,19 +467,46 @@ export class Agent {
     return true;
   }
 
-  /** Sends now, or keeps it for when the master is back. Old log batches are dropped first when the queue is full. */
-  private send(msg: AgentToMaster): void {
-    if (this.outbox.length === 0 && this.sendNow(msg)) return;
-    this.outbox.push(msg);
-    if (this.outbox.length > MAX_QUEUED) {
-      const i = this.outbox.findIndex((m) => m.type === 'logBatch');
-      if (i >= 0) this.outbox.splice(i, 1);
-    }
-    this.flushOutbox();
+  /** Queues `msg` in the outbox (persisted), and sends it now when the master is there. */
+  private send(msg: Outgoing): void {
+    const m = this.outbox.enqueue(msg);
+    if (this.connected && this.sendNow(m)) this.afterSend([m]);
   }
 
+  /** Sends every unacknowledged message, in order (the master ignores what it already stored). */
   private flushOutbox(): void {
-    while (this.outbox.length && this.sendNow(this.outbox[0]!)) this.outbox.shift();
+    const all = [...this.outbox.unacked()];
+    const sent: Sequenced[] = [];
+    for (const m of all) {
+      if (!this.sendNow(m)) break;
+      sent.push(m);
+    }
+    this.afterSend(sent, true);
+  }
+
+  private afterSend(sent: Sequenced[], all = false): void {
+    if (!sent.length) return;
+    // Only a full re-send (or an acknowledgement) restarts the wait before the next one: new messages do not.
+    if (all) this.lastAckOrSend = Date.now();
+    // A master that does not acknowledge (an older one): sent is as good as it gets.
+    if (!this.masterAcks) this.acknowledged(sent[sent.length - 1]!.seq);
+  }
+
+  /** The master stored every message up to `seq`: keep the log offsets they carried, then drop them. */
+  private acknowledged(seq: number): void {
+    this.lastAckOrSend = Date.now();
+    const done = this.outbox.unacked().filter((m) => m.seq <= seq);
+    const touched = new Set<Task>();
+    for (const m of done) {
+      if (m.type !== 'logBatch' || !m.source) continue;
+      const t = this.tasks.get(`${m.allocationId}/${m.source.rank}`);
+      if (!t?.record) continue;
+      t.record.acked[m.source.stream] = Math.max(t.record.acked[m.source.stream], m.source.to);
+      touched.add(t);
+    }
+    // rank.json first: a crash between the two writes leaves a re-sent batch (the master drops it), never a gap.
+    for (const t of touched) if (!t.exited) writeRecord(t);
+    this.outbox.ack(seq);
   }
 
   private async handle(msg: MasterToAgent): Promise<void> {
@@ -297,6 +515,12 @@ export class Agent {
       this.lastRefusal = null;
       this.backoffMs = 250;
       if (msg.agentSecret) this.storeSecret(msg.agentSecret);
+      this.masterAcks = msg.acks === true;
+      this.flushOutbox();
+      return;
+    }
+    if (msg.type === 'ack') {
+      this.acknowledged(msg.seq);
       return;
     }
     if (msg.type === 'startTask') return this.startTask(msg);
@@ -321,31 +545,53 @@ export class Agent {
 
   private signal(t: Task, sig: 'terminate' | 'kill'): void {
     t.signaled = sig;
-    if (!t.child || t.exited || t.child.pid === undefined) return;
-    try {
-      // The harness runs in its own process group; signal the whole group.
-      process.kill(-t.child.pid, sig === 'kill' ? 'SIGKILL' : 'SIGTERM');
-    } catch {
-      t.child.kill(sig === 'kill' ? 'SIGKILL' : 'SIGTERM');
-    }
+    if (!t.record || t.exited) return;
+    const rec = t.record;
+    const runDir = t.runDir!;
+    void isSameProcess(rec.pid, rec.startTime).then((same) => {
+      if (!same || t.exited) return;
+      if (sig === 'terminate') {
+        // The group: the rank gets it (the wrapper ignores it and waits for the rank's exit).
+        killQuietly(-rec.pid, 'SIGTERM');
+      } else {
+        // The rank itself, so that its wrapper lives to record the exit; then whatever is left of the group.
+        const c = readJson<{ pid: number }>(path.join(runDir, 'child.json'));
+        if (c) killQuietly(c.pid, 'SIGKILL');
+        else killQuietly(-rec.pid, 'SIGKILL');
+        setTimeout(() => {
+          if (!t.exited) void isSameProcess(rec.pid, rec.startTime).then((still) => still && killQuietly(-rec.pid, 'SIGKILL'));
+        }, 3000).unref();
+      }
+    });
     if (sig === 'terminate' && !t.killTimer) t.killTimer = setTimeout(() => this.signal(t, 'kill'), 30_000);
   }
 
   private async startTask(start: StartTask): Promise<void> {
     const key = `${start.allocationId}/${start.rank}`;
     if (this.tasks.has(key)) return; // de-duplicate a re-sent start
-    const task: Task = { key, start, child: null, logs: [], logBytes: 0, flushTimer: null, killTimer: null, exited: false, signaled: null };
-    this.tasks.set(key, task);
     const dir = this.taskDir(start);
+    const task: Task = {
+      key,
+      start: { allocationId: start.allocationId, rank: start.rank, trialId: start.trialId },
+      taskDir: dir,
+      runDir: null,
+      record: null,
+      child: null,
+      shipped: { stdout: 0, stderr: 0 },
+      killTimer: null,
+      exited: false,
+      signaled: null,
+      adopted: false,
+    };
+    this.tasks.set(key, task);
     try {
       await this.prepareDir(dir, start);
     } catch (e) {
-      this.pushLog(task, 'stderr', `ERROR agent: could not prepare the model directory: ${(e as Error).message}`);
-      this.finish(task, 1, null);
+      this.failBeforeStart(task, 1, null, `ERROR agent: could not prepare the model directory: ${(e as Error).message}`);
       return;
     }
     if (task.signaled) {
-      this.finish(task, null, 'SIGKILL');
+      this.failBeforeStart(task, null, 'SIGKILL', null);
       return;
     }
     const gpuIds = start.devices.filter((d) => this.opts.devices.find((x) => x.id === d)?.type === 'gpu');
@@ -362,27 +608,83 @@ export class Agent {
       },
       ...(this.runAs ? { home: dir } : {}),
     });
-    let child: ChildProcess;
     const warm = this.takeWarm();
+    let child: ChildProcess;
+    let runDir: string;
     if (warm) {
-      // A pre-warmed harness: hand it the task's whole environment (it replaces its own) and directory.
-      child = warm;
+      // A pre-warmed harness: its run directory becomes the rank's; what it printed before the task is not the task's.
+      runDir = warm.runDir;
+      for (const s of ['stdout', 'stderr'] as const) task.shipped[s] = fileSize(path.join(runDir, `${s}.log`));
+      child = warm.child;
+      task.runDir = runDir;
+      task.child = child;
+      task.record = { allocationId: start.allocationId, rank: start.rank, trialId: start.trialId, taskDir: dir, pid: warm.pid, startTime: warm.startTime, acked: { ...task.shipped } };
+      writeRecord(task);
+      // Hand it the task's whole environment (it replaces its own) and directory; the wrapper then lets go of us.
       child.send({ type: 'start', env, cwd: dir });
       this.scheduleWarm(5000);
     } else {
+      runDir = this.runDirOf(start);
+      fs.rmSync(runDir, { recursive: true, force: true });
+      fs.mkdirSync(runDir, { recursive: true, mode: 0o700 });
       const main = this.opts.harnessMain ?? path.join(REPO_ROOT, 'harness/src/main.ts');
-      child = spawn(process.execPath, ['--import', TSX_LOADER, main], { cwd: dir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'], ...this.spawnUser() });
+      child = this.spawnWrapper(runDir, dir, env, [process.execPath, '--import', TSX_LOADER, main], false);
+      task.runDir = runDir;
+      task.child = child;
+      const startTime = child.pid !== undefined ? processStartTimeSync(child.pid) : null;
+      if (child.pid !== undefined && startTime) {
+        task.record = { allocationId: start.allocationId, rank: start.rank, trialId: start.trialId, taskDir: dir, pid: child.pid, startTime, acked: { stdout: 0, stderr: 0 } };
+        writeRecord(task);
+      }
     }
-    task.child = child;
-    this.log.info({ allocation: start.allocationId, rank: start.rank, pid: child.pid, trial: start.trialId, prewarmed: !!warm }, 'task started');
+    void this.logStarted(task, child.pid, !!warm);
     this.send({ type: 'taskState', allocationId: start.allocationId, rank: start.rank, state: 'running' });
-    this.pipeLines(task, child.stdout!, 'stdout');
-    this.pipeLines(task, child.stderr!, 'stderr');
     child.on('error', (e) => {
-      this.pushLog(task, 'stderr', `ERROR agent: could not start the harness: ${e.message}`);
-      this.finish(task, 127, null);
+      fs.appendFileSync(path.join(runDir, 'stderr.log'), `ERROR agent: could not start the harness: ${e.message}\n`);
+      this.finishFromFiles(task, { code: 127, signal: null });
     });
-    child.on('exit', (code, signal) => this.finish(task, code, signal));
+    child.on('exit', (code, signal) => this.finishFromFiles(task, { code, signal }));
+  }
+
+  /** Says that a task started, with the rank's own pid (the wrapper writes it once it has spawned the rank). */
+  private async logStarted(task: Task, wrapperPid: number | undefined, prewarmed: boolean): Promise<void> {
+    let pid: number | undefined;
+    for (let i = 0; i < 100 && pid === undefined && !task.exited; i++) {
+      pid = readJson<{ pid: number }>(path.join(task.runDir!, 'child.json'))?.pid;
+      if (pid === undefined) await new Promise((r) => setTimeout(r, 50));
+    }
+    this.log.info({ allocation: task.start.allocationId, rank: task.start.rank, pid: pid ?? wrapperPid, wrapperPid, trial: task.start.trialId, prewarmed }, 'task started');
+  }
+
+  /**
+   * Starts the rank wrapper (rankWrapper.mjs) detached, in its own session, with stdout and stderr going to files
+   * in `runDir` (opened here and handed over: no pipe of ours). `ipc`: for a pre-warmed harness.
+   */
+  private spawnWrapper(runDir: string, cwd: string, env: NodeJS.ProcessEnv, command: string[], ipc: boolean): ChildProcess {
+    const out = fs.openSync(path.join(runDir, 'stdout.log'), 'a', 0o600);
+    const err = fs.openSync(path.join(runDir, 'stderr.log'), 'a', 0o600);
+    try {
+      const u = this.spawnUser();
+      return spawn(process.execPath, [RANK_WRAPPER, runDir, cwd, u.uid !== undefined ? String(u.uid) : '-', u.gid !== undefined ? String(u.gid) : '-', ...command], {
+        cwd: runDir,
+        env,
+        detached: true,
+        stdio: ['ignore', out, err, ...(ipc ? (['ipc'] as const) : [])],
+      });
+    } finally {
+      fs.closeSync(out);
+      fs.closeSync(err);
+    }
+  }
+
+  /** A task that never got a process: its error line and exit go out as for any rank. */
+  private failBeforeStart(task: Task, code: number | null, signal: NodeJS.Signals | null, line: string | null): void {
+    task.exited = true;
+    if (line) this.send({ type: 'logBatch', allocationId: task.start.allocationId, trialId: task.start.trialId, logs: [{ rank: task.start.rank, stream: 'stderr', ts: new Date().toISOString(), line }] });
+    this.log.info({ allocation: task.start.allocationId, rank: task.start.rank, code, signal }, 'task exited');
+    this.send({ type: 'taskState', allocationId: task.start.allocationId, rank: task.start.rank, state: 'exited', exitCode: code, signal });
+    this.tasks.delete(task.key);
+    if (!this.opts.keepWorkDirs) void fs.promises.rm(task.taskDir, { recursive: true, force: true }).catch(() => undefined);
   }
 
   /** Starts the pre-warmed harness after `delayMs` (later when a task just started, to leave it the CPU). */
@@ -391,15 +693,24 @@ export class Agent {
     this.warmTimer = setTimeout(() => {
       this.warmTimer = null;
       if (this.stopped || this.warm) return;
-      // The same basics as a task's harness (never the agent's environment), as the same user.
-      const child = spawn(process.execPath, ['--import', TSX_LOADER, path.join(REPO_ROOT, 'harness/src/prewarm.ts')], {
-        cwd: this.taskRoot,
-        env: { ...baseEnvironment(this.agentEnv, this.runAs ? this.taskRoot : undefined), ...this.harnessTlsEnv() },
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-        ...this.spawnUser(),
-      });
-      const w = { child, ready: false };
+      const runDir = path.join(this.ranksDir, `warm-${crypto.randomBytes(6).toString('hex')}`);
+      fs.mkdirSync(runDir, { recursive: true, mode: 0o700 });
+      // The same basics as a task's harness (never the agent's environment), under the same wrapper, as the same user.
+      const child = this.spawnWrapper(
+        runDir,
+        this.taskRoot,
+        { ...baseEnvironment(this.agentEnv, this.runAs ? this.taskRoot : undefined), ...this.harnessTlsEnv() },
+        [process.execPath, '--import', TSX_LOADER, path.join(REPO_ROOT, 'harness/src/prewarm.ts')],
+        true,
+      );
+      const startTime = child.pid !== undefined ? processStartTimeSync(child.pid) : null;
+      if (child.pid === undefined || !startTime) {
+        child.kill('SIGKILL');
+        fs.rmSync(runDir, { recursive: true, force: true });
+        return;
+      }
+      fs.writeFileSync(path.join(runDir, 'warm.json'), JSON.stringify({ pid: child.pid, startTime }) + '\n', { mode: 0o600 });
+      const w = { child, ready: false, runDir, pid: child.pid, startTime };
       this.warm = w;
       child.on('message', (m: { type?: string }) => {
         if (m?.type === 'ready') {
@@ -407,13 +718,11 @@ export class Agent {
           this.log.debug({ pid: child.pid }, 'pre-warmed harness ready');
         }
       });
-      // Until it is given a task its output is ours to drop (it prints nothing when healthy).
-      child.stdout!.resume();
-      child.stderr!.resume();
       child.once('exit', (code) => {
         this.log.debug({ pid: child.pid, code }, 'pre-warmed harness exited');
         if (this.warm === w) {
           this.warm = null;
+          fs.rmSync(runDir, { recursive: true, force: true });
           this.scheduleWarm(10_000);
         }
       });
@@ -430,15 +739,14 @@ export class Agent {
     return this.harnessCaFile ? { NODE_EXTRA_CA_CERTS: this.harnessCaFile } : {};
   }
 
-  private takeWarm(): ChildProcess | null {
+  private takeWarm(): { child: ChildProcess; runDir: string; pid: number; startTime: string } | null {
     const w = this.warm;
     if (!w || !w.ready || w.child.exitCode !== null || !w.child.connected) return null;
     this.warm = null;
-    w.child.stdout!.pause();
-    w.child.stderr!.pause();
     w.child.removeAllListeners('exit');
     w.child.removeAllListeners('message');
-    return w.child;
+    fs.rmSync(path.join(w.runDir, 'warm.json'), { force: true });
+    return w;
   }
 
   private async prepareDir(dir: string, start: StartTask): Promise<void> {
@@ -473,66 +781,78 @@ export class Agent {
     if (wrote && this.runAs) await fs.promises.chown(pkg, this.runAs.uid, this.runAs.gid);
   }
 
-  private pipeLines(task: Task, stream: NodeJS.ReadableStream, name: 'stdout' | 'stderr'): void {
-    let buf = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
-      buf += chunk;
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        this.pushLog(task, name, buf.slice(0, i));
-        buf = buf.slice(i + 1);
-      }
-      if (buf.length > 64 * 1024) {
-        this.pushLog(task, name, buf);
-        buf = '';
-      }
-    });
-    stream.on('end', () => {
-      if (buf) this.pushLog(task, name, buf);
-      buf = '';
-    });
-    // A pre-warmed harness's streams were paused explicitly; a 'data' listener alone does not restart them.
-    stream.resume();
-  }
 
-  private pushLog(task: Task, stream: 'stdout' | 'stderr', line: string): void {
-    let text = line.replace(/\r$/, '');
-    if (text.length > MAX_LINE_CHARS) text = `${text.slice(0, MAX_LINE_CHARS)} … [line cut at ${MAX_LINE_CHARS} characters]`;
-    task.logs.push({ rank: task.start.rank, stream, ts: new Date().toISOString(), line: text });
-    task.logBytes += text.length;
-    if (task.logs.length >= 500 || task.logBytes >= BATCH_BYTES) this.flushLogs(task);
-    else if (!task.flushTimer) task.flushTimer = setTimeout(() => this.flushLogs(task), 200);
-  }
-
-  private flushLogs(task: Task): void {
-    if (task.flushTimer) clearTimeout(task.flushTimer);
-    task.flushTimer = null;
-    if (!task.logs.length) return;
-    const logs = task.logs;
-    task.logs = [];
-    task.logBytes = 0;
-    this.send({ type: 'logBatch', allocationId: task.start.allocationId, trialId: task.start.trialId, logs });
-  }
-
-  private finish(task: Task, code: number | null, signal: NodeJS.Signals | null): void {
+  /**
+   * A rank's wrapper is gone (our child's exit event, or an adopted one found dead): read the rest of its output,
+   * then report the exit it recorded (exit.json). `fallback`: the wrapper's own exit, when it recorded none.
+   */
+  private finishFromFiles(task: Task, fallback: { code: number | null; signal: NodeJS.Signals | null } | null): void {
     if (task.exited) return;
     task.exited = true;
     if (task.killTimer) clearTimeout(task.killTimer);
-    // Let the pipes drain before the final log flush.
-    setTimeout(() => {
-      this.flushLogs(task);
-      this.log.info({ allocation: task.start.allocationId, rank: task.start.rank, code, signal }, 'task exited');
-      this.send({ type: 'taskState', allocationId: task.start.allocationId, rank: task.start.rank, state: 'exited', exitCode: code, signal });
-      this.tasks.delete(task.key);
-      if (!this.opts.keepWorkDirs) {
-        void fs.promises.rm(this.taskDir(task.start), { recursive: true, force: true }).catch(() => undefined);
-      }
-    }, 50);
+    const runDir = task.runDir!;
+    const recorded = readJson<{ code: number | null; signal: NodeJS.Signals | null }>(path.join(runDir, 'exit.json'));
+    let code: number | null;
+    let signal: string | null;
+    let message: string | undefined;
+    if (recorded) ({ code, signal } = recorded);
+    else if (fallback && fallback.code !== 0) ({ code, signal } = fallback);
+    else {
+      code = null;
+      signal = task.signaled === 'kill' ? 'SIGKILL' : null;
+      message = 'the rank ended without an exit record (its wrapper was killed)';
+    }
+    if (!recorded) {
+      // The wrapper was killed: stop its rank too rather than leave it running untracked.
+      const c = readJson<{ pid: number; startTime: string | null }>(path.join(runDir, 'child.json'));
+      if (c?.startTime && processStartTimeSync(c.pid) === c.startTime) killQuietly(c.pid, 'SIGKILL');
+    }
+    this.drain(task, true);
+    this.log.info({ allocation: task.start.allocationId, rank: task.start.rank, code, signal, adopted: task.adopted }, 'task exited');
+    this.send({ type: 'taskState', allocationId: task.start.allocationId, rank: task.start.rank, state: 'exited', exitCode: code, signal, ...(message ? { message } : {}) });
+    this.tasks.delete(task.key);
+    // The exit and the last lines are in the (persisted) outbox now: the run directory has served.
+    if (!this.opts.keepWorkDirs) {
+      void fs.promises.rm(runDir, { recursive: true, force: true }).catch(() => undefined);
+      void fs.promises.rm(task.taskDir, { recursive: true, force: true }).catch(() => undefined);
+    }
   }
 
   /** Tasks this agent is running now (for tests and status). */
   runningTasks(): RunningTask[] {
-    return [...this.tasks.values()].filter((t) => !t.exited).map((t) => ({ allocationId: t.start.allocationId, rank: t.start.rank, pid: t.child?.pid ?? 0 }));
+    return [...this.tasks.values()].filter((t) => !t.exited && t.record).map((t) => ({ allocationId: t.start.allocationId, rank: t.start.rank, pid: t.record!.pid }));
+  }
+}
+
+function readJson<T>(file: string): T | null {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+  } catch {
+    return null;
+  }
+}
+
+function fileSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** Writes a task's rank.json atomically (temporary file, then rename). */
+function writeRecord(t: Task): void {
+  if (!t.runDir || !t.record) return;
+  const tmp = path.join(t.runDir, '.rank.json.tmp');
+  fs.writeFileSync(tmp, JSON.stringify(t.record) + '\n', { mode: 0o600 });
+  fs.renameSync(tmp, path.join(t.runDir, 'rank.json'));
+}
+
+function killQuietly(pid: number, sig: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, sig);
+    return true;
+  } catch {
+    return false;
   }
 }

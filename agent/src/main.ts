@@ -1,4 +1,4 @@
-// `hone-agent --master URL [--slots N] [--pool NAME] [--id ID] [--work-dir DIR] [--token T] [--run-as USER] [--ca FILE]`
+// `hone-agent --master URL [--slots N] [--pool NAME] [--id ID] [--work-dir DIR] [--token T] [--run-as USER] [--ca FILE] [--stop-tasks-on-exit]`
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,6 +21,7 @@ const { values } = parseArgs({
     ca: { type: 'string' },
     'max-archive-mib': { type: 'string' },
     'max-archive-files': { type: 'string' },
+    'stop-tasks-on-exit': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -41,6 +42,9 @@ if (values.help) {
                    private CA (HONE_CA); trusted besides the system's roots, by the agent and by its trials
   --max-archive-mib N    largest model directory unpacked, MiB (HONE_AGENT_MAX_ARCHIVE_MIB, default ${DEFAULT_EXTRACT_LIMITS.maxBytes / 1048576})
   --max-archive-files N  most entries in a model directory (HONE_AGENT_MAX_ARCHIVE_FILES, default ${DEFAULT_EXTRACT_LIMITS.maxFiles})
+  --stop-tasks-on-exit   kill this agent's trial ranks when it stops (SIGTERM/SIGINT) (HONE_AGENT_STOP_TASKS_ON_EXIT=1).
+                   By default they keep running, and an agent restarted with the same --id and --work-dir
+                   adopts them (a systemd unit needs KillMode=process for that)
   --no-gpus        ignore GPUs; use CPU slots
   --advertise-host address other machines' ranks use to reach ranks here (HONE_AGENT_ADVERTISE_HOST;
                    default: 127.0.0.1 for a local master, else this machine's first LAN IPv4)`);
@@ -91,8 +95,9 @@ try {
 }
 agent.log.info({ devices: devices.map((d) => `${d.type}:${d.id} ${d.brand}`) }, 'agent starting');
 agent.start();
+const stopTasks = values['stop-tasks-on-exit'] === true || /^(1|true|yes)$/i.test(env.HONE_AGENT_STOP_TASKS_ON_EXIT ?? '');
 const shutdown = async () => {
-  await agent.stop({ killTasks: true });
+  await agent.stop({ killTasks: stopTasks });
   process.exit(0);
 };
 process.on('SIGINT', shutdown);

@@ -23,6 +23,11 @@ export interface RunningTask {
   pid: number;
 }
 
+// Delivery: taskState and logBatch carry `seq` (from agents that keep an outbox, see agent/src/outbox.ts). The
+// master answers `ack` with the highest seq it has stored, after storing it (cumulative: all below are stored
+// too); it stores each seq once, in order, and ignores one past a gap (an earlier one failed to store and comes
+// again). Messages without `seq` (older agents) are handled as they come and not acknowledged.
+
 export type AgentToMaster =
   | {
       type: 'hello';
@@ -34,9 +39,24 @@ export type AgentToMaster =
       hostname: string;
       /** The secret the master issued to this agent id (absent at the first hello of a new agent). */
       agentSecret?: string;
+      /**
+       * The agent's outbox (agents that number their messages): its epoch (a random id; a new one restarts the
+       * numbering) and the lowest seq it may still send (everything below was acknowledged).
+       */
+      outbox?: { epoch: string; firstSeq: number };
+      /** Ranks that exited while no master heard it: their exit reports follow in the outbox (not lost, not running). */
+      exiting?: Array<{ allocationId: string; rank: number }>;
     }
-  | { type: 'taskState'; allocationId: string; rank: number; state: 'running' | 'exited'; exitCode?: number | null; signal?: string | null; message?: string }
-  | { type: 'logBatch'; allocationId: string; trialId: number; logs: LogLine[] }
+  | { type: 'taskState'; seq?: number; allocationId: string; rank: number; state: 'running' | 'exited'; exitCode?: number | null; signal?: string | null; message?: string }
+  | {
+      type: 'logBatch';
+      seq?: number;
+      allocationId: string;
+      trialId: number;
+      logs: LogLine[];
+      /** Where the lines came from: byte offsets [from, to) of one rank's output file (the agent resumes there). */
+      source?: { rank: number; stream: 'stdout' | 'stderr'; from: number; to: number };
+    }
   | { type: 'heartbeat'; time: number };
 
 export interface LogLine {
@@ -66,10 +86,14 @@ export interface StartTask {
 export type MasterToAgent =
   | StartTask
   | { type: 'signalTask'; allocationId: string; signal: 'terminate' | 'kill' }
+  /** Every message up to `seq` of the agent's current outbox epoch is stored. */
+  | { type: 'ack'; seq: number }
   | {
       type: 'welcome';
       masterVersion: string;
       heartbeatIntervalMs: number;
       /** Sent once, when the master issued this agent id a new credential: present it in every later hello. */
       agentSecret?: string;
+      /** This master acknowledges sequenced messages (an agent keeps them queued until then). */
+      acks?: boolean;
     };

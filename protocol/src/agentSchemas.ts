@@ -11,6 +11,8 @@ export const MAX_AGENT_FRAME_BYTES = 16 * 1024 * 1024;
 
 const Id = Type.String({ minLength: 1, maxLength: 256 });
 const Count = Type.Integer({ minimum: 0, maximum: 1_000_000 });
+/** A message sequence number of an agent's outbox. */
+const Seq = Type.Integer({ minimum: 1 });
 
 const DeviceSchema = Type.Object({
   id: Type.Integer({ minimum: 0, maximum: 65535 }),
@@ -42,9 +44,12 @@ const AGENT_TO_MASTER: Record<AgentToMaster['type'], TSchema> = {
     version: Type.String({ maxLength: 64 }),
     hostname: Type.String({ maxLength: 253 }),
     agentSecret: Type.Optional(Secret),
+    outbox: Type.Optional(Type.Object({ epoch: Type.String({ minLength: 1, maxLength: 64 }), firstSeq: Seq })),
+    exiting: Type.Optional(Type.Array(Type.Object({ allocationId: Id, rank: Count }), { maxItems: 4096 })),
   }),
   taskState: Type.Object({
     type: Type.Literal('taskState'),
+    seq: Type.Optional(Seq),
     allocationId: Id,
     rank: Count,
     state: Type.Union([Type.Literal('running'), Type.Literal('exited')]),
@@ -54,9 +59,13 @@ const AGENT_TO_MASTER: Record<AgentToMaster['type'], TSchema> = {
   }),
   logBatch: Type.Object({
     type: Type.Literal('logBatch'),
+    seq: Type.Optional(Seq),
     allocationId: Id,
     trialId: Type.Integer({ minimum: 1 }),
     logs: Type.Array(LogLineSchema, { maxItems: 10_000 }),
+    source: Type.Optional(
+      Type.Object({ rank: Count, stream: Type.Union([Type.Literal('stdout'), Type.Literal('stderr')]), from: Type.Integer({ minimum: 0 }), to: Type.Integer({ minimum: 0 }) }),
+    ),
   }),
   heartbeat: Type.Object({ type: Type.Literal('heartbeat'), time: Type.Number() }),
 };
@@ -75,11 +84,13 @@ const MASTER_TO_AGENT: Record<MasterToAgent['type'], TSchema> = {
     entrypoint: Type.String(),
   }),
   signalTask: Type.Object({ type: Type.Literal('signalTask'), allocationId: Id, signal: Type.Union([Type.Literal('terminate'), Type.Literal('kill')]) }),
+  ack: Type.Object({ type: Type.Literal('ack'), seq: Type.Integer({ minimum: 0 }) }),
   welcome: Type.Object({
     type: Type.Literal('welcome'),
     masterVersion: Type.String(),
     heartbeatIntervalMs: Type.Integer({ minimum: 100 }),
     agentSecret: Type.Optional(Secret),
+    acks: Type.Optional(Type.Boolean()),
   }),
 };
 

@@ -43,3 +43,20 @@ describeBoth('agents repository', (t) => {
     expect(await listAgents(t.db, 'empty')).toEqual([]);
   });
 });
+
+describeBoth('agents repository: outbox position', (t) => {
+  it('keeps where the master stands in an agent\'s outbox (epoch and highest stored seq), per agent', async () => {
+    const { getAgentOutbox, setAgentOutbox } = await import('../../master/src/db/agents');
+    await upsertConnectedAgent(t.db, { id: 'gpu-01', pool: 'default', hostname: 'gpu-01', devices: gpus(1), version: '0.1.0' });
+    await upsertConnectedAgent(t.db, { id: 'gpu-02', pool: 'default', hostname: 'gpu-02', devices: gpus(1), version: '0.1.0' });
+    expect(await getAgentOutbox(t.db, 'gpu-01')).toBeNull();
+    await setAgentOutbox(t.db, 'gpu-01', 'epoch-a', 41);
+    await setAgentOutbox(t.db, 'gpu-01', 'epoch-a', 42);
+    expect(await getAgentOutbox(t.db, 'gpu-01')).toEqual({ epoch: 'epoch-a', seq: 42 });
+    expect(await getAgentOutbox(t.db, 'gpu-02')).toBeNull();
+    // A hello again (the agent reconnects) leaves it as it was.
+    await upsertConnectedAgent(t.db, { id: 'gpu-01', pool: 'default', hostname: 'gpu-01', devices: gpus(1), version: '0.1.0' });
+    expect(await getAgentOutbox(t.db, 'gpu-01')).toEqual({ epoch: 'epoch-a', seq: 42 });
+    expect(await getAgentOutbox(t.db, 'never-seen')).toBeNull();
+  });
+});

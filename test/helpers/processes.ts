@@ -93,10 +93,14 @@ export async function startMasterProcess(opts: { dataDir: string; dbUrl?: string
   return { ...p, url, port: Number(new URL(url).port), token: await signIn(url) };
 }
 
+/**
+ * A real agent. A test agent stopped with SIGTERM takes its ranks with it (HONE_AGENT_STOP_TASKS_ON_EXIT), so that no
+ * test leaves trials running; pass `env: { HONE_AGENT_STOP_TASKS_ON_EXIT: '0' }` to keep them (restart tests).
+ */
 export function startAgentProcess(opts: { masterUrl: string; id: string; slots?: number; pool?: string; workDir: string; env?: Record<string, string> }): Proc {
   return startProc(
     ['agent/src/main.ts', '--master', opts.masterUrl, '--id', opts.id, '--slots', String(opts.slots ?? 1), '--pool', opts.pool ?? 'default', '--work-dir', opts.workDir, '--no-gpus'],
-    opts.env,
+    { HONE_AGENT_STOP_TASKS_ON_EXIT: '1', ...opts.env },
     `agent ${opts.id}`,
   );
 }

@@ -90,3 +90,15 @@ export async function deleteAgent(q: Queryable, id: string): Promise<boolean> {
   const r = await q.query('DELETE FROM agents WHERE id = $1 RETURNING id', [id]);
   return r.rows.length > 0;
 }
+
+/** Where the master stands in an agent's outbox: its epoch and the highest seq stored (null: never recorded). */
+export async function getAgentOutbox(q: Queryable, id: string): Promise<{ epoch: string; seq: number } | null> {
+  const r = await q.query('SELECT outbox_epoch, outbox_seq FROM agents WHERE id = $1', [id]);
+  const row = r.rows[0] as { outbox_epoch: string | null; outbox_seq: string | number } | undefined;
+  return row?.outbox_epoch ? { epoch: row.outbox_epoch, seq: Number(row.outbox_seq) } : null;
+}
+
+/** Records that every message of agent `id`'s outbox `epoch` up to `seq` is stored. */
+export async function setAgentOutbox(q: Queryable, id: string, epoch: string, seq: number): Promise<void> {
+  await q.query('UPDATE agents SET outbox_epoch = $2, outbox_seq = $3 WHERE id = $1', [id, epoch, seq]);
+}

@@ -27,6 +27,8 @@ type Event =
   | 'pass'
   /** An agent's hello with the ranks it reports, as "allocation/rank". */
   | ['hello', string, string[]]
+  /** A hello that also lists ranks whose exit reports the agent has queued ("allocation/rank"). */
+  | ['hello', string, string[], string[]]
   | ['disconnect', string]
   | ['running', string, number]
   | ['exit', string, number, number | null];
@@ -77,7 +79,8 @@ function play(script: Script): void {
     if (ev === 'pass') d = decideLifecycle(live, obs, OPTS, now);
     else if (ev[0] === 'hello') {
       const reported = ev[2].map((t) => ({ allocationId: t.split('/')[0]!, rank: Number(t.split('/')[1]) }));
-      d = agentHello(obs, ev[1], reported, live, OPTS, now);
+      const exiting = (ev[3] ?? []).map((t) => ({ allocationId: t.split('/')[0]!, rank: Number(t.split('/')[1]) }));
+      d = agentHello(obs, ev[1], reported, live, OPTS, now, exiting);
     } else if (ev[0] === 'disconnect') d = { obs: agentDisconnected(obs, ev[1], now), actions: [] };
     else if (ev[0] === 'running') d = rankRunning(obs, ev[1], ev[2]);
     else {
@@ -99,6 +102,8 @@ function play(script: Script): void {
 }
 
 const LOST = 'finish X: lost (exit null, failed)';
+/** The agent came back without the rank and knows no exit of it: it died unseen, a restart is counted. */
+const VANISHED = 'finish X: rank 0 vanished: agent a came back without it (exit null, failed, restart)';
 
 describe('lost agents', () => {
   it.each<[string, Script]>([
@@ -275,7 +280,11 @@ describe("an agent's hello", () => {
         steps: [[1000, ['hello', 'a', []], []], [1000, 'pass', ['signal kill X']], [4000, 'pass', ['finish X: killed (exit null)']]],
       },
     ],
-    ['a placed RUNNING rank not reported is lost after helloSettleMs', { live: [solo()], steps: [[1000, ['hello', 'a', []], []], [3999, 'pass', []], [4000, 'pass', [LOST]]] }],
+    ['a placed RUNNING rank not reported died unseen: after helloSettleMs it fails, counting a restart', { live: [solo()], steps: [[1000, ['hello', 'a', []], []], [3999, 'pass', []], [4000, 'pass', [VANISHED]]] }],
+    [
+      'a rank the hello lists as exiting is waited for: its queued exit decides, however late',
+      { live: [solo()], steps: [[1000, ['hello', 'a', [], ['X/0']], []], ...passes(2000, 60_000, 1000), [61_000, ['exit', 'X', 0, 137], ['finish X: rank 0 exited with 137 (exit 137, failed, restart)']]] },
+    ],
     [
       "the unreported rank's exit is replayed before the check: it ends by its exit, neither relaunched nor lost",
       { live: [solo()], steps: [[1000, ['hello', 'a', []], []], [1100, ['exit', 'X', 0, 0], ['finish X: exited (exit 0)']], ...passes(4000, 10_000, 1000)] },
@@ -295,7 +304,7 @@ describe("an agent's hello", () => {
       },
     ],
     [
-      'an agent that restarted and reports nothing: its previously running rank is lost, not left RUNNING forever',
+      'an agent that restarted and reports nothing: its previously running rank died, not left RUNNING forever',
       {
         live: [solo()],
         steps: [
@@ -304,7 +313,7 @@ describe("an agent's hello", () => {
           [1000, ['disconnect', 'a'], []],
           [2000, ['hello', 'a', []], []],
           [4999, 'pass', []],
-          [5000, 'pass', [LOST]],
+          [5000, 'pass', [VANISHED]],
           ...passes(10_000, 100_000, 10_000),
         ],
       },
@@ -356,7 +365,7 @@ describe('purity', () => {
         'requestKill preempt',
         'finish done: exited (exit 0)',
         'relaunch never-started',
-        'finish vanished: lost (exit null, failed)',
+        'finish vanished: rank 0 vanished: agent h came back without it (exit null, failed, restart)',
       ]),
     );
     expect(d.obs).not.toEqual(before);

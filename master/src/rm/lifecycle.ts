@@ -14,7 +14,9 @@
 // - When an agent says hello, its report is the truth about its ranks: tasks it runs that are not ours (or not
 //   placed on it) are killed, and ranks we placed on it that it does not report are checked after
 //   `helloSettleMs` (the agent replays exits queued while it was away right after hello): a rank never started
-//   (allocation still ASSIGNED) is launched again, any other is lost.
+//   (allocation still ASSIGNED) is launched again; any other died while the agent was away without a record of
+//   its exit (an agent of an older version, or a work directory lost): the allocation fails and the trial restarts,
+//   counted against max_restarts. Ranks the hello lists as `exiting` are accounted for: their exits follow.
 import type { Placement } from '../scheduler/types';
 
 export interface LifecycleOptions {
@@ -157,6 +159,12 @@ const lostOutcome = (a: AllocationView, agentId: string): AllocationOutcome => (
   ...(a.killRequested ? {} : { lostAgent: agentId }),
 });
 
+/** A rank its agent came back without (and no exit of it known): it died unseen. */
+const vanishedOutcome = (a: AllocationView, rank: number, agentId: string): AllocationOutcome =>
+  a.killRequested
+    ? { exitCode: null, reason: 'killed', failed: false, countsAsRestart: false }
+    : { exitCode: null, reason: `rank ${rank} vanished: agent ${agentId} came back without it`, failed: true, countsAsRestart: true, failedRank: rank };
+
 /** The rules for one allocation, given the observations so far; mutates `obs` (a private copy). */
 function decideOne(a: AllocationView, obs: Observations, opts: LifecycleOptions, now: number, actions: LifecycleAction[]): void {
   const ranks = ranksOf(a.placement);
@@ -206,7 +214,7 @@ function settleHelloChecks(live: Map<string, AllocationView>, obs: Observations,
       if (a.state === 'ASSIGNED' && !a.killRequested) {
         actions.push({ kind: 'relaunch', allocationId: id });
       } else {
-        actions.push({ kind: 'finish', allocationId: id, outcome: lostOutcome(a, check.agentId) });
+        actions.push({ kind: 'finish', allocationId: id, outcome: vanishedOutcome(a, unaccounted[0]!.rank, check.agentId) });
         finished.add(id);
         forget(obs, id);
       }
@@ -265,9 +273,11 @@ export function agentHello(
   live: AllocationView[],
   opts: LifecycleOptions,
   now: number,
+  exiting: Array<{ allocationId: string; rank: number }> = [],
 ): Decision {
   const obs = copy(obs0);
   obs.agents[agentId] = { connected: true, since: now };
+  const exitingSet = new Set(exiting.map((t) => `${t.allocationId}/${t.rank}`));
   const actions: LifecycleAction[] = [];
   const byId = new Map(live.map((a) => [a.id, a]));
   const reportedSet = new Set(reported.map((t) => `${t.allocationId}/${t.rank}`));
@@ -299,7 +309,8 @@ export function agentHello(
       if (reportedSet.has(`${a.id}/${r.rank}`)) continue;
       // Not running any more, whatever we saw before; an exit we already know stays known.
       if (seen[r.rank] && 'running' in seen[r.rank]!) delete seen[r.rank];
-      if (!seen[r.rank]) missing = true;
+      // Its exit report is on the way (queued by the agent): wait for it rather than guess.
+      if (!seen[r.rank] && !exitingSet.has(`${a.id}/${r.rank}`)) missing = true;
     }
     obs.ranks[a.id] = seen;
     if (missing) toCheck.push(a.id);

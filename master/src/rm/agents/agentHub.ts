@@ -18,6 +18,12 @@ export interface ConnectedAgent {
   lastSeen: number;
   /** A secret issued at this hello, until the welcome carries it to the agent (then dropped). */
   issuedSecret?: string;
+  /** The agent's outbox as its hello described it (agents that number their messages). */
+  outbox?: { epoch: string; firstSeq: number };
+  /** Where this master stands in that outbox: the highest seq stored (set when the hello is handled). */
+  storedSeq?: number;
+  /** Ranks whose exit reports the agent has queued (they follow the hello). */
+  exiting?: Array<{ allocationId: string; rank: number }>;
 }
 
 export type AgentHello = Extract<AgentToMaster, { type: 'hello' }>;
@@ -105,10 +111,21 @@ export class AgentHub {
                 connectedAt: Date.now(),
                 lastSeen: Date.now(),
                 ...(verdict.issuedSecret ? { issuedSecret: verdict.issuedSecret } : {}),
+                ...(msg.outbox ? { outbox: msg.outbox } : {}),
+                ...(msg.exiting ? { exiting: msg.exiting } : {}),
               };
               this.agents.set(agent.id, agent);
               this.log.info({ agent: agent.id, pool: agent.pool, slots: agent.devices.length, newCredential: !!verdict.issuedSecret }, 'agent connected');
-              await this.handlers.onHello(agent, msg.running);
+              try {
+                await this.handlers.onHello(agent, msg.running);
+              } catch (e) {
+                // Not admitted after all (the database is away, say): the agent retries its hello with backoff,
+                // its queued messages still in its outbox.
+                this.log.warn({ agent: agent.id, err: (e as Error).message }, 'could not handle an agent hello; closing its connection');
+                if (this.agents.get(agent.id)?.socket === socket) this.agents.delete(agent.id);
+                refused = true;
+                socket.close(1011, 'the master could not record the hello; retry');
+              }
             });
             return;
           }

@@ -14,6 +14,7 @@ import { trialsWantingAllocation } from '../../db/trials';
 import type { EventBus } from '../../events';
 import type { ExperimentController } from '../../experiments/controller';
 import { ingestLogs, levelOf } from '../../experiments/taskLogs';
+import { insertLogs } from '../../db/logs';
 import { canEverFit, queueOrder, schedule, type Agent, type FitCheck, type ScheduleOptions } from '../../scheduler';
 import {
   agentDisconnected,
@@ -36,6 +37,7 @@ import { AGENT_CLOSE_CODES } from '@hone/protocol/errors';
 import type { Placement } from '../../scheduler/types';
 import type { AgentHello, AgentHub, ConnectedAgent, ConnectionInfo } from './agentHub';
 import { decideAdmission, hashAgentSecret, newAgentSecret } from './agentCredentials';
+import { deliveryOf } from './delivery';
 
 export interface AgentResourceManagerOptions {
   /** The URL harnesses use to reach the master (known once it listens). */
@@ -294,9 +296,20 @@ export class AgentResourceManager implements ResourceManager {
     await agentsDb.upsertConnectedAgent(this.db, agent);
     const agentSecret = agent.issuedSecret;
     delete agent.issuedSecret;
-    this.hub.send(agent.id, { type: 'welcome', masterVersion: '0.1.0', heartbeatIntervalMs: 5000, ...(agentSecret ? { agentSecret } : {}) });
+    if (agent.outbox) {
+      // Where we stand in its outbox; a new epoch (a fresh work directory) starts over, and what the agent no
+      // longer has (below its firstSeq) cannot come again.
+      const { epoch, firstSeq } = agent.outbox;
+      const stored = await agentsDb.getAgentOutbox(this.db, agent.id);
+      let seq = stored && stored.epoch === epoch ? stored.seq : 0;
+      if (seq < firstSeq - 1) seq = firstSeq - 1;
+      if (!stored || stored.epoch !== epoch || stored.seq !== seq) await agentsDb.setAgentOutbox(this.db, agent.id, epoch, seq);
+      agent.storedSeq = seq;
+    }
     const live = await allocationsDb.listLiveAllocations(this.db);
-    await this.apply(agentHello(this.obs, agent.id, running, live, this.lifecycle, Date.now()), live);
+    await this.apply(agentHello(this.obs, agent.id, running, live, this.lifecycle, Date.now(), agent.exiting ?? []), live);
+    // After the reconciliation: the agent then sends its queued messages (exits of ranks that died while away).
+    this.hub.send(agent.id, { type: 'welcome', masterVersion: '0.1.0', heartbeatIntervalMs: 5000, acks: true, ...(agentSecret ? { agentSecret } : {}) });
     this.bus.publish({ type: 'cluster' });
     this.requestPass();
   }
@@ -307,32 +320,63 @@ export class AgentResourceManager implements ResourceManager {
     this.bus.publish({ type: 'cluster' });
   }
 
+  /**
+   * A message from an agent. Sequenced ones (taskState, logBatch with `seq`) are stored once, in order: a repeat
+   * is acknowledged again without storing it, one past a gap (an earlier one failed to store) is ignored until
+   * the agent sends the gap again; the acknowledgement goes out only after the message and its seq are stored.
+   * A failure to store throws (the hub logs it) and sends no acknowledgement: the agent keeps the message and retries.
+   */
   async onMessage(agent: ConnectedAgent, msg: AgentToMaster): Promise<void> {
+    const seq = msg.type === 'taskState' || msg.type === 'logBatch' ? msg.seq : undefined;
+    if (seq === undefined || !agent.outbox || agent.storedSeq === undefined) {
+      await this.handleMessage(agent, msg);
+      return;
+    }
+    const delivery = deliveryOf(agent.storedSeq, seq);
+    if (delivery === 'repeat') this.hub.send(agent.id, { type: 'ack', seq: agent.storedSeq });
+    if (delivery !== 'store') return;
+    const epoch = agent.outbox.epoch;
+    // Log lines and their seq in one transaction (a repeat never stores them twice); an exit's effects are
+    // idempotent (a second report of a known exit changes nothing), so its seq is recorded after them.
+    const recorded = await this.handleMessage(agent, msg, (tx) => agentsDb.setAgentOutbox(tx, agent.id, epoch, seq));
+    if (!recorded) await agentsDb.setAgentOutbox(this.db, agent.id, epoch, seq);
+    agent.storedSeq = seq;
+    this.hub.send(agent.id, { type: 'ack', seq });
+  }
+
+  /** Handles one agent message; returns true when `recordSeq` ran in the same transaction as its storing. */
+  private async handleMessage(agent: ConnectedAgent, msg: AgentToMaster, recordSeq?: (tx: Queryable) => Promise<void>): Promise<boolean> {
     switch (msg.type) {
       case 'heartbeat':
       case 'hello':
-        return;
-      case 'logBatch':
-        if (!(await this.fromPlacedAgent(agent, msg.allocationId, msg.logs.map((l) => l.rank), msg.trialId, msg.type))) return;
-        await ingestLogs(
-          this.db,
-          this.bus,
-          msg.trialId,
-          msg.logs.map((l) => ({ allocationId: msg.allocationId, agentId: agent.id, rank: l.rank, stream: l.stream, level: levelOf(l.line, l.stream), ts: l.ts, line: l.line })),
-        );
-        return;
+        return false;
+      case 'logBatch': {
+        if (!(await this.fromPlacedAgent(agent, msg.allocationId, msg.logs.map((l) => l.rank), msg.trialId, msg.type))) return false;
+        const lines = msg.logs.map((l) => ({ allocationId: msg.allocationId, agentId: agent.id, rank: l.rank, stream: l.stream, level: levelOf(l.line, l.stream), ts: l.ts, line: l.line }));
+        if (!recordSeq) {
+          await ingestLogs(this.db, this.bus, msg.trialId, lines);
+          return false;
+        }
+        const stored = await this.db.transaction(async (tx) => {
+          const rows = await insertLogs(tx, msg.trialId, lines);
+          await recordSeq(tx);
+          return rows;
+        });
+        for (const log of stored) this.bus.publish({ type: 'log', log });
+        return true;
+      }
       case 'taskState': {
-        if (!(await this.fromPlacedAgent(agent, msg.allocationId, [msg.rank], undefined, msg.type))) return;
+        if (!(await this.fromPlacedAgent(agent, msg.allocationId, [msg.rank], undefined, msg.type))) return false;
         if (msg.state === 'running') {
           const d = rankRunning(this.obs, msg.allocationId, msg.rank);
           this.obs = d.obs;
           for (const act of d.actions) await this.perform(act, undefined);
-          return;
+          return false;
         }
         const [a] = await allocationsDb.getLiveAllocations(this.db, [msg.allocationId]);
-        if (!a) return;
+        if (!a) return false;
         await this.apply(rankExited(this.obs, a, msg.rank, msg.exitCode ?? null, this.lifecycle, Date.now()), [a]);
-        return;
+        return false;
       }
     }
   }
