@@ -12,6 +12,8 @@ import { ExperimentsPage } from './pages/Experiments';
 import { ExperimentPage } from './pages/Experiment';
 import { TrialPage } from './pages/Trial';
 import { ClusterPage } from './pages/Cluster';
+import { ComparePage } from './pages/Compare';
+import { CompareBar } from './components/CompareBar';
 
 function route(path: string): { page: string; id?: number; tab?: string } {
   const parts = path.split('/').filter(Boolean);
@@ -20,6 +22,7 @@ function route(path: string): { page: string; id?: number; tab?: string } {
   if (parts[0] === 'experiments' && /^\d+$/.test(parts[1] ?? '')) return { page: 'experiment', id: Number(parts[1]), tab: parts[2] };
   if (parts[0] === 'trials' && /^\d+$/.test(parts[1] ?? '')) return { page: 'trial', id: Number(parts[1]), tab: parts[2] };
   if (parts[0] === 'cluster') return { page: 'cluster' };
+  if (parts[0] === 'compare' && parts.length === 1) return { page: 'compare' };
   if (parts[0] === 'login' && parts.length === 1) return { page: 'login' };
   return { page: 'notfound' };
 }
@@ -84,6 +87,7 @@ export function App() {
   else if (r.page === 'experiment') content = <ExperimentPage key={r.id} id={r.id!} tab={r.tab ?? 'curves'} />;
   else if (r.page === 'trial') content = <TrialPage key={r.id} id={r.id!} tab={r.tab ?? 'overview'} />;
   else if (r.page === 'cluster') content = <ClusterPage />;
+  else if (r.page === 'compare') content = <ComparePage />;
   else if (r.page === 'notfound')
     content = (
       <div className="page">
@@ -117,6 +121,7 @@ export function App() {
         {signedIn && <UserMenu />}
       </header>
       <main className="main">{auth.needed ? <LoginForm key={auth.reason} reason={auth.reason} /> : <div key={epoch}>{content}</div>}</main>
+      {signedIn && <CompareBar />}
       <Toasts />
     </div>
   );
