@@ -23,6 +23,7 @@ function experiment(trials: TrialSummary[]): ExperimentDetail {
     id: 6, name: 'mnist', state: 'ACTIVE', searcher: 'random', metric: 'validation_loss', smallerIsBetter: true, resourcePool: 'default',
     priority: 42, weight: 1, maxSlots: null, numTrials: trials.length, trialStates: {}, bestMetric: 0.25, progress: 0.3, user: 'admin',
     labels: [], startTime: '2026-01-02T03:04:05.000Z', endTime: null, config, configYaml: '', trials,
+    description: '', project: 'default', archived: false, forkedFrom: null, sourceTrialId: null, notes: '', sourceCheckpointUuid: null,
   };
 }
 
@@ -85,7 +86,9 @@ describe('experiment describe', () => {
 });
 
 describe('trial describe', () => {
-  const detail = (over: Partial<TrialDetail> = {}): TrialDetail => ({ ...trial(), checkpoints: [], allocations: [], ...over });
+  const detail = (over: Partial<TrialDetail> = {}): TrialDetail => ({
+    ...trial(), checkpoints: [], allocations: [], reproducibility: null, sourceCheckpointUuid: null, sourceTrialId: null, ...over,
+  });
 
   it('shows the length trained so far with its unit and progress', () => {
     expect(describeTrial(detail(), lengthUnit(config))).toContain('Length: 12000/40000 batches (30%)');

@@ -22,7 +22,7 @@ export function registerTrialRoutes(app: App, ctx: MasterContext): void {
     const t = await getTrialSummary(ctx.db, id);
     if (!t) throw notFound('trial', id);
     const [checkpoints, allocations] = await Promise.all([listTrialCheckpoints(ctx.db, id), listTrialAllocations(ctx.db, id)]);
-    return { ...t, checkpoints, allocations } satisfies TrialDetail;
+    return { ...t, checkpoints, allocations, reproducibility: null, sourceCheckpointUuid: null, sourceTrialId: null } satisfies TrialDetail;
   });
 
   app.get(

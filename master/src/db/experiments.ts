@@ -22,6 +22,7 @@ export function storedConfig(raw: unknown): ExperimentConfig {
 
 const SUMMARY_COLUMNS = `e.id, e.name, e.state, e.searcher_name, e.searcher_metric, e.smaller_is_better, e.resource_pool, e.priority,
   e.weight, e.max_slots, e.progress, e.best_metric, e.owner, e.labels, e.start_time, e.end_time,
+  e.description, e.archived, e.forked_from, e.source_trial_id, (SELECT p.name FROM projects p WHERE p.id = e.project_id) AS project,
   (SELECT count(*) FROM trials t WHERE t.experiment_id = e.id) AS num_trials,
   (SELECT coalesce(jsonb_object_agg(s.state, s.n), '{}'::jsonb) FROM
      (SELECT t.state, count(*) AS n FROM trials t WHERE t.experiment_id = e.id GROUP BY t.state) s) AS trial_states`;
@@ -46,6 +47,11 @@ function toSummary(r: any): ExperimentSummary {
     labels: r.labels ?? [],
     startTime: iso(r.start_time),
     endTime: isoOrNull(r.end_time),
+    description: r.description ?? '',
+    project: r.project ?? 'default',
+    archived: r.archived ?? false,
+    forkedFrom: r.forked_from == null ? null : Number(r.forked_from),
+    sourceTrialId: r.source_trial_id == null ? null : Number(r.source_trial_id),
   };
 }
 
@@ -139,10 +145,20 @@ export async function experimentExists(q: Queryable, id: number): Promise<boolea
 
 /** The summary plus config, YAML and searcher state (for the detail view); trials come from the trials repository. */
 export async function getExperimentDetail(q: Queryable, id: number): Promise<(Omit<ExperimentDetail, 'trials'> & { searcherState: SearcherState | null }) | null> {
-  const r = await q.query(`SELECT ${SUMMARY_COLUMNS}, e.config, e.config_yaml, e.searcher_state FROM experiments e WHERE e.id = $1`, [id]);
+  const r = await q.query(
+    `SELECT ${SUMMARY_COLUMNS}, e.config, e.config_yaml, e.searcher_state, e.notes, e.source_checkpoint_uuid FROM experiments e WHERE e.id = $1`,
+    [id],
+  );
   const row = r.rows[0];
   if (!row) return null;
-  return { ...toSummary(row), config: storedConfig(row.config), configYaml: row.config_yaml, searcherState: row.searcher_state ?? null };
+  return {
+    ...toSummary(row),
+    config: storedConfig(row.config),
+    configYaml: row.config_yaml,
+    searcherState: row.searcher_state ?? null,
+    notes: row.notes ?? '',
+    sourceCheckpointUuid: row.source_checkpoint_uuid ?? null,
+  };
 }
 
 export async function getExperimentConfig(q: Queryable, id: number): Promise<ExperimentConfig | null> {
