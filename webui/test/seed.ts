@@ -36,6 +36,8 @@ export interface SeedExperimentOptions {
   project?: string;
   archived?: boolean;
   notes?: string;
+  /** The model directory (a tar.gz) stored with the experiment, as POST /experiments stores it. */
+  context?: Buffer;
   /** Audit log entries (migration 005's audit_log), oldest first. */
   audit?: Array<{ username: string; action: string; details?: Record<string, unknown>; minutesAgo?: number }>;
 }
@@ -141,6 +143,10 @@ export async function seedExperiment(query: QueryFn, o: SeedExperimentOptions): 
   );
   const id = Number(exp.rows[0].id);
   const len = seededLength(o);
+  if (o.context) {
+    await query('INSERT INTO experiment_contexts (experiment_id, data) VALUES ($1, $2)', [id, o.context]);
+    await query('UPDATE experiments SET context_size = $2 WHERE id = $1', [id, o.context.length]);
+  }
 
   // Hyperparameters and trial state derived from the trial index, so every run seeds the same experiment.
   const trials = await query(
