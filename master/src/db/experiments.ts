@@ -61,14 +61,21 @@ export interface NewExperiment {
   state: ExperimentState;
   owner: string;
   context: Buffer | null;
+  /** Project id (projects repository); the `default` project when absent. */
+  projectId?: number;
+  forkedFrom?: number | null;
+  sourceTrialId?: number | null;
+  sourceCheckpointUuid?: string | null;
 }
 
 export async function insertExperiment(q: Queryable, e: NewExperiment): Promise<number> {
   const { config } = e;
   const r = await q.query<{ id: number }>(
     `INSERT INTO experiments (name, state, config, config_yaml, resource_pool, priority, weight, max_slots, owner, labels, context_size,
-                              searcher_name, searcher_metric, smaller_is_better, slots_per_trial)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`,
+                              searcher_name, searcher_metric, smaller_is_better, slots_per_trial,
+                              project_id, description, forked_from, source_trial_id, source_checkpoint_uuid)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+             coalesce($16::bigint, (SELECT id FROM projects WHERE name = 'default')), $17, $18, $19, $20) RETURNING id`,
     [
       config.name,
       e.state,
@@ -85,6 +92,11 @@ export async function insertExperiment(q: Queryable, e: NewExperiment): Promise<
       config.searcher.metric,
       config.searcher.smaller_is_better,
       config.resources.slots_per_trial,
+      e.projectId ?? null,
+      config.description ?? '',
+      e.forkedFrom ?? null,
+      e.sourceTrialId ?? null,
+      e.sourceCheckpointUuid ?? null,
     ],
   );
   const id = r.rows[0]!.id;
@@ -189,6 +201,10 @@ export interface ExperimentFilter {
   searcher?: string;
   /** Owner's user name. */
   user?: string;
+  /** Project id; archived: false (default) hides archived experiments, true shows only them, 'all' both. */
+  projectId?: number;
+  archived?: boolean | 'all';
+  label?: string;
   sort: ExperimentSort;
   order: 'asc' | 'desc';
   offset: number;
@@ -213,6 +229,15 @@ export async function listExperiments(q: Queryable, f: ExperimentFilter): Promis
   if (f.user) {
     params.push(f.user);
     where.push(`e.owner = $${params.length}`);
+  }
+  if (f.projectId !== undefined) {
+    params.push(f.projectId);
+    where.push(`e.project_id = $${params.length}`);
+  }
+  if (f.archived !== 'all') where.push(f.archived === true ? 'e.archived' : 'NOT e.archived');
+  if (f.label) {
+    params.push(JSON.stringify([f.label]));
+    where.push(`e.labels @> $${params.length}::jsonb`);
   }
   const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
   const total = await q.query<{ n: number }>(`SELECT count(*)::int AS n FROM experiments e ${w}`, params);
@@ -249,4 +274,52 @@ export async function countExperimentsByState(q: Queryable): Promise<Array<{ sta
 
 export function isExperimentState(s: string): s is ExperimentState {
   return (EXPERIMENT_STATES as readonly string[]).includes(s);
+}
+
+/** The model directory's sha256 (hex), or null when the experiment was submitted without one. */
+export async function getContextDigest(q: Queryable, id: number): Promise<string | null> {
+  const r = await q.query<{ digest: string }>(`SELECT encode(sha256(data), 'hex') AS digest FROM experiment_contexts WHERE experiment_id = $1`, [id]);
+  return r.rows[0]?.digest ?? null;
+}
+
+/** Edits of an experiment's descriptive fields (name, description, notes, labels, archived, project). */
+export interface ExperimentEdit {
+  name?: string;
+  description?: string;
+  notes?: string;
+  labels?: string[];
+  archived?: boolean;
+  projectId?: number;
+}
+
+/** Applies an edit; the stored config keeps name, description and labels in step with the columns. */
+export async function editExperiment(q: Queryable, id: number, e: ExperimentEdit): Promise<boolean> {
+  const sets: string[] = [];
+  const params: unknown[] = [id];
+  let config = 'config';
+  const set = (col: string, v: unknown, cast = ''): string => {
+    params.push(v);
+    sets.push(`${col} = $${params.length}${cast}`);
+    return `$${params.length}${cast}`;
+  };
+  if (e.name !== undefined) config = `jsonb_set(${config}, '{name}', to_jsonb(${set('name', e.name, '::text')}))`;
+  if (e.description !== undefined) config = `jsonb_set(${config}, '{description}', to_jsonb(${set('description', e.description, '::text')}))`;
+  if (e.labels !== undefined) config = `jsonb_set(${config}, '{labels}', ${set('labels', JSON.stringify(e.labels), '::jsonb')})`;
+  if (e.notes !== undefined) set('notes', e.notes);
+  if (e.archived !== undefined) set('archived', e.archived);
+  if (e.projectId !== undefined) set('project_id', e.projectId);
+  if (!sets.length) return experimentExists(q, id);
+  if (config !== 'config') sets.push(`config = ${config}`);
+  const r = await q.query(`UPDATE experiments SET ${sets.join(', ')} WHERE id = $1 RETURNING id`, params);
+  return r.rows.length > 0;
+}
+
+/** What a warm-started or forked experiment starts from (set at insert). */
+export async function getWarmStart(q: Queryable, id: number): Promise<{ sourceTrialId: number | null; sourceCheckpointUuid: string | null } | null> {
+  const r = await q.query<{ source_trial_id: number | null; source_checkpoint_uuid: string | null }>(
+    'SELECT source_trial_id, source_checkpoint_uuid FROM experiments WHERE id = $1',
+    [id],
+  );
+  const row = r.rows[0];
+  return row ? { sourceTrialId: row.source_trial_id == null ? null : Number(row.source_trial_id), sourceCheckpointUuid: row.source_checkpoint_uuid ?? null } : null;
 }
