@@ -36,6 +36,11 @@ export interface SeedExperimentOptions {
   project?: string;
   archived?: boolean;
   notes?: string;
+  /**
+   * Give the experiment a searcher state as the master makes one at creation (initSearcher), for tests whose
+   * actions feed the searcher (kill a trial). It knows none of the seeded trials, so it ignores their events.
+   */
+  searcherState?: boolean;
   /** The model directory (a tar.gz) stored with the experiment, as POST /experiments stores it. */
   context?: Buffer;
   /** Audit log entries (migration 005's audit_log), oldest first. */
@@ -143,6 +148,14 @@ export async function seedExperiment(query: QueryFn, o: SeedExperimentOptions): 
   );
   const id = Number(exp.rows[0].id);
   const len = seededLength(o);
+  if (o.searcherState) {
+    // By URL, as master.ts opens the database: tsx loads the master's TypeScript, and TypeScript does not follow it.
+    const searcher = new URL('../../master/src/searcher/index.ts', import.meta.url).href;
+    const { initSearcher } = (await import(searcher)) as { initSearcher: (i: { config: unknown; hyperparameters: unknown; seed: number }) => { state: unknown } };
+    const c = config as unknown as { searcher: unknown; hyperparameters: unknown };
+    const init = initSearcher({ config: c.searcher, hyperparameters: c.hyperparameters, seed: 7 });
+    await query('UPDATE experiments SET searcher_state = $2 WHERE id = $1', [id, JSON.stringify(init.state)]);
+  }
   if (o.context) {
     await query('INSERT INTO experiment_contexts (experiment_id, data) VALUES ($1, $2)', [id, o.context]);
     await query('UPDATE experiments SET context_size = $2 WHERE id = $1', [id, o.context.length]);

@@ -45,7 +45,7 @@ const RECORD = {
 
 async function seed(q: QueryFn): Promise<Fixture> {
   const done = await seedExperiment(q, { name: 'trial-manage', trials: 2, points: 10, checkpoints: 2, context: modelDir(), trial: (i) => (i === 1 ? { reproducibility: RECORD } : undefined) });
-  const live = await seedExperiment(q, { name: 'trial-kill', state: 'ACTIVE', trials: 3, points: 3, context: modelDir(), trial: () => ({ state: 'ACTIVE' }) });
+  const live = await seedExperiment(q, { name: 'trial-kill', state: 'ACTIVE', trials: 3, points: 3, context: modelDir(), searcherState: true, trial: () => ({ state: 'ACTIVE' }) });
   const running = live.trialIds[0]!;
   await seedAllocations(q, [{ id: `alloc-${running}`, trialId: running, experimentId: live.id, state: 'RUNNING', slots: 1, placement: [{ agentId: 'agent-k', devices: [0] }] }]);
   await q(`INSERT INTO agents (id, resource_pool, hostname, devices, version, connected, last_seen) VALUES ('agent-k', 'default', 'k.local', '[{"id":0,"type":"gpu","brand":"A100","uuid":"GPU-k-0"}]', '0.1.0', false, now())`);
@@ -91,7 +91,9 @@ describeBrowser('trial management and the model registry (browser)', () => {
     await page.click('[data-action="kill-trial"]');
     await page.waitForSelector('[data-testid="kill-trial-dialog"][open]');
     await page.click('[data-testid="kill-trial-dialog"] [data-testid="confirm"]');
-    await page.waitForSelector('[data-testid="kill-trial-dialog"]', { state: 'detached' });
+    // The dialog closes, or says why the master refused.
+    await page.waitForSelector('[data-testid="kill-trial-dialog"] .error-box, body:not(:has([data-testid="kill-trial-dialog"]))');
+    expect(await page.$eval('body', (b) => b.querySelector('[data-testid="kill-trial-dialog"] .error-box')?.textContent ?? null)).toBeNull();
     await page.waitForFunction(() => /STOPPING_CANCELED|CANCELED/.test(document.querySelector('.exp-title [data-state]')?.getAttribute('data-state') ?? ''), undefined, { timeout: 20_000 });
     const t = await getJson<TrialDetail>(`/trials/${running}`);
     expect(['STOPPING_CANCELED', 'CANCELED']).toContain(t.state);

@@ -2,7 +2,7 @@
 // hyperparameters with the differing rows highlighted, overlaid learning curves of one metric, and final metrics.
 // Built on the per-trial endpoints (GET /trials/:id and its metrics), so any trials can be mixed.
 import { useEffect, useMemo, useState } from 'react';
-import type { TrialDetail } from '@hone/protocol';
+import type { TrialComparison, TrialDetail } from '@hone/protocol';
 import { api } from '../api';
 import { markReady } from '../hooks';
 import { Link, navigate, setQuery, useLocation } from '../router';
@@ -75,6 +75,19 @@ export function ComparePage() {
   // The page's trials become the picked ones, so the checkboxes elsewhere agree with what is compared here.
   useEffect(() => setCompare(ids), [ids.join(',')]);
   const { data } = useTrials(ids);
+  // Experiment names (and their searcher metrics) come with the comparison endpoint; the page does not wait for it.
+  const [names, setNames] = useState<Map<number, { experimentName: string; metric: string }>>(new Map());
+  useEffect(() => {
+    if (ids.length < MIN_COMPARE) return;
+    let live = true;
+    api<TrialComparison>(`/trials/compare?ids=${ids.join(',')}`).then(
+      (c) => live && setNames(new Map(c.trials.map((t) => [t.id, { experimentName: t.experimentName, metric: t.metric }]))),
+      () => undefined,
+    );
+    return () => {
+      live = false;
+    };
+  }, [ids.join(',')]);
   const loaded = useMemo(() => (data ?? []).filter((x): x is Loaded => 'trial' in x), [data]);
   const failed = useMemo(() => (data ?? []).filter((x): x is { id: number; error: string } => 'error' in x), [data]);
   const [onlyDiff, setOnlyDiff] = useState(false);
@@ -182,7 +195,10 @@ export function ComparePage() {
                     <th>Experiment</th>
                     {loaded.map((l) => (
                       <td key={l.trial.id}>
-                        <Link to={`/experiments/${l.trial.experimentId}`}>#{l.trial.experimentId}</Link>
+                        <Link to={`/experiments/${l.trial.experimentId}`} data-testid="compare-experiment">
+                          #{l.trial.experimentId}
+                          {names.get(l.trial.id) ? ` ${names.get(l.trial.id)!.experimentName}` : ''}
+                        </Link>
                       </td>
                     ))}
                   </tr>
@@ -207,6 +223,7 @@ export function ComparePage() {
                     {loaded.map((l) => (
                       <td key={l.trial.id} className="num">
                         <b>{formatMetric(l.trial.bestValidation)}</b>
+                        {names.get(l.trial.id) && <span className="muted small"> {names.get(l.trial.id)!.metric}</span>}
                       </td>
                     ))}
                   </tr>
