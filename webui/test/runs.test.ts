@@ -121,6 +121,12 @@ describeBrowser('runs view (browser)', () => {
     expect((await shownIds(page)).slice(0, 10)).toEqual(sorted.items.slice(0, 10).map((r) => r.id));
     await page.click('[data-testid="runs-table"] [data-col="bestValidation"]');
     await page.waitForFunction((o) => new URL(location.href).searchParams.get('order') === o, order === 'asc' ? 'desc' : 'asc');
+    // A hyperparameter column sorts by that hyperparameter (`hp.NAME` on the server).
+    await page.click('[data-testid="runs-table"] [data-col="hp.lr"]');
+    await page.waitForFunction(() => new URL(location.href).searchParams.get('sort') === 'hp.lr');
+    const byLr = await getRuns(`project=vision&sort=hp.lr&order=${new URL(page.url()).searchParams.get('order')}&limit=100`);
+    await page.waitForFunction((id) => document.querySelector('[data-testid="runs-table"] [data-row-index="0"]')?.getAttribute('data-row-id') === String(id), byLr.items[0]!.id);
+    expect((await shownIds(page)).slice(0, 10)).toEqual(byLr.items.slice(0, 10).map((r) => r.id));
     expect(errors).toEqual([]);
     await page.close();
   });

@@ -114,7 +114,7 @@ export function runsFilterOf(query: URLSearchParams): RunsFilter {
     metricMin: num('mmin'),
     metricMax: num('mmax'),
     archived: query.get('archived') === '1',
-    sort: SORTS.has(query.get('sort') ?? '') ? query.get('sort')! : 'id',
+    sort: SORTS.has(query.get('sort') ?? '') || /^(hp|metric)\.\S+$/.test(query.get('sort') ?? '') ? query.get('sort')! : 'id',
     order: query.get('order') === 'asc' ? 'asc' : 'desc',
   };
 }
@@ -174,10 +174,11 @@ export function RunsView() {
       { key: 'state', title: 'State', width: 110, sortValue: server, render: (r) => <StateBadge state={r.state} /> },
       { key: 'trainedLength', title: 'Length', width: 80, align: 'right', sortValue: server, render: (r) => formatValue(r.trainedLength) },
       { key: 'bestValidation', title: 'Best', titleText: "best validation value of each experiment's metric", width: 120, align: 'right', sortValue: server, render: (r) => <span title={r.metric ? `${r.metric} (${r.smallerIsBetter ? 'min' : 'max'})` : undefined}><b>{formatMetric(r.bestValidation)}</b> {r.metric && <span className="muted small">{r.metric}</span>}</span> },
-      ...hpKeys.map<Column<RunSummary>>((k) => ({ key: `h:${k}`, title: k, width: Math.min(150, Math.max(80, k.length * 7 + 20)), align: 'right', render: (r) => formatValue(flattenHParams(r.hparams ?? {})[k]) })),
+      { key: 'actions', title: 'Actions', width: 90, render: (r) => <TrialActions trial={r} compact onDone={refresh} /> },
+      // The key is the server's sort key (`hp.NAME`).
+      ...hpKeys.map<Column<RunSummary>>((k) => ({ key: `hp.${k}`, title: k, width: Math.min(150, Math.max(80, k.length * 7 + 20)), align: 'right', sortValue: server, render: (r) => formatValue(flattenHParams(r.hparams ?? {})[k]) })),
       { key: 'startTime', title: 'Started', width: 150, sortValue: server, render: (r) => formatLocalTime(r.startTime) },
       { key: 'duration', title: 'Duration', width: 90, align: 'right', render: (r) => formatDuration(r.startTime, r.endTime, now) },
-      { key: 'actions', title: 'Actions', width: 150, render: (r) => <TrialActions trial={r} compact onDone={refresh} /> },
     ];
   }, [hpKeys, now, refresh]);
 
@@ -198,7 +199,7 @@ export function RunsView() {
       <div className="toolbar runs-toolbar" data-testid="runs-filters">
         <ProjectSelect value={f.project ?? ''} onChange={(p) => setQuery({ project: p }, { replace: true })} testId="runs-project" />
         <span className="range" title="hyperparameter range (a number or, with min = max, a value)">
-          <input className="input" placeholder="hyperparameter" value={hp} onChange={(e) => setHp(e.target.value)} data-testid="runs-hp" list="runs-hp-keys" />
+          <input className="input" placeholder="hparam" value={hp} onChange={(e) => setHp(e.target.value)} data-testid="runs-hp" list="runs-hp-keys" />
           <datalist id="runs-hp-keys">
             {hpKeys.map((k) => (
               <option key={k} value={k} />
