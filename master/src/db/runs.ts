@@ -64,25 +64,27 @@ export async function listRuns(q: Queryable, f: RunFilter): Promise<Page<RunSumm
   for (const r of f.metric ?? []) range(metricNum, (n) => `(t.latest_validation ->> ${p(n)}::text)`, r);
   const whereParams = params.length;
   const dir = f.order === 'asc' ? 'ASC' : 'DESC';
-  const order =
-    'key' in f.sort
-      ? `${SORT_COLUMNS[f.sort.key]} ${dir} NULLS LAST`
-      : 'hp' in f.sort
-        ? `${hpNum(f.sort.hp)} ${dir} NULLS LAST, ${hpText(f.sort.hp)} ${dir} NULLS LAST`
-        : `${metricNum(f.sort.metric)} ${dir} NULLS LAST`;
+  const keys =
+    'key' in f.sort ? [SORT_COLUMNS[f.sort.key]] : 'hp' in f.sort ? [hpNum(f.sort.hp), hpText(f.sort.hp)] : [metricNum(f.sort.metric)];
   const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
+  const from = `FROM trials t JOIN experiments e ON e.id = t.experiment_id ${w}`;
+  // Filter once into narrow rows (id and sort keys), count them and take the page from them with a top-N sort;
+  // only the page's rows are read wide: nothing carries the JSON columns of every matching trial.
+  const orderBy = (of: string) => `ORDER BY ${keys.map((_, i) => `${of}k${i} ${dir} NULLS LAST`).join(', ')}, ${of}id ${dir}`;
   const r = await q.query(
-    `SELECT ${SUMMARY_COLUMNS}, e.name AS experiment_name, pr.name AS project, e.owner, e.labels, e.archived, e.searcher_metric,
-            e.smaller_is_better, count(*) OVER () AS total
-       FROM trials t JOIN experiments e ON e.id = t.experiment_id JOIN projects pr ON pr.id = e.project_id
-       ${w} ORDER BY ${order}, t.id ${dir} LIMIT ${Math.trunc(f.limit)} OFFSET ${Math.trunc(f.offset)}`,
+    `WITH matching AS MATERIALIZED (SELECT t.id, ${keys.map((k, i) => `${k} AS k${i}`).join(', ')} ${from}),
+          page AS (SELECT * FROM matching ${orderBy('')} LIMIT ${Math.trunc(f.limit)} OFFSET ${Math.trunc(f.offset)})
+     SELECT ${SUMMARY_COLUMNS}, e.name AS experiment_name, pr.name AS project, e.owner, e.labels, e.archived, e.searcher_metric,
+            e.smaller_is_better, (SELECT count(*) FROM matching) AS total
+       FROM page JOIN trials t ON t.id = page.id JOIN experiments e ON e.id = t.experiment_id JOIN projects pr ON pr.id = e.project_id
+      ${orderBy('page.')}`,
     params,
   );
   let total = r.rows[0] ? Number(r.rows[0].total) : 0;
   if (!r.rows.length && f.offset > 0) {
     // A page past the end has no row to carry the count.
     const c = await q.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM trials t JOIN experiments e ON e.id = t.experiment_id JOIN projects pr ON pr.id = e.project_id ${w}`,
+      `SELECT count(*)::int AS n ${from}`,
       params.slice(0, whereParams),
     );
     total = c.rows[0]!.n;
