@@ -180,6 +180,9 @@ describe('experiment management', () => {
     const lines = (await hone([...m, 'trial', 'logs', String(contTrial.id), '--grep', 'validated', '--level', 'TRACE'])).stdout.trim().split('\n');
     expect(lines).toEqual([expect.stringContaining('validated at step 7')]);
     expect((await hone([...m, 'experiment', 'logs', String(cont.id), '--level', 'FATAL'])).stdout).toBe('');
+    const oneTrial = await hone([...m, 'experiment', 'logs', String(fork.id), '--trial', String(forkTrial.id), '--grep', 'validated']);
+    expect(oneTrial.stdout.trim().split('\n')).toEqual([expect.stringContaining('validated at step 6')]);
+    expect((await hone([...m, 'experiment', 'logs', String(fork.id), '--trial', String(contTrial.id)])).stdout).toBe('');
     const badGrep = await hone([...m, 'experiment', 'logs', String(cont.id), '--grep', '(']);
     expect([badGrep.code, badGrep.stderr]).toEqual([1, expect.stringContaining('grep: not a valid regular expression')]);
   }, 300_000);

@@ -157,7 +157,7 @@ export function registerExperimentManagementRoutes(app: App, ctx: MasterContext,
 
   app.get(
     `${API_PREFIX}/experiments/:id/logs`,
-    { schema: { params: IdParams, tags: ['experiments'], querystring: Type.Intersect([LogFilterQuery, Type.Object({ trial: Type.Optional(Type.Integer({ minimum: 1 })) })]) } },
+    { schema: { params: IdParams, tags: ['experiments'], querystring: Type.Object({ ...LogFilterQuery.properties, trial: Type.Optional(Type.Integer({ minimum: 1 })) }) } },
     async (req, reply) => {
       const { id } = req.params;
       const q = req.query;
