@@ -77,6 +77,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 interface RunsLoad {
   ms: number;
+  api: Array<{ name: string; start: number; end: number }>;
   rows: number;
   domRows: number;
   bytes: number;
@@ -99,6 +100,11 @@ async function loadRuns(browser: Browser, url: string, screenshot?: string): Pro
   await page.waitForSelector('body[data-ready="1"]', { timeout: 120_000 });
   await page.waitForSelector('[data-testid="runs-table"] [data-row-id]');
   const ms = await page.evaluate(() => performance.getEntriesByName('hone:ready')[0]?.startTime ?? performance.now());
+  const api = await page.evaluate(() =>
+    (performance.getEntriesByType('resource') as PerformanceResourceTiming[])
+      .filter((e) => e.name.includes('/api/v1/') || e.name.includes('/assets/'))
+      .map((e) => ({ name: new URL(e.name).pathname + new URL(e.name).search, start: e.startTime, end: e.responseEnd })),
+  );
   const rows = Number(await page.getAttribute('[data-testid="runs-table"]', 'data-rows'));
   const domRows = await page.$$eval('[data-testid="runs-table"] .vt-body [role="row"]', (r) => r.length);
   if (screenshot) {
@@ -111,7 +117,7 @@ async function loadRuns(browser: Browser, url: string, screenshot?: string): Pro
   const lastRowMs = Date.now() - t0;
   if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
   await ctx.close();
-  return { ms, rows, domRows, bytes, lastRowMs };
+  return { ms, api, rows, domRows, bytes, lastRowMs };
 }
 
 /**
@@ -178,6 +184,7 @@ async function main(): Promise<void> {
       runsBig.push(await loadRuns(browser, `${master.url}/experiments?view=runs`, i === 0 ? path.join(REPO_ROOT, 'test-results/screenshots/bench-runs-10000.png') : undefined));
       const b = runsBig[i]!;
       console.log(`run ${i + 1}: ${b.rows}-run list usable in ${b.ms.toFixed(0)} ms (${b.domRows} rows in the DOM, ${(b.bytes / 1024).toFixed(0)} KiB; last row drawn ${b.lastRowMs} ms after jumping to it); 100-run list ${runsSmall[i]!.ms.toFixed(0)} ms`);
+      for (const a of b.api.filter((x) => x.start < b.ms)) console.log(`    ${a.name}: ${a.start.toFixed(0)} → ${a.end.toFixed(0)} ms (${(a.end - a.start).toFixed(0)} ms)`);
     }
     const runsMs = median(runsBig.map((r) => r.ms));
     const runsSmallMs = median(runsSmall.map((r) => r.ms));

@@ -68,8 +68,12 @@ describeBrowser('runs view (browser)', () => {
   });
 
   it('filters by project, state, hyperparameter and metric ranges, and shows archived runs on request', async () => {
-    const { page, errors } = await openPage(s.ctx, `${s.master.url}/experiments?view=runs`);
+    const { page, errors, requests } = await openPage(s.ctx, `${s.master.url}/experiments?view=runs`);
     await page.waitForSelector('[data-testid="runs-table"] [data-row-id]');
+    // Loaded directly, the first window is requested by the boot script, before the bundle, and adopted by the app.
+    expect(requests.filter((r) => r.startsWith('/api/v1/runs?'))).toEqual(['/api/v1/runs?sort=id&order=desc&offset=0&limit=100']);
+    // The boot script made it (window.__honePrefetch exists) and the app took it (nothing left unclaimed).
+    expect(await page.evaluate(() => (window as unknown as { __honePrefetch?: object }).__honePrefetch && Object.keys((window as unknown as { __honePrefetch: object }).__honePrefetch))).toEqual([]);
     await page.selectOption('[data-testid="runs-project"]', 'vision');
     await waitTotal(page, 23);
     await page.check('[data-testid="runs-archived"]');
@@ -111,8 +115,9 @@ describeBrowser('runs view (browser)', () => {
   });
 
   it('sorts on the server by a clicked column', async () => {
-    const { page, errors } = await openPage(s.ctx, `${s.master.url}/experiments?view=runs&project=vision`);
+    const { page, errors, requests } = await openPage(s.ctx, `${s.master.url}/experiments?view=runs&project=vision`);
     await waitTotal(page, 23);
+    expect(requests.filter((r) => r.startsWith('/api/v1/runs?'))).toHaveLength(1);
     await page.click('[data-testid="runs-table"] [data-col="bestValidation"]');
     await page.waitForFunction(() => location.search.includes('sort=bestValidation'));
     const order = new URL(page.url()).searchParams.get('order')!;

@@ -45,7 +45,8 @@ export function ExperimentManage({ exp, onChange }: { exp: ExperimentDetail; onC
 
   useEffect(() => {
     let live = true;
-    afterReady(() => void hasDeleteRoute().then((ok) => live && setCanDelete(ok)));
+    // Well after the page is drawn: the probe must never compete with the requests the page waits for.
+    afterReady(() => void hasDeleteRoute().then((ok) => live && setCanDelete(ok)), 10_000);
     return () => {
       live = false;
     };

@@ -5,6 +5,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { Page } from '@hone/protocol';
 import { api } from '../api';
+import { takePrefetched } from '../prefetch';
 import { markReady, useNow, useSubscription, useThrottle } from '../hooks';
 import { Link, navigate, setQuery, useLocation } from '../router';
 import { formatDuration, formatLocalTime, formatMetric, formatValue } from '@hone/protocol/format';
@@ -52,7 +53,9 @@ export function useWindowedPage<T>(base: string): Windowed<T> {
       if (inflight.current.has(offset)) return;
       inflight.current.add(offset);
       const g = gen.current;
-      api<Page<T>>(`${base}${sep}offset=${offset}&limit=${limit}`).then(
+      const path = `${base}${sep}offset=${offset}&limit=${limit}`;
+      // The first window of a page load may already be on its way (public/boot.js).
+      (takePrefetched<Page<T>>(path) ?? api<Page<T>>(path)).then(
         (p) => {
           if (g !== gen.current) return;
           inflight.current.delete(offset);
