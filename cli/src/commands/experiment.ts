@@ -132,12 +132,12 @@ export function registerExperimentCommands(program: Command): void {
       if (wantsJson(program, o)) return printJson(page.items);
       console.log(
         table(
-          ['ID', 'Name', 'Project', 'Owner', 'State', 'Progress', 'Trials', 'Searcher', 'Best', 'Pool', 'Started', 'Duration'],
+          ['ID', 'Name', 'Owner', 'Project', 'State', 'Progress', 'Trials', 'Searcher', 'Best', 'Pool', 'Started', 'Duration'],
           page.items.map((e) => [
             e.id,
             `${e.name}${e.archived ? ' (archived)' : ''}`,
-            e.project ?? '',
             e.user,
+            e.project ?? '',
             e.state,
             formatPercent(e.progress),
             e.numTrials,
