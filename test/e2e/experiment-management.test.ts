@@ -207,6 +207,18 @@ describe('experiment management', () => {
     expect((await json<ExperimentSummary[]>('experiment', 'list', '--archived')).map((e) => e.id)).toEqual([source.experimentId]);
     expect((await api(master.url, 'GET', '/runs?archived=true')).body.items.map((r: { id: number }) => r.id)).toEqual([source.trialId]);
     expect((await json<ExperimentSummary>('experiment', 'unarchive', id)).archived).toBe(false);
+
+    // Moving between projects; an unknown one is named in the error.
+    expect((await json<ExperimentSummary>('experiment', 'set', 'project', id, 'default')).project).toBe('default');
+    const nowhere = await hone([...m, 'experiment', 'set', 'project', id, 'nowhere']);
+    expect([nowhere.code, nowhere.stderr]).toEqual([1, expect.stringContaining('project: no project named "nowhere"')]);
+    expect((await json<ExperimentSummary>('experiment', 'set', 'project', id, 'vision')).project).toBe('vision');
+
+    // Every new route is in the OpenAPI document.
+    const doc = await api<{ paths: Record<string, unknown> }>(master.url, 'GET', '/openapi.json');
+    for (const route of ['/api/v1/runs', '/api/v1/trials/compare', '/api/v1/models/{name}/versions', '/api/v1/projects/{name}', '/api/v1/experiments/{id}/fork']) {
+      expect(Object.keys(doc.body.paths)).toContain(route);
+    }
   }, 60_000);
 
   it('kills one trial, and GC keeps the checkpoint registered in the model registry while deleting the rest', async () => {
