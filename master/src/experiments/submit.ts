@@ -101,6 +101,8 @@ async function warmStartSource(ctx: MasterContext, config: ExperimentConfig): Pr
     const t = await getTrialLaunchInfo(ctx.db, trialId);
     if (!t) throw new HoneError('NOT_FOUND', `searcher.source_trial_id: trial ${trialId} not found`);
     if (!t.latestCheckpoint) throw new HoneError('CONFLICT', `searcher.source_trial_id: trial ${trialId} has no checkpoint to start from`);
+    const c = await getCheckpoint(ctx.db, t.latestCheckpoint);
+    if (c?.state !== 'COMPLETED') throw new HoneError('CONFLICT', `searcher.source_trial_id: the latest checkpoint of trial ${trialId} was garbage-collected`);
     return { uuid: t.latestCheckpoint, trialId };
   }
   return null;
