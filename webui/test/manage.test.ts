@@ -9,6 +9,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import type { ExperimentDetail, ExperimentSummary, Page as ApiPage } from '@hone/protocol';
 import { seedExperiment, type QueryFn, type SeededExperiment } from './seed';
+import { createUser } from './master';
 import { describeBrowser, openPage, shot, startUiSession, type UiSession } from './session';
 
 interface Fixture {
@@ -128,6 +129,14 @@ describeBrowser('managing experiments (browser)', () => {
     e = await getJson<ExperimentSummary>(`/experiments/${main.id}`);
     expect(e.labels).toEqual(['keep', 'best-run']);
     await shot(page, 'experiment-edited');
+
+    // Delete is offered exactly when the master has DELETE /experiments/:id (its OpenAPI document says).
+    const spec = await getJson<{ paths: Record<string, Record<string, unknown>> }>('/openapi.json');
+    const hasDelete = !!spec.paths['/api/v1/experiments/{id}']?.delete;
+    expect(spec.paths['/api/v1/experiments/{id}']?.patch).toBeTruthy(); // the path is spelt as the UI reads it
+    await page.waitForFunction(() => performance.getEntriesByType('resource').some((e) => e.name.endsWith('/api/v1/openapi.json') && (e as PerformanceResourceTiming).responseEnd > 0));
+    await page.waitForTimeout(200);
+    expect(!!(await page.$('[data-testid="experiment-manage"] [data-action="delete"]'))).toBe(hasDelete);
     expect(errors).toEqual([]);
     await page.close();
   });
@@ -186,6 +195,27 @@ describeBrowser('managing experiments (browser)', () => {
     expect((await getJson<ExperimentSummary>(`/experiments/${main.id}`)).archived).toBe(false);
     expect(errors).toEqual([]);
     await page.close();
+  });
+
+  it('lets a user who does not own the experiment fork it, but not edit, label, archive or write its notes', async () => {
+    const { main } = s.fx;
+    const token = await createUser(s.master.url, s.token, 'dora');
+    const ctx = await s.newContext(token);
+    const { page, errors } = await openPage(ctx, `${s.master.url}/experiments/${main.id}/notes`);
+    await page.waitForSelector('[data-testid="experiment-manage"]');
+    // Who is signed in is asked after the page draws; the buttons then say why they are off.
+    await page.waitForSelector('[data-testid="experiment-manage"] [data-action="edit"]:disabled');
+    expect(await page.isEnabled('[data-testid="experiment-manage"] [data-action="fork"]')).toBe(true);
+    expect(await page.isDisabled('[data-testid="experiment-manage"] [data-action="archive"]')).toBe(true);
+    expect(await page.getAttribute('[data-testid="experiment-manage"] .action-wrap:has([data-action="edit"])', 'title')).toContain('Only the owner (admin) or an admin');
+    expect(await page.isDisabled('[data-testid="edit-notes"]')).toBe(true);
+    expect(await page.$$('[data-testid="labels"] [data-remove-label], [data-testid="add-label"]')).toHaveLength(0);
+    // The master refuses too: a non-owner's edit is a 403 naming the rule.
+    const r = await s.api(`/experiments/${main.id}`, { method: 'PATCH', json: { name: 'hijacked' }, token });
+    expect(r.status).toBe(403);
+    await shot(page, 'experiment-not-owner');
+    expect(errors).toEqual([]);
+    await ctx.close();
   });
 
   it('forks an experiment with its config edited as YAML', async () => {
