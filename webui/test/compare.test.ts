@@ -57,6 +57,9 @@ describeBrowser('compare trials (browser)', () => {
     // One column per trial, in the order picked.
     const cols = await page.$$eval('[data-testid="compare-trials"] thead th[data-trial-id]', (ths) => ths.map((t) => Number(t.getAttribute('data-trial-id'))));
     expect(cols).toEqual(picked);
+    // Each column names its experiment (from GET /trials/compare).
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="compare-experiment"]')].every((a) => /cmp-[ab]/.test(a.textContent ?? '')));
+    expect(await page.$$eval('[data-testid="compare-experiment"]', (as) => as.map((a) => a.textContent))).toEqual([`#${a.id} cmp-a`, `#${a.id} cmp-a`, `#${b.id} cmp-b`, `#${b.id} cmp-b`]);
     // Hyperparameters: differing rows are marked (lr differs, epochs_const is 3 everywhere, warmup exists only in cmp-b).
     const rows = await page.$$eval('[data-testid="compare-hparams"] tbody tr', (trs) => trs.map((tr) => ({ key: tr.getAttribute('data-hparam'), differs: tr.getAttribute('data-differs') === 'true', cells: [...tr.querySelectorAll('td')].map((td) => td.textContent!.trim()) })));
     const row = (k: string) => rows.find((r) => r.key === k)!;
