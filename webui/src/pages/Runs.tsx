@@ -157,6 +157,13 @@ export function RunsView() {
     // recomputed when the first window arrives, not on every later window
   }, [firstRows[0]?.id, w.total, base]);
 
+  // Metric names to offer in the metric filter: those of the first rows' latest validation.
+  const metricKeys = useMemo(() => {
+    const n = new Set<string>();
+    for (const r of firstRows) if (r) for (const k of Object.keys(r.latestValidation ?? {})) n.add(k);
+    return [...n].sort();
+  }, [firstRows[0]?.id, w.total, base]);
+
   const cols = useMemo<Column<RunSummary>[]>(() => {
     const server = () => 0; // a sortValue makes the header clickable; the server sorts
     return [
@@ -212,7 +219,12 @@ export function RunsView() {
           <input className="input" placeholder="max" value={hpmax} onChange={(e) => setHpmax(e.target.value)} data-testid="runs-hp-max" />
         </span>
         <span className="range" title="validation metric range (latest value)">
-          <input className="input" placeholder="metric" value={m} onChange={(e) => setM(e.target.value)} data-testid="runs-metric" />
+          <input className="input" placeholder="metric" value={m} onChange={(e) => setM(e.target.value)} data-testid="runs-metric" list="runs-metric-keys" />
+          <datalist id="runs-metric-keys">
+            {metricKeys.map((k) => (
+              <option key={k} value={k} />
+            ))}
+          </datalist>
           <input className="input" placeholder="min" value={mmin} onChange={(e) => setMmin(e.target.value)} data-testid="runs-metric-min" />
           <input className="input" placeholder="max" value={mmax} onChange={(e) => setMmax(e.target.value)} data-testid="runs-metric-max" />
         </span>
