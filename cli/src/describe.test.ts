@@ -23,6 +23,7 @@ function experiment(trials: TrialSummary[]): ExperimentDetail {
     id: 6, name: 'mnist', state: 'ACTIVE', searcher: 'random', metric: 'validation_loss', smallerIsBetter: true, resourcePool: 'default',
     priority: 42, weight: 1, maxSlots: null, numTrials: trials.length, trialStates: {}, bestMetric: 0.25, progress: 0.3, user: 'admin',
     labels: [], startTime: '2026-01-02T03:04:05.000Z', endTime: null, config, configYaml: '', trials,
+    description: '', project: 'default', archived: false, forkedFrom: null, sourceTrialId: null, notes: '', sourceCheckpointUuid: null,
   };
 }
 
@@ -85,7 +86,9 @@ describe('experiment describe', () => {
 });
 
 describe('trial describe', () => {
-  const detail = (over: Partial<TrialDetail> = {}): TrialDetail => ({ ...trial(), checkpoints: [], allocations: [], ...over });
+  const detail = (over: Partial<TrialDetail> = {}): TrialDetail => ({
+    ...trial(), checkpoints: [], allocations: [], reproducibility: null, sourceCheckpointUuid: null, sourceTrialId: null, ...over,
+  });
 
   it('shows the length trained so far with its unit and progress', () => {
     expect(describeTrial(detail(), lengthUnit(config))).toContain('Length: 12000/40000 batches (30%)');
@@ -117,5 +120,36 @@ describe('trial describe', () => {
   it('uses max_time\'s metric as the unit', () => {
     const timed = parseExperimentConfig({ entrypoint: 'train.ts', searcher: { name: 'single', metric: 'loss', max_time: 100, time_metric: 'records' } });
     expect(lengthUnit(timed)).toBe('records');
+  });
+
+  it('shows where the trial started from and its reproducibility record', () => {
+    const text = describeTrial(
+      detail({
+        sourceCheckpointUuid: '0f3c0000-0000-4000-8000-000000000000',
+        sourceTrialId: 3,
+        reproducibility: {
+          contextDigest: 'ab'.repeat(32), configYaml: 'name: mnist\n', seed: 1, hparams: { lr: 0.01 }, placement: [{ agentId: 'gpu-1', devices: [0, 1] }],
+          devices: [{ agentId: 'gpu-1', id: 0, type: 'gpu', brand: 'H100' }, { agentId: 'gpu-1', id: 1, type: 'gpu', brand: 'H100' }],
+          harnessVersion: '0.1.0', tfjsVersion: '4.22.0', backend: 'tensorflow', nodeVersion: 'v20.19.0', allocationId: 'a1', recordedAt: '2026-01-02T03:04:05.000Z',
+        },
+      }),
+      'batches',
+    );
+    expect(text).toContain('Started from: checkpoint 0f3c0000-0000-4000-8000-000000000000 of trial 3');
+    expect(text).toContain(`Model directory: sha256:${'ab'.repeat(32)}`);
+    expect(text).toContain('Harness: 0.1.0    TensorFlow.js: 4.22.0    Backend: tensorflow    Node.js: v20.19.0');
+    expect(text).toContain('Agents and devices: gpu-1:gpu0 (H100), gpu-1:gpu1 (H100)');
+  });
+});
+
+describe('experiment describe, managed', () => {
+  it('shows the project, archive, labels, where it came from and the notes', () => {
+    const d = { ...experiment([trial()]), project: 'vision', archived: true, labels: ['paper'], forkedFrom: 2, sourceTrialId: 3, notes: '# Plan\ntry lr 0.1' };
+    const text = describeExperiment(d);
+    expect(text).toContain('Project:   vision    (archived)');
+    expect(text).toContain('Labels:    paper');
+    expect(text).toContain('Forked from: experiment 2');
+    expect(text).toContain('Starts from: trial 3');
+    expect(text).toMatch(/Notes:\n {2}# Plan\n {2}try lr 0\.1/);
   });
 });

@@ -31,6 +31,16 @@ export function describeExperiment(d: ExperimentDetail): string {
     `  Resources: pool ${d.resourcePool}, ${d.config.resources.slots_per_trial} slot(s) per trial, priority ${d.priority}, weight ${d.weight}${d.maxSlots ? `, max_slots ${d.maxSlots}` : ''}`,
     `  Started:   ${formatUtcTime(d.startTime)}    Duration: ${formatClockDuration(d.startTime, d.endTime)}`,
   ];
+  // Masters before experiment management answered without these fields.
+  if (d.project !== undefined) out.splice(2, 0, `  Project:   ${d.project}${d.archived ? '    (archived)' : ''}`);
+  if (d.description) out.push(`  Description: ${d.description}`);
+  if (d.labels.length) out.push(`  Labels:    ${d.labels.join(', ')}`);
+  if (d.forkedFrom) out.push(`  Forked from: experiment ${d.forkedFrom}`);
+  if (d.sourceTrialId || d.sourceCheckpointUuid) {
+    const from = [d.sourceTrialId ? `trial ${d.sourceTrialId}` : '', d.sourceCheckpointUuid ? `checkpoint ${d.sourceCheckpointUuid}` : ''].filter(Boolean);
+    out.push(`  Starts from: ${from.join(', ')}`);
+  }
+  if (d.notes) out.push('', 'Notes:', ...d.notes.split('\n').map((l) => `  ${l}`));
   if (d.rungs) {
     out.push('', 'Rungs:');
     out.push(
@@ -80,6 +90,20 @@ export function describeTrial(t: TrialDetail, unit: string): string {
   ];
   if (t.latestValidation) out.push(`  Latest validation: ${formatHParams(t.latestValidation)}`);
   if (t.failure) out.push(`  Failure: ${t.failure}`);
+  if (t.sourceCheckpointUuid) out.push(`  Started from: checkpoint ${t.sourceCheckpointUuid}${t.sourceTrialId ? ` of trial ${t.sourceTrialId}` : ''}`);
+  const r = t.reproducibility;
+  if (r) {
+    const devices = r.devices.map((d) => `${d.agentId}:${d.type}${d.id} (${d.brand})`).join(', ');
+    out.push(
+      '',
+      'Reproducibility (latest run):',
+      `  Model directory: ${r.contextDigest ? `sha256:${r.contextDigest}` : '(none uploaded)'}`,
+      `  Seed: ${r.seed}    Hyperparameters: ${formatHParams(r.hparams)}`,
+      `  Harness: ${r.harnessVersion ?? '?'}    TensorFlow.js: ${r.tfjsVersion ?? '?'}    Backend: ${r.backend ?? '?'}    Node.js: ${r.nodeVersion ?? '?'}`,
+      `  Agents and devices: ${devices || r.placement.map((p) => p.agentId).join(', ')}`,
+      `  Recorded: ${formatUtcTime(r.recordedAt)} (allocation ${r.allocationId}); the config as run is in --json (reproducibility.configYaml)`,
+    );
+  }
   out.push('', 'Checkpoints:');
   out.push(
     table(

@@ -9,6 +9,8 @@ import { registerConfigCommands } from './commands/config';
 import { registerExperimentCommands } from './commands/experiment';
 import { registerJobCommands } from './commands/job';
 import { registerMasterCommands } from './commands/master';
+import { registerModelCommands } from './commands/model';
+import { registerProjectCommands } from './commands/project';
 import { registerResourcePoolCommands } from './commands/resource-pool';
 import { registerSearcherCommands } from './commands/searcher';
 import { registerSlotCommands } from './commands/slot';
@@ -24,6 +26,8 @@ program.showHelpAfterError();
 
 registerExperimentCommands(program);
 registerTrialCommands(program);
+registerProjectCommands(program);
+registerModelCommands(program);
 registerAgentCommands(program);
 registerSlotCommands(program);
 registerResourcePoolCommands(program);

@@ -1,7 +1,8 @@
 // The harness process: `node --import tsx <repo>/harness/src/main.ts`, started by the agent in the model directory.
 // Exit 0: no more work, paused, closed, or preempted after a checkpoint. Non-zero: the trial failed.
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
 import { createCoreContext } from './core/context';
 import { connectDistributed } from './distributed/connect';
 import { ringKey } from './distributed/ringAuth';
@@ -23,6 +24,15 @@ function intEnv(name: string, def: number): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new Error(`environment variable ${name} must be a non-negative integer, got "${v}"`);
   return n;
+}
+
+/** The harness package's version (for the reproducibility record). */
+function harnessVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
 }
 
 export async function main(): Promise<number> {
@@ -59,6 +69,13 @@ export async function main(): Promise<number> {
     },
   });
   await requireSameBackend(distributed, backend.name);
+  if (rank === 0) {
+    // The reproducibility record: the master has the rest (digest, config, seed, devices); a failure to report
+    // it must not stop training.
+    await client
+      .reportReproducibility(info.trialId, { harnessVersion: harnessVersion(), tfjsVersion: tf.version.tfjs, backend: backend.name, nodeVersion: process.version })
+      .catch((e: Error) => log(`harness: could not report the reproducibility record: ${e.message}`));
+  }
   const core = createCoreContext({ client, info, distributed, log, searcherWaitS: intEnv('HONE_SEARCHER_WAIT_S', 10) });
 
   let signals = 0;

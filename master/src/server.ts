@@ -36,6 +36,9 @@ import { TaskAuth } from './api/taskAuth';
 import { registerAuthHook } from './api/authHook';
 import { registerAuthRoutes } from './api/auth';
 import { registerUserRoutes } from './api/users';
+import { registerProjectRoutes } from './api/projects';
+import { registerModelRoutes } from './api/models';
+import { registerRunRoutes } from './api/runs';
 import { ensureAdmin } from './auth/bootstrap';
 import { UserAuth } from './auth/userAuth';
 import { startJobSystem, type JobSystem } from './jobs';
@@ -150,6 +153,9 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
   registerAgentSocket(app, ctx);
   registerPrometheus(app, ctx);
   registerWebhookRoutes(app, ctx);
+  registerProjectRoutes(app, ctx);
+  registerModelRoutes(app, ctx);
+  registerRunRoutes(app, ctx);
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
   app.get(`${API_PREFIX}/master`, { config: { auth: 'public' } }, async (): Promise<MasterInfo> => ({ version: '0.1.0', database: db.kind, authRequired: true, codes: ERROR_CODES }));
 

@@ -19,11 +19,12 @@ export const DELETION_EXPERIMENT_STATES: ExperimentState[] = ['DELETING', 'DELET
 export const TERMINAL_TRIAL_STATES: TrialState[] = ['COMPLETED', 'CANCELED', 'ERROR'];
 
 /** POST /experiments. `config` is the YAML text (or an object); `context` the model directory as base64 tar.gz. */
-/** POST /experiments. `config` is the YAML text (or an object); `context` the model directory as base64 tar.gz. */
 export interface CreateExperimentBody {
   config: string | Record<string, unknown>;
   context?: string;
   activate?: boolean;
+  /** Project to put the experiment in (overrides the config's `project`; default `default`). */
+  project?: string;
 }
 
 export interface ExperimentSummary {
@@ -47,6 +48,17 @@ export interface ExperimentSummary {
   endTime: string | null;
   /** Why the last deletion failed (state DELETE_FAILED). */
   deleteError?: string | null;
+  // Experiment management (issue 16).
+  /** The config's description, or as set with PATCH. */
+  description: string;
+  /** Project the experiment belongs to (`default` unless named). */
+  project: string;
+  /** Archived experiments are hidden from lists unless asked (`archived=true|all`). */
+  archived: boolean;
+  /** The experiment this one was forked from (POST /experiments/:id/fork). */
+  forkedFrom: number | null;
+  /** The trial this experiment continues or warm-starts from (POST /trials/:id/continue, or `source_trial_id`). */
+  sourceTrialId: number | null;
 }
 
 export interface ExperimentDetail extends ExperimentSummary {
@@ -57,6 +69,10 @@ export interface ExperimentDetail extends ExperimentSummary {
   audit?: AuditEntry[];
   /** ASHA family: per bracket and rung, its length, how many trials reported there, how many were promoted. */
   rungs?: Array<{ bracket?: number; rung?: number; length: number; trials: number; promoted?: number; best?: number | null }>;
+  /** Markdown notes (PATCH /experiments/:id { notes }). */
+  notes: string;
+  /** The checkpoint the experiment's trials warm-start from (`source_checkpoint_uuid`, or the source trial's latest). */
+  sourceCheckpointUuid: string | null;
 }
 
 export interface CheckpointInfo {
@@ -126,6 +142,12 @@ export interface TrialDetail extends TrialSummary {
   checkpoints: CheckpointInfo[];
   /** Every run of the trial, oldest first (its restart history). */
   allocations: AllocationSummary[];
+  /** What the trial ran with; null until its first run reported (or for trials from before the record existed). */
+  reproducibility: ReproducibilityRecord | null;
+  /** The checkpoint this trial warm-started from (fork of a trial, continue, `source_checkpoint_uuid`). */
+  sourceCheckpointUuid: string | null;
+  /** The trial that checkpoint belongs to. */
+  sourceTrialId: number | null;
 }
 
 /** POST /trials/:id/searcher/progress: how far the current operation has trained (searcher units). */
@@ -253,4 +275,218 @@ export interface Page<T> {
   total: number;
   offset: number;
   limit: number;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Experiment management (issue 16): fork / continue, archive, editing, projects, trial kill, logs filters,
+// the model registry, trial comparison, the reproducibility record and the runs view. Routes in API-MGMT.md.
+
+/**
+ * POST /experiments/:id/fork. A new experiment from the original's model directory and config, with `config`
+ * (YAML text or an object) merged onto the original config (objects merge key by key, anything else replaces).
+ * Answers 201 with the new ExperimentSummary (its `forkedFrom` is the original).
+ */
+export interface ForkExperimentBody {
+  config?: string | Record<string, unknown>;
+  activate?: boolean;
+  project?: string;
+}
+
+/**
+ * POST /trials/:id/continue. A new single-trial experiment that trains the (ended) trial further from its latest
+ * checkpoint: same model directory, config and hyperparameters, `searcher.max_length` set to `length` (in the
+ * original's unit; the total length, so it must be more than the trial has trained). Answers 201 with the new
+ * ExperimentSummary (its `sourceTrialId` is the trial). `config` overrides merge as for fork.
+ */
+export interface ContinueTrialBody {
+  length: number;
+  config?: string | Record<string, unknown>;
+  activate?: boolean;
+  project?: string;
+}
+
+/** PATCH /experiments/:id: editable fields (each optional; scheduling fields as before). */
+export interface PatchExperimentBody {
+  name?: string;
+  description?: string;
+  /** Markdown; at most 1 MiB. */
+  notes?: string;
+  /** The whole label list (use the label routes to add or remove one). */
+  labels?: string[];
+  /** Move to another (existing) project. */
+  project?: string;
+  priority?: number;
+  weight?: number;
+  max_slots?: number | null;
+}
+
+/** POST /experiments/:id/labels { label } adds one; DELETE /experiments/:id/labels/:label removes one. */
+export interface LabelBody {
+  label: string;
+}
+
+export interface ProjectInfo {
+  id: number;
+  name: string;
+  description: string;
+  /** Who created it (a grouping, not a permission: anyone may put experiments in any project). */
+  owner: string;
+  createdAt: string;
+  numExperiments: number;
+  /** Experiments not in a terminal state. */
+  numActiveExperiments: number;
+  /** Start time of its latest experiment. */
+  lastExperimentStartedAt: string | null;
+}
+
+/** POST /projects. Names: 1–128 characters of letters, digits, `.`, `_`, `-` (not starting with `.`/`-`). */
+export interface CreateProjectBody {
+  name: string;
+  description?: string;
+}
+
+/** PATCH /projects/:name. */
+export interface PatchProjectBody {
+  description?: string;
+}
+
+/**
+ * GET /trials/:id/logs and GET /experiments/:id/logs query filters (all optional, combined with AND):
+ * `rank` (integer), `level` (minimum level: TRACE < DEBUG < INFO < WARN < ERROR < FATAL), `grep` (a regular
+ * expression, POSIX as PostgreSQL's `~`), `since` (ISO time or a duration such as `10m`, `2h`), and for the
+ * experiment also `trial` (a trial id). Paging as before: `after_id`, `tail`, `limit`, `wait_s`.
+ */
+export interface LogFilters {
+  trial?: number;
+  rank?: number;
+  level?: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'FATAL';
+  grep?: string;
+  since?: string;
+}
+
+/**
+ * What a trial ran with. Filled by the master at the trial's first start (the model directory's digest, the
+ * config, seed, hyperparameters, agents and devices) and completed by the harness (versions and backend).
+ */
+export interface ReproducibilityRecord {
+  /** sha256 (hex) of the stored model directory archive (what `experiment download-model-def` writes out). */
+  contextDigest: string | null;
+  /** The experiment config as the trial ran it (YAML text of the stored, defaulted config). */
+  configYaml: string;
+  seed: number;
+  hparams: HParams;
+  /** Where the ranks ran: one entry per agent, with its device ids (rank order). */
+  placement: Array<{ agentId: string; devices: number[] }>;
+  /** Device descriptions (brand) by agent, as the agents reported them. */
+  devices: Array<{ agentId: string; id: number; type: 'gpu' | 'cpu'; brand: string }>;
+  /** From the harness (null until it reports). */
+  harnessVersion: string | null;
+  tfjsVersion: string | null;
+  /** TensorFlow.js backend in use: `tensorflow` (tfjs-node[-gpu]), `wasm`, `cpu`. */
+  backend: string | null;
+  nodeVersion: string | null;
+  /** The allocation the record was taken from, and when. */
+  allocationId: string;
+  recordedAt: string;
+}
+
+/** POST /trials/:id/reproducibility (the harness, rank 0, with its task token): what it runs with. */
+export interface ReportReproducibilityBody {
+  harnessVersion: string;
+  tfjsVersion: string;
+  backend: string;
+  nodeVersion: string;
+}
+
+export interface ModelInfo {
+  id: number;
+  name: string;
+  description: string;
+  owner: string;
+  labels: string[];
+  createdAt: string;
+  updatedAt: string;
+  numVersions: number;
+  latestVersion: number | null;
+}
+
+export interface ModelVersion {
+  model: string;
+  /** 1, 2, ... per model. */
+  version: number;
+  checkpointUuid: string;
+  registeredBy: string;
+  registeredAt: string;
+  notes: string;
+  /** The source: trial, experiment, and the trial's hyperparameters and metrics at registration. */
+  trialId: number;
+  experimentId: number;
+  hparams: HParams;
+  stepsCompleted: number;
+  /** Validation metrics at the checkpoint's step (or the trial's latest), and training metrics likewise. */
+  validationMetrics: Record<string, number> | null;
+  trainingMetrics: Record<string, number> | null;
+  /** The checkpoint's state now (a registered checkpoint is never garbage-collected). */
+  checkpointState: 'COMPLETED' | 'DELETED';
+}
+
+/** GET /models/:name. */
+export interface ModelDetail extends ModelInfo {
+  versions: ModelVersion[];
+}
+
+/** POST /models. Names as project names. */
+export interface CreateModelBody {
+  name: string;
+  description?: string;
+  labels?: string[];
+}
+
+/** PATCH /models/:name. */
+export interface PatchModelBody {
+  description?: string;
+  labels?: string[];
+}
+
+/** POST /models/:name/versions: registers a checkpoint as the next version (201, a ModelVersion). */
+export interface RegisterModelVersionBody {
+  checkpointUuid: string;
+  notes?: string;
+}
+
+/** GET /trials/compare?ids=1,2,3 (2–10 ids, from any experiments). */
+export interface TrialComparison {
+  trials: Array<
+    TrialSummary & {
+      experimentName: string;
+      /** The experiment's searcher metric and direction. */
+      metric: string;
+      smallerIsBetter: boolean;
+    }
+  >;
+  /** Dotted hyperparameter names present in any trial, sorted. */
+  hparamNames: string[];
+  /** Of those, the ones whose values differ between the trials (or are missing from some). */
+  differingHparams: string[];
+  /** Validation metric names present in any trial's latest validation, sorted. */
+  metricNames: string[];
+}
+
+/**
+ * GET /runs: trials across experiments, one page (Page<RunSummary>). Query (all optional):
+ * `project`, `experiment_id`, `state` (comma-separated trial states), `user`, `archived` (false|true|all;
+ * default false: trials of archived experiments are left out), `label`, `hp` (comma-separated
+ * `name:min:max` ranges over dotted hyperparameter names, either bound may be empty; a bare `name:value` matches a
+ * categorical value exactly), `metric` (comma-separated `name:min:max` over the latest validation metrics),
+ * `sort` (id | experimentId | state | startTime | endTime | bestValidation | trainedLength | `hp.NAME` |
+ * `metric.NAME`; default id), `order` (asc|desc; default desc), `offset`, `limit` (1–1000; default 100).
+ */
+export interface RunSummary extends TrialSummary {
+  experimentName: string;
+  project: string;
+  user: string;
+  labels: string[];
+  archived: boolean;
+  metric: string;
+  smallerIsBetter: boolean;
 }

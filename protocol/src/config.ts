@@ -40,7 +40,10 @@ export interface SearcherConfig {
   sampler?: 'random' | 'bayesian';
   // Bayesian
   initial_points?: number;
+  /** Warm start: every trial starts from this trial's latest checkpoint (Determined's searcher.source_trial_id). */
   source_trial_id?: number;
+  /** Warm start: every trial starts from this checkpoint (Determined's searcher.source_checkpoint_uuid). */
+  source_checkpoint_uuid?: string;
 }
 
 export const ASHA_SEARCHERS: readonly SearcherName[] = ['async_halving', 'adaptive_asha'];
@@ -88,6 +91,8 @@ export interface ExperimentConfig {
   labels: string[];
   /** Free-form settings for the model code (Determined's `data`). */
   data?: Record<string, unknown>;
+  /** The project the experiment belongs to (`default` when absent). */
+  project?: string;
   /** `experiment_seed` fixes the searcher's seed (and so every trial's), as in Determined. */
   reproducibility?: { experiment_seed: number };
 }
@@ -121,8 +126,7 @@ const NOT_SUPPORTED: Record<string, Record<string, string>> = {
     optimizations: 'not supported by Hone',
     perform_initial_validation: 'not supported by Hone',
     debug: 'not supported by Hone',
-    workspace: 'not supported by Hone yet',
-    project: 'not supported by Hone yet',
+    workspace: 'not supported by Hone (use project)',
     integrations: 'not supported by Hone',
     preemption_timeout: 'is a master setting in Hone (--preemption-timeout-s)',
   },
@@ -313,6 +317,9 @@ function parseSearcher(r: Reader, raw: Obj | undefined): SearcherConfig | undefi
   const sampler = r.str(raw, 'sampler', p, { def: ASHA_DEFAULTS.sampler, oneOf: ['random', 'bayesian'] }) as 'random' | 'bayesian' | undefined;
   const initial_points = r.num(raw, 'initial_points', p, { int: true, min: 1 });
   const source_trial_id = r.num(raw, 'source_trial_id', p, { int: true, min: 1 });
+  const source_checkpoint_uuid = r.str(raw, 'source_checkpoint_uuid', p);
+  if (source_checkpoint_uuid !== undefined && !UUID.test(source_checkpoint_uuid)) r.fail(join(p, 'source_checkpoint_uuid'), `must be a checkpoint uuid, got "${source_checkpoint_uuid}"`);
+  if (source_checkpoint_uuid !== undefined && source_trial_id !== undefined) r.fail(join(p, 'source_checkpoint_uuid'), 'cannot be combined with searcher.source_trial_id');
   let bracket_rungs: number[] | undefined;
   if (raw.bracket_rungs !== undefined) {
     if (!Array.isArray(raw.bracket_rungs) || raw.bracket_rungs.some((x) => !Number.isInteger(x) || (x as number) < 1)) {
@@ -322,6 +329,7 @@ function parseSearcher(r: Reader, raw: Obj | undefined): SearcherConfig | undefi
   r.unknownKeys(raw, p, [
     'name', 'metric', 'smaller_is_better', 'max_length', 'max_time', 'time_metric', 'max_trials', 'max_concurrent_trials',
     'divisor', 'num_rungs', 'max_rungs', 'mode', 'stop_once', 'sampler', 'initial_points', 'source_trial_id', 'bracket_rungs',
+    'source_checkpoint_uuid',
   ]);
   if (!name || !metric || max_trials === undefined || max_concurrent_trials === undefined || !divisor || !max_rungs || !mode || !sampler) {
     return undefined;
@@ -338,11 +346,19 @@ function parseSearcher(r: Reader, raw: Obj | undefined): SearcherConfig | undefi
     ...(asha ? { num_rungs: num_rungs ?? max_rungs, divisor, max_rungs, mode, stop_once, sampler, ...(bracket_rungs ? { bracket_rungs } : {}) } : {}),
     ...(initial_points !== undefined ? { initial_points } : {}),
     ...(source_trial_id !== undefined ? { source_trial_id } : {}),
+    ...(source_checkpoint_uuid !== undefined ? { source_checkpoint_uuid: source_checkpoint_uuid.toLowerCase() } : {}),
   };
 }
 
 /** S3 bucket naming rules (lowercase letters, digits, dots, hyphens; starts and ends with a letter or digit). */
 const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const PROJECT_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+
+/** Project and model names: 1–128 letters, digits, `.`, `_`, `-`, not starting with `.` or `-`. */
+export function nameRefusal(name: string): string | null {
+  return PROJECT_NAME.test(name) ? null : `must be 1-128 letters, digits, ".", "_" or "-" (not starting with "." or "-"), got ${JSON.stringify(name)}`;
+}
 
 function parseCheckpointStorage(r: Reader, raw: Obj | undefined): CheckpointStorageConfig | undefined {
   const p = 'checkpoint_storage';
@@ -389,7 +405,7 @@ function parseCheckpointStorage(r: Reader, raw: Obj | undefined): CheckpointStor
 const TOP_LEVEL = [
   'name', 'description', 'entrypoint', 'hyperparameters', 'searcher', 'resources', 'checkpoint_storage', 'max_restarts',
   'min_validation_period', 'min_checkpoint_period', 'records_per_epoch', 'scheduling_unit', 'environment', 'labels',
-  'data', 'reproducibility',
+  'data', 'reproducibility', 'project', 'source_trial_id', 'source_checkpoint_uuid',
 ];
 
 /** Parses an experiment config given as YAML text or an already-decoded value. Throws ConfigValidationError. */
@@ -411,7 +427,20 @@ export function parseExperimentConfig(input: unknown): ExperimentConfig {
   const badEntrypoint = entrypoint === undefined ? undefined : entrypointRefusal(entrypoint);
   if (badEntrypoint) r.fail('entrypoint', badEntrypoint);
   const hyperparameters = parseHyperparameters(r, raw.hyperparameters, 'hyperparameters');
-  const searcher = parseSearcher(r, r.obj(raw, 'searcher', '', true));
+  const searcherObj = r.obj(raw, 'searcher', '', true);
+  const searcherRaw = searcherObj ? { ...searcherObj } : undefined;
+  // Warm start may be named at the top level too; it is kept in the searcher section, where Determined has it.
+  for (const k of ['source_trial_id', 'source_checkpoint_uuid'] as const) {
+    if (raw[k] === undefined) continue;
+    if (searcherRaw && searcherRaw[k] !== undefined) r.fail(k, `cannot be combined with searcher.${k}`);
+    else if (searcherRaw) searcherRaw[k] = raw[k];
+  }
+  const searcher = parseSearcher(r, searcherRaw);
+  const project = r.str(raw, 'project', '');
+  if (project !== undefined) {
+    const bad = nameRefusal(project);
+    if (bad) r.fail('project', bad);
+  }
   const res = r.obj(raw, 'resources', '') ?? {};
   r.unknownKeys(res, 'resources', ['slots_per_trial', 'resource_pool', 'priority', 'weight', 'max_slots']);
   const slots_per_trial = r.num(res, 'slots_per_trial', 'resources', { int: true, min: 1, def: 1 });
@@ -490,6 +519,7 @@ export function parseExperimentConfig(input: unknown): ExperimentConfig {
     environment: { variables },
     labels,
     ...(data ? { data } : {}),
+    ...(project !== undefined ? { project } : {}),
     ...(experiment_seed !== undefined ? { reproducibility: { experiment_seed } } : {}),
   };
 }

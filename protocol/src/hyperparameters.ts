@@ -44,3 +44,14 @@ export function unflattenHParams(flat: Record<string, unknown>): HParams {
   return out;
 }
 
+
+/** Flattens nested hyperparameter values to dotted names (the inverse of unflattenHParams). */
+export function flattenValues(h: HParams, prefix = ''): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(h)) {
+    const name = prefix ? `${prefix}.${k}` : k;
+    if (isObj(v)) Object.assign(out, flattenValues(v, name));
+    else out[name] = v;
+  }
+  return out;
+}

@@ -9,6 +9,7 @@ export const CreateExperimentBodySchema = Type.Object({
   config: Type.Union([Type.String(), Type.Record(Type.String(), Type.Unknown())]),
   context: Type.Optional(Type.String({ description: 'model directory as a base64-encoded gzipped tar' })),
   activate: Type.Optional(Type.Boolean({ default: true })),
+  project: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
 });
 export type CreateExperimentBodyStatic = Static<typeof CreateExperimentBodySchema>;
 

@@ -6,14 +6,26 @@
 /* global location, window, localStorage, URLSearchParams */
 (function () {
   var m = /^\/experiments\/(\d+)(\/curves)?\/?$/.exec(location.pathname);
-  if (!m || !window.fetch) return;
+  var q = new URLSearchParams(location.search);
+  // The runs view (/experiments?view=runs, maybe with a project or archived) needs its first window of runs: the
+  // URL must match runsPath() in src/mgmtApi.ts plus the first window of src/pages/Runs.tsx (webui/test/runs.test.ts
+  // checks that the app adopts it rather than asking again). Other filters: the app asks itself.
+  var runs = /^\/experiments\/?$/.test(location.pathname) && q.get('view') === 'runs';
+  if (runs) q.forEach(function (v, k) { if (k !== 'view' && k !== 'project' && k !== 'archived') runs = false; });
+  if ((!m && !runs) || !window.fetch) return;
   var token = null;
   try { token = localStorage.getItem('hone.token'); } catch (e) { /* storage disabled */ }
   if (!token) return;
   var headers = { Accept: 'application/json', Authorization: 'Bearer ' + token };
   var pending = (window.__honePrefetch = {});
   var get = function (path) { return (pending[path] = fetch('/api/v1' + path, { headers: headers })); };
-  var q = new URLSearchParams(location.search);
+  if (runs) {
+    var rq = new URLSearchParams({ sort: 'id', order: 'desc' });
+    if (q.get('project')) rq.set('project', q.get('project'));
+    if (q.get('archived') === '1') rq.set('archived', 'all');
+    get('/runs?' + rq.toString() + '&offset=0&limit=100');
+    return;
+  }
   // `curves` resolves to { path, res } (or null) so the app can tell whether its own URL matches.
   pending.curves = get('/experiments/' + m[1]).then(function (res) {
     if (!res.ok) return null;

@@ -12,14 +12,32 @@ import { ExperimentsPage } from './pages/Experiments';
 import { ExperimentPage } from './pages/Experiment';
 import { TrialPage } from './pages/Trial';
 import { ClusterPage } from './pages/Cluster';
+import { ComparePage } from './pages/Compare';
+import { ProjectPage, ProjectsPage } from './pages/Projects';
+import { ModelPage, ModelsPage } from './pages/Models';
+import { CompareBar } from './components/CompareBar';
 
-function route(path: string): { page: string; id?: number; tab?: string } {
+/** A path segment as written (`%2F` and the like decoded); undefined when it is not valid percent-encoding. */
+function segment(s: string | undefined): string | undefined {
+  try {
+    return s === undefined ? undefined : decodeURIComponent(s);
+  } catch {
+    return undefined;
+  }
+}
+
+function route(path: string): { page: string; id?: number; tab?: string; name?: string } {
   const parts = path.split('/').filter(Boolean);
   if (parts.length === 0) return { page: 'root' };
   if (parts[0] === 'experiments' && parts.length === 1) return { page: 'experiments' };
   if (parts[0] === 'experiments' && /^\d+$/.test(parts[1] ?? '')) return { page: 'experiment', id: Number(parts[1]), tab: parts[2] };
   if (parts[0] === 'trials' && /^\d+$/.test(parts[1] ?? '')) return { page: 'trial', id: Number(parts[1]), tab: parts[2] };
   if (parts[0] === 'cluster') return { page: 'cluster' };
+  if (parts[0] === 'compare' && parts.length === 1) return { page: 'compare' };
+  if (parts[0] === 'projects' && parts.length === 1) return { page: 'projects' };
+  if (parts[0] === 'projects' && parts.length === 2 && segment(parts[1])) return { page: 'project', name: segment(parts[1]) };
+  if (parts[0] === 'models' && parts.length === 1) return { page: 'models' };
+  if (parts[0] === 'models' && parts.length === 2 && segment(parts[1])) return { page: 'model', name: segment(parts[1]) };
   if (parts[0] === 'login' && parts.length === 1) return { page: 'login' };
   return { page: 'notfound' };
 }
@@ -84,6 +102,11 @@ export function App() {
   else if (r.page === 'experiment') content = <ExperimentPage key={r.id} id={r.id!} tab={r.tab ?? 'curves'} />;
   else if (r.page === 'trial') content = <TrialPage key={r.id} id={r.id!} tab={r.tab ?? 'overview'} />;
   else if (r.page === 'cluster') content = <ClusterPage />;
+  else if (r.page === 'compare') content = <ComparePage />;
+  else if (r.page === 'projects') content = <ProjectsPage />;
+  else if (r.page === 'project') content = <ProjectPage key={r.name} name={r.name!} />;
+  else if (r.page === 'models') content = <ModelsPage />;
+  else if (r.page === 'model') content = <ModelPage key={r.name} name={r.name!} />;
   else if (r.page === 'notfound')
     content = (
       <div className="page">
@@ -94,7 +117,7 @@ export function App() {
       </div>
     );
 
-  const section = r.page === 'cluster' ? 'cluster' : 'experiments';
+  const section = r.page === 'cluster' ? 'cluster' : r.page === 'projects' || r.page === 'project' ? 'projects' : r.page === 'models' || r.page === 'model' ? 'models' : 'experiments';
   const signedIn = !auth.needed;
   return (
     <div className="shell">
@@ -107,6 +130,12 @@ export function App() {
             <Link to="/experiments" className={section === 'experiments' ? 'active' : ''}>
               Experiments
             </Link>
+            <Link to="/projects" className={section === 'projects' ? 'active' : ''}>
+              Projects
+            </Link>
+            <Link to="/models" className={section === 'models' ? 'active' : ''}>
+              Models
+            </Link>
             <Link to="/cluster" className={section === 'cluster' ? 'active' : ''}>
               Cluster
             </Link>
@@ -117,6 +146,7 @@ export function App() {
         {signedIn && <UserMenu />}
       </header>
       <main className="main">{auth.needed ? <LoginForm key={auth.reason} reason={auth.reason} /> : <div key={epoch}>{content}</div>}</main>
+      {signedIn && <CompareBar />}
       <Toasts />
     </div>
   );

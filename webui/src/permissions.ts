@@ -3,7 +3,7 @@
 // time; the master enforces it (403 PERMISSION_DENIED), and the UI shows that answer as a message.
 import type { UserInfo } from '@hone/protocol/auth';
 
-export type ExperimentVerb = 'pause' | 'activate' | 'kill';
+export type ExperimentVerb = 'pause' | 'activate' | 'kill' | 'archive' | 'unarchive' | 'edit' | 'delete' | 'kill trials of';
 
 export type Permission = { ok: true } | { ok: false; reason: string };
 

@@ -155,7 +155,8 @@ describeBrowser('web UI: watching trials (browser)', () => {
 
     const exp = await openLive(`/experiments/${fx.long.id}/trials`);
     expect(await exp.page.getAttribute('[data-testid="experiment-progress"]', 'data-value')).toBe('0.85');
-    const cell = `[data-testid="trials-table"] [data-row-id="${trialId}"] [role="cell"]:nth-child(3)`;
+    // cells: the compare checkbox, trial, state, then length
+    const cell = `[data-testid="trials-table"] [data-row-id="${trialId}"] [role="cell"]:nth-child(4)`;
     expect((await exp.page.textContent(cell))!.trim()).toBe('34000');
     expect(await exp.page.textContent('[data-testid="trials-table"] [data-col="length"]')).toContain('Batches');
     const detail = await getJson<ExperimentDetail>(`/experiments/${fx.long.id}`);

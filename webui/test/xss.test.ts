@@ -25,6 +25,8 @@ async function seed(q: QueryFn): Promise<Fixture> {
   const exp = await seedExperiment(q, {
     name: P('name'),
     description: P('description'),
+    // Markdown notes with raw HTML in a paragraph, a heading, a list, a link text and a javascript: link.
+    notes: `${P('notes')}\n\n# ${P('noteshead')}\n\n- ${P('noteslist')}\n\n[${P('noteslink')}](javascript:window.__xss='href')`,
     labels: [P('label'), 'plain-label'],
     owner: P('owner'),
     pool: P('pool'),
@@ -141,10 +143,15 @@ describeBrowser('stored text is shown, never run (browser)', () => {
       ['trials', ['hpkey', 'hpval', 'nestedval', 'failure', 'metric']],
       ['hyperparameters', ['hpkey', 'hpval']],
       ['config', []],
+      ['notes', []],
       ['activity', ['audituser', 'auditaction', 'auditkey', 'auditvalue', 'auditname']],
     ] as const) {
       await page.click(`[data-tab="${tab}"]`);
       await page.waitForSelector(`[data-tab="${tab}"][aria-selected="true"]`);
+      if (tab === 'notes') {
+        await page.waitForSelector('[data-testid="notes"][data-rendered="true"] h1');
+        expect(await page.$$eval('[data-testid="notes"] a', (as) => as.length)).toBe(0);
+      }
       if (tab === 'hyperparameters') {
         await page.waitForSelector('[data-testid="parallel-coordinates"] path[data-trial-id]');
         // Hovering a trial's point names its value in the scatter's tip and in the highlight line.

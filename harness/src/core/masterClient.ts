@@ -1,6 +1,7 @@
 // The harness's view of the master's REST API (per-allocation task token). `MasterClient` is the contract;
 // `HttpMasterClient` speaks HTTP with retries, `MemoryMaster` (memoryMaster.ts) is an in-process double for tests.
 import type {
+  ReportReproducibilityBody,
   AllocationInfo,
   CheckpointInfo,
   CompleteOperationBody,
@@ -141,6 +142,11 @@ export class HttpMasterClient implements MasterClient {
 
   async completeOperation(tid: number, body: CompleteOperationBody): Promise<void> {
     await this.json('POST', `/trials/${tid}/searcher/completed_operation`, body);
+  }
+
+  /** What this run trains with (rank 0, once per allocation). */
+  async reportReproducibility(tid: number, body: ReportReproducibilityBody): Promise<void> {
+    await this.json('POST', `/trials/${tid}/reproducibility`, body);
   }
 
   async reportProgress(tid: number, body: ReportProgressBody): Promise<void> {

@@ -1,9 +1,11 @@
 // /api/v1/experiments: submit, list, describe, pause / activate / kill, scheduling settings, context download.
 import { Type } from 'typebox';
-import { stringify as toYaml } from 'yaml';
-import type { ExperimentDetail, ExperimentState, Page, ExperimentSummary } from '@hone/protocol';
-import { API_PREFIX, ConfigValidationError, EXPERIMENT_STATES, parseExperimentConfig } from '@hone/protocol';
+import type { ExperimentDetail, ExperimentState, Page, ExperimentSummary, PatchExperimentBody } from '@hone/protocol';
+import { API_PREFIX, EXPERIMENT_STATES } from '@hone/protocol';
 import { CreateExperimentBodySchema as CreateExperimentBody } from '@hone/protocol/schemas';
+import * as projectsDb from '../db/projects';
+import { submitExperiment } from '../experiments/submit';
+import { editExperiment, registerExperimentManagementRoutes } from './experimentManagement';
 import type { App, MasterContext } from '../context';
 import * as experimentsDb from '../db/experiments';
 import { EXPERIMENT_SORTS, type ExperimentSort } from '../db/experiments';
@@ -11,10 +13,8 @@ import { getMetricNames, listTrials } from '../db/trials';
 import { requireOwnerOrAdmin } from '../auth/permissions';
 import type { UserIdentity } from '../auth/userAuth';
 import { listExperimentAudit } from '../db/audit';
-import { HoneError, invalid, notFound } from '../errors';
-import { archiveFiles, archiveRefusal } from '../experiments/modelArchive';
+import { invalid, notFound } from '../errors';
 import { ashaRungs } from '../searcher/asha';
-import { gridRefusal } from '@hone/protocol/grid';
 import { downsampleSeries } from './downsample';
 
 const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
@@ -22,51 +22,18 @@ const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
 export function registerExperimentRoutes(app: App, ctx: MasterContext): void {
   app.post(`${API_PREFIX}/experiments`, { bodyLimit: ctx.bodyLimits.context, schema: { body: CreateExperimentBody, tags: ['experiments'] } }, async (req, reply) => {
     const body = req.body;
-    let config;
-    try {
-      config = parseExperimentConfig(body.config);
-    } catch (e) {
-      if (e instanceof ConfigValidationError) {
-        throw new HoneError('INVALID_CONFIG', `invalid experiment config: ${e.message}`, { errors: e.errors });
-      }
-      throw e;
-    }
     let context: Buffer | null = null;
     if (body.context !== undefined) {
       if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body.context.slice(-64))) throw invalid('context: must be base64-encoded');
       context = Buffer.from(body.context, 'base64');
-      if (context.length > ctx.opts.maxContextBytes) {
-        throw new HoneError(
-          'CONTEXT_TOO_LARGE',
-          `context: the model directory is ${(context.length / 1048576).toFixed(1)} MiB compressed, over the limit of ${(ctx.opts.maxContextBytes / 1048576).toFixed(0)} MiB; add large files to .honeignore`,
-        );
-      }
-      if (context.length < 2 || context[0] !== 0x1f || context[1] !== 0x8b) throw invalid('context: must be a gzipped tar archive');
-      let files: string[];
-      try {
-        files = await archiveFiles(context, { maxBytes: ctx.opts.maxContextExpandedBytes, maxEntries: ctx.opts.maxContextEntries });
-      } catch (e) {
-        if (e instanceof HoneError) throw e;
-        throw invalid(`context: not a readable gzipped tar archive (${(e as Error).message})`);
-      }
-      const refusal = archiveRefusal(files, config.entrypoint);
-      if (refusal) throw new HoneError('INVALID_CONFIG', refusal);
     }
-    if (config.searcher.name === 'grid') {
-      const tooBig = gridRefusal(config.hyperparameters, ctx.opts.maxGridPoints);
-      if (tooBig) throw new HoneError('INVALID_CONFIG', `hyperparameters: ${tooBig}`);
-    }
-    // A gang that can never fit in its pool is refused now rather than left pending forever.
-    const fit = await ctx.rm.canEverFit(config.resources.resource_pool, config.resources.slots_per_trial);
-    if (!fit.fits) {
-      throw new HoneError(
-        'UNSATISFIABLE',
-        `resources.slots_per_trial: ${fit.reason}. Add agents with more slots to the pool (on the local cluster: npm start -- --slots ${config.resources.slots_per_trial}), or lower resources.slots_per_trial`,
-      );
-    }
-    const configYaml = typeof body.config === 'string' ? body.config : toYaml(body.config);
-    const id = await ctx.experiments.createExperiment({ config, configYaml, context, activate: body.activate !== false, owner: req.user!.username });
-    ctx.rm.requestPass();
+    const id = await submitExperiment(ctx, {
+      config: body.config,
+      context,
+      activate: body.activate !== false,
+      owner: req.user!.username,
+      ...(body.project !== undefined ? { project: body.project } : {}),
+    });
     return reply.status(201).send(await experimentsDb.getExperimentSummary(ctx.db, id));
   });
 
@@ -84,6 +51,9 @@ export function registerExperimentRoutes(app: App, ctx: MasterContext): void {
           name: Type.Optional(Type.String()),
           searcher: Type.Optional(Type.String()),
           user: Type.Optional(Type.String({ maxLength: 128 })),
+          project: Type.Optional(Type.String({ maxLength: 128 })),
+          archived: Type.Union([Type.Literal('false'), Type.Literal('true'), Type.Literal('all')], { default: 'false' }),
+          label: Type.Optional(Type.String({ maxLength: 256 })),
         }),
       },
     },
@@ -99,7 +69,16 @@ export function registerExperimentRoutes(app: App, ctx: MasterContext): void {
         if (bad) throw invalid(`state: unknown state "${bad}" (expected ${EXPERIMENT_STATES.join(', ')})`);
         states = wanted as ExperimentState[];
       }
+      let projectId: number | undefined;
+      if (q.project) {
+        const pid = await projectsDb.projectId(ctx.db, q.project);
+        if (pid === null) throw notFound('project', q.project);
+        projectId = pid;
+      }
       return experimentsDb.listExperiments(ctx.db, {
+        ...(projectId !== undefined ? { projectId } : {}),
+        archived: q.archived === 'all' ? 'all' : q.archived === 'true',
+        ...(q.label ? { label: q.label } : {}),
         ...(states ? { states } : {}),
         ...(q.name ? { name: q.name } : {}),
         ...(q.searcher ? { searcher: q.searcher } : {}),
@@ -165,16 +144,24 @@ export function registerExperimentRoutes(app: App, ctx: MasterContext): void {
             priority: Type.Optional(Type.Integer({ minimum: 1, maximum: 99 })),
             weight: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
             max_slots: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
+            name: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+            description: Type.Optional(Type.String({ maxLength: 16384 })),
+            notes: Type.Optional(Type.String({ maxLength: 1048576 })),
+            labels: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 100 })),
+            project: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
           },
           { additionalProperties: false },
         ),
       },
+      bodyLimit: 4 * 1048576,
     },
     async (req) => {
       const { id } = req.params;
-      const b = req.body as { priority?: number; weight?: number; max_slots?: number | null };
-      await changeable(req, id, 'change the scheduling settings of');
+      const b = req.body as PatchExperimentBody;
+      const scheduling = b.priority !== undefined || b.weight !== undefined || b.max_slots !== undefined;
+      await changeable(req, id, scheduling ? 'change the scheduling settings of' : 'edit');
       const actor = req.user!.username;
+      await editExperiment(ctx, id, b, actor);
       if (b.priority !== undefined) await ctx.experiments.setResources(id, 'priority', b.priority, actor);
       if (b.weight !== undefined) await ctx.experiments.setResources(id, 'weight', b.weight, actor);
       if (b.max_slots !== undefined) await ctx.experiments.setResources(id, 'max_slots', b.max_slots, actor);
@@ -218,6 +205,8 @@ export function registerExperimentRoutes(app: App, ctx: MasterContext): void {
       };
     },
   );
+
+  registerExperimentManagementRoutes(app, ctx, changeable);
 
   app.get(`${API_PREFIX}/experiments/:id/metric-names`, { schema: { params: IdParams, tags: ['experiments'] } }, async (req) => {
     const { id } = req.params;

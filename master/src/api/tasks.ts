@@ -14,6 +14,7 @@ import { getExperimentConfig } from '../db/experiments';
 import { getOperationState, getTrialLaunchInfo } from '../db/trials';
 import { HoneError, notFound } from '../errors';
 import { longPoll } from './longPoll';
+import { recordRunReproducibility } from './reproducibility';
 
 const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
 const AllocParams = Type.Object({ aid: Type.String({ minLength: 1, maxLength: 64 }) });
@@ -31,10 +32,16 @@ export function registerTaskRoutes(app: App, ctx: MasterContext): void {
         allocationsDb.getStopState(ctx.db, a.id),
       ]);
       if (!trial || !config || !stop) throw notFound('allocation', a.id);
-      const latest = trial.latestCheckpoint ? await getCheckpoint(ctx.db, trial.latestCheckpoint) : null;
+      // A warm-started trial (fork of a trial, continue, source_checkpoint_uuid) starts from its source checkpoint
+      // until it has one of its own.
+      const from = trial.latestCheckpoint ?? trial.sourceCheckpoint;
+      const latest = from ? await getCheckpoint(ctx.db, from) : null;
       // Rank 0 asks before it trains: this run restarts from the checkpoint's step, so what earlier runs reported
       // after it is superseded by what this run will report (one value per step in every read).
-      if (req.query.rank === 0) await ctx.metrics.startRunAt(a.trial_id, a.experiment_id, latest?.stepsCompleted ?? 0);
+      if (req.query.rank === 0) {
+        await ctx.metrics.startRunAt(a.trial_id, a.experiment_id, latest?.stepsCompleted ?? 0);
+        await recordRunReproducibility(ctx, a.id, a.trial_id, a.experiment_id, { seed: trial.seed, hparams: trial.hparams, config });
+      }
       return {
         allocationId: a.id,
         trialId: a.trial_id,

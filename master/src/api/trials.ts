@@ -6,13 +6,14 @@ import { ReportMetricsBodySchema as ReportMetricsBody } from '@hone/protocol/sch
 import type { App, MasterContext } from '../context';
 import { listTrialAllocations } from '../db/allocations';
 import { listTrialCheckpoints } from '../db/checkpoints';
-import { logsAfter, tailLogs } from '../db/logs';
 import { trialMetricBuckets, trialMetricExtent, trialMetricPage } from '../db/metrics';
-import { getTrialSummary, trialExists } from '../db/trials';
+import { getTrialProvenance, getTrialSummary, trialExists } from '../db/trials';
 import { notFound } from '../errors';
 import { ingestLogs } from '../experiments/taskLogs';
 import { downsampleSeries } from './downsample';
 import { longPoll } from './longPoll';
+import { LogFilterQuery, logQueryOf, readLogs } from './logFilters';
+import { registerTrialManagementRoutes } from './trialManagement';
 
 const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
 /** Most raw metric points in one answer; more come page by page through `next_cursor`. */
@@ -23,8 +24,19 @@ export function registerTrialRoutes(app: App, ctx: MasterContext): void {
     const { id } = req.params;
     const t = await getTrialSummary(ctx.db, id);
     if (!t) throw notFound('trial', id);
-    const [checkpoints, allocations] = await Promise.all([listTrialCheckpoints(ctx.db, id), listTrialAllocations(ctx.db, id)]);
-    return { ...t, checkpoints, allocations } satisfies TrialDetail;
+    const [checkpoints, allocations, provenance] = await Promise.all([
+      listTrialCheckpoints(ctx.db, id),
+      listTrialAllocations(ctx.db, id),
+      getTrialProvenance(ctx.db, id),
+    ]);
+    return {
+      ...t,
+      checkpoints,
+      allocations,
+      reproducibility: provenance?.reproducibility ?? null,
+      sourceCheckpointUuid: provenance?.sourceCheckpointUuid ?? null,
+      sourceTrialId: provenance?.sourceTrialId ?? null,
+    } satisfies TrialDetail;
   });
 
   app.get(
@@ -81,26 +93,16 @@ export function registerTrialRoutes(app: App, ctx: MasterContext): void {
 
   app.get(
     `${API_PREFIX}/trials/:id/logs`,
-    {
-      schema: {
-        params: IdParams,
-        tags: ['trials'],
-        querystring: Type.Object({
-          after_id: Type.Optional(Type.Integer({ minimum: 0 })),
-          tail: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000 })),
-          limit: Type.Integer({ minimum: 1, maximum: 10000, default: 5000 }),
-          wait_s: Type.Number({ minimum: 0, maximum: 60, default: 0 }),
-        }),
-      },
-    },
+    { schema: { params: IdParams, tags: ['trials'], querystring: LogFilterQuery } },
     async (req, reply) => {
       const { id } = req.params;
       const q = req.query;
       const trial = await getTrialSummary(ctx.db, id);
       if (!trial) throw notFound('trial', id);
       let ended = TERMINAL_TRIAL_STATES.includes(trial.state);
+      const query = { ...logQueryOf(q), trialId: id };
       const logs = await longPoll<TaskLog[]>(ctx.bus, reply, {
-        read: () => (q.tail !== undefined && q.after_id === undefined ? tailLogs(ctx.db, id, q.tail) : logsAfter(ctx.db, id, q.after_id ?? 0, q.limit)),
+        read: () => readLogs(ctx, query),
         ready: (l) => l.length > 0 || ended,
         wake: (e) => {
           if (e.type === 'trial' && e.trial.id === id && TERMINAL_TRIAL_STATES.includes(e.trial.state)) ended = true;
@@ -113,6 +115,8 @@ export function registerTrialRoutes(app: App, ctx: MasterContext): void {
       return logs;
     },
   );
+
+  registerTrialManagementRoutes(app, ctx);
 
   /** Log lines written by the harness itself, in addition to what agents ship (its own trial only). */
   app.post(

@@ -22,4 +22,9 @@ describe('checkpoint GC policy', () => {
     const del = checkpointsToDelete([cp('x', 3, 10, null), cp('y', 3, 20, null)], { save_experiment_best: 0, save_trial_best: 1, save_trial_latest: 1 }, true);
     expect(del).toEqual(['x']);
   });
+
+  it('never deletes a checkpoint registered in the model registry', () => {
+    const registered = cps.map((c) => (c.uuid === 'a1' || c.uuid === 'b2' ? { ...c, registered: true } : c));
+    expect(checkpointsToDelete(registered, { save_experiment_best: 1, save_trial_best: 0, save_trial_latest: 0 }, true).sort()).toEqual(['a2', 'a3']);
+  });
 });

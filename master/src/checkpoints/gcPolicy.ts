@@ -1,5 +1,6 @@
 // Checkpoint garbage collection policy, as Determined's: keep each trial's `save_trial_latest` newest and
-// `save_trial_best` best checkpoints, and the experiment's `save_experiment_best` best; delete the rest. Pure.
+// `save_trial_best` best checkpoints, and the experiment's `save_experiment_best` best; delete the rest. Checkpoints
+// registered in the model registry are never deleted. Pure.
 
 export interface GcCheckpoint {
   uuid: string;
@@ -7,6 +8,8 @@ export interface GcCheckpoint {
   stepsCompleted: number;
   /** Searcher metric of the validation at the checkpoint's step, if there was one. */
   metric: number | null;
+  /** Registered as a model version: kept whatever the policy says. */
+  registered?: boolean;
 }
 
 export interface GcPolicy {
@@ -33,5 +36,5 @@ export function checkpointsToDelete(cps: GcCheckpoint[], policy: GcPolicy, small
     list.filter((c) => c.metric !== null).sort(better).slice(0, policy.save_trial_best).forEach((c) => keep.add(c.uuid));
   }
   cps.filter((c) => c.metric !== null).sort(better).slice(0, policy.save_experiment_best).forEach((c) => keep.add(c.uuid));
-  return cps.filter((c) => !keep.has(c.uuid)).map((c) => c.uuid);
+  return cps.filter((c) => !keep.has(c.uuid) && !c.registered).map((c) => c.uuid);
 }

@@ -137,6 +137,18 @@ export async function releaseExperimentAllocations(q: Queryable, experimentId: n
   ]);
 }
 
+/** Kills one trial's running allocations and withdraws its pending ones (a trial kill). */
+export async function killTrialAllocations(q: Queryable, trialId: number, reason: string): Promise<void> {
+  await q.query(`UPDATE allocations SET kill_requested = true WHERE trial_id = $1 AND state IN ('ASSIGNED','RUNNING','TERMINATING')`, [trialId]);
+  await q.query(`UPDATE allocations SET state = 'TERMINATED', ended_at = now(), exit_reason = $2 WHERE trial_id = $1 AND state = 'PENDING'`, [trialId, reason]);
+}
+
+/** Where an allocation's ranks run and on which devices (for the reproducibility record). */
+export async function getPlacement(q: Queryable, id: string): Promise<Array<{ agentId: string; devices: number[] }>> {
+  const r = await q.query<{ placement: Array<{ agentId: string; devices: number[] }> | null }>('SELECT placement FROM allocations WHERE id = $1', [id]);
+  return r.rows[0]?.placement ?? [];
+}
+
 /** Locks an allocation for the transaction that ends it. */
 export async function lockAllocation(q: Queryable, id: string): Promise<{ trialId: number; experimentId: number; state: AllocationState } | null> {
   const r = await q.query<{ trial_id: number; experiment_id: number; state: AllocationState }>(

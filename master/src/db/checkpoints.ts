@@ -58,17 +58,28 @@ export async function listTrialCheckpoints(q: Queryable, trialId: number): Promi
   return r.rows.map(toInfo);
 }
 
-/** An experiment's live (COMPLETED) checkpoints with their metric, for garbage collection. */
+/**
+ * An experiment's live (COMPLETED) checkpoints with their metric, for garbage collection. `registered` marks those
+ * registered as a model version: the policy never deletes them.
+ */
 export async function listCollectable(
   q: Queryable,
   experimentId: number,
-): Promise<Array<{ uuid: string; trialId: number; stepsCompleted: number; metric: number | null; storage: CheckpointStorageConfig }>> {
-  const r = await q.query<{ uuid: string; trial_id: number; steps_completed: number; metric: number | null; storage: CheckpointStorageConfig }>(
-    `SELECT c.uuid, c.trial_id, c.steps_completed, c.storage, ${VALIDATION_AT_CHECKPOINT} AS metric
+): Promise<Array<{ uuid: string; trialId: number; stepsCompleted: number; metric: number | null; storage: CheckpointStorageConfig; registered: boolean }>> {
+  const r = await q.query<{ uuid: string; trial_id: number; steps_completed: number; metric: number | null; storage: CheckpointStorageConfig; registered: boolean }>(
+    `SELECT c.uuid, c.trial_id, c.steps_completed, c.storage, ${VALIDATION_AT_CHECKPOINT} AS metric,
+            EXISTS (SELECT 1 FROM model_versions v WHERE v.checkpoint_uuid = c.uuid) AS registered
        FROM checkpoints c JOIN experiments e ON e.id = c.experiment_id WHERE c.experiment_id = $1 AND c.state = 'COMPLETED'`,
     [experimentId],
   );
-  return r.rows.map((c) => ({ uuid: c.uuid, trialId: Number(c.trial_id), stepsCompleted: Number(c.steps_completed), metric: c.metric, storage: c.storage }));
+  return r.rows.map((c) => ({
+    uuid: c.uuid,
+    trialId: Number(c.trial_id),
+    stepsCompleted: Number(c.steps_completed),
+    metric: c.metric,
+    storage: c.storage,
+    registered: c.registered === true,
+  }));
 }
 
 /** Marks a checkpoint's files as deleted (the row stays, for the record). */

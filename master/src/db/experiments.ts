@@ -22,6 +22,7 @@ export function storedConfig(raw: unknown): ExperimentConfig {
 
 const SUMMARY_COLUMNS = `e.id, e.name, e.state, e.searcher_name, e.searcher_metric, e.smaller_is_better, e.resource_pool, e.priority,
   e.weight, e.max_slots, e.progress, e.best_metric, e.owner, e.labels, e.start_time, e.end_time, e.delete_error,
+  e.description, e.archived, e.forked_from, e.source_trial_id, (SELECT p.name FROM projects p WHERE p.id = e.project_id) AS project,
   (SELECT count(*) FROM trials t WHERE t.experiment_id = e.id) AS num_trials,
   (SELECT coalesce(jsonb_object_agg(s.state, s.n), '{}'::jsonb) FROM
      (SELECT t.state, count(*) AS n FROM trials t WHERE t.experiment_id = e.id GROUP BY t.state) s) AS trial_states`;
@@ -47,6 +48,11 @@ function toSummary(r: any): ExperimentSummary {
     startTime: iso(r.start_time),
     endTime: isoOrNull(r.end_time),
     ...(r.delete_error ? { deleteError: r.delete_error } : {}),
+    description: r.description ?? '',
+    project: r.project ?? 'default',
+    archived: r.archived ?? false,
+    forkedFrom: r.forked_from == null ? null : Number(r.forked_from),
+    sourceTrialId: r.source_trial_id == null ? null : Number(r.source_trial_id),
   };
 }
 
@@ -56,14 +62,21 @@ export interface NewExperiment {
   state: ExperimentState;
   owner: string;
   context: Buffer | null;
+  /** Project id (projects repository); the `default` project when absent. */
+  projectId?: number;
+  forkedFrom?: number | null;
+  sourceTrialId?: number | null;
+  sourceCheckpointUuid?: string | null;
 }
 
 export async function insertExperiment(q: Queryable, e: NewExperiment): Promise<number> {
   const { config } = e;
   const r = await q.query<{ id: number }>(
     `INSERT INTO experiments (name, state, config, config_yaml, resource_pool, priority, weight, max_slots, owner, labels, context_size,
-                              searcher_name, searcher_metric, smaller_is_better, slots_per_trial)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`,
+                              searcher_name, searcher_metric, smaller_is_better, slots_per_trial,
+                              project_id, description, forked_from, source_trial_id, source_checkpoint_uuid)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+             coalesce($16::bigint, (SELECT id FROM projects WHERE name = 'default')), $17, $18, $19, $20) RETURNING id`,
     [
       config.name,
       e.state,
@@ -80,6 +93,11 @@ export async function insertExperiment(q: Queryable, e: NewExperiment): Promise<
       config.searcher.metric,
       config.searcher.smaller_is_better,
       config.resources.slots_per_trial,
+      e.projectId ?? null,
+      config.description ?? '',
+      e.forkedFrom ?? null,
+      e.sourceTrialId ?? null,
+      e.sourceCheckpointUuid ?? null,
     ],
   );
   const id = r.rows[0]!.id;
@@ -140,10 +158,20 @@ export async function experimentExists(q: Queryable, id: number): Promise<boolea
 
 /** The summary plus config, YAML and searcher state (for the detail view); trials come from the trials repository. */
 export async function getExperimentDetail(q: Queryable, id: number): Promise<(Omit<ExperimentDetail, 'trials'> & { searcherState: SearcherState | null }) | null> {
-  const r = await q.query(`SELECT ${SUMMARY_COLUMNS}, e.config, e.config_yaml, e.searcher_state FROM experiments e WHERE e.id = $1`, [id]);
+  const r = await q.query(
+    `SELECT ${SUMMARY_COLUMNS}, e.config, e.config_yaml, e.searcher_state, e.notes, e.source_checkpoint_uuid FROM experiments e WHERE e.id = $1`,
+    [id],
+  );
   const row = r.rows[0];
   if (!row) return null;
-  return { ...toSummary(row), config: storedConfig(row.config), configYaml: row.config_yaml, searcherState: row.searcher_state ?? null };
+  return {
+    ...toSummary(row),
+    config: storedConfig(row.config),
+    configYaml: row.config_yaml,
+    searcherState: row.searcher_state ?? null,
+    notes: row.notes ?? '',
+    sourceCheckpointUuid: row.source_checkpoint_uuid ?? null,
+  };
 }
 
 export async function getExperimentConfig(q: Queryable, id: number): Promise<ExperimentConfig | null> {
@@ -174,6 +202,10 @@ export interface ExperimentFilter {
   searcher?: string;
   /** Owner's user name. */
   user?: string;
+  /** Project id; archived: false (default) hides archived experiments, true shows only them, 'all' both. */
+  projectId?: number;
+  archived?: boolean | 'all';
+  label?: string;
   sort: ExperimentSort;
   order: 'asc' | 'desc';
   offset: number;
@@ -198,6 +230,15 @@ export async function listExperiments(q: Queryable, f: ExperimentFilter): Promis
   if (f.user) {
     params.push(f.user);
     where.push(`e.owner = $${params.length}`);
+  }
+  if (f.projectId !== undefined) {
+    params.push(f.projectId);
+    where.push(`e.project_id = $${params.length}`);
+  }
+  if (f.archived !== 'all') where.push(f.archived === true ? 'e.archived' : 'NOT e.archived');
+  if (f.label) {
+    params.push(JSON.stringify([f.label]));
+    where.push(`e.labels @> $${params.length}::jsonb`);
   }
   const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
   const total = await q.query<{ n: number }>(`SELECT count(*)::int AS n FROM experiments e ${w}`, params);
@@ -249,4 +290,52 @@ export async function setDeletionState(q: Queryable, id: number, state: 'DELETIN
 export async function deleteExperimentRows(q: Queryable, id: number): Promise<boolean> {
   const r = await q.query('DELETE FROM experiments WHERE id = $1', [id]);
   return r.rowCount > 0;
+}
+
+/** The model directory's sha256 (hex), or null when the experiment was submitted without one. */
+export async function getContextDigest(q: Queryable, id: number): Promise<string | null> {
+  const r = await q.query<{ digest: string }>(`SELECT encode(sha256(data), 'hex') AS digest FROM experiment_contexts WHERE experiment_id = $1`, [id]);
+  return r.rows[0]?.digest ?? null;
+}
+
+/** Edits of an experiment's descriptive fields (name, description, notes, labels, archived, project). */
+export interface ExperimentEdit {
+  name?: string;
+  description?: string;
+  notes?: string;
+  labels?: string[];
+  archived?: boolean;
+  projectId?: number;
+}
+
+/** Applies an edit; the stored config keeps name, description and labels in step with the columns. */
+export async function editExperiment(q: Queryable, id: number, e: ExperimentEdit): Promise<boolean> {
+  const sets: string[] = [];
+  const params: unknown[] = [id];
+  let config = 'config';
+  const set = (col: string, v: unknown, cast = ''): string => {
+    params.push(v);
+    sets.push(`${col} = $${params.length}${cast}`);
+    return `$${params.length}${cast}`;
+  };
+  if (e.name !== undefined) config = `jsonb_set(${config}, '{name}', to_jsonb(${set('name', e.name, '::text')}))`;
+  if (e.description !== undefined) config = `jsonb_set(${config}, '{description}', to_jsonb(${set('description', e.description, '::text')}))`;
+  if (e.labels !== undefined) config = `jsonb_set(${config}, '{labels}', ${set('labels', JSON.stringify(e.labels), '::jsonb')})`;
+  if (e.notes !== undefined) set('notes', e.notes);
+  if (e.archived !== undefined) set('archived', e.archived);
+  if (e.projectId !== undefined) set('project_id', e.projectId);
+  if (!sets.length) return experimentExists(q, id);
+  if (config !== 'config') sets.push(`config = ${config}`);
+  const r = await q.query(`UPDATE experiments SET ${sets.join(', ')} WHERE id = $1 RETURNING id`, params);
+  return r.rows.length > 0;
+}
+
+/** What a warm-started or forked experiment starts from (set at insert). */
+export async function getWarmStart(q: Queryable, id: number): Promise<{ sourceTrialId: number | null; sourceCheckpointUuid: string | null } | null> {
+  const r = await q.query<{ source_trial_id: number | null; source_checkpoint_uuid: string | null }>(
+    'SELECT source_trial_id, source_checkpoint_uuid FROM experiments WHERE id = $1',
+    [id],
+  );
+  const row = r.rows[0];
+  return row ? { sourceTrialId: row.source_trial_id == null ? null : Number(row.source_trial_id), sourceCheckpointUuid: row.source_checkpoint_uuid ?? null } : null;
 }

@@ -80,3 +80,47 @@ export async function deleteLogsOlderThan(q: Queryable, days: number): Promise<n
   const r = await q.query(`DELETE FROM task_logs WHERE ts < now() - ($1::float8 * interval '1 day')`, [days]);
   return r.rowCount;
 }
+
+/** Log levels, least severe first: a `level` filter keeps that level and the more severe ones. */
+export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Which lines to read: a trial's or an experiment's, filtered, after an id or the last `tail`. */
+export interface LogQuery {
+  trialId?: number;
+  experimentId?: number;
+  rank?: number;
+  /** Minimum level. */
+  level?: LogLevel;
+  /** A POSIX regular expression (PostgreSQL `~`), matched against the line. */
+  grep?: string;
+  since?: Date;
+  afterId?: number;
+  /** The last n matching lines (instead of the first `limit` after `afterId`). */
+  tail?: number;
+  limit: number;
+}
+
+/** Filtered log lines, oldest first, filtered in SQL (an invalid `grep` is an error with code 2201B). */
+export async function queryLogs(q: Queryable, f: LogQuery): Promise<TaskLog[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (sql: string, v: unknown) => {
+    params.push(v);
+    where.push(sql.replace('?', `$${params.length}`));
+  };
+  if (f.trialId !== undefined) add('trial_id = ?', f.trialId);
+  if (f.experimentId !== undefined) add('trial_id IN (SELECT id FROM trials WHERE experiment_id = ?)', f.experimentId);
+  if (f.rank !== undefined) add('rank = ?', f.rank);
+  if (f.level !== undefined) add('level = ANY(?)', LOG_LEVELS.slice(LOG_LEVELS.indexOf(f.level)));
+  if (f.grep !== undefined) add('line ~ ?', f.grep);
+  if (f.since !== undefined) add('ts >= ?', f.since.toISOString());
+  if (f.afterId !== undefined) add('id > ?', f.afterId);
+  const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
+  const sql =
+    f.tail !== undefined && f.afterId === undefined
+      ? `SELECT * FROM (SELECT * FROM task_logs ${w} ORDER BY id DESC LIMIT ${Math.trunc(f.tail)}) s ORDER BY id`
+      : `SELECT * FROM task_logs ${w} ORDER BY id LIMIT ${Math.trunc(f.limit)}`;
+  const r = await q.query(sql, params);
+  return r.rows.map(toLog);
+}

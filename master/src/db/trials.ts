@@ -2,15 +2,15 @@
 // latest_validation, best_validation, total_batches), which belong to the metrics repository that fills them in
 // the same statement as the points, and `latest_checkpoint`, set here for the checkpoints family.
 import type { HParams } from '@hone/protocol';
-import type { ExperimentState, TrialState, TrialSummary } from '@hone/protocol';
+import type { ExperimentState, ReproducibilityRecord, TrialState, TrialSummary } from '@hone/protocol';
 import type { Queryable } from './database';
 import { iso, isoOrNull } from './sql';
 
-const SUMMARY_COLUMNS = `t.id, t.experiment_id, t.request_id, t.state, t.hparams, t.seed, t.target_length, t.completed_length,
+export const SUMMARY_COLUMNS = `t.id, t.experiment_id, t.request_id, t.state, t.hparams, t.seed, t.target_length, t.completed_length,
   t.trained_length, t.failure, t.restarts, t.best_validation, t.latest_validation, t.latest_training, t.latest_checkpoint,
   t.start_time, t.end_time, t.closed`;
 
-function toSummary(r: any): TrialSummary {
+export function toSummary(r: any): TrialSummary {
   return {
     id: Number(r.id),
     experimentId: Number(r.experiment_id),
@@ -56,7 +56,8 @@ export async function insertTrial(
   state: 'ACTIVE' | 'PAUSED' = 'ACTIVE',
 ): Promise<number | null> {
   const r = await q.query<{ id: number }>(
-    `INSERT INTO trials (experiment_id, request_id, state, hparams, seed) VALUES ($1, $2, $5, $3, $4)
+    `INSERT INTO trials (experiment_id, request_id, state, hparams, seed, source_checkpoint_uuid)
+     VALUES ($1, $2, $5, $3, $4, (SELECT source_checkpoint_uuid FROM experiments WHERE id = $1))
      ON CONFLICT (experiment_id, request_id) DO NOTHING RETURNING id`,
     [experimentId, requestId, JSON.stringify(hparams), seed, state],
   );
@@ -220,13 +221,34 @@ export async function getOperationState(
 export async function getTrialLaunchInfo(
   q: Queryable,
   trialId: number,
-): Promise<{ requestId: string; hparams: HParams; seed: number; completedLength: number; latestCheckpoint: string | null } | null> {
-  const r = await q.query<{ request_id: string; hparams: HParams; seed: number; completed_length: number; latest_checkpoint: string | null }>(
-    'SELECT request_id, hparams, seed, completed_length, latest_checkpoint FROM trials WHERE id = $1',
-    [trialId],
-  );
+): Promise<{
+  requestId: string;
+  hparams: HParams;
+  seed: number;
+  completedLength: number;
+  latestCheckpoint: string | null;
+  /** The checkpoint a warm-started trial starts from until it has one of its own. */
+  sourceCheckpoint: string | null;
+} | null> {
+  const r = await q.query<{
+    request_id: string;
+    hparams: HParams;
+    seed: number;
+    completed_length: number;
+    latest_checkpoint: string | null;
+    source_checkpoint_uuid: string | null;
+  }>('SELECT request_id, hparams, seed, completed_length, latest_checkpoint, source_checkpoint_uuid FROM trials WHERE id = $1', [trialId]);
   const t = r.rows[0];
-  return t ? { requestId: t.request_id, hparams: t.hparams, seed: Number(t.seed), completedLength: t.completed_length, latestCheckpoint: t.latest_checkpoint } : null;
+  return t
+    ? {
+        requestId: t.request_id,
+        hparams: t.hparams,
+        seed: Number(t.seed),
+        completedLength: t.completed_length,
+        latestCheckpoint: t.latest_checkpoint,
+        sourceCheckpoint: t.source_checkpoint_uuid ?? null,
+      }
+    : null;
 }
 
 /** Metric names from each trial's latest reports (kept on the trial row), not from scanning every point. */
@@ -244,4 +266,56 @@ export async function getMetricNames(q: Queryable, experimentId: number): Promis
   out.training.sort();
   out.validation.sort();
   return out;
+}
+
+/** The reproducibility record and warm-start source of a trial (for its detail view). */
+export async function getTrialProvenance(
+  q: Queryable,
+  trialId: number,
+): Promise<{ reproducibility: ReproducibilityRecord | null; sourceCheckpointUuid: string | null; sourceTrialId: number | null } | null> {
+  const r = await q.query<{ reproducibility: ReproducibilityRecord | null; source_checkpoint_uuid: string | null; source_trial_id: number | null }>(
+    `SELECT t.reproducibility, t.source_checkpoint_uuid, (SELECT c.trial_id FROM checkpoints c WHERE c.uuid = t.source_checkpoint_uuid) AS source_trial_id
+       FROM trials t WHERE t.id = $1`,
+    [trialId],
+  );
+  const row = r.rows[0];
+  if (!row) return null;
+  return {
+    reproducibility: row.reproducibility ?? null,
+    sourceCheckpointUuid: row.source_checkpoint_uuid ?? null,
+    sourceTrialId: row.source_trial_id == null ? null : Number(row.source_trial_id),
+  };
+}
+
+/** Records what the trial runs with (each run of rank 0 replaces the record of the run before). */
+export async function recordReproducibility(q: Queryable, trialId: number, record: ReproducibilityRecord): Promise<void> {
+  await q.query('UPDATE trials SET reproducibility = $2::jsonb WHERE id = $1', [trialId, JSON.stringify(record)]);
+}
+
+/** Completes the record with what the harness reports (versions, backend), for the allocation that took it. */
+export async function completeReproducibility(q: Queryable, trialId: number, allocationId: string, fields: Record<string, string>): Promise<void> {
+  await q.query(`UPDATE trials SET reproducibility = reproducibility || $3::jsonb WHERE id = $1 AND reproducibility->>'allocationId' = $2`, [
+    trialId,
+    allocationId,
+    JSON.stringify(fields),
+  ]);
+}
+
+/** Trial summaries by id (in the order asked; unknown ids left out), with their experiment's name and metric. */
+export async function getTrialsWithExperiment(
+  q: Queryable,
+  ids: number[],
+): Promise<Array<TrialSummary & { experimentName: string; metric: string; smallerIsBetter: boolean }>> {
+  const r = await q.query(
+    `SELECT ${SUMMARY_COLUMNS}, e.name AS experiment_name, e.searcher_metric, e.smaller_is_better
+       FROM trials t JOIN experiments e ON e.id = t.experiment_id WHERE t.id = ANY($1::bigint[])`,
+    [ids],
+  );
+  const byId = new Map(r.rows.map((row) => [Number(row.id), { ...toSummary(row), experimentName: row.experiment_name, metric: row.searcher_metric, smallerIsBetter: row.smaller_is_better }]));
+  return ids.flatMap((id) => (byId.has(id) ? [byId.get(id)!] : []));
+}
+
+/** Closes one trial (it gets no more work) and returns its lifecycle row, for a kill. */
+export async function closeTrialById(q: Queryable, trialId: number): Promise<void> {
+  await q.query('UPDATE trials SET closed = true WHERE id = $1', [trialId]);
 }

@@ -34,6 +34,11 @@ export interface CreateExperimentInput {
   activate: boolean;
   /** Who submits it: the experiment's owner. */
   owner: string;
+  /** Project id (default project when absent), and where the experiment comes from (fork, continue, warm start). */
+  projectId?: number;
+  forkedFrom?: number | null;
+  sourceTrialId?: number | null;
+  sourceCheckpointUuid?: string | null;
 }
 
 export class ExperimentController {
@@ -89,8 +94,13 @@ export class ExperimentController {
         state: input.activate ? 'ACTIVE' : 'PAUSED',
         owner: input.owner,
         context: input.context,
+        ...(input.projectId !== undefined ? { projectId: input.projectId } : {}),
+        forkedFrom: input.forkedFrom ?? null,
+        sourceTrialId: input.sourceTrialId ?? null,
+        sourceCheckpointUuid: input.sourceCheckpointUuid ?? null,
       });
-      await recordAudit(tx, { username: input.owner, action: 'create', experimentId: id, details: { name: config.name } });
+      const from = input.forkedFrom ? { forkedFrom: input.forkedFrom } : input.sourceTrialId ? { sourceTrialId: input.sourceTrialId } : {};
+      await recordAudit(tx, { username: input.owner, action: 'create', experimentId: id, details: { name: config.name, ...from } });
       const init = initSearcher({ config: config.searcher, hyperparameters: config.hyperparameters, seed });
       const exp: ExpRow = { id, state: input.activate ? 'ACTIVE' : 'PAUSED', config, searcher_state: init.state, searcher_done: false };
       await this.applyActions(tx, exp, init.actions);
@@ -323,6 +333,25 @@ export class ExperimentController {
       await experimentsDb.setDeletionState(tx, id, 'DELETING', null);
       await experimentDeletionRequested(tx, id);
       this.touchExperiment(id);
+    });
+  }
+
+  /**
+   * Kills one trial: its allocations are killed (pending ones withdrawn), it ends CANCELED at once, and the
+   * searcher is told it exited, so the experiment goes on with its other trials (or completes without it).
+   */
+  async killTrial(trialId: number, actor: string): Promise<void> {
+    await this.run(async (tx) => {
+      const trial = await trialsDb.lockTrial(tx, trialId);
+      if (!trial) throw notFound('trial', trialId);
+      if (TERMINAL_TRIAL_STATES.includes(trial.state)) throw new HoneError('CONFLICT', `trial ${trialId} has already ended (${trial.state})`);
+      const exp = await this.loadExperiment(tx, trial.experiment_id);
+      await recordAudit(tx, { username: actor, action: 'kill trial', experimentId: exp.id, details: { trialId } });
+      await trialsDb.closeTrialById(tx, trialId);
+      await allocationsDb.killTrialAllocations(tx, trialId, 'killed');
+      await this.endTrial(tx, trialId, 'CANCELED');
+      await this.feed(tx, exp, { kind: 'trialExited', requestId: trial.request_id, reason: 'canceled' });
+      await this.maybeFinishExperiment(tx, exp);
     });
   }
 

@@ -9,7 +9,7 @@ import { loadCurrentUser, useCurrentUser } from '../session';
 import { mayChangeExperiment, type ExperimentVerb } from '../permissions';
 import { ConfirmDialog } from './ConfirmDialog';
 
-type Action = ExperimentVerb;
+type Action = Extract<ExperimentVerb, 'pause' | 'activate' | 'kill'>;
 const TERMINAL: ExperimentState[] = ['COMPLETED', 'CANCELED', 'ERROR', 'DELETING', 'DELETE_FAILED'];
 
 export function ExperimentActions({ exp, onDone, compact }: { exp: ExperimentSummary; onDone: (e: ExperimentSummary) => void; compact?: boolean }) {

@@ -19,7 +19,8 @@ export interface SortState {
 }
 
 interface Props<T> {
-  rows: T[];
+  /** The rows; a hole (undefined) is a row not loaded yet, drawn as a placeholder (see onVisibleRange). */
+  rows: Array<T | undefined>;
   columns: Column<T>[];
   rowKey: (row: T) => string | number;
   rowHeight?: number;
@@ -34,6 +35,8 @@ interface Props<T> {
   empty?: ReactNode;
   /** Scroll the row with this key into view when it changes. */
   scrollTo?: string | number | null;
+  /** Told the rows [first, last) in the DOM whenever they change: a windowed loader fetches the missing ones. */
+  onVisibleRange?: (first: number, last: number) => void;
 }
 
 export function sortRows<T>(rows: T[], columns: Column<T>[], sort: SortState | null | undefined): T[] {
@@ -74,7 +77,7 @@ export function VirtualTable<T>(p: Props<T>) {
   useEffect(() => {
     if (p.scrollTo === null || p.scrollTo === undefined) return;
     const el = scroller.current;
-    const i = p.rows.findIndex((r) => p.rowKey(r) === p.scrollTo);
+    const i = p.rows.findIndex((r) => r !== undefined && p.rowKey(r) === p.scrollTo);
     if (!el || i < 0) return;
     const top = i * rowHeight;
     const header = rowHeight;
@@ -86,7 +89,12 @@ export function VirtualTable<T>(p: Props<T>) {
   const top = Math.min(scrollTop, Math.max(0, (p.rows.length + 1) * rowHeight - viewport));
   const first = Math.max(0, Math.floor(top / rowHeight) - overscan);
   const last = Math.min(p.rows.length, Math.ceil((top + viewport) / rowHeight) + overscan);
-  const visible = p.rows.slice(first, last);
+  // A loop, not slice().map(): map skips the holes of a sparse array, and holes are rows still loading.
+  const visible: Array<T | undefined> = [];
+  for (let i = first; i < last; i++) visible.push(p.rows[i]);
+  const onRange = useRef(p.onVisibleRange);
+  onRange.current = p.onVisibleRange;
+  useEffect(() => onRange.current?.(first, last), [first, last]);
 
   return (
     <div
@@ -121,6 +129,14 @@ export function VirtualTable<T>(p: Props<T>) {
       <div className="vt-body" style={{ height: p.rows.length * rowHeight, width: totalWidth }}>
         {visible.map((row, j) => {
           const i = first + j;
+          if (row === undefined)
+            return (
+              <div key={`hole-${i}`} role="row" className={`vt-row vt-loading${i % 2 ? ' odd' : ''}`} style={{ transform: `translateY(${i * rowHeight}px)`, height: rowHeight }} data-row-index={i}>
+                <div role="cell" className="vt-cell muted">
+                  …
+                </div>
+              </div>
+            );
           const key = p.rowKey(row);
           return (
             <div
@@ -129,6 +145,7 @@ export function VirtualTable<T>(p: Props<T>) {
               className={`vt-row${i % 2 ? ' odd' : ''}${p.onRowClick ? ' clickable' : ''}`}
               style={{ transform: `translateY(${i * rowHeight}px)`, height: rowHeight }}
               data-row-id={key}
+              data-row-index={i}
               data-highlighted={p.highlighted === key ? 'true' : undefined}
               data-selected={p.selected === key ? 'true' : undefined}
               onClick={p.onRowClick ? () => p.onRowClick!(row) : undefined}

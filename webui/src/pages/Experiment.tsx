@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import type { ExperimentDetail, TrialSummary } from '@hone/protocol';
+import type { ExperimentDetail, ExperimentSummary, TrialSummary } from '@hone/protocol';
 import { useApi, useNow, useSubscription, useThrottle, markReady } from '../hooks';
 import { Link } from '../router';
 import { formatDuration, formatLocalTime, formatMetric } from '@hone/protocol/format';
@@ -14,6 +14,7 @@ import { ActivityTab, LastChange } from './ExperimentActivity';
 import { toRows } from './trialColumns';
 import { plannedTrials } from '../experimentConfig';
 import type { Highlight } from './highlight';
+import { ExperimentManage, LabelsEditor, NotesTab } from '../components/ExperimentManage';
 
 export function ExperimentPage({ id, tab }: { id: number; tab: string }) {
   // Start the curves request the moment the experiment JSON arrives, in parallel with rendering the page.
@@ -80,6 +81,11 @@ export function ExperimentPage({ id, tab }: { id: number; tab: string }) {
     hover: setHovered,
   };
   const d = detail.data;
+  /** A summary the master answered with (an action, an edit) patched into the page; the audit is read again. */
+  const patch = (e: ExperimentSummary) => {
+    detail.setData((x) => x && { ...x, ...e, config: x.config, configYaml: x.configYaml, trials: x.trials, rungs: x.rungs, audit: x.audit, notes: x.notes });
+    reloadAudit();
+  };
   // The curves tab marks the page ready once its chart is drawn; the other tabs render synchronously.
   useEffect(() => {
     if (d && tab !== 'curves') markReady();
@@ -103,6 +109,7 @@ export function ExperimentPage({ id, tab }: { id: number; tab: string }) {
     ['hyperparameters', 'Hyperparameters'],
     ...(d.rungs && d.rungs.length ? ([['rungs', 'Rungs']] as Array<[string, string]>) : []),
     ['config', 'Config'],
+    ['notes', d.notes ? 'Notes ✎' : 'Notes'],
     ['activity', d.audit?.length ? `Activity (${d.audit.length})` : 'Activity'],
   ];
   const cfg = d.config;
@@ -121,14 +128,10 @@ export function ExperimentPage({ id, tab }: { id: number; tab: string }) {
           </h1>
           <StateBadge state={d.state} />
           <Progress value={d.progress} testId="experiment-progress" />
+          {d.archived && <span className="badge badge-archived" data-testid="archived-badge">archived</span>}
           <span className="spacer" />
-          <ExperimentActions
-            exp={d}
-            onDone={(e) => {
-              detail.setData((x) => x && { ...x, ...e, config: x.config, configYaml: x.configYaml, trials: x.trials, rungs: x.rungs, audit: x.audit });
-              reloadAudit();
-            }}
-          />
+          <ExperimentActions exp={d} onDone={patch} />
+          <ExperimentManage exp={d} onChange={patch} />
         </div>
         <dl className="facts">
           <div><dt>Searcher</dt><dd>{d.searcher}</dd></div>
@@ -142,20 +145,17 @@ export function ExperimentPage({ id, tab }: { id: number; tab: string }) {
           <div><dt>Owner</dt><dd data-testid="owner">{d.user}</dd></div>
           <div><dt>Started</dt><dd>{formatLocalTime(d.startTime)}</dd></div>
           <div><dt>Duration</dt><dd>{formatDuration(d.startTime, d.endTime, now)}</dd></div>
-          {d.labels.length > 0 && (
-            <div>
-              <dt>Labels</dt>
-              <dd data-testid="labels">
-                {d.labels.map((l, i) => (
-                  <span key={i} className="label-chip">
-                    {l}
-                  </span>
-                ))}
-              </dd>
-            </div>
-          )}
+          <div><dt>Project</dt><dd data-testid="project"><Link to={`/projects/${encodeURIComponent(d.project ?? 'default')}`}>{d.project ?? 'default'}</Link></dd></div>
+          {d.forkedFrom != null && <div><dt>Forked from</dt><dd data-testid="forked-from"><Link to={`/experiments/${d.forkedFrom}`}>experiment {d.forkedFrom}</Link></dd></div>}
+          {d.sourceTrialId != null && <div><dt>Continues</dt><dd data-testid="source-trial"><Link to={`/trials/${d.sourceTrialId}`}>trial {d.sourceTrialId}</Link>{d.sourceCheckpointUuid && <span className="muted mono small" title={d.sourceCheckpointUuid}> @ {d.sourceCheckpointUuid.slice(0, 8)}</span>}</dd></div>}
+          <div>
+            <dt>Labels</dt>
+            <dd>
+              <LabelsEditor exp={d} onChange={patch} />
+            </dd>
+          </div>
         </dl>
-        {cfg?.description && <p className="desc" data-testid="description">{cfg.description}</p>}
+        {(d.description ?? cfg?.description) && <p className="desc" data-testid="description">{d.description ?? cfg?.description}</p>}
         <LastChange audit={d.audit} />
       </div>
       <nav className="tabs" role="tablist">
@@ -175,6 +175,7 @@ export function ExperimentPage({ id, tab }: { id: number; tab: string }) {
             {d.configYaml}
           </pre>
         )}
+        {tab === 'notes' && <NotesTab exp={d} onChange={(notes) => (detail.setData((x) => x && { ...x, notes }), reloadAudit())} />}
         {tab === 'activity' && <ActivityTab audit={d.audit} />}
         {!tabs.some(([k]) => k === tab) && <div className="muted">Unknown tab “{tab}”.</div>}
       </div>

@@ -127,8 +127,8 @@ export function CurvesTab({ exp, rows, names, hl, epoch }: { exp: ExperimentDeta
   const hpKeys = useMemo(() => varyingHparamKeys(rows).slice(0, 6), [rows]);
   const latestCol: Column<TrialRow> = { key: 'latest', title: `latest ${metric}`, width: 120, align: 'right', sortValue: (r) => r.latestValidation?.[metric], render: (r) => formatMetric(r.latestValidation?.[metric]) };
   const failures = useMemo(() => anyFailure(rows), [rows]);
-  const cols = useMemo(() => trialColumns({ metric: exp.metric, unit: lengthUnit(exp.config), hpKeys, valKeys: [], failures }), [exp.metric, exp.config, hpKeys, failures]);
-  const colsWithLatest = useMemo(() => (group === 'validation' && metric !== exp.metric ? [...cols.slice(0, 4), latestCol, ...cols.slice(4)] : cols), [cols, group, metric]); 
+  const cols = useMemo(() => trialColumns({ metric: exp.metric, unit: lengthUnit(exp.config), hpKeys, valKeys: [], failures, compare: true }), [exp.metric, exp.config, hpKeys, failures]);
+  const colsWithLatest = useMemo(() => (group === 'validation' && metric !== exp.metric ? [...cols.slice(0, 5), latestCol, ...cols.slice(5)] : cols), [cols, group, metric]); 
   const [sort, setSort] = useState<SortState | null>({ key: 'best', desc: !exp.smallerIsBetter });
   const sorted = useMemo(() => sortRows(rows, colsWithLatest, sort), [rows, colsWithLatest, sort]);
 

@@ -31,7 +31,7 @@ export function TrialsTab({ exp, rows, hl }: { exp: ExperimentDetail; rows: Tria
     return c;
   }, [rows]);
   const cols = useMemo(
-    () => trialColumns({ metric: exp.metric, unit: lengthUnit(exp.config), hpKeys: hparamKeys(rows), valKeys: validationKeys(rows), failures: anyFailure(rows) }),
+    () => trialColumns({ metric: exp.metric, unit: lengthUnit(exp.config), hpKeys: hparamKeys(rows), valKeys: validationKeys(rows), failures: anyFailure(rows), compare: true }),
     [rows, exp.metric, exp.config],
   );
   const filtered = useMemo(() => {

@@ -7,6 +7,9 @@ import { Progress, StateBadge } from '../components/StateBadge';
 import { ExperimentActions } from '../components/ExperimentActions';
 import { StateChips } from '../components/StateChips';
 import { EmptyRow } from '../components/EmptyRow';
+import { ProjectSelect } from '../components/ProjectSelect';
+import { RunsView } from './Runs';
+import '../mgmt.css';
 
 const STATES: ExperimentState[] = ['ACTIVE', 'PAUSED', 'STOPPING_COMPLETED', 'STOPPING_CANCELED', 'COMPLETED', 'CANCELED', 'ERROR', 'DELETING', 'DELETE_FAILED'];
 // Mirrors SEARCHER_NAMES in protocol/src/config.ts (a value import would bundle the YAML parser and TypeBox).
@@ -23,7 +26,19 @@ interface Col {
 
 const COLUMNS: Col[] = [
   { key: 'id', title: 'ID', sort: 'id', cls: 'num w-id', render: (e) => <Link to={`/experiments/${e.id}`}>{e.id}</Link> },
-  { key: 'name', title: 'Name', sort: 'name', cls: 'w-name', render: (e) => <Link to={`/experiments/${e.id}`} className="strong">{e.name}</Link> },
+  {
+    key: 'name',
+    title: 'Name',
+    sort: 'name',
+    cls: 'w-name',
+    render: (e) => (
+      <>
+        <Link to={`/experiments/${e.id}`} className="strong">{e.name}</Link>
+        {e.archived && <span className="badge badge-archived" data-testid="archived-badge"> archived</span>}
+      </>
+    ),
+  },
+  { key: 'project', title: 'Project', render: (e) => (e.project ? <Link to={`/projects/${encodeURIComponent(e.project)}`}>{e.project}</Link> : '–') },
   { key: 'state', title: 'State', sort: 'state', render: (e) => <StateBadge state={e.state} /> },
   { key: 'progress', title: 'Progress', sort: 'progress', render: (e) => <Progress value={e.progress} /> },
   { key: 'trials', title: 'Trials', sort: 'numTrials', cls: 'num', render: (e) => <span title={Object.entries(e.trialStates).map(([k, v]) => `${k}: ${v}`).join(', ')}>{e.numTrials}</span> },
@@ -35,7 +50,30 @@ const COLUMNS: Col[] = [
   { key: 'pool', title: 'Pool', render: (e) => e.resourcePool },
 ];
 
+/** The experiments page: experiments (paged) or, with ?view=runs, the runs-first list of trials. */
 export function ExperimentsPage() {
+  const { query } = useLocation();
+  const runs = query.get('view') === 'runs';
+  return (
+    <div className="page" data-testid="experiments-page">
+      <div className="page-head">
+        <h1>{runs ? 'Runs' : 'Experiments'}</h1>
+        <span className="view-switch" data-testid="view-switch">
+          <Link to="/experiments" className={runs ? '' : 'active'} data-view="experiments">
+            Experiments
+          </Link>
+          <Link to="/experiments?view=runs" className={runs ? 'active' : ''} data-view="runs">
+            Runs
+          </Link>
+        </span>
+      </div>
+      {runs ? <RunsView /> : <ExperimentsList />}
+    </div>
+  );
+}
+
+/** Experiments, one page at a time; `project` fixes the project (a project's page). */
+export function ExperimentsList({ project: fixedProject }: { project?: string } = {}) {
   const { query } = useLocation();
   const sort = (SORTS as readonly string[]).includes(query.get('sort') ?? '') ? query.get('sort')! : 'id';
   const order = query.get('order') === 'asc' ? 'asc' : 'desc';
@@ -44,15 +82,19 @@ export function ExperimentsPage() {
   const searcher = query.get('searcher') ?? '';
   const limit = [10, 25, 50, 100].includes(Number(query.get('limit'))) ? Number(query.get('limit')) : 25;
   const offset = Math.max(0, Number(query.get('offset')) || 0);
+  const project = fixedProject ?? query.get('project') ?? '';
+  const archived = query.get('archived') === '1';
 
   const apiPath = useMemo(() => {
     const q = new URLSearchParams({ offset: String(offset), limit: String(limit), sort, order });
     if (states.length) q.set('state', states.join(','));
     if (name) q.set('name', name);
     if (searcher) q.set('searcher', searcher);
+    if (project) q.set('project', project);
+    if (archived) q.set('archived', 'all');
     return `/experiments?${q}`;
     // the joined state list stands in for the array, which is new on every render
-  }, [offset, limit, sort, order, states.join(','), name, searcher]);
+  }, [offset, limit, sort, order, states.join(','), name, searcher, project, archived]);
 
   const { data, error, loading, reload, setData } = useApi<Page<ExperimentSummary>>(apiPath);
   const now = useNow(5000);
@@ -67,7 +109,7 @@ export function ExperimentsPage() {
     const onPage = shownIds.current.has(e.id);
     if (onPage) setData((d) => d && { ...d, items: d.items.map((x) => (x.id === e.id ? e : x)) });
     // A row may now sort elsewhere or leave the filter, or a new experiment may belong on this page.
-    if (!onPage || sort !== 'id' || states.length > 0 || name !== '' || searcher !== '') refetch();
+    if (!onPage || sort !== 'id' || states.length > 0 || name !== '' || searcher !== '' || project !== '' || e.archived !== archived) refetch();
   });
 
   const [nameInput, setNameInput] = useState(name);
@@ -94,12 +136,9 @@ export function ExperimentsPage() {
 
   const total = data?.total ?? 0;
   return (
-    <div className="page" data-testid="experiments-page">
-      <div className="page-head">
-        <h1>Experiments</h1>
-        <span className="muted">{data ? `${total} total` : ''}</span>
-      </div>
+    <div data-testid="experiments-list">
       <div className="toolbar" data-testid="filters">
+        <span className="muted" data-testid="experiments-total">{data ? `${total} total` : ''}</span>
         <input className="input" placeholder="Filter by name" value={nameInput} onChange={(e) => setNameInput(e.target.value)} data-testid="filter-name" />
         <select className="input" value={searcher} onChange={(e) => setQuery({ searcher: e.target.value, offset: null })} data-testid="filter-searcher">
           <option value="">All searchers</option>
@@ -109,9 +148,13 @@ export function ExperimentsPage() {
             </option>
           ))}
         </select>
+        {fixedProject === undefined && <ProjectSelect value={project} onChange={(p) => setQuery({ project: p, offset: null })} testId="filter-project" />}
+        <label className="field" title="Archived experiments are hidden unless this is on">
+          <input type="checkbox" checked={archived} onChange={(e) => setQuery({ archived: e.target.checked ? '1' : null, offset: null })} data-testid="show-archived" /> Show archived
+        </label>
         <StateChips states={STATES} selected={states} onToggle={toggleState} testId="filter-state" />
-        {(states.length > 0 || name || searcher) && (
-          <button type="button" className="btn btn-sm btn-ghost" onClick={() => navigate('/experiments')}>
+        {(states.length > 0 || name || searcher || (project && fixedProject === undefined) || archived) && (
+          <button type="button" className="btn btn-sm btn-ghost" onClick={() => navigate(location.pathname)}>
             Clear filters
           </button>
         )}
@@ -138,7 +181,7 @@ export function ExperimentsPage() {
           </thead>
           <tbody>
             {data?.items.map((e) => (
-              <tr key={e.id} data-experiment-id={e.id} data-state={e.state}>
+              <tr key={e.id} data-experiment-id={e.id} data-state={e.state} data-archived={e.archived ? 'true' : undefined}>
                 {COLUMNS.map((c) => (
                   <td key={c.key} className={c.cls}>
                     {c.render(e, now)}

@@ -12,6 +12,9 @@ import { LogViewer } from './LogViewer';
 import { EmptyRow } from '../components/EmptyRow';
 import { notify } from '../components/Toasts';
 import { actionError } from '../actionError';
+import { TrialActions } from '../components/TrialActions';
+import { RegisterButton, Reproducibility } from '../components/TrialManage';
+import { CompareCheckbox } from '../components/CompareBar';
 
 interface TrialMetrics {
   group: string;
@@ -60,7 +63,11 @@ export function TrialPage({ id, tab }: { id: number; tab: string }) {
             <span className="muted">Trial</span> {id}
           </h1>
           <StateBadge state={t.state} />
+          <label className="field" title="Pick this trial for the comparison">
+            <CompareCheckbox id={id} /> compare
+          </label>
           <span className="spacer" />
+          <TrialActions trial={t} owner={exp.data?.user} unit={unit} onDone={trial.reload} />
           <Link className="btn btn-sm" to={`/experiments/${t.experimentId}/curves`}>
             Experiment {t.experimentId}
           </Link>
@@ -77,6 +84,15 @@ export function TrialPage({ id, tab }: { id: number; tab: string }) {
           <div><dt>Seed</dt><dd>{t.seed}</dd></div>
           <div><dt>Started</dt><dd>{formatLocalTime(t.startTime)}</dd></div>
           <div><dt>Duration</dt><dd>{formatDuration(t.startTime, t.endTime, now)}</dd></div>
+          {t.sourceTrialId != null && (
+            <div>
+              <dt>Warm start</dt>
+              <dd data-testid="trial-source">
+                <Link to={`/trials/${t.sourceTrialId}`}>trial {t.sourceTrialId}</Link>
+                {t.sourceCheckpointUuid && <span className="muted mono small" title={t.sourceCheckpointUuid}> @ {t.sourceCheckpointUuid.slice(0, 8)}</span>}
+              </dd>
+            </div>
+          )}
           <div><dt>Request</dt><dd className="mono small" title={t.requestId}>{t.requestId.length > 14 ? `${t.requestId.slice(0, 12)}…` : t.requestId}</dd></div>
         </dl>
         {t.failure && (
@@ -135,6 +151,7 @@ export function TrialPage({ id, tab }: { id: number; tab: string }) {
           </div>
           <div className="trial-main">
             <TrialCharts id={id} epoch={metricsEpoch} />
+            <Reproducibility record={t.reproducibility ?? null} experimentId={t.experimentId} />
             <Runs list={t.allocations ?? []} now={now} />
             <Checkpoints list={t.checkpoints ?? []} />
           </div>
@@ -278,7 +295,8 @@ function Checkpoints({ list }: { list: CheckpointInfo[] }) {
                 <td className="num">{formatBytes(size)}</td>
                 <td>{c.state.toLowerCase()}</td>
                 <td className="nowrap">{formatLocalTime(c.reportedAt)}</td>
-                <td>
+                <td className="nowrap">
+                  {c.state === 'COMPLETED' && <RegisterButton checkpoint={c} />}{' '}
                   {c.state === 'COMPLETED' && (
                     <a
                       className="btn btn-xs"

@@ -5,6 +5,7 @@ import { Link } from '../router';
 import { formatMetric, formatValue } from '@hone/protocol/format';
 import { flattenHParams } from '../format';
 import { lengthText } from '../experimentConfig';
+import { CompareCheckbox } from '../components/CompareBar';
 
 export interface TrialRow extends TrialSummary {
   flat: Record<string, unknown>;
@@ -46,8 +47,14 @@ export function anyFailure(rows: TrialRow[]): boolean {
   return rows.some((r) => r.failure);
 }
 
-export function trialColumns(opts: { metric: string; unit: string; hpKeys: string[]; valKeys: string[]; failures?: boolean }): Column<TrialRow>[] {
+/** The column of checkboxes that pick trials for the comparison (compareSelection.ts). */
+export function compareColumn<T extends { id: number }>(): Column<T> {
+  return { key: 'compare', title: '⇆', titleText: 'pick trials to compare (2–10)', width: 34, align: 'center', render: (r) => <CompareCheckbox id={r.id} /> };
+}
+
+export function trialColumns(opts: { metric: string; unit: string; hpKeys: string[]; valKeys: string[]; failures?: boolean; compare?: boolean }): Column<TrialRow>[] {
   const cols: Column<TrialRow>[] = [
+    ...(opts.compare ? [compareColumn<TrialRow>()] : []),
     { key: 'id', title: 'Trial', width: 70, align: 'right', sortValue: (r) => r.id, render: (r) => <Link to={`/trials/${r.id}`} onClick={(e) => e.stopPropagation()}>{r.id}</Link> },
     { key: 'state', title: 'State', width: 110, sortValue: (r) => r.state, render: (r) => <StateBadge state={r.state} /> },
     {
