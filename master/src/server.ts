@@ -39,6 +39,8 @@ import { registerAuthRoutes } from './api/auth';
 import { registerUserRoutes } from './api/users';
 import { ensureAdmin } from './auth/bootstrap';
 import { UserAuth } from './auth/userAuth';
+import { checkProviderConfigs, Provisioner } from './provisioner';
+import { registerProvisionerRoutes } from './api/provisioner';
 
 export { DEFAULT_OPTIONS, type MasterOptions } from './context';
 
@@ -56,6 +58,7 @@ export interface Master {
 export async function startMaster(partial: Partial<MasterOptions> = {}): Promise<Master> {
   const opts: MasterOptions = { ...DEFAULT_OPTIONS, ...partial };
   checkPoolConfigs(opts.resourcePools);
+  const providerConfigs = checkProviderConfigs(opts.resourcePools);
   fs.mkdirSync(opts.dataDir, { recursive: true });
   // Every component logs through a child of one root, each naming itself once.
   const root = opts.logStream ? pino({ level: opts.logLevel }, opts.logStream) : pino({ level: opts.logLevel });
@@ -145,7 +148,21 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
   registerClusterRoutes(app, ctx);
   registerStreamRoutes(app, ctx);
   registerAgentSocket(app, ctx);
-  registerPrometheus(app, ctx);
+  // Pools with a provider grow and shrink (provisioner/); the reconcilers start once the master listens.
+  const provisioner = await Provisioner.create(
+    {
+      db,
+      dataDir: opts.dataDir,
+      masterUrl: () => url,
+      ...(opts.agentToken ? { agentToken: opts.agentToken } : {}),
+      agents: () => [...hub.agents.values()].map((a) => ({ id: a.id, pool: a.pool, slots: a.devices.length })),
+      onChange: () => bus.publish({ type: 'cluster' }),
+      log: root.child({ component: 'provisioner' }),
+    },
+    providerConfigs,
+  );
+  registerProvisionerRoutes(app, ctx, provisioner);
+  registerPrometheus(app, ctx, provisioner);
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
   app.get(`${API_PREFIX}/master`, { config: { auth: 'public' } }, async (): Promise<MasterInfo> => ({ version: '0.1.0', database: db.kind, authRequired: true, codes: ERROR_CODES }));
 
@@ -166,6 +183,8 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
   url = opts.advertisedUrl ?? `${https ? 'https' : 'http'}://${opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`;
   await experiments.reconcile();
   rm.start();
+  provisioner.start();
+  if (provisioner.pools.length) bus.subscribe((e) => e.type === 'cluster' || e.type === 'allocation' ? provisioner.kick() : undefined);
   // Checkpoint GC when an experiment ends (in-process; idempotent, so a repeat after a restart is harmless).
   let gcChain: Promise<unknown> = Promise.resolve();
   const gcDone = new Set<number>();
@@ -183,6 +202,7 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
     ...(admin.generatedPassword ? { generatedAdminPassword: admin.generatedPassword } : {}),
     ...(agentTokenFile ? { agentTokenFile } : {}),
     async close() {
+      await provisioner.stop();
       await rm.stop();
       hub.closeAll();
       await app.close();
@@ -226,13 +246,12 @@ function tlsOptions(opts: MasterOptions): { cert: Buffer; key: Buffer } {
   return { cert: read(opts.tlsCert, '--tls-cert'), key: read(opts.tlsKey, '--tls-key') };
 }
 
-/** Refuses pools whose resource manager or provider this master cannot run, naming the pool and the field. */
+/** Refuses pools whose resource manager this master cannot run, naming the pool and the field (providers: checkProviderConfigs). */
 function checkPoolConfigs(pools: MasterOptions['resourcePools']): void {
   for (const [i, p] of pools.entries()) {
     if (p.resource_manager.type !== 'agent') {
       throw new Error(`resource_pools[${i}].resource_manager.type: "${p.resource_manager.type}" is not supported (supported: agent)`);
     }
-    if (p.provider) throw new Error(`resource_pools[${i}].provider.type: "${p.provider.type}" is not supported (no provider is available yet)`);
   }
 }
 
