@@ -1,5 +1,5 @@
 // The aws provider against the real SDK client with its requests intercepted (aws-sdk-client-mock).
-import { DescribeInstancesCommand, EC2Client, RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, EC2Client, RunInstancesCommand, TerminateInstancesCommand, type InstanceStateName } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { parseProviderConfig } from '../config';
@@ -75,7 +75,7 @@ describe('aws provider', () => {
   });
 
   it('DescribeInstances by tag, every page; instances without our tags are ignored; spot interruptions are marked', async () => {
-    const inst = (id: string, state: string, key: string, extra: object = {}) => ({
+    const inst = (id: string, state: InstanceStateName, key: string, extra: object = {}) => ({
       InstanceId: id,
       State: { Name: state },
       Tags: [
@@ -87,7 +87,7 @@ describe('aws provider', () => {
     ec2
       .on(DescribeInstancesCommand)
       .resolvesOnce({ Reservations: [{ Instances: [inst('i-1', 'running', 'k1'), inst('i-2', 'pending', 'k2')] }], NextToken: 'page2' })
-      .resolvesOnce({ Reservations: [{ Instances: [inst('i-3', 'shutting-down', 'k3', { StateReason: { Code: 'Server.SpotInstanceTermination' } }), { InstanceId: 'i-x', State: { Name: 'running' }, Tags: [] }] }] });
+      .resolvesOnce({ Reservations: [{ Instances: [inst('i-3', 'shutting-down', 'k3', { StateReason: { Code: 'Server.SpotInstanceTermination' } }), { InstanceId: 'i-x', State: { Name: 'running' as const }, Tags: [] }] }] });
     const list = await provider().list();
     expect(list).toEqual([
       { id: 'gpu-i-1', key: 'k1', cloudId: 'i-1', state: 'running' },
@@ -110,7 +110,7 @@ describe('aws provider', () => {
   it('a throttled page fails the whole list (never a partial one)', async () => {
     ec2
       .on(DescribeInstancesCommand)
-      .resolvesOnce({ Reservations: [{ Instances: [{ InstanceId: 'i-1', State: { Name: 'running' }, Tags: [{ Key: 'hone-instance', Value: 'a' }, { Key: 'hone-launch-key', Value: 'k' }] }] }], NextToken: 'p2' })
+      .resolvesOnce({ Reservations: [{ Instances: [{ InstanceId: 'i-1', State: { Name: 'running' as const }, Tags: [{ Key: 'hone-instance', Value: 'a' }, { Key: 'hone-launch-key', Value: 'k' }] }] }], NextToken: 'p2' })
       .rejectsOnce(err('RequestLimitExceeded', 'Request limit exceeded.'));
     await expect(provider().list()).rejects.toThrow(/Request limit exceeded/);
   });
