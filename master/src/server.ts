@@ -41,6 +41,7 @@ import { ensureAdmin } from './auth/bootstrap';
 import { UserAuth } from './auth/userAuth';
 import { checkProviderConfigs, Provisioner } from './provisioner';
 import { registerProvisionerRoutes } from './api/provisioner';
+import { registerForecastRoutes } from './api/forecast';
 
 export { DEFAULT_OPTIONS, type MasterOptions } from './context';
 
@@ -162,6 +163,7 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
     providerConfigs,
   );
   registerProvisionerRoutes(app, ctx, provisioner);
+  registerForecastRoutes(app, ctx, provisioner);
   registerPrometheus(app, ctx, provisioner);
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
   app.get(`${API_PREFIX}/master`, { config: { auth: 'public' } }, async (): Promise<MasterInfo> => ({ version: '0.1.0', database: db.kind, authRequired: true, codes: ERROR_CODES }));
