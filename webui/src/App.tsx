@@ -12,6 +12,7 @@ import { ExperimentsPage } from './pages/Experiments';
 import { ExperimentPage } from './pages/Experiment';
 import { TrialPage } from './pages/Trial';
 import { ClusterPage } from './pages/Cluster';
+import { ForecastPage } from './pages/Forecast';
 
 function route(path: string): { page: string; id?: number; tab?: string } {
   const parts = path.split('/').filter(Boolean);
@@ -20,6 +21,7 @@ function route(path: string): { page: string; id?: number; tab?: string } {
   if (parts[0] === 'experiments' && /^\d+$/.test(parts[1] ?? '')) return { page: 'experiment', id: Number(parts[1]), tab: parts[2] };
   if (parts[0] === 'trials' && /^\d+$/.test(parts[1] ?? '')) return { page: 'trial', id: Number(parts[1]), tab: parts[2] };
   if (parts[0] === 'cluster') return { page: 'cluster' };
+  if (parts[0] === 'forecast' && parts.length === 1) return { page: 'forecast' };
   if (parts[0] === 'login' && parts.length === 1) return { page: 'login' };
   return { page: 'notfound' };
 }
@@ -84,6 +86,7 @@ export function App() {
   else if (r.page === 'experiment') content = <ExperimentPage key={r.id} id={r.id!} tab={r.tab ?? 'curves'} />;
   else if (r.page === 'trial') content = <TrialPage key={r.id} id={r.id!} tab={r.tab ?? 'overview'} />;
   else if (r.page === 'cluster') content = <ClusterPage />;
+  else if (r.page === 'forecast') content = <ForecastPage />;
   else if (r.page === 'notfound')
     content = (
       <div className="page">
@@ -94,7 +97,7 @@ export function App() {
       </div>
     );
 
-  const section = r.page === 'cluster' ? 'cluster' : 'experiments';
+  const section = r.page === 'cluster' ? 'cluster' : r.page === 'forecast' ? 'forecast' : 'experiments';
   const signedIn = !auth.needed;
   return (
     <div className="shell">
@@ -109,6 +112,9 @@ export function App() {
             </Link>
             <Link to="/cluster" className={section === 'cluster' ? 'active' : ''}>
               Cluster
+            </Link>
+            <Link to="/forecast" className={section === 'forecast' ? 'active' : ''}>
+              Estimate
             </Link>
           </nav>
         )}
