@@ -6,7 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AgentInfo, ExperimentDetail } from '@hone/protocol';
-import { api, startMasterProcess, tmpDir, waitFor, type MasterProc, type Proc } from '../helpers/processes';
+import { api, runCli, startMasterProcess, tmpDir, waitFor, type MasterProc, type Proc } from '../helpers/processes';
 import { packContext } from '../../cli/src/context';
 import { killLocalInstances } from '../../master/src/provisioner/providers/local';
 
@@ -138,6 +138,12 @@ describe('autoscaling with the local provider', () => {
     expect(done.instances.filter((i) => i.reason === 'idle').length).toBeGreaterThan(0);
     expect(done.lastReasons.join(' ')).toMatch(/no pending work/);
     await waitFor('agent processes to exit', async () => liveAgentPids(instancesDir).length === 0, 30_000);
+    const listed = await runCli(['-m', master.url, 'resource-pool', 'list']);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/auto .*local 0-3 × local/);
+    expect(listed.stdout).toMatch(/Pool auto: the provisioner last said/);
+    expect(listed.stdout).toMatch(/no pending work/);
+    expect(listed.stdout).toMatch(/terminated .*idle/);
     const metrics = await fetch(`${master.url}/metrics`, { headers: { authorization: `Bearer ${master.token}` } }).then((r) => r.text());
     expect(metrics).toMatch(/hone_instances\{pool="auto",state="idle"\} 0/);
     expect(metrics).toMatch(/hone_instance_terminations_total\{pool="auto",reason="idle"\} [1-9]/);

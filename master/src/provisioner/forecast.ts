@@ -40,8 +40,9 @@ export const DEFAULT_BOOT_SECONDS: Record<ProviderConfig['type'], number> = { lo
 
 /**
  * Per-unit time and per-allocation overhead from a trial that ran: the slope of its reports over steps (scaled
- * from batches to the searcher's unit by the trial's batches per unit of length), and what its first allocation
- * spent beyond training: starting before its first report, and finishing after its last.
+ * from batches to the searcher's unit by the trial's batches per unit of length), and what its first run spent
+ * beyond training, from the moment it was requested (placing it, starting the harness, fetching the model) to the
+ * moment it ended (the last validation, the checkpoint, the exit).
  */
 export function timingFromTrial(t: TrialTiming): ForecastTiming | string {
   if (t.completedLength <= 0 || t.reports.length < 2) return `trial ${t.trialId} has not trained enough to profile (it needs two reports and a completed length)`;
@@ -51,12 +52,12 @@ export function timingFromTrial(t: TrialTiming): ForecastTiming | string {
   const batchesPerUnit = t.totalBatches > 0 ? t.totalBatches / t.completedLength : last.steps / t.completedLength;
   if (dSteps <= 0 || last.at <= first.at) return `trial ${t.trialId}'s reports do not span any training time`;
   const perStep = (last.at - first.at) / 1000 / dSteps;
-  const alloc = t.allocations[0];
+  const run = t.allocations[0];
   let startup = 0;
-  if (alloc) {
-    const before = (first.at - alloc.startedAt) / 1000 - first.steps * perStep;
-    const after = alloc.endedAt !== null && t.allocations.length === 1 ? (alloc.endedAt - last.at) / 1000 : 0;
-    startup = Math.max(0, before) + Math.max(0, after);
+  if (run && run.endedAt !== null) {
+    const inRun = t.reports.filter((r) => r.at <= run.endedAt!);
+    const steps = inRun.length ? Math.max(...inRun.map((r) => r.steps)) : 0;
+    startup = Math.max(0, (run.endedAt - run.createdAt) / 1000 - steps * perStep);
   }
   return { secondsPerUnit: perStep * batchesPerUnit, startupSeconds: startup, source: `trial ${t.trialId}` };
 }

@@ -13,6 +13,7 @@ import { HparamsTab, RungsTab } from './ExperimentHparams';
 import { ActivityTab, LastChange } from './ExperimentActivity';
 import { toRows } from './trialColumns';
 import { plannedTrials } from '../experimentConfig';
+import { ForecastVsActual } from '../components/ForecastVsActual';
 import type { Highlight } from './highlight';
 
 export function ExperimentPage({ id, tab }: { id: number; tab: string }) {
@@ -157,6 +158,7 @@ export function ExperimentPage({ id, tab }: { id: number; tab: string }) {
         </dl>
         {cfg?.description && <p className="desc" data-testid="description">{cfg.description}</p>}
         <LastChange audit={d.audit} />
+        <ForecastVsActual exp={d} />
       </div>
       <nav className="tabs" role="tablist">
         {tabs.map(([k, label]) => (
