@@ -1,5 +1,5 @@
 // bench:forecast — how close `hone experiment forecast --profile` comes to the real wall clock on a local cluster.
-// A short single-trial experiment runs first (twice: the second run is the profile, on a warm cluster); the forecast of a random search (4 trials, 2 at a time)
+// A short two-trial search runs first (after a warm-up; one of its trials is the profile); the forecast of a random search (4 trials, 2 at a time)
 // on the cluster's 2 slots is then made from that trial, and the search is run for real. Prints forecast, actual
 // and their ratio (target: within 15%), and as a baseline in the same run the naive estimate that ignores the
 // searcher and the scheduler (total units × time per unit / slots), with its ratio.
@@ -24,16 +24,18 @@ try {
     if (exp.state !== 'COMPLETED') throw new Error(`experiment ${exp.id} ended ${exp.state}`);
     return exp;
   };
-  const profileConfig = fs.readFileSync(path.join(ROOT, 'examples/synthetic/single.yaml'), 'utf8').replace(/batches: 300/, `batches: ${BATCHES}`);
-  // The first trial on a fresh cluster pays one-off costs (the agents' first harness start, module caches); a
-  // user profiles a trial of a cluster that has been running, so the profile is the second run.
-  await run(profileConfig);
-  const profiled = await run(profileConfig);
-  const trialId = profiled.trials[0]!.id;
   const search = fs
     .readFileSync(path.join(ROOT, 'examples/synthetic/random.yaml'), 'utf8')
     .replace(/batches: \d+/, `batches: ${BATCHES}`)
     .concat('min_validation_period:\n  batches: 100\n');
+  // The profile: two trials of the same model side by side, as the search will run them (the CPU slots of one
+  // machine share its cores, so a trial alone would run faster than two together). The first trials on a fresh
+  // cluster pay one-off costs (the agents' first harness start, module caches), so a warm-up run comes first, as
+  // on a cluster that has been running.
+  const profileConfig = search.replace('max_trials: 4', 'max_trials: 2');
+  await run(profileConfig.replace(/batches: \d+/, 'batches: 50'));
+  const profiled = await run(profileConfig);
+  const trialId = profiled.trials[0]!.id;
   const f = await api<any>(master.url, 'POST', '/experiments/forecast', { config: search, profile_trial_id: trialId });
   if (f.status !== 200) throw new Error(JSON.stringify(f.body));
   const forecast = f.body.wallClockSeconds as number;

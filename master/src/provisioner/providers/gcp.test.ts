@@ -49,7 +49,7 @@ describe('gcp provider', () => {
       list: async () => [[
         { name: 'ha', status: 'RUNNING', labels: { 'hone-instance': 'ha', 'hone-launch-key': 'hk1' } },
         { name: 'hb', status: 'STAGING', labels: { 'hone-instance': 'hb', 'hone-launch-key': 'hk2' } },
-        { name: 'other', status: 'RUNNING', labels: {} },
+        { name: 'other', status: 'RUNNING', labels: {} as Record<string, string> },
       ]],
     });
     const p = new GcpProvider({ pool: 'GPU.pool', masterId: 'hone-m1', config, client: s.client });
