@@ -162,6 +162,9 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
     },
     providerConfigs,
   );
+  // A provisioned pool can hold what its instances could, not only what has joined so far.
+  const agentsFit = rm.canEverFit.bind(rm);
+  rm.canEverFit = async (pool, slots) => provisioner.canEverFit(pool, slots) ?? agentsFit(pool, slots);
   registerProvisionerRoutes(app, ctx, provisioner);
   registerForecastRoutes(app, ctx, provisioner);
   registerPrometheus(app, ctx, provisioner);

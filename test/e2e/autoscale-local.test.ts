@@ -86,6 +86,10 @@ describe('autoscaling with the local provider', () => {
       .replace('max_concurrent_trials: 2', 'max_concurrent_trials: 8')
       .concat('resources:\n  resource_pool: auto\n');
     const { data } = await packContext('examples/synthetic', 96 << 20);
+    // A gang no 3 instances of 1 slot can hold is refused at once; one that 3 can hold is accepted with no agent yet.
+    const tooBig = await api(master.url, 'POST', '/experiments', { config: config.replace('resource_pool: auto', 'resource_pool: auto\n  slots_per_trial: 4'), context: data.toString('base64') });
+    expect(tooBig.status).toBe(422);
+    expect(tooBig.body.error.message).toMatch(/needs 4 whole agents .*at most max_instances: 3 instances of 1 slots/);
     const created = await api<{ id: number }>(master.url, 'POST', '/experiments', { config, context: data.toString('base64') });
     expect(created.status).toBe(201);
 

@@ -10,6 +10,8 @@ import type { AgentView } from './snapshot';
 import type { Provider } from './providers/provider';
 import { LocalProvider } from './providers/local';
 import type { ProviderConfig } from './types';
+import { shapeRefusal } from '../scheduler/fit';
+import type { FitCheck } from '../scheduler/types';
 
 export { parseProviderConfig, ProviderConfigError } from './config';
 export type { PoolStatus } from './reconciler';
@@ -70,11 +72,14 @@ function checkProviderFields(c: ProviderConfig, at: string): void {
 
 export class Provisioner {
   private readonly reconcilers = new Map<string, PoolReconciler>();
-  private constructor(private readonly deps: ProvisionerDeps) {}
+  private constructor(
+    private readonly deps: ProvisionerDeps,
+    private readonly configs: Map<string, ProviderConfig>,
+  ) {}
 
   /** Builds a reconciler (and its provider) per pool with a provider section. */
   static async create(deps: ProvisionerDeps, configs: Map<string, ProviderConfig>, providerFor?: (pool: string, c: ProviderConfig, masterId: string) => Promise<Provider>): Promise<Provisioner> {
-    const p = new Provisioner(deps);
+    const p = new Provisioner(deps, configs);
     if (!configs.size) return p;
     const masterId = await loadMasterId(deps.db);
     for (const [pool, config] of configs) {
@@ -115,8 +120,20 @@ export class Provisioner {
     for (const r of this.reconcilers.values()) r.kick();
   }
 
+  /** Stops the passes. A master that stops cleanly takes its local-provider agents down with it (a killed one cannot). */
   async stop(): Promise<void> {
     await Promise.all([...this.reconcilers.values()].map((r) => r.stop()));
+    for (const r of this.reconcilers.values()) {
+      if (r.providerType === 'local') await r.terminateAll('master-shutdown').catch((e) => this.deps.log.warn({ err: (e as Error).message }, 'could not stop local instances'));
+    }
+  }
+
+  /** Whether a gang of `slots` could ever run in a provisioned pool: on instances of its size, at most max of them. */
+  canEverFit(pool: string, slots: number): FitCheck | null {
+    const c = this.configs.get(pool);
+    if (!c) return null;
+    const reason = shapeRefusal({ name: pool, agents: c.max_instances, largest: c.slots_per_instance, largestCount: c.max_instances }, slots);
+    return reason === undefined ? { fits: true } : { fits: false, reason: `${reason} (at most max_instances: ${c.max_instances} instances of ${c.slots_per_instance} slots)` };
   }
 
   async describe(): Promise<ProvisionedPool[]> {

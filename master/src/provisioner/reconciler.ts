@@ -206,7 +206,11 @@ export class PoolReconciler {
     this.last = { at: now, reasons: decision.reasons, listOk: cloud !== null };
 
     const byId = new Map(rows.map((r) => [r.id, r]));
-    const doomed = decision.terminate.map((t) => ({ row: byId.get(t.id)!, reason: t.reason })).filter((t) => t.row);
+    // Work may have been placed since the snapshot: an instance that holds an allocation now is never released.
+    const placedNow = decision.terminate.length
+      ? new Set((await listLiveAllocations(db)).flatMap((a) => (a.placement ?? []).map((p) => p.agentId)))
+      : new Set<string>();
+    const doomed = decision.terminate.map((t) => ({ row: byId.get(t.id)!, reason: t.reason })).filter((t) => t.row && !placedNow.has(t.row.id));
     for (const t of doomed) {
       if (t.reason === 'start-timeout') this.failures = { count: this.failures.count + 1, lastAt: now };
       this.count(this.terminations, t.reason);
@@ -230,6 +234,22 @@ export class PoolReconciler {
     }
     if (decision.launch || doomed.length) this.d.log.info({ pool, launch: decision.launch, terminate: decision.terminate, reasons: decision.reasons }, 'provisioner decided');
     return decision;
+  }
+
+  /**
+   * Terminates every instance of the pool (the local provider's machines when the master stops: they are this
+   * machine's processes, not a cloud's, and a clean stop leaves none behind).
+   */
+  async terminateAll(reason: string): Promise<void> {
+    const rows = await instancesDb.listInstances(this.d.db, this.d.pool);
+    for (const r of rows) await this.move(r, 'terminating', reason);
+    if (rows.length) await this.terminate(rows, reason);
+    for (const r of rows) await this.move({ ...r, state: 'terminating' }, 'terminated', null);
+    this.count(this.terminations, reason, rows.length);
+  }
+
+  get providerType(): string {
+    return this.d.provider.type;
   }
 
   /** Launches a `requested` row (again, with its key, if the cloud already has it). */

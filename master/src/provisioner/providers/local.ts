@@ -97,27 +97,20 @@ export class LocalProvider implements Provider {
 
   async terminate(instances: Array<{ id: string; cloudId: string | null; key: string }>): Promise<void> {
     const recs = new Map(this.records().map((r) => [r.key, r]));
-    for (const i of instances) {
-      const r = recs.get(i.key);
-      if (!r) continue;
-      if (alive(r)) {
-        try {
-          process.kill(-r.pid, 'SIGTERM');
-        } catch {
-          /* already gone */
-        }
-        await waitExit(r, 5000);
-        if (alive(r)) {
-          try {
-            process.kill(-r.pid, 'SIGKILL');
-          } catch {
-            /* already gone */
-          }
-          await waitExit(r, 2000);
-        }
+    const doomed = instances.map((i) => recs.get(i.key)).filter((r): r is LocalRecord => !!r);
+    const signal = (r: LocalRecord, sig: NodeJS.Signals) => {
+      try {
+        if (alive(r)) process.kill(-r.pid, sig);
+      } catch {
+        /* already gone */
       }
-      if (!alive(r)) fs.rmSync(this.file(r.key), { force: true });
-    }
+    };
+    // All at once: SIGTERM (the agent stops its trials), then SIGKILL what is still there after 5 s.
+    for (const r of doomed) signal(r, 'SIGTERM');
+    await Promise.all(doomed.map((r) => waitExit(r, 5000)));
+    for (const r of doomed) signal(r, 'SIGKILL');
+    await Promise.all(doomed.map((r) => waitExit(r, 2000)));
+    for (const r of doomed) if (!alive(r)) fs.rmSync(this.file(r.key), { force: true });
   }
 }
 
