@@ -128,6 +128,8 @@ export class PoolReconciler {
       cloud = await provider.list();
     } catch (e) {
       listError = (e as Error).message;
+      // Said once per outage, not every pass; the pool's status carries it meanwhile.
+      if (this.last?.listOk !== false) this.d.log.warn({ pool, err: listError }, 'the cloud did not list the pool\'s instances: changing nothing until it does');
     }
     let rows = await instancesDb.listInstances(db, pool);
     const agents = this.d.agents().filter((a) => a.pool === pool);
