@@ -7,6 +7,7 @@ import { registerAgentCommands } from './commands/agent';
 import { registerCheckpointCommands } from './commands/checkpoint';
 import { registerConfigCommands } from './commands/config';
 import { registerExperimentCommands } from './commands/experiment';
+import { registerForecastCommand } from './commands/forecast';
 import { registerJobCommands } from './commands/job';
 import { registerMasterCommands } from './commands/master';
 import { registerModelCommands } from './commands/model';
@@ -25,6 +26,7 @@ addGlobalOptions(program);
 program.showHelpAfterError();
 
 registerExperimentCommands(program);
+registerForecastCommand(program.commands.find((c) => c.name() === 'experiment')!, program);
 registerTrialCommands(program);
 registerProjectCommands(program);
 registerModelCommands(program);

@@ -43,6 +43,9 @@ import { ensureAdmin } from './auth/bootstrap';
 import { UserAuth } from './auth/userAuth';
 import { startJobSystem, type JobSystem } from './jobs';
 import { registerWebhookRoutes } from './api/webhooks';
+import { checkProviderConfigs, Provisioner } from './provisioner';
+import { registerProvisionerRoutes } from './api/provisioner';
+import { registerForecastRoutes } from './api/forecast';
 
 export { DEFAULT_OPTIONS, type MasterOptions } from './context';
 
@@ -62,6 +65,7 @@ export interface Master {
 export async function startMaster(partial: Partial<MasterOptions> = {}): Promise<Master> {
   const opts: MasterOptions = { ...DEFAULT_OPTIONS, ...partial };
   checkPoolConfigs(opts.resourcePools);
+  const providerConfigs = checkProviderConfigs(opts.resourcePools);
   fs.mkdirSync(opts.dataDir, { recursive: true });
   // Every component logs through a child of one root, each naming itself once.
   const root = opts.logStream ? pino({ level: opts.logLevel }, opts.logStream) : pino({ level: opts.logLevel });
@@ -151,7 +155,25 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
   registerClusterRoutes(app, ctx);
   registerStreamRoutes(app, ctx);
   registerAgentSocket(app, ctx);
-  registerPrometheus(app, ctx);
+  // Pools with a provider grow and shrink (provisioner/); the reconcilers start once the master listens.
+  const provisioner = await Provisioner.create(
+    {
+      db,
+      dataDir: opts.dataDir,
+      masterUrl: () => url,
+      ...(opts.agentToken ? { agentToken: opts.agentToken } : {}),
+      agents: () => [...hub.agents.values()].map((a) => ({ id: a.id, pool: a.pool, slots: a.devices.length })),
+      onChange: () => bus.publish({ type: 'cluster' }),
+      log: root.child({ component: 'provisioner' }),
+    },
+    providerConfigs,
+  );
+  // A provisioned pool can hold what its instances could, not only what has joined so far.
+  const agentsFit = rm.canEverFit.bind(rm);
+  rm.canEverFit = async (pool, slots) => provisioner.canEverFit(pool, slots) ?? agentsFit(pool, slots);
+  registerProvisionerRoutes(app, ctx, provisioner);
+  registerForecastRoutes(app, ctx, provisioner);
+  registerPrometheus(app, ctx, provisioner);
   registerWebhookRoutes(app, ctx);
   registerProjectRoutes(app, ctx);
   registerModelRoutes(app, ctx);
@@ -176,6 +198,8 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
   url = opts.advertisedUrl ?? `${https ? 'https' : 'http'}://${opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`;
   await experiments.reconcile();
   rm.start();
+  provisioner.start();
+  if (provisioner.pools.length) bus.subscribe((e) => e.type === 'cluster' || e.type === 'allocation' ? provisioner.kick() : undefined);
   // Checkpoint GC, deletions, webhooks and log retention: outbox jobs, run in-process or on BullMQ.
   const jobs = await startJobSystem(
     { db, bus, checkpointDir, log: root.child({ component: 'jobs' }) },
@@ -191,6 +215,7 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
     ...(agentTokenFile ? { agentTokenFile } : {}),
     jobs,
     async close() {
+      await provisioner.stop();
       await jobs.close();
       await rm.stop();
       hub.closeAll();
@@ -235,13 +260,12 @@ function tlsOptions(opts: MasterOptions): { cert: Buffer; key: Buffer } {
   return { cert: read(opts.tlsCert, '--tls-cert'), key: read(opts.tlsKey, '--tls-key') };
 }
 
-/** Refuses pools whose resource manager or provider this master cannot run, naming the pool and the field. */
+/** Refuses pools whose resource manager this master cannot run, naming the pool and the field (providers: checkProviderConfigs). */
 function checkPoolConfigs(pools: MasterOptions['resourcePools']): void {
   for (const [i, p] of pools.entries()) {
     if (p.resource_manager.type !== 'agent') {
       throw new Error(`resource_pools[${i}].resource_manager.type: "${p.resource_manager.type}" is not supported (supported: agent)`);
     }
-    if (p.provider) throw new Error(`resource_pools[${i}].provider.type: "${p.provider.type}" is not supported (no provider is available yet)`);
   }
 }
 

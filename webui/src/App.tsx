@@ -16,6 +16,7 @@ import { ComparePage } from './pages/Compare';
 import { ProjectPage, ProjectsPage } from './pages/Projects';
 import { ModelPage, ModelsPage } from './pages/Models';
 import { CompareBar } from './components/CompareBar';
+import { ForecastPage } from './pages/Forecast';
 
 /** A path segment as written (`%2F` and the like decoded); undefined when it is not valid percent-encoding. */
 function segment(s: string | undefined): string | undefined {
@@ -38,6 +39,7 @@ function route(path: string): { page: string; id?: number; tab?: string; name?: 
   if (parts[0] === 'projects' && parts.length === 2 && segment(parts[1])) return { page: 'project', name: segment(parts[1]) };
   if (parts[0] === 'models' && parts.length === 1) return { page: 'models' };
   if (parts[0] === 'models' && parts.length === 2 && segment(parts[1])) return { page: 'model', name: segment(parts[1]) };
+  if (parts[0] === 'forecast' && parts.length === 1) return { page: 'forecast' };
   if (parts[0] === 'login' && parts.length === 1) return { page: 'login' };
   return { page: 'notfound' };
 }
@@ -107,6 +109,7 @@ export function App() {
   else if (r.page === 'project') content = <ProjectPage key={r.name} name={r.name!} />;
   else if (r.page === 'models') content = <ModelsPage />;
   else if (r.page === 'model') content = <ModelPage key={r.name} name={r.name!} />;
+  else if (r.page === 'forecast') content = <ForecastPage />;
   else if (r.page === 'notfound')
     content = (
       <div className="page">
@@ -117,7 +120,7 @@ export function App() {
       </div>
     );
 
-  const section = r.page === 'cluster' ? 'cluster' : r.page === 'projects' || r.page === 'project' ? 'projects' : r.page === 'models' || r.page === 'model' ? 'models' : 'experiments';
+  const section = r.page === 'cluster' ? 'cluster' : r.page === 'forecast' ? 'forecast' : r.page === 'projects' || r.page === 'project' ? 'projects' : r.page === 'models' || r.page === 'model' ? 'models' : 'experiments';
   const signedIn = !auth.needed;
   return (
     <div className="shell">
@@ -138,6 +141,9 @@ export function App() {
             </Link>
             <Link to="/cluster" className={section === 'cluster' ? 'active' : ''}>
               Cluster
+            </Link>
+            <Link to="/forecast" className={section === 'forecast' ? 'active' : ''}>
+              Estimate
             </Link>
           </nav>
         )}

@@ -5,6 +5,7 @@ import { Link } from '../router';
 import { formatLocalTime } from '@hone/protocol/format';
 import { StateBadge } from '../components/StateBadge';
 import { EmptyRow } from '../components/EmptyRow';
+import { ProvisionedPools } from '../components/ProvisionedPools';
 
 function Utilization({ used, total, testId }: { used: number; total: number; testId?: string }) {
   const pct = total ? (100 * used) / total : 0;
@@ -69,6 +70,7 @@ export function ClusterPage() {
         ))}
         {pools.data?.length === 0 && <div className="muted">No resource pools.</div>}
       </section>
+      <ProvisionedPools />
 
       <div className="cluster-grid">
         <div className="card">

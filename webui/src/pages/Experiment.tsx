@@ -13,6 +13,7 @@ import { HparamsTab, RungsTab } from './ExperimentHparams';
 import { ActivityTab, LastChange } from './ExperimentActivity';
 import { toRows } from './trialColumns';
 import { plannedTrials } from '../experimentConfig';
+import { ForecastVsActual } from '../components/ForecastVsActual';
 import type { Highlight } from './highlight';
 import { ExperimentManage, LabelsEditor, NotesTab } from '../components/ExperimentManage';
 
@@ -157,6 +158,7 @@ export function ExperimentPage({ id, tab }: { id: number; tab: string }) {
         </dl>
         {(d.description ?? cfg?.description) && <p className="desc" data-testid="description">{d.description ?? cfg?.description}</p>}
         <LastChange audit={d.audit} />
+        <ForecastVsActual exp={d} />
       </div>
       <nav className="tabs" role="tablist">
         {tabs.map(([k, label]) => (
