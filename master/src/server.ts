@@ -23,6 +23,10 @@ import { ExperimentController } from './experiments/controller';
 import { MetricStore } from './experiments/metricStore';
 import { AgentHub } from './rm/agents/agentHub';
 import { AgentResourceManager } from './rm/agents/agentResourceManager';
+import { CompositeResourceManager } from './rm/compositeResourceManager';
+import { parseKubernetesPool, type KubernetesPoolConfig } from './rm/kubernetes/config';
+import { KubernetesResourceManager } from './rm/kubernetes/kubernetesResourceManager';
+import type { ResourceManager } from './rm/resourceManager';
 import { ERROR_CODES } from './errors';
 import { errorHandler } from './api/errorHandler';
 import { registerExperimentRoutes } from './api/experiments';
@@ -55,7 +59,7 @@ export interface Master {
 
 export async function startMaster(partial: Partial<MasterOptions> = {}): Promise<Master> {
   const opts: MasterOptions = { ...DEFAULT_OPTIONS, ...partial };
-  checkPoolConfigs(opts.resourcePools);
+  const kubernetesPools = checkPoolConfigs(opts.resourcePools);
   fs.mkdirSync(opts.dataDir, { recursive: true });
   // Every component logs through a child of one root, each naming itself once.
   const root = opts.logStream ? pino({ level: opts.logLevel }, opts.logStream) : pino({ level: opts.logLevel });
@@ -69,7 +73,8 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
   const bus = new EventBus();
   let url = '';
   // The controller stops allocations through the resource manager's seam; the manager needs the controller.
-  let rm: AgentResourceManager | null = null;
+  let agentRm: AgentResourceManager | null = null;
+  let rm: ResourceManager | null = null;
   const experiments = new ExperimentController(db, bus, (tx, id, how, reason) => rm!.releaseExperiment(tx, id, how, reason));
 
   // The model directory travels base64-encoded inside the JSON body of POST /experiments: room for it, plus the
@@ -88,16 +93,31 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
   const checkpointDir = path.join(opts.dataDir, 'checkpoints');
   fs.mkdirSync(checkpointDir, { recursive: true });
   const hub = new AgentHub(
-    { onHello: (a, r) => rm!.onHello(a, r), onMessage: (a, m) => rm!.onMessage(a, m), onDisconnect: (a) => rm!.onDisconnect(a) },
+    { onHello: (a, r) => agentRm!.onHello(a, r), onMessage: (a, m) => agentRm!.onMessage(a, m), onDisconnect: (a) => agentRm!.onDisconnect(a) },
     root.child({ component: 'agents' }),
   );
-  rm = new AgentResourceManager(db, bus, experiments, hub, {
+  const scheduling = { policy: opts.schedulerPolicy, fit: opts.fit, preemption: opts.preemption } as const;
+  agentRm = new AgentResourceManager(db, bus, experiments, hub, {
     masterUrl: () => url,
     agentGraceMs: opts.agentGraceMs,
     preemptionTimeoutMs: opts.preemptionTimeoutMs,
-    scheduling: { policy: opts.schedulerPolicy, fit: opts.fit, preemption: opts.preemption },
+    scheduling,
     log: root.child({ component: 'rm' }),
+    otherPool: (pool) => kubernetesPools.some((p) => p.pool === pool),
   });
+  rm = agentRm;
+  // Pools declared `resource_manager: {type: kubernetes}` run their trials as pods (rm/kubernetes/).
+  if (kubernetesPools.length) {
+    const k8s = new KubernetesResourceManager(db, bus, experiments, kubernetesPools, {
+      masterUrl: () => url,
+      agentGraceMs: opts.agentGraceMs,
+      preemptionTimeoutMs: opts.preemptionTimeoutMs,
+      scheduling,
+      log: root.child({ component: 'rm-kubernetes' }),
+    });
+    rm = new CompositeResourceManager(agentRm, [k8s]);
+  }
+  const rmReady = rm;
   const ctx: MasterContext = {
     opts,
     db,
@@ -165,7 +185,7 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;
   url = opts.advertisedUrl ?? `${https ? 'https' : 'http'}://${opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`;
   await experiments.reconcile();
-  rm.start();
+  rmReady.start();
   // Checkpoint GC when an experiment ends (in-process; idempotent, so a repeat after a restart is harmless).
   let gcChain: Promise<unknown> = Promise.resolve();
   const gcDone = new Set<number>();
@@ -183,7 +203,7 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
     ...(admin.generatedPassword ? { generatedAdminPassword: admin.generatedPassword } : {}),
     ...(agentTokenFile ? { agentTokenFile } : {}),
     async close() {
-      await rm.stop();
+      await rmReady.stop();
       hub.closeAll();
       await app.close();
       await db.close();
@@ -226,14 +246,20 @@ function tlsOptions(opts: MasterOptions): { cert: Buffer; key: Buffer } {
   return { cert: read(opts.tlsCert, '--tls-cert'), key: read(opts.tlsKey, '--tls-key') };
 }
 
-/** Refuses pools whose resource manager or provider this master cannot run, naming the pool and the field. */
-function checkPoolConfigs(pools: MasterOptions['resourcePools']): void {
+/**
+ * Refuses pools whose resource manager or provider this master cannot run, naming the pool and the field.
+ * Returns the checked Kubernetes pools.
+ */
+function checkPoolConfigs(pools: MasterOptions['resourcePools']): KubernetesPoolConfig[] {
+  const kubernetes: KubernetesPoolConfig[] = [];
   for (const [i, p] of pools.entries()) {
-    if (p.resource_manager.type !== 'agent') {
-      throw new Error(`resource_pools[${i}].resource_manager.type: "${p.resource_manager.type}" is not supported (supported: agent)`);
+    if (p.resource_manager.type === 'kubernetes') kubernetes.push(parseKubernetesPool(i, p.name, p.resource_manager));
+    else if (p.resource_manager.type !== 'agent') {
+      throw new Error(`resource_pools[${i}].resource_manager.type: "${p.resource_manager.type}" is not supported (supported: agent, kubernetes)`);
     }
     if (p.provider) throw new Error(`resource_pools[${i}].provider.type: "${p.provider.type}" is not supported (no provider is available yet)`);
   }
+  return kubernetes;
 }
 
 function isLoopback(host: string): boolean {

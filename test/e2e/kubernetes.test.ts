@@ -1,0 +1,61 @@
+// Trials as pods: a master whose pool is `type: kubernetes`, the real @kubernetes/client-node talking to the
+// in-process fake API server (test/helpers/fakeKube), whose kubelet runs each pod's command (the harness) as a
+// real process. A 1-pod and a 2-pod trial train and complete; no Job or Pod is left behind.
+import fs from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ExperimentDetail } from '@hone/protocol';
+import { api, waitFor } from '../helpers/processes';
+import { waitForExperimentEnd } from '../helpers/experiments';
+import { startKubeMaster, type KubeSetup } from '../helpers/fakeKube';
+import { packContext } from '../../cli/src/context';
+
+const config = (name: string, slots: number, batches: number) =>
+  fs
+    .readFileSync('examples/synthetic/single.yaml', 'utf8')
+    .replace('name: synthetic-single', `name: ${name}`)
+    .replace(/max_length:\n\s+batches: \d+/, `max_length:\n    batches: ${batches}`)
+    .replace(/min_validation_period:\n\s+batches: \d+\n/, `min_validation_period:\n  batches: ${batches}\n`)
+    .replace('slots_per_trial: 1', `slots_per_trial: ${slots}`);
+
+describe('kubernetes resource manager', () => {
+  let k: KubeSetup;
+  beforeAll(async () => {
+    k = await startKubeMaster({ nodes: [{ name: 'node-a', gpus: 2 }, { name: 'node-b', gpus: 2 }] });
+  }, 120_000);
+  afterAll(async () => {
+    await k?.close();
+  });
+
+  it('runs a 1-pod and a 2-pod trial as Jobs, logs and all, and cleans up', async () => {
+    const { data } = await packContext('examples/synthetic', 96 << 20);
+    const one = await api<{ id: number }>(k.master.url, 'POST', '/experiments', { config: config('Ünïcode & very long name of an experiment that goes on and on', 1, 40), context: data.toString('base64') });
+    expect(one.status, JSON.stringify(one.body)).toBe(201);
+    const two = await api<{ id: number }>(k.master.url, 'POST', '/experiments', { config: config('two-pods', 2, 40), context: data.toString('base64') });
+    expect(two.status).toBe(201);
+    const jobs = await waitFor('a Job per trial', async () => (k.cluster.api.list('jobs').length >= 1 ? k.cluster.api.list('jobs') : null), 60_000);
+    for (const j of jobs) {
+      expect(j.metadata.name.length).toBeLessThanOrEqual(63);
+      expect(j.spec.backoffLimit).toBe(0);
+      expect(j.metadata.labels['hone.ai/experiment']).toMatch(/^\d+$/);
+    }
+    const d1 = await waitForExperimentEnd(k.master.url, one.body.id, 240_000);
+    const d2 = await waitForExperimentEnd(k.master.url, two.body.id, 240_000);
+    for (const d of [d1, d2]) {
+      if (d.state !== 'COMPLETED') {
+        const l = await api<Array<{ rank: number; line: string }>>(k.master.url, 'GET', `/trials/${d.trials[0]!.id}/logs`);
+        console.log(l.body.map((x) => `[${x.rank}] ${x.line}`).join('\n'), k.master.output.slice(-60).join('\n'));
+      }
+      expect(d.state).toBe('COMPLETED');
+      expect(d.trials[0]!.restarts).toBe(0);
+    }
+    // The 2-pod trial ran two pods (ranks 0 and 1) that rendezvoused through the master.
+    const logs = await api<Array<{ rank: number; line: string }>>(k.master.url, 'GET', `/trials/${d2.trials[0]!.id}/logs`);
+    expect(new Set(logs.body.filter((l) => l.line.startsWith('harness:')).map((l) => l.rank))).toEqual(new Set([0, 1]));
+    const detail = await api<ExperimentDetail>(k.master.url, 'GET', `/experiments/${two.body.id}`);
+    expect(detail.body.trials[0]!.completedLength).toBe(40);
+    await waitFor('no Job or Pod left', async () => {
+      const left = k.cluster.leftovers();
+      return left.jobs.length === 0 && left.pods.length === 0;
+    }, 30_000);
+  }, 400_000);
+});
