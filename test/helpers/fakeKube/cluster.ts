@@ -101,6 +101,11 @@ export class FakeCluster {
     this.pullFailures.set(image, message);
   }
 
+  /** Pulls of this image work again. */
+  allowImagePull(image: string): void {
+    this.pullFailures.delete(image);
+  }
+
   /** The kubelet evicts the pod: its process is killed, the pod fails with reason Evicted. */
   evict(pod: string, ns = 'default'): void {
     const c = this.containers.get(`${ns}/${pod}`);

@@ -24,7 +24,6 @@ import type { ExperimentController } from '../../experiments/controller';
 import { ingestLogs, levelOf } from '../../experiments/taskLogs';
 import { queueOrder, schedule, type Agent, type FitCheck, type ScheduleOptions } from '../../scheduler';
 import {
-  agentDisconnected,
   allocationEnded,
   decideLifecycle,
   initialObservations,
@@ -156,9 +155,9 @@ export class KubernetesResourceManager implements ResourceManager {
       const id = j.metadata?.labels?.[LABELS.allocation];
       if (id) this.jobKnown.add(id);
     });
-    nodes.on('add', (n) => this.onNode(n, true));
-    nodes.on('update', (n) => this.onNode(n, true));
-    nodes.on('delete', (n) => this.onNode(n, false));
+    nodes.on('add', (n) => this.onNode(n));
+    nodes.on('update', (n) => this.onNode(n));
+    nodes.on('delete', (n) => this.onNode(n));
     events.on('add', (e) => void this.onEvent(w, e));
     events.on('update', (e) => void this.onEvent(w, e));
     return w;
@@ -243,7 +242,11 @@ export class KubernetesResourceManager implements ResourceManager {
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  /** The scheduler's agents: each node, less the slots of bound pods that are not a live allocation of ours. */
+  /**
+   * The scheduler's agents. A pod's slots sit on one node, so each node is cut into pod-sized agents
+   * (`<node>#<i>`, `max_slots_per_pod` slots each): a gang then takes whole pods, as many as it has, wherever
+   * they fit. Slots of bound pods that are not a live allocation of ours are not free.
+   */
   private schedulerAgents(w: PoolWatch, live: LiveAllocation[]): Agent[] {
     const ours = new Set(live.filter((a) => a.placement).map((a) => a.id));
     const used = new Map<string, number>();
@@ -254,20 +257,42 @@ export class KubernetesResourceManager implements ResourceManager {
       if (alloc && ours.has(alloc)) continue;
       used.set(node, (used.get(node) ?? 0) + podSlots(p, w.cfg.slotType));
     }
-    return this.poolNodes(w).map((n) => {
+    const k = w.cfg.maxSlotsPerPod;
+    const agents: Agent[] = [];
+    for (const n of this.poolNodes(w)) {
       const free = Math.max(0, n.slots - Math.ceil(used.get(n.name) ?? 0));
-      return { id: n.name, pool: w.cfg.pool, slots: Array.from({ length: free }, (_, i) => i), enabled: true };
-    });
+      for (let i = 0; i < Math.floor(free / k); i++) agents.push({ id: `${n.name}#${i}`, pool: w.cfg.pool, slots: Array.from({ length: k }, (_, d) => i * k + d), enabled: true });
+    }
+    return agents;
   }
 
-  private onNode(n: V1Node, present: boolean): void {
-    const name = n.metadata?.name;
-    if (!name) return;
-    const ready = present && (n.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
-    const was = this.obs.agents[name];
-    if (ready && !was?.connected) this.obs = { ...this.obs, agents: { ...this.obs.agents, [name]: { connected: true, since: Date.now() } } };
-    if (!ready && was?.connected !== false) this.obs = agentDisconnected(this.obs, name, Date.now());
-    this.requestPass();
+  /** The node of a scheduler agent id (`<node>#<i>`). */
+  private static nodeOf(agentId: string): string {
+    const i = agentId.lastIndexOf('#');
+    return i < 0 ? agentId : agentId.slice(0, i);
+  }
+
+  /** The lifecycle sees each pod-sized agent as connected while its node is there and Ready. */
+  private syncNodeObservations(live: LiveAllocation[]): void {
+    const ready = new Set<string>();
+    for (const w of this.watches.values()) for (const n of this.poolNodes(w)) ready.add(n.name);
+    const agents = { ...this.obs.agents };
+    let changed = false;
+    for (const a of live) {
+      for (const p of a.placement ?? []) {
+        const up = ready.has(KubernetesResourceManager.nodeOf(p.agentId));
+        const was = agents[p.agentId];
+        if (was && was.connected === up) continue;
+        if (!was && !up) continue; // never seen: gone since this master started (the lifecycle's default)
+        agents[p.agentId] = { connected: up, since: Date.now() };
+        changed = true;
+      }
+    }
+    if (changed) this.obs = { ...this.obs, agents };
+  }
+
+  private onNode(n: V1Node): void {
+    if (n.metadata?.name) this.requestPass();
   }
 
   // ---- the pass ----
@@ -281,6 +306,7 @@ export class KubernetesResourceManager implements ResourceManager {
     for (const w of this.watches.values()) if (this.ready(w) && !w.reconciled) await this.reconcile(w);
     let live = await this.liveOfMine();
     for (const a of live) this.observeAllocation(a);
+    this.syncNodeObservations(live);
     await this.apply(decideLifecycle(live, this.obs, this.lifecycle, Date.now()), live);
     live = await this.liveOfMine();
     for (const w of this.watches.values()) {
@@ -291,8 +317,7 @@ export class KubernetesResourceManager implements ResourceManager {
       for (const as of plan.assign) {
         const a = byId.get(as.allocationId);
         const shape = a ? podShape(a.slots, w.cfg.maxSlotsPerPod) : null;
-        // Each pod's slots must sit on one node: skip a placement that splits a pod (a later pass may do better).
-        if (!a || !shape || 'error' in shape || as.placement.some((p) => p.devices.length % Math.max(1, shape.slotsPerPod) !== 0)) continue;
+        if (!a || !shape || 'error' in shape) continue;
         if (!(await allocationsDb.assignAllocation(this.db, a.id, as.placement))) continue;
         await this.launch(w, { ...a, state: 'ASSIGNED', placement: as.placement });
       }
@@ -642,7 +667,7 @@ export class KubernetesResourceManager implements ResourceManager {
     const out: AgentInfo[] = [];
     for (const w of this.watches.values()) {
       const used = new Map<string, LiveAllocation>();
-      for (const a of live) for (const p of a.placement ?? []) for (const d of p.devices) used.set(`${p.agentId}/${d}`, a);
+      for (const a of live) for (const p of a.placement ?? []) for (const d of p.devices) used.set(`${KubernetesResourceManager.nodeOf(p.agentId)}/${d}`, a);
       for (const n of this.poolNodes(w)) {
         const slots: SlotInfo[] = Array.from({ length: n.slots }, (_, id) => {
           const al = used.get(`${n.name}/${id}`);
