@@ -8,6 +8,7 @@ import { api, waitFor } from '../helpers/processes';
 import { waitForExperimentEnd } from '../helpers/experiments';
 import { startKubeMaster, type KubeSetup } from '../helpers/fakeKube';
 import { packContext } from '../../cli/src/context';
+import { allowed, CLUSTER_RULES, NAMESPACED_RULES, requestRule } from '../../master/src/rm/kubernetes/apiUse';
 
 const config = (name: string, slots: number, batches: number) =>
   fs
@@ -57,5 +58,10 @@ describe('kubernetes resource manager', () => {
       const left = k.cluster.leftovers();
       return left.jobs.length === 0 && left.pods.length === 0;
     }, 30_000);
+    // Every request the master sent is one its RBAC (deploy/kubernetes/master.yaml) allows.
+    const rules = [...NAMESPACED_RULES, ...CLUSTER_RULES];
+    const used = new Set(k.cluster.api.requests.map((r) => JSON.stringify(requestRule(r.method, r.path))));
+    for (const u of used) expect(allowed(rules, JSON.parse(u)), u).toBe(true);
+    expect(used.size).toBeGreaterThanOrEqual(8);
   }, 400_000);
 });
