@@ -1,8 +1,8 @@
 // Faults on the Kubernetes path (fake API server, real client, real harness processes): two 3-GPU gangs on a
 // 4-GPU cluster never deadlock (one waits, with its reason in `hone job list`) while watches are dropped, history
 // is compacted (410 Gone, as a watch event and as a status) and list requests fail with 500s; an image that
-// cannot be pulled fails its trial with Kubernetes' message; an OOM-killed pod fails its allocation and the trial
-// resumes from its checkpoint. No Job or Pod is left after any of it.
+// cannot be pulled fails its trial with Kubernetes' message; an OOM-killed pod, an eviction and a lost node fail
+// their runs with that reason and the trial resumes from its checkpoint. No Job or Pod is left after any of it.
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExperimentDetail, JobInfo, TrialDetail } from '@hone/protocol';
@@ -116,6 +116,31 @@ describe('kubernetes faults', () => {
     expect(d.trials[0]!.restarts).toBe(1);
     const t = (await api<TrialDetail>(k.master.url, 'GET', `/trials/${d.trials[0]!.id}`)).body;
     expect(t.allocations.some((x) => x.exitReason?.includes('OOMKilled'))).toBe(true);
+    await noLeftovers();
+  }, 500_000);
+
+  it('an eviction and a lost node fail their runs with the reason; the trial resumes from its checkpoint', async () => {
+    const cfg = config('evicted', 1, 400, 'max_restarts: 3\nmin_checkpoint_period:\n  batches: 50\n').replace(/min_validation_period:\n\s+batches: \d+\n/, 'min_validation_period:\n  batches: 50\n');
+    const id = await submit(cfg);
+    const checkpointed = (n: number) =>
+      waitFor(`checkpoint and run ${n}`, async () => {
+        const d = (await api<ExperimentDetail>(k.master.url, 'GET', `/experiments/${id}`)).body;
+        const t = d.trials[0] ? (await api<TrialDetail>(k.master.url, 'GET', `/trials/${d.trials[0].id}`)).body : null;
+        return t && t.latestCheckpoint && t.allocations.length === n && t.allocations[n - 1]!.state === 'RUNNING' && k.cluster.runningPods().length === 1 ? t : null;
+      }, 180_000);
+    await checkpointed(1);
+    k.cluster.evict(k.cluster.runningPods()[0]!.metadata.name);
+    await checkpointed(2);
+    const node = k.cluster.runningPods()[0]!.spec.nodeName as string;
+    k.cluster.loseNode(node);
+    const d = await waitForExperimentEnd(k.master.url, id, 300_000);
+    if (d.state !== 'COMPLETED') console.log(await explain(d));
+    expect(d.state).toBe('COMPLETED');
+    expect(d.trials[0]!.restarts).toBe(2);
+    const t = (await api<TrialDetail>(k.master.url, 'GET', `/trials/${d.trials[0]!.id}`)).body;
+    expect(t.allocations.map((x) => x.exitReason ?? '').join('\n')).toMatch(/Evicted[\s\S]*NodeLost/);
+    expect(t.completedLength).toBe(400);
+    k.cluster.addNode({ name: node, gpus: 2 });
     await noLeftovers();
   }, 500_000);
 });

@@ -10,7 +10,8 @@ import * as rbacV1 from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { parseMasterConfig } from '../../master/src/config/masterConfig';
 import { parseKubernetesPool } from '../../master/src/rm/kubernetes/config';
 import { CLUSTER_RULES, NAMESPACED_RULES } from '../../master/src/rm/kubernetes/apiUse';
-import { ROOT } from '../helpers/processes';
+import { ROOT, tmpDir } from '../helpers/processes';
+import { startMaster } from '../../master/src/server';
 
 type Doc = { apiVersion: string; kind: string; metadata: { name: string }; [k: string]: any };
 const MODELS: Record<string, Record<string, any>> = { 'apps/v1': appsV1, v1: coreV1, 'rbac.authorization.k8s.io/v1': rbacV1 };
@@ -60,5 +61,11 @@ describe('deploy/kubernetes manifests', () => {
     expect(master.command).toContain('--config');
     expect(master.env.find((e: any) => e.name === 'HONE_DB_URL').valueFrom.secretKeyRef).toEqual({ name: 'hone', key: 'db-url' });
     expect(find('Secret', 'hone')!.stringData['db-url']).toMatch(/^postgres:\/\//);
+  });
+
+  it('a master refuses a Kubernetes pool with a bad field, naming it', async () => {
+    const pool = (rm: Record<string, unknown>) => [{ name: 'default', resource_manager: { type: 'agent' } }, { name: 'k8s', resource_manager: { type: 'kubernetes', image: 'hone:1', ...rm } }];
+    await expect(startMaster({ dataDir: tmpDir('k8s-config'), port: 0, resourcePools: pool({ slot_type: 'tpu' }) })).rejects.toThrow('resource_pools[1].resource_manager.slot_type: must be gpu or cpu');
+    await expect(startMaster({ dataDir: tmpDir('k8s-config'), port: 0, resourcePools: pool({ kubeconfig: '/nonexistent/kubeconfig' }) })).rejects.toThrow(/nonexistent/);
   });
 });
