@@ -1,7 +1,7 @@
 // The Kubernetes path across a master SIGKILL and under preemption (fake API server, real client, real harness
 // processes): a restarted master re-attaches the running Job (the trial completes with 0 restarts, one
 // allocation) and deletes an orphaned Job; a higher-priority experiment preempts a lower one, which checkpoints,
-// exits 0 and resumes from its checkpoint once the higher one is done. No Job or Pod is left.
+// exits 0 and resumes from its checkpoint once the higher one is done. No Job or Pod is left. On PostgreSQL.
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExperimentDetail, TrialDetail } from '@hone/protocol';
@@ -9,6 +9,7 @@ import { api, ROOT, waitFor } from '../helpers/processes';
 import { waitForExperimentEnd } from '../helpers/experiments';
 import { startKubeMaster, type KubeSetup } from '../helpers/fakeKube';
 import { packContext } from '../../cli/src/context';
+import { freshDatabase, postgresAvailable } from '../helpers/services';
 
 const config = (name: string, slots: number, batches: number, extra = '') =>
   fs
@@ -21,12 +22,17 @@ const config = (name: string, slots: number, batches: number, extra = '') =>
 describe('kubernetes: master restart and preemption', () => {
   let k: KubeSetup;
   let context: string;
+  let drop: (() => Promise<void>) | undefined;
   beforeAll(async () => {
-    k = await startKubeMaster({ nodes: [{ name: 'node-a', gpus: 2 }, { name: 'node-b', gpus: 2 }], args: ['--preemption-timeout-s', '120'] });
+    // On PostgreSQL where there is one (required in CI); the other Kubernetes tests use the embedded database.
+    const db = (await postgresAvailable()) ? await freshDatabase('k8s') : null;
+    drop = db?.drop;
+    k = await startKubeMaster({ nodes: [{ name: 'node-a', gpus: 2 }, { name: 'node-b', gpus: 2 }], args: ['--preemption-timeout-s', '120'], ...(db ? { dbUrl: db.url } : {}) });
     context = (await packContext('examples/synthetic', 96 << 20)).data.toString('base64');
   }, 120_000);
   afterAll(async () => {
     await k?.close();
+    await drop?.();
   });
 
   const submit = async (cfg: string) => {
