@@ -11,10 +11,13 @@ export const LABELS = {
   experimentName: 'hone.ai/experiment-name',
   trial: 'hone.ai/trial',
   allocation: 'hone.ai/allocation',
-  rank: 'hone.ai/rank',
 } as const;
 
-/** Kubernetes sets this label (and annotation) on each pod of an Indexed Job: the pod's index, 0..pods-1. */
+/**
+ * Kubernetes sets this label (and annotation) on each pod of an Indexed Job: the pod's index, 0..pods-1; its
+ * ranks are index * slots per pod ... . (One Job template serves every pod, so a `hone.ai/rank` label of our
+ * own could only be added by patching each pod: the completion index says the same.)
+ */
 export const COMPLETION_INDEX_LABEL = 'batch.kubernetes.io/job-completion-index';
 export const COMPLETION_INDEX_ANNOTATION = 'batch.kubernetes.io/job-completion-index';
 export const MANAGED_BY = 'hone-master';
