@@ -46,6 +46,9 @@ describe('kubernetes faults', () => {
   };
 
   it('admits one of two 3-GPU gangs at a time, and loses no transition to dropped watches, 410s and 500s', async () => {
+    // The API server refuses the first Job creates and the first delete: the master's queue retries them.
+    k.cluster.api.failNext(2, /\/jobs$/, 500, 'POST');
+    k.cluster.api.failNext(1, /\/jobs\/[^/]+$/, 503, 'DELETE');
     const a = await submit(config('gang-a', 3, 120));
     const b = await submit(config('gang-b', 3, 40));
     // One gang runs (three pods), the other waits in the master's queue, not as pods holding GPUs.
@@ -82,6 +85,9 @@ describe('kubernetes faults', () => {
     expect(k.cluster.api.list('events').filter((e) => e.reason === 'FailedScheduling')).toEqual([]);
     expect(k.cluster.api.requests.some((r) => r.status === 500)).toBe(true);
     expect(k.master.output.some((l) => l.includes('kubernetes watch failed'))).toBe(true);
+    expect(k.cluster.api.requests.filter((r) => r.method === 'POST' && r.status === 500)).toHaveLength(2);
+    expect(k.cluster.api.requests.filter((r) => r.method === 'DELETE' && r.status === 503)).toHaveLength(1);
+    expect(k.master.output.some((l) => l.includes('kubernetes request failed; retrying'))).toBe(true);
     await noLeftovers();
   }, 700_000);
 
