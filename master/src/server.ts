@@ -25,7 +25,6 @@ import { AgentHub } from './rm/agents/agentHub';
 import { AgentResourceManager } from './rm/agents/agentResourceManager';
 import { CompositeResourceManager } from './rm/compositeResourceManager';
 import { parseKubernetesPool, type KubernetesPoolConfig } from './rm/kubernetes/config';
-import { KubernetesResourceManager } from './rm/kubernetes/kubernetesResourceManager';
 import type { ResourceManager } from './rm/resourceManager';
 import { ERROR_CODES } from './errors';
 import { errorHandler } from './api/errorHandler';
@@ -108,6 +107,8 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
   rm = agentRm;
   // Pools declared `resource_manager: {type: kubernetes}` run their trials as pods (rm/kubernetes/).
   if (kubernetesPools.length) {
+    // Loaded only when a pool needs it: the Kubernetes client is large, and most masters never use it.
+    const { KubernetesResourceManager } = await import('./rm/kubernetes/kubernetesResourceManager');
     const k8s = new KubernetesResourceManager(db, bus, experiments, kubernetesPools, {
       masterUrl: () => url,
       agentGraceMs: opts.agentGraceMs,
