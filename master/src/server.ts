@@ -22,6 +22,9 @@ import { ExperimentController } from './experiments/controller';
 import { MetricStore } from './experiments/metricStore';
 import { AgentHub } from './rm/agents/agentHub';
 import { AgentResourceManager } from './rm/agents/agentResourceManager';
+import { CompositeResourceManager } from './rm/compositeResourceManager';
+import { parseKubernetesPool, type KubernetesPoolConfig } from './rm/kubernetes/config';
+import type { ResourceManager } from './rm/resourceManager';
 import { ERROR_CODES } from './errors';
 import { errorHandler } from './api/errorHandler';
 import { registerExperimentRoutes } from './api/experiments';
@@ -64,7 +67,7 @@ export interface Master {
 
 export async function startMaster(partial: Partial<MasterOptions> = {}): Promise<Master> {
   const opts: MasterOptions = { ...DEFAULT_OPTIONS, ...partial };
-  checkPoolConfigs(opts.resourcePools);
+  const kubernetesPools = checkPoolConfigs(opts.resourcePools);
   const providerConfigs = checkProviderConfigs(opts.resourcePools);
   fs.mkdirSync(opts.dataDir, { recursive: true });
   // Every component logs through a child of one root, each naming itself once.
@@ -79,7 +82,8 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
   const bus = new EventBus();
   let url = '';
   // The controller stops allocations through the resource manager's seam; the manager needs the controller.
-  let rm: AgentResourceManager | null = null;
+  let agentRm: AgentResourceManager | null = null;
+  let rm: ResourceManager | null = null;
   const experiments = new ExperimentController(db, bus, (tx, id, how, reason) => rm!.releaseExperiment(tx, id, how, reason));
 
   // The model directory travels base64-encoded inside the JSON body of POST /experiments: room for it, plus the
@@ -98,16 +102,33 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
   const checkpointDir = path.join(opts.dataDir, 'checkpoints');
   fs.mkdirSync(checkpointDir, { recursive: true });
   const hub = new AgentHub(
-    { onHello: (a, r) => rm!.onHello(a, r), onMessage: (a, m) => rm!.onMessage(a, m), onDisconnect: (a) => rm!.onDisconnect(a) },
+    { onHello: (a, r) => agentRm!.onHello(a, r), onMessage: (a, m) => agentRm!.onMessage(a, m), onDisconnect: (a) => agentRm!.onDisconnect(a) },
     root.child({ component: 'agents' }),
   );
-  rm = new AgentResourceManager(db, bus, experiments, hub, {
+  const scheduling = { policy: opts.schedulerPolicy, fit: opts.fit, preemption: opts.preemption } as const;
+  agentRm = new AgentResourceManager(db, bus, experiments, hub, {
     masterUrl: () => url,
     agentGraceMs: opts.agentGraceMs,
     preemptionTimeoutMs: opts.preemptionTimeoutMs,
-    scheduling: { policy: opts.schedulerPolicy, fit: opts.fit, preemption: opts.preemption },
+    scheduling,
     log: root.child({ component: 'rm' }),
+    otherPool: (pool) => kubernetesPools.some((p) => p.pool === pool),
   });
+  rm = agentRm;
+  // Pools declared `resource_manager: {type: kubernetes}` run their trials as pods (rm/kubernetes/).
+  if (kubernetesPools.length) {
+    // Loaded only when a pool needs it: the Kubernetes client is large, and most masters never use it.
+    const { KubernetesResourceManager } = await import('./rm/kubernetes/kubernetesResourceManager');
+    const k8s = new KubernetesResourceManager(db, bus, experiments, kubernetesPools, {
+      masterUrl: () => url,
+      agentGraceMs: opts.agentGraceMs,
+      preemptionTimeoutMs: opts.preemptionTimeoutMs,
+      scheduling,
+      log: root.child({ component: 'rm-kubernetes' }),
+    });
+    rm = new CompositeResourceManager(agentRm, [k8s]);
+  }
+  const rmReady = rm;
   const ctx: MasterContext = {
     opts,
     db,
@@ -169,8 +190,8 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
     providerConfigs,
   );
   // A provisioned pool can hold what its instances could, not only what has joined so far.
-  const agentsFit = rm.canEverFit.bind(rm);
-  rm.canEverFit = async (pool, slots) => provisioner.canEverFit(pool, slots) ?? agentsFit(pool, slots);
+  const agentsFit = rmReady.canEverFit.bind(rmReady);
+  rmReady.canEverFit = async (pool, slots) => provisioner.canEverFit(pool, slots) ?? agentsFit(pool, slots);
   registerProvisionerRoutes(app, ctx, provisioner);
   registerForecastRoutes(app, ctx, provisioner);
   registerPrometheus(app, ctx, provisioner);
@@ -197,7 +218,7 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;
   url = opts.advertisedUrl ?? `${https ? 'https' : 'http'}://${opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`;
   await experiments.reconcile();
-  rm.start();
+  rmReady.start();
   provisioner.start();
   if (provisioner.pools.length) bus.subscribe((e) => e.type === 'cluster' || e.type === 'allocation' ? provisioner.kick() : undefined);
   // Checkpoint GC, deletions, webhooks and log retention: outbox jobs, run in-process or on BullMQ.
@@ -217,7 +238,7 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
     async close() {
       await provisioner.stop();
       await jobs.close();
-      await rm.stop();
+      await rmReady.stop();
       hub.closeAll();
       await app.close();
       await db.close();
@@ -260,13 +281,19 @@ function tlsOptions(opts: MasterOptions): { cert: Buffer; key: Buffer } {
   return { cert: read(opts.tlsCert, '--tls-cert'), key: read(opts.tlsKey, '--tls-key') };
 }
 
-/** Refuses pools whose resource manager this master cannot run, naming the pool and the field (providers: checkProviderConfigs). */
-function checkPoolConfigs(pools: MasterOptions['resourcePools']): void {
+/**
+ * Refuses pools whose resource manager or provider this master cannot run, naming the pool and the field.
+ * Returns the checked Kubernetes pools.
+ */
+function checkPoolConfigs(pools: MasterOptions['resourcePools']): KubernetesPoolConfig[] {
+  const kubernetes: KubernetesPoolConfig[] = [];
   for (const [i, p] of pools.entries()) {
-    if (p.resource_manager.type !== 'agent') {
-      throw new Error(`resource_pools[${i}].resource_manager.type: "${p.resource_manager.type}" is not supported (supported: agent)`);
+    if (p.resource_manager.type === 'kubernetes') kubernetes.push(parseKubernetesPool(i, p.name, p.resource_manager));
+    else if (p.resource_manager.type !== 'agent') {
+      throw new Error(`resource_pools[${i}].resource_manager.type: "${p.resource_manager.type}" is not supported (supported: agent, kubernetes)`);
     }
   }
+  return kubernetes;
 }
 
 function isLoopback(host: string): boolean {

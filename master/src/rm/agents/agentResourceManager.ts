@@ -48,6 +48,8 @@ export interface AgentResourceManagerOptions {
   preemptionTimeoutMs: number;
   scheduling: ScheduleOptions;
   log: { info: (o: object, m: string) => void; warn: (o: object, m: string) => void };
+  /** Pools another resource manager runs (Kubernetes): their allocations are left to it. Default: none. */
+  otherPool?: (pool: string) => boolean;
 }
 
 /** How long after an agent's hello its unreported ranks are settled (it replays queued exits right after hello). */
@@ -132,13 +134,20 @@ export class AgentResourceManager implements ResourceManager {
     return [...this.hub.agents.values()].map((a) => ({ id: a.id, pool: a.pool, slots: a.devices.map((d) => d.id), enabled: true }));
   }
 
+  /** Live allocations of the pools this manager runs. */
+  private async liveOfMine(): Promise<LiveAllocation[]> {
+    const live = await allocationsDb.listLiveAllocations(this.db);
+    const other = this.opts.otherPool;
+    return other ? live.filter((a) => !other(a.pool)) : live;
+  }
+
   private async pass(): Promise<void> {
     if (this.stopped) return;
     await this.requestAllocations();
-    let live = await allocationsDb.listLiveAllocations(this.db);
+    let live = await this.liveOfMine();
     for (const a of live) if (a.placement && !this.placements.has(a.id)) this.rememberPlacement(a.id, a.trialId, a.placement);
     await this.apply(decideLifecycle(live, this.obs, this.lifecycle, Date.now()), live);
-    live = await allocationsDb.listLiveAllocations(this.db);
+    live = await this.liveOfMine();
     const plan = schedule(buildSnapshot(this.schedulerAgents(), live, this.opts.scheduling));
     const byId = new Map(live.map((a) => [a.id, a]));
     for (const as of plan.assign) {
@@ -306,7 +315,7 @@ export class AgentResourceManager implements ResourceManager {
       if (!stored || stored.epoch !== epoch || stored.seq !== seq) await agentsDb.setAgentOutbox(this.db, agent.id, epoch, seq);
       agent.storedSeq = seq;
     }
-    const live = await allocationsDb.listLiveAllocations(this.db);
+    const live = await this.liveOfMine();
     await this.apply(agentHello(this.obs, agent.id, running, live, this.lifecycle, Date.now(), agent.exiting ?? []), live);
     // After the reconciliation: the agent then sends its queued messages (exits of ranks that died while away).
     this.hub.send(agent.id, { type: 'welcome', masterVersion: '0.1.0', heartbeatIntervalMs: 5000, acks: true, ...(agentSecret ? { agentSecret } : {}) });

@@ -1,0 +1,73 @@
+// Trials as pods: a master whose pool is `type: kubernetes`, the real @kubernetes/client-node talking to the
+// in-process fake API server (test/helpers/fakeKube), whose kubelet runs each pod's command (the harness) as a
+// real process. ASHA searches of 1-pod and of 2-pod trials complete; no Job or Pod is left behind, and every
+// request the master sent is allowed by its RBAC.
+import fs from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ExperimentDetail } from '@hone/protocol';
+import { api, waitFor } from '../helpers/processes';
+import { waitForExperimentEnd } from '../helpers/experiments';
+import { startKubeMaster, type KubeSetup } from '../helpers/fakeKube';
+import { packContext } from '../../cli/src/context';
+import { allowed, CLUSTER_RULES, NAMESPACED_RULES, requestRule } from '../../master/src/rm/kubernetes/apiUse';
+
+/** A small adaptive ASHA search whose trials take `slots` slots (pods of one GPU each). */
+const asha = (name: string, slots: number, trials: number) =>
+  fs
+    .readFileSync('examples/synthetic/adaptive_asha.yaml', 'utf8')
+    .replace('name: synthetic-adaptive-asha', `name: ${name}`)
+    .replace(/max_trials: \d+/, `max_trials: ${trials}`)
+    .replace(/max_concurrent_trials: \d+/, 'max_concurrent_trials: 2')
+    .replace(/max_length:\n\s+batches: \d+/, 'max_length:\n    batches: 32')
+    .replace(/max_rungs: \d+/, 'max_rungs: 2')
+    .replace(/divisor: \d+/, 'divisor: 2') + `resources:\n  slots_per_trial: ${slots}\n`;
+
+describe('kubernetes resource manager', () => {
+  let k: KubeSetup;
+  beforeAll(async () => {
+    k = await startKubeMaster({ nodes: [{ name: 'node-a', gpus: 2 }, { name: 'node-b', gpus: 2 }] });
+  }, 120_000);
+  afterAll(async () => {
+    await k?.close();
+  });
+
+  it('runs ASHA searches of 1-pod and 2-pod trials as Jobs, logs and all, and cleans up', async () => {
+    const { data } = await packContext('examples/synthetic', 96 << 20);
+    const one = await api<{ id: number }>(k.master.url, 'POST', '/experiments', { config: asha('Ünïcode & very long name of an experiment that goes on and on', 1, 3), context: data.toString('base64') });
+    expect(one.status, JSON.stringify(one.body)).toBe(201);
+    const two = await api<{ id: number }>(k.master.url, 'POST', '/experiments', { config: asha('two-pods', 2, 2), context: data.toString('base64') });
+    expect(two.status).toBe(201);
+    const jobs = await waitFor('a Job per trial', async () => (k.cluster.api.list('jobs').length >= 1 ? k.cluster.api.list('jobs') : null), 60_000);
+    for (const j of jobs) {
+      expect(j.metadata.name.length).toBeLessThanOrEqual(63);
+      expect(j.spec.backoffLimit).toBe(0);
+      expect(j.metadata.labels['hone.ai/experiment']).toMatch(/^\d+$/);
+    }
+    const d1 = await waitForExperimentEnd(k.master.url, one.body.id, 240_000);
+    const d2 = await waitForExperimentEnd(k.master.url, two.body.id, 240_000);
+    expect(d1.trials.length).toBe(3);
+    expect(d2.trials.length).toBe(2);
+    for (const d of [d1, d2]) {
+      if (d.state !== 'COMPLETED' || d.trials.some((t) => t.restarts)) {
+        const l = await api<Array<{ rank: number; line: string }>>(k.master.url, 'GET', `/trials/${d.trials[0]!.id}/logs`);
+        console.log(l.body.map((x) => `[${x.rank}] ${x.line}`).join('\n'), k.master.output.slice(-60).join('\n'));
+      }
+      expect(d.state).toBe('COMPLETED');
+      for (const t of d.trials) expect(t.restarts).toBe(0);
+    }
+    // The 2-pod trial ran two pods (ranks 0 and 1) that rendezvoused through the master.
+    const logs = await api<Array<{ rank: number; line: string }>>(k.master.url, 'GET', `/trials/${d2.trials[0]!.id}/logs`);
+    expect(new Set(logs.body.filter((l) => l.line.startsWith('harness:')).map((l) => l.rank))).toEqual(new Set([0, 1]));
+    const detail = await api<ExperimentDetail>(k.master.url, 'GET', `/experiments/${two.body.id}`);
+    expect(Math.max(...detail.body.trials.map((t) => t.completedLength))).toBeGreaterThan(0);
+    await waitFor('no Job or Pod left', async () => {
+      const left = k.cluster.leftovers();
+      return left.jobs.length === 0 && left.pods.length === 0;
+    }, 30_000);
+    // Every request the master sent is one its RBAC (deploy/kubernetes/master.yaml) allows.
+    const rules = [...NAMESPACED_RULES, ...CLUSTER_RULES];
+    const used = new Set(k.cluster.api.requests.map((r) => JSON.stringify(requestRule(r.method, r.path))));
+    for (const u of used) expect(allowed(rules, JSON.parse(u)), u).toBe(true);
+    expect(used.size).toBeGreaterThanOrEqual(8);
+  }, 400_000);
+});
