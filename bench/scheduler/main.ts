@@ -133,10 +133,10 @@ const large = measure(100_000, 5_000, 7, 'priority');
 const fair = measure(10_000, 1_000, 15, 'fair_share');
 const fairLarge = measure(100_000, 5_000, 5, 'fair_share');
 
-const incSmall = measureSequence(10_000, 1_000, 15, 'fair_share');
-const incLarge = measureSequence(100_000, 5_000, 7, 'fair_share');
-const incSmallP = measureSequence(10_000, 1_000, 15, 'priority');
-const incLargeP = measureSequence(100_000, 5_000, 7, 'priority');
+const incSmall = measureSequence(10_000, 1_000, 5, 'fair_share');
+const incLarge = measureSequence(100_000, 5_000, 2, 'fair_share');
+const incSmallP = measureSequence(10_000, 1_000, 5, 'priority');
+const incLargeP = measureSequence(100_000, 5_000, 2, 'priority');
 
 const figures = {
   load_average_1m: round(loadavg()[0]),
