@@ -134,7 +134,9 @@ const fair = measure(10_000, 1_000, 15, 'fair_share');
 const fairLarge = measure(100_000, 5_000, 5, 'fair_share');
 
 const incSmall = measureSequence(10_000, 1_000, 5, 'fair_share');
-const incLarge = measureSequence(100_000, 5_000, 2, 'fair_share');
+// A fair-share pass over 100k with running work and preemption on takes ~20 s CPU today (victim searches are not
+// cached in fair-share mode); opt in with BENCH_SCHED_FAIR_LARGE=1 so the bench stays short.
+const incLarge = process.env.BENCH_SCHED_FAIR_LARGE ? measureSequence(100_000, 5_000, 2, 'fair_share') : { scratch: { wall: NaN, cpu: NaN }, inc: { wall: NaN, cpu: NaN } };
 const incSmallP = measureSequence(10_000, 1_000, 5, 'priority');
 const incLargeP = measureSequence(100_000, 5_000, 2, 'priority');
 
