@@ -1,14 +1,23 @@
-// Searcher benchmark: random vs bayesian on Branin and Hartmann-6 (sequential and 8 concurrent trials), ASHA vs
-// random on synthetic learning curves with 16 workers at equal simulated wall-clock, and the time to suggest a
-// point with 200 observations in 8 dimensions. BENCH_SEEDS (default 30) sets the number of seeds.
+// Searcher benchmark: random vs bayesian on Branin and Hartmann-6 (sequential and 8 concurrent trials); bayesian
+// on nine standard test functions (Ackley-2/5, Rastrigin-2, Levy-4, Styblinski-Tang-4, six-hump camel,
+// Rosenbrock-4, Hartmann-3, Shekel-4; 100 evaluations, sequential and 8 in flight: median regret at 25/50/100,
+// the parallel/sequential ratio and the share of proposals on the box's boundary); ASHA vs random on synthetic
+// learning curves with 16 workers at equal simulated wall-clock; and the time to suggest a point with 200
+// observations in 8 dimensions. BENCH_SEEDS (default 30) sets the number of seeds of the Branin/Hartmann-6/ASHA
+// sections, BENCH_FN_SEEDS (default 7) those of the test functions; `--quick` runs 3 seeds of the test functions
+// and 10 of the rest. BENCH_ONLY=branin,hartmann6,functions,asha,suggest picks sections.
 // Last line: one JSON object of the figures.
 import type { SearcherConfig } from '@hone/protocol';
 import { initSearcher, stepSearcher } from '../../master/src/searcher/index';
 import { simulate } from '../../master/src/searcher/simulate';
-import { branin, hartmann6, makeCurve, type Objective } from '../../master/src/searcher/objectives';
+import { branin, hartmann6, makeCurve, TEST_FUNCTIONS, type Objective } from '../../master/src/searcher/objectives';
+import { buildSpace, encodeHParams } from '../../master/src/searcher/hparams';
+import { setParallelStrategy, type ParallelStrategy } from '../../master/src/searcher/propose';
 import type { SearcherAction } from '../../master/src/searcher/types';
 
-const SEEDS = Number(process.env.BENCH_SEEDS ?? 30);
+const QUICK = process.argv.includes('--quick');
+const SEEDS = Number(process.env.BENCH_SEEDS ?? (QUICK ? 10 : 30));
+const FN_SEEDS = Number(process.env.BENCH_FN_SEEDS ?? (QUICK ? 3 : 7));
 const seeds = Array.from({ length: SEEDS }, (_, i) => i + 1);
 
 function cfg(over: Partial<SearcherConfig>): SearcherConfig {
@@ -69,6 +78,70 @@ function section(obj: Objective, tol: number, budgets: number[], randomBudget: n
       console.log(`${tag.padEnd(26)} ${parts.join('  ')}  (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
     }
   }
+  return out;
+}
+
+/** A coordinate this close to 0 or 1 in the unit cube counts as on the boundary. */
+const BOUNDARY_EPS = 1e-6;
+const FN_BUDGETS = [25, 50, 100];
+const FN_CONCS = (process.env.BENCH_FN_CONC ?? '1,8').split(',').map(Number);
+
+/** Bayesian on the standard test functions: regret at 25/50/100 evaluations, sequential and 8 in flight. */
+function testFunctions(): Record<string, number> {
+  const out: Record<string, number> = {};
+  const fnSeeds = Array.from({ length: FN_SEEDS }, (_, i) => i + 1);
+  const budget = FN_BUDGETS.at(-1)!;
+  let boundaryMax = 0;
+  let ratioMax = 0;
+  const names = process.env.BENCH_FNS?.split(',');
+  for (const obj of TEST_FUNCTIONS.filter((o) => !names || names.includes(o.name))) {
+    const space = buildSpace(obj.hyperparameters);
+    const med: Record<number, number[]> = {};
+    for (const conc of FN_CONCS) {
+      const t0 = performance.now();
+      const regrets: number[][] = [];
+      let onEdge = 0;
+      let nearEdge = 0;
+      let proposals = 0;
+      for (const seed of fnSeeds) {
+        const r = simulate({
+          config: cfg({ name: 'bayesian', max_trials: budget, max_concurrent_trials: conc }),
+          hyperparameters: obj.hyperparameters,
+          objective: (h, l) => obj.fn(h, l, 100),
+          workers: conc,
+          seed,
+        });
+        let best = Infinity;
+        regrets.push(r.history.map((h) => (best = Math.min(best, h.metric)) - obj.optimum));
+        for (const t of r.trials) {
+          proposals++;
+          const u = encodeHParams(space, t.hparams);
+          if (u.some((v) => v < BOUNDARY_EPS || v > 1 - BOUNDARY_EPS)) onEdge++;
+          if (u.some((v) => v < 1e-3 || v > 1 - 1e-3)) nearEdge++;
+        }
+      }
+      const tag = `${obj.name}_${conc === 1 ? 'seq' : 'par8'}`;
+      med[conc] = FN_BUDGETS.map((b) => median(regrets.map((r) => r[Math.min(b, r.length) - 1]!)));
+      FN_BUDGETS.forEach((b, i) => (out[`${tag}_regret_${b}`] = fmt(med[conc]![i]!)));
+      const share = onEdge / Math.max(1, proposals);
+      out[`${tag}_boundary_share`] = fmt(share, 3);
+      out[`${tag}_near_boundary_share`] = fmt(nearEdge / Math.max(1, proposals), 3);
+      boundaryMax = Math.max(boundaryMax, share);
+      console.log(
+        `${tag.padEnd(18)} ${FN_BUDGETS.map((b, i) => `regret@${b} ${String(fmt(med[conc]![i]!)).padEnd(10)}`).join(' ')} boundary ${(100 * share).toFixed(1)}% (within 1e-3: ${((100 * nearEdge) / Math.max(1, proposals)).toFixed(1)}%)  (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+      );
+    }
+    // Ratio of medians; a regret below 1e-6 of the function's scale counts as solved (both solved: ratio 1).
+    const floor = 1e-6;
+    if (!med[1] || !med[8]) continue;
+    const ratio = Math.max(med[8]!.at(-1)!, floor) / Math.max(med[1]!.at(-1)!, floor);
+    out[`${obj.name}_par8_over_seq_regret_100`] = fmt(ratio, 3);
+    ratioMax = Math.max(ratioMax, ratio);
+    console.log(`${obj.name.padEnd(18)} parallel-8 / sequential median regret at ${budget}: ${fmt(ratio, 3)}`);
+  }
+  out.par8_over_seq_regret_100_max = fmt(ratioMax, 3);
+  out.boundary_share_max = fmt(boundaryMax, 3);
+  out.functions_seeds = FN_SEEDS;
   return out;
 }
 
@@ -159,12 +232,14 @@ function suggestTiming(): Record<string, number> {
   };
 }
 
+if (process.env.BENCH_BO_PARALLEL) setParallelStrategy(process.env.BENCH_BO_PARALLEL as ParallelStrategy);
 const only = process.env.BENCH_ONLY?.split(',');
 const want = (k: string): boolean => !only || only.includes(k);
 const figures: Record<string, number> = { seeds: SEEDS };
-console.log(`searcher benchmark, ${SEEDS} seeds`);
+console.log(`searcher benchmark, ${SEEDS} seeds (test functions: ${FN_SEEDS})`);
 if (want('branin')) Object.assign(figures, section(branin, 0.01, [10, 25, 50], 200, 50));
 if (want('hartmann6')) Object.assign(figures, section(hartmann6, 0.1, [30, 60], 200, 60));
+if (want('functions')) Object.assign(figures, testFunctions());
 if (want('asha')) Object.assign(figures, ashaVsRandom());
 if (want('suggest')) Object.assign(figures, suggestTiming());
 const summary: Record<string, number> = {};
@@ -173,4 +248,8 @@ if (want('branin')) {
   summary.branin_evals_to_tol_median_par8 = figures.branin_bayesian_par8_evals_to_tol_median!;
 }
 if (want('hartmann6')) summary.hartmann6_regret_at_60_median = figures.hartmann6_bayesian_seq_regret_at_60_median!;
+if (want('functions')) {
+  summary.par8_over_seq_regret_100_max = figures.par8_over_seq_regret_100_max!;
+  summary.boundary_share_max = figures.boundary_share_max!;
+}
 console.log(JSON.stringify({ ...summary, ...figures }));

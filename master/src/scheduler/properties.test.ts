@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { waterFill } from './fairshare';
 import { canEverFit } from './fit';
-import { runPass, schedule } from './schedule';
+import { runPass, schedule, scheduleIncremental, type ScheduleMemo } from './schedule';
 import { apply, finish, rank, violations } from './testing';
 import type { Agent, Allocation, Group, ScheduleOptions, Snapshot } from './types';
 
@@ -271,6 +271,39 @@ describe('scheduler properties', () => {
         for (const id of target) expect(done.has(id), `${id} never ran`).toBe(true);
       }),
       { ...RUNS, numRuns: Math.ceil((RUNS.numRuns * 2) / 3) },
+    );
+  });
+
+  it('the incremental pass decides exactly as a from-scratch pass over random sequences of changes', () => {
+    const change = fc.record({
+      kind: fc.constantFrom('apply', 'finish', 'submit', 'same', 'preempting'),
+      pick: fc.nat(1000),
+      added: fc.array(allocArb, { maxLength: 4 }),
+    });
+    fc.assert(
+      fc.property(scenarioArb, fc.array(change, { minLength: 1, maxLength: 8 }), (s0, changes) => {
+        let s = s0;
+        let memo: ScheduleMemo | undefined;
+        let next = 1000;
+        for (const c of changes) {
+          const fresh = schedule(s);
+          const inc = scheduleIncremental(s, memo);
+          expect(inc.result).toEqual(fresh);
+          memo = inc.memo;
+          const running = s.allocations.filter((a) => a.state === 'running');
+          if (c.kind === 'apply') s = apply(s, fresh);
+          else if (c.kind === 'finish' && running.length) s = finish(s, [running[c.pick % running.length]!.id]);
+          else if (c.kind === 'submit') {
+            const add = c.added.map((a): Allocation => ({ id: `n${next}`, groupId: `g${a.group}`, pool: a.pool, slots: a.slots, priority: a.priority, preemptible: a.preemptible, order: next++, state: 'pending' }));
+            s = { ...s, allocations: [...s.allocations, ...add] };
+          } else if (c.kind === 'preempting' && running.length) {
+            const v = running[c.pick % running.length]!;
+            s = { ...s, allocations: s.allocations.map((a) => (a === v ? { ...a, preempting: true } : a)) };
+          }
+          // 'same': the identical snapshot again (the memo answers without a pass).
+        }
+      }),
+      RUNS,
     );
   });
 });

@@ -69,6 +69,11 @@ export interface Pass {
   reason: string;
   /** Gangs that claimed slots being freed: the victims preempted for each and the agents claimed. */
   claims: Array<{ allocationId: string; victims: string[]; agents: string[] }>;
+  /** Whether any group has max_slots (otherwise the per-gang group lookup is skipped). */
+  anyMaxSlots: boolean;
+  /** Waiting entries of the previous pass (see `scheduleIncremental`), reused when unchanged, and a cursor. */
+  prevWaiting: WaitingAllocation[];
+  prevCursor: number;
 }
 
 /** placed; claimed slots being freed by preemption; blocked (waits for slots); refused (cannot run now at all). */
@@ -172,6 +177,9 @@ export function buildPass(s: Snapshot, trace = false): Pass {
     outcomes: new Map(),
     reason: '',
     claims: [],
+    anyMaxSlots: s.groups.some((g) => g.maxSlots !== undefined),
+    prevWaiting: [],
+    prevCursor: 0,
   };
 }
 
@@ -412,7 +420,7 @@ function place(pass: Pass, a: Allocation, mode: Mode): OutcomeKind {
     if (never) return refuse(pass, never);
   }
   if (pool.enabledCount === 0) return refuse(pass, `no enabled agent in pool '${a.pool}'`);
-  const max = pass.groups.get(a.groupId)?.maxSlots;
+  const max = pass.anyMaxSlots ? pass.groups.get(a.groupId)?.maxSlots : undefined;
   if (max !== undefined && (pass.held.get(a.groupId) ?? 0) + n > max) {
     return refuse(pass, `experiment at max_slots (${max})`);
   }
@@ -456,6 +464,38 @@ function place(pass: Pass, a: Allocation, mode: Mode): OutcomeKind {
   return 'blocked';
 }
 
+/**
+ * Whether a gang of `n` at priority `prio` is certainly blocked in `pool` with no effect on the pass: it cannot
+ * fit, no victim search would run, and the pool's reservations are all taken. Then its reason is the pool's cached
+ * one and `place` can be skipped: once a pool is full, this answers the long tail of a large queue cheaply.
+ */
+function surelyBlocked(pass: Pass, pool: PoolState, n: number, prio: number, mode: Mode): boolean {
+  if (!(n > pool.maxFree && n <= pool.largest && n > 0) || pass.anyMaxSlots || pool.enabledCount === 0) return false;
+  if (mode.reserve && pool.reservingGangs < (pass.opts.reservationDepth ?? DEFAULT_DEPTH)) return false;
+  if (!mode.victim || !pass.opts.preemption || (pool.victims === 0 && pool.exitingTotal === 0)) return true;
+  if (mode.cacheFailures && n >= pool.failedPreemptSize) return true;
+  return mode === PRIORITY_MODE && pool.exitingTotal === 0 && pool.maxVictimPriority <= prio;
+}
+
+/** Records that `a` waits, reusing the previous pass's entry when it says the same (fewer objects per pass). */
+function wait(pass: Pass, id: string, reason: string): void {
+  const prev = pass.prevWaiting;
+  const j = pass.prevCursor;
+  // The queue is mostly the same as last pass: look a few entries ahead to step over removed ones.
+  for (let k = 0; k < 4 && j + k < prev.length; k++) {
+    const e = prev[j + k];
+    if (e.allocationId === id) {
+      pass.prevCursor = j + k + 1;
+      if (e.reason === reason) {
+        pass.waiting.push(e);
+        return;
+      }
+      break;
+    }
+  }
+  pass.waiting.push({ allocationId: id, reason });
+}
+
 const PRIORITY_MODE: Mode = {
   victim: (r, _taken, a) => r.priority > priorityOf(a),
   worthSearching: (pool, a) => pool.exitingTotal > 0 || pool.maxVictimPriority > priorityOf(a),
@@ -466,8 +506,14 @@ const PRIORITY_MODE: Mode = {
 };
 
 function runPriority(pass: Pass): void {
+  let lastPool: PoolState | undefined;
   for (const a of pass.pending) {
-    if (tryPlace(pass, a, PRIORITY_MODE) !== 'placed') pass.waiting.push({ allocationId: a.id, reason: pass.reason });
+    const pool = lastPool && lastPool.name === a.pool ? lastPool : (lastPool = pass.pools.get(a.pool));
+    if (!pass.trace && pool && surelyBlocked(pass, pool, a.slots, priorityOf(a), PRIORITY_MODE)) {
+      wait(pass, a.id, blockedReason(pool, a.slots, PRIORITY_MODE.behind));
+      continue;
+    }
+    if (tryPlace(pass, a, PRIORITY_MODE) !== 'placed') wait(pass, a.id, pass.reason);
   }
 }
 
@@ -611,7 +657,7 @@ function runFairShare(pass: Pass): void {
       const a = pass.pending[i];
       handled[i] = 1;
       const kind = tryPlace(pass, a, mode);
-      if (kind !== 'placed') pass.waiting.push({ allocationId: a.id, reason: pass.reason });
+      if (kind !== 'placed') wait(pass, a.id, pass.reason);
       if (kind === 'placed' || kind === 'claimed') s.usage += a.slots;
       // A blocked gang keeps its group's place: the group's later work waits behind it.
       if (kind === 'blocked') continue;
@@ -626,11 +672,16 @@ function runFairShare(pass: Pass): void {
     behind: "behind other experiments' jobs",
     preempting: () => '',
   };
+  let lastPool: PoolState | undefined;
   for (let i = 0; i < pass.pending.length; i++) {
     if (handled[i]) continue;
     const a = pass.pending[i];
     const s = shareOf[i];
-    const kind = tryPlace(pass, a, backfill);
+    const pool = lastPool && lastPool.name === a.pool ? lastPool : (lastPool = pass.pools.get(a.pool));
+    const kind: OutcomeKind =
+      !pass.trace && pool && surelyBlocked(pass, pool, a.slots, priorityOf(a), backfill)
+        ? ((pass.reason = blockedReason(pool, a.slots, backfill.behind)), 'blocked')
+        : tryPlace(pass, a, backfill);
     if (kind === 'placed') {
       s.usage += a.slots;
       continue;
@@ -643,13 +694,53 @@ function runFairShare(pass: Pass): void {
       }
       reason = s.reason;
     }
-    pass.waiting.push({ allocationId: a.id, reason });
+    wait(pass, a.id, reason);
   }
 }
 
 /** One scheduling pass. See the top of this file for the policies and types.ts for the contract. */
 export function schedule(snapshot: Snapshot): ScheduleResult {
   return runPass(snapshot, false).result;
+}
+
+/**
+ * What `scheduleIncremental` carries from one pass to the next: the last snapshot's parts and result. Plain data,
+ * owned by the caller; treat it (and the results, which share entries with it) as read-only.
+ */
+export interface ScheduleMemo {
+  agents: Snapshot['agents'];
+  allocations: Snapshot['allocations'];
+  groups: Snapshot['groups'];
+  options: Snapshot['options'];
+  result: ScheduleResult;
+}
+
+/**
+ * The same decisions as `schedule(snapshot)`, reusing the previous pass: an unchanged snapshot (the same agents,
+ * allocation, group and options objects) returns the previous result without a pass; otherwise the pass runs and
+ * the waiting entries that say the same as last time (the long tail of a full cluster's queue) are reused instead
+ * of rebuilt. Pure: the memo is an explicit value passed in and returned.
+ */
+export function scheduleIncremental(snapshot: Snapshot, memo?: ScheduleMemo): { result: ScheduleResult; memo: ScheduleMemo } {
+  if (memo && sameSnapshot(snapshot, memo)) return { result: memo.result, memo };
+  const pass = buildPass(snapshot, false);
+  if (memo) pass.prevWaiting = memo.result.waiting;
+  const result = execute(pass, snapshot);
+  return { result, memo: { agents: snapshot.agents, allocations: snapshot.allocations, groups: snapshot.groups, options: snapshot.options, result } };
+}
+
+function sameSnapshot(s: Snapshot, m: ScheduleMemo): boolean {
+  if (s.options !== m.options || s.agents.length !== m.agents.length || s.allocations.length !== m.allocations.length || s.groups.length !== m.groups.length) return false;
+  for (let i = 0; i < s.agents.length; i++) if (s.agents[i] !== m.agents[i]) return false;
+  for (let i = 0; i < s.groups.length; i++) if (s.groups[i] !== m.groups[i]) return false;
+  for (let i = 0; i < s.allocations.length; i++) if (s.allocations[i] !== m.allocations[i]) return false;
+  return true;
+}
+
+function execute(pass: Pass, snapshot: Snapshot): ScheduleResult {
+  if (snapshot.options.policy === 'fair_share') runFairShare(pass);
+  else runPriority(pass);
+  return { assign: pass.assign, preempt: pass.preempt, waiting: pass.waiting };
 }
 
 /** A pass and its internal state (for `queueOrder`). */

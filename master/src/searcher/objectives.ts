@@ -112,4 +112,102 @@ export function makeCurve(noise: number): Objective {
 }
 export const curve: Objective = makeCurve(0.004);
 
-export const OBJECTIVES: Record<string, Objective> = { branin, hartmann6, quadratic, curve };
+// ---- Standard test functions on boxes (for bench:searchers) -------------------------------------------------
+// Each maps hyperparameters x0..x{d-1} over its box; every optimum is interior (not on the box's edges), and the
+// boxes are asymmetric where the textbook one would put the optimum at the centre.
+
+function boxObjective(name: string, box: Array<[number, number]>, f: (x: number[]) => number, optimum: number): Objective {
+  const keys = box.map((_, i) => `x${i}`);
+  const g = (h: HParams): number => f(keys.map((k) => num(h, k)));
+  return {
+    name,
+    hyperparameters: Object.fromEntries(box.map(([lo, hi], i) => [keys[i]!, { type: 'double' as const, minval: lo, maxval: hi }])),
+    fn: g,
+    final: g,
+    optimum,
+  };
+}
+const rep = (d: number, lo: number, hi: number): Array<[number, number]> => Array.from({ length: d }, () => [lo, hi] as [number, number]);
+
+/** Ackley: many shallow local minima on a funnel; minimum 0 at the origin. Box [-12, 20]^d. */
+export function ackleyX(x: number[]): number {
+  const d = x.length;
+  let s2 = 0;
+  let sc = 0;
+  for (const v of x) {
+    s2 += v * v;
+    sc += Math.cos(2 * Math.PI * v);
+  }
+  return -20 * Math.exp(-0.2 * Math.sqrt(s2 / d)) - Math.exp(sc / d) + 20 + Math.E;
+}
+export const ackley2 = boxObjective('ackley2', rep(2, -12, 20), ackleyX, 0);
+export const ackley5 = boxObjective('ackley5', rep(5, -12, 20), ackleyX, 0);
+
+/** Rastrigin: a regular grid of local minima; minimum 0 at the origin. Box [-4, 5.12]^d. */
+export const rastrigin2 = boxObjective('rastrigin2', rep(2, -4, 5.12), (x) => 10 * x.length + x.reduce((s, v) => s + v * v - 10 * Math.cos(2 * Math.PI * v), 0), 0);
+
+/** Levy: minimum 0 at (1, ..., 1). Box [-10, 10]^d. */
+export function levyX(x: number[]): number {
+  const w = x.map((v) => 1 + (v - 1) / 4);
+  const d = w.length;
+  let s = Math.sin(Math.PI * w[0]!) ** 2;
+  for (let i = 0; i < d - 1; i++) s += (w[i]! - 1) ** 2 * (1 + 10 * Math.sin(Math.PI * w[i]! + 1) ** 2);
+  s += (w[d - 1]! - 1) ** 2 * (1 + Math.sin(2 * Math.PI * w[d - 1]!) ** 2);
+  return s;
+}
+export const levy4 = boxObjective('levy4', rep(4, -10, 10), levyX, 0);
+
+/** Styblinski-Tang: minimum -39.16617·d at x_i = -2.903534. Box [-5, 5]^d. */
+export const styblinski4 = boxObjective('styblinski4', rep(4, -5, 5), (x) => 0.5 * x.reduce((s, v) => s + v ** 4 - 16 * v * v + 5 * v, 0), -39.16616570377142 * 4);
+
+/** Six-hump camel: two global minima -1.0316285 at (±0.0898, ∓0.7126). Box [-3, 3] × [-2, 2]. */
+export const camel6 = boxObjective(
+  'camel6',
+  [[-3, 3], [-2, 2]],
+  ([a, b]) => (4 - 2.1 * a! ** 2 + a! ** 4 / 3) * a! ** 2 + a! * b! + (-4 + 4 * b! ** 2) * b! ** 2,
+  -1.031628453489877,
+);
+
+/** Rosenbrock: a curved valley; minimum 0 at (1, ..., 1). Box [-5, 10]^d. */
+export const rosenbrock4 = boxObjective('rosenbrock4', rep(4, -5, 10), (x) => {
+  let s = 0;
+  for (let i = 0; i < x.length - 1; i++) s += 100 * (x[i + 1]! - x[i]! ** 2) ** 2 + (1 - x[i]!) ** 2;
+  return s;
+}, 0);
+
+const H3_A = [[3, 10, 30], [0.1, 10, 35], [3, 10, 30], [0.1, 10, 35]];
+const H3_P = [[3689, 1170, 2673], [4699, 4387, 7470], [1091, 8732, 5547], [381, 5743, 8828]].map((r) => r.map((v) => v * 1e-4));
+/** Hartmann-3: minimum -3.86278 at (0.114614, 0.555649, 0.852547). Box [0, 1]^3. */
+export const hartmann3 = boxObjective('hartmann3', rep(3, 0, 1), (x) => {
+  let s = 0;
+  for (let i = 0; i < 4; i++) {
+    let e = 0;
+    for (let j = 0; j < 3; j++) e += H3_A[i]![j]! * (x[j]! - H3_P[i]![j]!) ** 2;
+    s -= H_ALPHA[i]! * Math.exp(-e);
+  }
+  return s;
+}, -3.86278214782076);
+
+const SHEKEL_C = [0.1, 0.2, 0.2, 0.4, 0.4, 0.6, 0.3, 0.7, 0.5, 0.5];
+const SHEKEL_A = [[4, 4, 4, 4], [1, 1, 1, 1], [8, 8, 8, 8], [6, 6, 6, 6], [3, 7, 3, 7], [2, 9, 2, 9], [5, 5, 3, 3], [8, 1, 8, 1], [6, 2, 6, 2], [7, 3.6, 7, 3.6]];
+/** Shekel-10 in 4 dimensions: ten narrow wells; minimum -10.5364 at (4, 4, 4, 4). Box [0, 10]^4. */
+export const shekel4 = boxObjective('shekel4', rep(4, 0, 10), (x) => {
+  let s = 0;
+  for (let i = 0; i < 10; i++) {
+    let e = SHEKEL_C[i]!;
+    for (let j = 0; j < 4; j++) e += (x[j]! - SHEKEL_A[i]![j]!) ** 2;
+    s -= 1 / e;
+  }
+  return s;
+}, -10.536409816692046);
+
+/** The standard test functions of bench:searchers beyond Branin and Hartmann-6. */
+export const TEST_FUNCTIONS: Objective[] = [ackley2, ackley5, rastrigin2, levy4, styblinski4, camel6, rosenbrock4, hartmann3, shekel4];
+
+export const OBJECTIVES: Record<string, Objective> = {
+  branin,
+  hartmann6,
+  quadratic,
+  curve,
+  ...Object.fromEntries(TEST_FUNCTIONS.map((o) => [o.name, o])),
+};

@@ -6,9 +6,12 @@
 // 2. With trials still running (pending points): if none of them is near the minimum of the posterior mean,
 //    propose that minimum (one exploiting trial at a time). Otherwise kriging believer: pending points are added
 //    with the posterior mean as their value (and EI is measured against the best of observations and fantasies),
-//    so parallel proposals spread out instead of piling onto the same optimum.
-// 3. Maximise log expected improvement: random candidates plus perturbations of the best observations, then a
-//    (1+1)-evolution strategy from the most promising few.
+//    so parallel proposals spread out instead of piling onto the same optimum; and a hard local penaliser around
+//    each pending point (`ParallelStrategy`, default both).
+// 3. Maximise log expected improvement plus a log-barrier against the box's faces: randomly shifted Halton
+//    candidates plus perturbations of the best observations (reflected at the faces, never clipped onto them),
+//    then a (1+1)-evolution strategy from the most promising few, the best observation and the best quasi-random
+//    candidate.
 // 4. Round onto the feasible set (ints, categoricals) and never return an observed, pending or failed point.
 import { conditionGp, fitGp, logEI, predictStd, type GpModel } from './gp';
 import { snapPoint, type Space } from './hparams';
@@ -47,8 +50,6 @@ export function shouldRefit(n: number, theta: number[] | undefined, fitN: number
   return n >= Math.ceil(fitN * 1.1);
 }
 
-const clamp01 = (v: number): number => (v < 0 ? 0 : v > 1 ? 1 : v);
-
 export function randomPoint(space: Space, rng: RngState): number[] {
   return snapPoint(space, Array.from({ length: space.size }, () => nextFloat(rng)));
 }
@@ -83,6 +84,21 @@ export function warpLosses(y: number[]): number[] {
 // Smaller δ sharpens the minimum into a cusp the Matérn kernel fits badly.
 const WARP_DELTA = 1;
 
+/**
+ * How running trials shape the next proposal: `kb` kriging believer only (the posterior mean at each pending point
+ * becomes a fantasy observation); `lp` hard local penalisation only (log-EI of the real observations minus, per
+ * pending point, a penalty that is infinite at the point and fades out past a ball whose radius is its estimated
+ * gap to the incumbent over the function's Lipschitz constant); `kb+lp` both. Tunable for the benchmark.
+ */
+export type ParallelStrategy = 'kb' | 'lp' | 'kb+lp';
+let PARALLEL: ParallelStrategy = 'kb+lp';
+/** For benchmarks and tests: choose the parallel strategy (returns the previous one). */
+export function setParallelStrategy(p: ParallelStrategy): ParallelStrategy {
+  const prev = PARALLEL;
+  PARALLEL = p;
+  return prev;
+}
+
 export function proposeNext(input: ProposeInput): Proposal {
   const { space, X, pending, avoid, rng } = input;
   const y = warpLosses(input.y);
@@ -90,49 +106,62 @@ export function proposeNext(input: ProposeInput): Proposal {
   const budget = fitBudget(X.length, !!input.theta);
   const warm = input.theta;
   const refit = shouldRefit(X.length, warm, input.fitN);
-  let model: GpModel = refit
+  const real: GpModel = refit
     ? fitGp(X, y, { rng, ...(warm ? { init: warm } : {}), randomStarts: budget.randomStarts, maxIter: budget.maxIter })
     : conditionGp(X, y, warm!);
+  let model = real;
   const theta = model.theta;
   const fitN = refit ? X.length : input.fitN!;
+  const D = space.size;
+  let penalty: ((x: number[]) => number) | undefined;
   if (pending.length) {
     // Parallel exploitation: one running trial at a time refines the minimum of the posterior mean (on real
     // observations), so final convergence does not wait for EI to get back to the incumbent past the fantasies.
     const xm = posteriorMinimum(space, model, X, y, rng);
     if (!pending.some((p) => distance(p, xm) < EXPLOIT_RADIUS) && !taken.some((t) => samePoint(t, xm))) return { x: xm, theta, fitN };
-    // Kriging believer. (Constant liars at the minimum or mean of y, and noisy fantasies, did worse on Branin and
-    // Hartmann-6.)
-    const beliefs = pending.map((p) => model.yMean + model.yStd * predictStd(model, p).mean);
-    model = conditionGp([...X, ...pending], [...y, ...beliefs], theta);
+    if (PARALLEL !== 'lp') {
+      // Kriging believer. (Constant liars at the minimum or mean of y, and noisy fantasies, did worse on Branin
+      // and Hartmann-6.)
+      const beliefs = pending.map((p) => model.yMean + model.yStd * predictStd(model, p).mean);
+      model = conditionGp([...X, ...pending], [...y, ...beliefs], theta);
+    }
+    if (PARALLEL !== 'kb') penalty = localPenalty(real, pending, rng, D);
   }
   // Improvement over the best of observations and fantasies (standard kriging believer): a fantasy predicted to
   // beat the incumbent raises the bar, so its neighbourhood is not proposed again while it runs.
   let best = Infinity;
   for (let i = 0; i < model.ys.length; i++) best = Math.min(best, model.ys[i]!);
+  const edge = edgeBarrier(space);
   const acq = (x: number[]): number => {
     const p = predictStd(model, x);
-    return logEI(p.mean, p.sd, best);
+    const a = logEI(p.mean, p.sd, best) + edge(x);
+    return penalty ? a + penalty(x) : a;
   };
-  const D = space.size;
-  // Candidates: uniform random + Gaussian perturbations of the best observed points at several scales.
-  const cands: number[][] = [];
-  const nRandom = X.length > 100 ? 150 + 20 * D : Math.max(300, 60 * D);
-  for (let i = 0; i < nRandom; i++) cands.push(Array.from({ length: D }, () => nextFloat(rng)));
+  // Candidates: a randomly shifted quasi-random (Halton) set, plus Gaussian perturbations of the best observed
+  // points at several scales. Perturbations that overshoot the box are reflected back inside (never clipped onto
+  // its faces, where clipping would pile proposals).
+  const cands: number[][] = quasiRandom(X.length > 100 ? 150 + 20 * D : Math.max(300, 60 * D), D, rng);
+  const quasi = new Set(cands);
   const order = X.map((_, i) => i).sort((a, b) => y[a]! - y[b]!);
   for (const i of order.slice(0, 5)) {
     for (const scale of [0.01, 0.05, 0.15]) {
-      for (let k = 0; k < 20; k++) cands.push(X[i]!.map((v) => clamp01(v + scale * nextNormal(rng))));
+      for (let k = 0; k < 20; k++) cands.push(X[i]!.map((v) => reflect01(v + scale * nextNormal(rng))));
     }
   }
   const scored = cands.map((x) => ({ x, a: acq(x) })).sort((p, q) => q.a - p.a);
-  // Local refinement of the best few distinct candidates with a (1+1)-ES (1/5th success rule).
+  // Local refinement with a (1+1)-ES (1/5th success rule) from the best few candidates and, as restarts, from the
+  // best observation and the best quasi-random candidate (so one basin does not take every start).
   const starts = scored.slice(0, 5);
+  const bestObs = X[order[0]!]!;
+  starts.push({ x: bestObs.slice(), a: acq(bestObs) });
+  const qr = scored.find((c) => quasi.has(c.x));
+  if (qr) starts.push(qr);
   const refined: Array<{ x: number[]; a: number }> = [];
   for (const s0 of starts) {
     let cur = s0;
     let step = 0.05;
     for (let it = 0; it < 50 && step > 1e-5; it++) {
-      const x = cur.x.map((v) => clamp01(v + step * nextNormal(rng)));
+      const x = cur.x.map((v) => reflect01(v + step * nextNormal(rng)));
       const a = acq(x);
       if (a > cur.a) {
         cur = { x, a };
@@ -143,6 +172,7 @@ export function proposeNext(input: ProposeInput): Proposal {
   }
   const ranked = [...refined, ...scored].sort((p, q) => q.a - p.a);
   for (const c of ranked.slice(0, 50)) {
+    if (!Number.isFinite(c.a)) break;
     const x = snapPoint(space, c.x);
     if (!taken.some((t) => samePoint(t, x))) return { x, theta, fitN };
   }
@@ -152,6 +182,98 @@ export function proposeNext(input: ProposeInput): Proposal {
     if (!taken.some((t) => samePoint(t, x))) return { x, theta, fitN };
   }
   return { x: randomPoint(space, rng), theta, fitN };
+}
+
+/** Width (unit cube) of the band along each face of a continuous dimension where the edge barrier acts. */
+export const EDGE_MARGIN = 0.02;
+
+/**
+ * Log-barrier against the faces of the box, added to log-EI: Σ log(min(1, v/m, (1-v)/m)) over continuous
+ * coordinates (double, log), m = EDGE_MARGIN. Zero inside the band's edge, -∞ on a face. The GP's variance is
+ * largest at the faces, so unpenalised EI keeps proposing them (and kriging-believer fantasies pile up there) even
+ * where the optimum is interior; an optimum that really lies on a face is still approached to within a fraction of m.
+ */
+export function edgeBarrier(space: Space): (x: number[]) => number {
+  const idx = space.dims.filter((d) => d.spec.type === 'double' || d.spec.type === 'log').map((d) => d.offset);
+  return (x) => {
+    let s = 0;
+    for (const i of idx) {
+      const v = x[i]!;
+      if (v < EDGE_MARGIN) s += Math.log(Math.max(v, 0) / EDGE_MARGIN);
+      else if (v > 1 - EDGE_MARGIN) s += Math.log(Math.max(1 - v, 0) / EDGE_MARGIN);
+    }
+    return s;
+  };
+}
+
+/** Reflects v into [0, 1] (folding at both faces), so a step past a face lands inside rather than on it. */
+export function reflect01(v: number): number {
+  if (v >= 0 && v <= 1) return v;
+  const t = Math.abs(v) % 2;
+  return t > 1 ? 2 - t : t;
+}
+
+/**
+ * n points of a Halton sequence in D dimensions, randomised (a random start index and a random Cranley-Patterson
+ * rotation per call); dimensions past the prime table are uniform random. Low discrepancy: the candidates cover
+ * the cube more evenly than uniform draws.
+ */
+export function quasiRandom(n: number, D: number, rng: RngState): number[][] {
+  const start = Math.floor(nextFloat(rng) * 4096);
+  const shift = Array.from({ length: D }, () => nextFloat(rng));
+  const out: number[][] = [];
+  for (let i = 0; i < n; i++) {
+    const p = haltonPoint(start + i, shift);
+    for (let d = PRIMES.length; d < D; d++) p[d] = nextFloat(rng);
+    out.push(p);
+  }
+  return out;
+}
+
+/**
+ * Hard local penaliser (Alvi et al. 2019, after González et al. 2016) for the pending points of a parallel search,
+ * in log space: log min(1, ‖x - p‖ / r_p), with r_p = (μ(p) - best + σ(p)) / L, μ and σ the posterior at p (in
+ * standardised units), best the incumbent and L an estimate of the posterior mean's Lipschitz constant (the largest
+ * gradient norm seen by finite differences at quasi-random points and at the data). Infinite at p itself, so no
+ * proposal lands on a running trial, and it fades out where the function cannot beat the incumbent by more than its
+ * uncertainty.
+ */
+export function localPenalty(model: GpModel, pending: number[][], rng: RngState, D: number): (x: number[]) => number {
+  let best = Infinity;
+  for (let i = 0; i < model.ys.length; i++) best = Math.min(best, model.ys[i]!);
+  const L = lipschitz(model, rng, D);
+  const balls = pending.map((p) => {
+    const q = predictStd(model, p);
+    return { p, r: Math.max(1e-6, (Math.max(0, q.mean - best) + q.sd) / L) };
+  });
+  return (x) => {
+    let s = 0;
+    for (const b of balls) {
+      const d = distance(x, b.p);
+      if (d < b.r) s += Math.log(Math.max(d, 1e-300) / b.r);
+    }
+    return s;
+  };
+}
+
+/** Largest gradient norm of the posterior mean (standardised) by central differences at sample points. */
+export function lipschitz(model: GpModel, rng: RngState, D: number): number {
+  const pts = [...quasiRandom(40, D, rng), ...model.X.slice(0, 60)];
+  const h = 1e-4;
+  let L = 1e-6;
+  for (const x of pts) {
+    let g2 = 0;
+    for (let i = 0; i < D; i++) {
+      const a = x.slice();
+      const b = x.slice();
+      a[i] = Math.min(1, x[i]! + h);
+      b[i] = Math.max(0, x[i]! - h);
+      const dm = predictStd(model, a).mean - predictStd(model, b).mean;
+      g2 += (dm / (a[i]! - b[i]!)) ** 2;
+    }
+    L = Math.max(L, Math.sqrt(g2));
+  }
+  return L;
 }
 
 /** A running trial within this distance (unit cube) of the posterior minimum counts as exploiting it already. */
@@ -171,7 +293,7 @@ function posteriorMinimum(space: Space, model: GpModel, X: number[][], y: number
   for (const i of order.slice(0, 3)) {
     for (const scale of [0.01, 0.05, 0.15]) {
       for (let k = 0; k < 20; k++) {
-        const x = X[i]!.map((v) => clamp01(v + scale * nextNormal(rng)));
+        const x = X[i]!.map((v) => reflect01(v + scale * nextNormal(rng)));
         const m = mu(x);
         if (!cur || m < cur.m) cur = { x, m };
       }
@@ -179,7 +301,7 @@ function posteriorMinimum(space: Space, model: GpModel, X: number[][], y: number
   }
   let step = 0.02;
   for (let it = 0; it < 60 && step > 1e-6; it++) {
-    const x = cur!.x.map((v) => clamp01(v + step * nextNormal(rng)));
+    const x = cur!.x.map((v) => reflect01(v + step * nextNormal(rng)));
     const m = mu(x);
     if (m < cur!.m) {
       cur = { x, m };

@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { fitGp } from './gp';
+import { buildSpace } from './hparams';
+import { lipschitz, localPenalty, proposeNext, quasiRandom, reflect01 } from './propose';
+import { seedRng } from './rng';
+
+describe('reflect01', () => {
+  it('keeps points inside, folds overshoots back without landing on the faces', () => {
+    expect(reflect01(0.3)).toBe(0.3);
+    expect(reflect01(0)).toBe(0);
+    expect(reflect01(-0.2)).toBeCloseTo(0.2, 12);
+    expect(reflect01(1.25)).toBeCloseTo(0.75, 12);
+    expect(reflect01(2.3)).toBeCloseTo(0.3, 12);
+    expect(reflect01(-1.4)).toBeCloseTo(0.6, 12);
+    for (let v = -3; v <= 3; v += 0.0137) {
+      const r = reflect01(v);
+      expect(r).toBeGreaterThanOrEqual(0);
+      expect(r).toBeLessThanOrEqual(1);
+    }
+  });
+});
+
+describe('quasiRandom', () => {
+  it('is deterministic given the generator and covers the cube evenly', () => {
+    const a = quasiRandom(256, 3, seedRng(7));
+    const b = quasiRandom(256, 3, seedRng(7));
+    expect(a).toEqual(b);
+    expect(quasiRandom(256, 3, seedRng(8))).not.toEqual(a);
+    for (const p of a) for (const v of p) expect(v >= 0 && v < 1).toBe(true);
+    // Each of 16 bins per coordinate gets close to its 16 points (uniform draws stray much further).
+    for (let d = 0; d < 3; d++) {
+      const bins = new Array<number>(16).fill(0);
+      for (const p of a) bins[Math.floor(p[d]! * 16)]!++;
+      for (const c of bins) expect(Math.abs(c - 16)).toBeLessThanOrEqual(2);
+    }
+  });
+
+  it('fills dimensions beyond the prime table with random values (not a constant)', () => {
+    const pts = quasiRandom(20, 35, seedRng(1));
+    const last = new Set(pts.map((p) => p[34]));
+    expect(last.size).toBe(20);
+  });
+});
+
+describe('local penalisation', () => {
+  const X = quasiRandom(20, 2, seedRng(3));
+  const f = (x: number[]): number => (x[0]! - 0.4) ** 2 + (x[1]! - 0.6) ** 2;
+  const y = X.map(f);
+  const model = fitGp(X, y, { rng: seedRng(4) });
+
+  it('is -Infinity-like at a pending point, zero far from it, and grows with distance', () => {
+    const p = [0.41, 0.59];
+    const pen = localPenalty(model, [p], seedRng(5), 2);
+    expect(pen(p)).toBeLessThan(-100);
+    expect(pen([0.95, 0.05])).toBe(0);
+    const near = pen([0.41 + 1e-7, 0.59]);
+    const far = pen([0.41 + 1e-5, 0.59]);
+    expect(near).toBeLessThan(far);
+    expect(far).toBeLessThanOrEqual(0);
+  });
+
+  it('estimates a positive Lipschitz constant of the posterior mean', () => {
+    expect(lipschitz(model, seedRng(6), 2)).toBeGreaterThan(0);
+  });
+});
+
+describe('proposeNext', () => {
+  const space = buildSpace({ a: { type: 'double', minval: 0, maxval: 1 }, b: { type: 'double', minval: 0, maxval: 1 } });
+  // A function whose minimum is in a corner-free interior spot, sampled so the GP's variance is largest at the edges.
+  const X = quasiRandom(12, 2, seedRng(11)).map((p) => p.map((v) => 0.25 + 0.5 * v));
+  const y = X.map((x) => (x[0]! - 0.45) ** 2 + (x[1]! - 0.55) ** 2);
+
+  it('keeps parallel proposals off the faces of the box and apart from each other', () => {
+    const rng = seedRng(12);
+    const pending: number[][] = [];
+    let theta: number[] | undefined;
+    let fitN: number | undefined;
+    for (let k = 0; k < 8; k++) {
+      const p = proposeNext({ space, X, y, pending, avoid: [], rng, ...(theta ? { theta, fitN: fitN! } : {}) });
+      theta = p.theta;
+      fitN = p.fitN;
+      for (const v of p.x) expect(v > 1e-6 && v < 1 - 1e-6).toBe(true);
+      for (const q of pending) expect(Math.hypot(p.x[0]! - q[0]!, p.x[1]! - q[1]!)).toBeGreaterThan(1e-3);
+      pending.push(p.x);
+    }
+  });
+
+  it('is deterministic given the generator', () => {
+    const a = proposeNext({ space, X, y, pending: [[0.45, 0.55]], avoid: [], rng: seedRng(1) });
+    const b = proposeNext({ space, X, y, pending: [[0.45, 0.55]], avoid: [], rng: seedRng(1) });
+    expect(a).toEqual(b);
+  });
+});
