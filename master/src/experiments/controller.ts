@@ -19,6 +19,7 @@ import { recordAudit } from '../db/audit';
 import { lastErrorLine } from '../db/logs';
 import { describeOutcome, type AllocationOutcome } from '../rm/lifecycle';
 import { Mutex } from './mutex';
+import { timeSearcherStep } from '../controlPlaneStats';
 
 /** How the controller stops an experiment's allocations: the resource manager's seam. */
 export type ReleaseAllocations = ResourceManager['releaseExperiment'];
@@ -87,7 +88,7 @@ export class ExperimentController {
         context: input.context,
       });
       await recordAudit(tx, { username: input.owner, action: 'create', experimentId: id, details: { name: config.name } });
-      const init = initSearcher({ config: config.searcher, hyperparameters: config.hyperparameters, seed });
+      const init = timeSearcherStep(() => initSearcher({ config: config.searcher, hyperparameters: config.hyperparameters, seed }));
       const exp: ExpRow = { id, state: input.activate ? 'ACTIVE' : 'PAUSED', config, searcher_state: init.state, searcher_done: false };
       await this.applyActions(tx, exp, init.actions);
       this.touchExperiment(id);
@@ -104,7 +105,7 @@ export class ExperimentController {
   /** Feeds one event to the searcher and applies the resulting actions (and the events they cause). */
   private async feed(tx: Queryable, exp: ExpRow, event: SearcherEvent): Promise<void> {
     if (exp.searcher_done && event.kind !== 'trialExited') return;
-    const step = stepSearcher(exp.searcher_state, event);
+    const step = timeSearcherStep(() => stepSearcher(exp.searcher_state, event));
     exp.searcher_state = step.state;
     await this.applyActions(tx, exp, step.actions);
   }
@@ -118,7 +119,7 @@ export class ExperimentController {
           if (exp.searcher_done || TERMINAL_EXPERIMENT_STATES.includes(exp.state) || exp.state === 'STOPPING_CANCELED') break;
           const created = await trialsDb.insertTrial(tx, exp.id, a.requestId, a.hparams, a.seed, exp.state === 'PAUSED' ? 'PAUSED' : 'ACTIVE');
           if (created !== null) this.touchTrial(created);
-          const step = stepSearcher(exp.searcher_state, { kind: 'trialCreated', requestId: a.requestId });
+          const step = timeSearcherStep(() => stepSearcher(exp.searcher_state, { kind: 'trialCreated', requestId: a.requestId }));
           exp.searcher_state = step.state;
           queue.push(...step.actions);
           break;
@@ -135,7 +136,7 @@ export class ExperimentController {
             // A trial with nothing running ends now; a running one ends when its harness exits.
             if (!TERMINAL_TRIAL_STATES.includes(t.state) && !(await allocationsDb.trialHasLiveAllocation(tx, t.id))) {
               await this.endTrial(tx, t.id, 'COMPLETED');
-              const step = stepSearcher(exp.searcher_state, { kind: 'trialExited', requestId: a.requestId, reason: 'completed' });
+              const step = timeSearcherStep(() => stepSearcher(exp.searcher_state, { kind: 'trialExited', requestId: a.requestId, reason: 'completed' }));
               exp.searcher_state = step.state;
               queue.push(...step.actions);
             }
