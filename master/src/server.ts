@@ -183,6 +183,7 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
     ...(admin.generatedPassword ? { generatedAdminPassword: admin.generatedPassword } : {}),
     ...(agentTokenFile ? { agentTokenFile } : {}),
     async close() {
+      experiments.stop();
       await rm.stop();
       hub.closeAll();
       await app.close();
