@@ -22,10 +22,16 @@ const bare = rssMb(process.pid);
 result.bare_node_bench_process_rss_mb = Math.round(bare);
 
 // The embedded database, empty, at idle.
+// First start (initdb runs in the master process) and a restart on the same directory (no initdb).
 {
-  const m = await startMasterProcess({ dataDir: tmpDir('scale-pglite'), env: { HONE_LOG_LEVEL: 'warn' } });
+  const dataDir = tmpDir('scale-pglite');
+  let m = await startMasterProcess({ dataDir, env: { HONE_LOG_LEVEL: 'warn' } });
   await idle();
   result.pglite_empty_idle_rss_mb = Math.round(rssMb(m.child.pid!));
+  await m.kill();
+  m = await startMasterProcess({ dataDir, env: { HONE_LOG_LEVEL: 'warn' } });
+  await idle();
+  result.pglite_restarted_idle_rss_mb = Math.round(rssMb(m.child.pid!));
   await m.kill();
 }
 
@@ -67,6 +73,6 @@ if (!(await postgresAvailable())) {
     await pg.drop();
   }
 }
-console.log(`master RSS at idle: empty PGlite ${result.pglite_empty_idle_rss_mb} MB; this bench process (Node + tsx) ${result.bare_node_bench_process_rss_mb} MB`);
+console.log(`master RSS at idle: empty PGlite ${result.pglite_empty_idle_rss_mb} MB (first start), ${result.pglite_restarted_idle_rss_mb} MB (restarted); this bench process (Node + tsx) ${result.bare_node_bench_process_rss_mb} MB`);
 console.log(JSON.stringify(result));
 process.exit(0);
