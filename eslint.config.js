@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/dist/**', 'webui/dist/**', '.hone/**', '**/*.d.ts', 'test-results/**'] },
+  { ignores: ['**/node_modules/**', '**/dist/**', 'webui/dist/**', '.hone/**', '**/*.d.ts', 'test-results/**', '**/.venv/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

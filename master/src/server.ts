@@ -236,6 +236,7 @@ export async function startMaster(partial: Partial<MasterOptions> = {}): Promise
     ...(agentTokenFile ? { agentTokenFile } : {}),
     jobs,
     async close() {
+      experiments.stop();
       await provisioner.stop();
       await jobs.close();
       await rmReady.stop();

@@ -4,6 +4,7 @@ import type { ExperimentState } from '@hone/protocol';
 import {
   countExperimentsByState,
   experimentExists,
+  experimentsWithPendingActions,
   getContext,
   getExperimentConfig,
   getExperimentDetail,
@@ -100,8 +101,15 @@ describeBoth('experiments repository', (t) => {
   it('locks the lifecycle view with the typed config, in a transaction', async () => {
     const id = await addExperiment(t.db, { state: 'PAUSED' });
     const row = await t.db.transaction((tx) => lockExperiment(tx, id));
-    expect(row).toEqual({ id, state: 'PAUSED', config: experimentConfig(), searcher_state: null, searcher_done: false });
+    expect(row).toEqual({ id, state: 'PAUSED', config: experimentConfig(), searcher_state: null, searcher_done: false, pending_actions: null });
     expect(row!.config.searcher.max_length).toEqual({ unit: 'batches', value: 10 });
+    // Pending searcher actions are stored with the searcher state and listed until applied.
+    await t.db.transaction((tx) => saveSearcher(tx, id, { method: 'random' } as never, false, 0, [{ kind: 'shutdown' }]));
+    expect((await lockExperiment(t.db, id, false))!.pending_actions).toEqual([{ kind: 'shutdown' }]);
+    expect(await experimentsWithPendingActions(t.db)).toContain(id);
+    await t.db.transaction((tx) => saveSearcher(tx, id, { method: 'random' } as never, false, 0));
+    expect((await lockExperiment(t.db, id, false))!.pending_actions).toBeNull();
+    expect(await experimentsWithPendingActions(t.db)).not.toContain(id);
   });
 
   it('saves the searcher state, its done flag and the progress', async () => {

@@ -5,6 +5,7 @@ import { countLiveAllocationsByState } from '../db/allocations';
 import { countExperimentsByState } from '../db/experiments';
 import { countInstancesByState } from '../db/instances';
 import type { Provisioner } from '../provisioner';
+import { controlPlaneStats } from '../controlPlaneStats';
 
 export function registerPrometheus(app: App, ctx: MasterContext, provisioner?: Provisioner): void {
   const registry = new client.Registry();
@@ -25,6 +26,22 @@ export function registerPrometheus(app: App, ctx: MasterContext, provisioner?: P
       this.set(ctx.rm.capacity().slots);
     },
   });
+  for (const [name, help, key] of [
+    ['hone_scheduling_passes_total', 'Scheduling passes run', 'schedulingPasses'],
+    ['hone_scheduling_pass_seconds_total', 'Wall time spent in scheduling passes', 'schedulingPassSeconds'],
+    ['hone_searcher_steps_total', 'Searcher steps the experiment controller made', 'searcherSteps'],
+    ['hone_searcher_step_seconds_total', 'Wall time spent in searcher steps', 'searcherStepSeconds'],
+  ] as const) {
+    new client.Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(controlPlaneStats[key]);
+      },
+    });
+  }
   const allocs = new client.Gauge({ name: 'hone_allocations', help: 'Live allocations by state', labelNames: ['state'], registers: [registry] });
   const exps = new client.Gauge({ name: 'hone_experiments', help: 'Experiments by state', labelNames: ['state'], registers: [registry] });
   const instances = new client.Gauge({ name: 'hone_instances', help: 'Provisioned instances by pool and state (not terminated)', labelNames: ['pool', 'state'], registers: [registry] });

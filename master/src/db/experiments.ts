@@ -2,7 +2,7 @@
 // Functions take the Queryable to run on (the database, or a transaction) as their first argument.
 import type { ExperimentConfig, ExperimentDetail, ExperimentState, ExperimentSummary, Page } from '@hone/protocol';
 import { EXPERIMENT_STATES, TERMINAL_EXPERIMENT_STATES } from '@hone/protocol';
-import type { SearcherState } from '../searcher/types';
+import type { SearcherAction, SearcherState } from '../searcher/types';
 import type { Queryable } from './database';
 import { bestSql, iso, isoOrNull } from './sql';
 
@@ -13,6 +13,8 @@ export interface ExperimentRow {
   config: ExperimentConfig;
   searcher_state: SearcherState;
   searcher_done: boolean;
+  /** Searcher actions not applied yet (trials still to create in later batches), oldest first. */
+  pending_actions: SearcherAction[] | null;
 }
 
 /** The stored config, typed: it was parsed and defaulted at submit time, so it is read back as it was written. */
@@ -108,15 +110,27 @@ export async function insertExperiment(q: Queryable, e: NewExperiment): Promise<
 /** Reads (and, in a transaction, row-locks) the lifecycle view of an experiment. */
 export async function lockExperiment(q: Queryable, id: number, forUpdate = true): Promise<ExperimentRow | null> {
   const r = await q.query<ExperimentRow>(
-    `SELECT id, state, config, searcher_state, searcher_done FROM experiments WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`,
+    `SELECT id, state, config, searcher_state, searcher_done, pending_actions FROM experiments WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`,
     [id],
   );
   const row = r.rows[0];
   return row ? { ...row, config: storedConfig(row.config) } : null;
 }
 
-export async function saveSearcher(q: Queryable, id: number, state: SearcherState, done: boolean, progress: number): Promise<void> {
-  await q.query('UPDATE experiments SET searcher_state = $2, searcher_done = $3, progress = $4 WHERE id = $1', [id, JSON.stringify(state), done, progress]);
+export async function saveSearcher(q: Queryable, id: number, state: SearcherState, done: boolean, progress: number, pending: SearcherAction[] = []): Promise<void> {
+  await q.query('UPDATE experiments SET searcher_state = $2, searcher_done = $3, progress = $4, pending_actions = $5 WHERE id = $1', [
+    id,
+    JSON.stringify(state),
+    done,
+    progress,
+    pending.length ? JSON.stringify(pending) : null,
+  ]);
+}
+
+/** Experiments with searcher actions still to apply (see pending_actions), oldest first. */
+export async function experimentsWithPendingActions(q: Queryable): Promise<number[]> {
+  const r = await q.query<{ id: number }>('SELECT id FROM experiments WHERE pending_actions IS NOT NULL ORDER BY id');
+  return r.rows.map((x) => Number(x.id));
 }
 
 export async function setProgress(q: Queryable, id: number, progress: number): Promise<void> {

@@ -20,6 +20,7 @@ import { lastErrorLine } from '../db/logs';
 import { describeOutcome, type AllocationOutcome } from '../rm/lifecycle';
 import { Mutex } from './mutex';
 import { experimentDeletionRequested, experimentStateChanged } from '../jobs/intents';
+import { timeSearcherStep } from '../controlPlaneStats';
 
 /** Ended, or being deleted: nothing runs, nothing changes but a deletion. */
 const ENDED_STATES = [...TERMINAL_EXPERIMENT_STATES, ...DELETION_EXPERIMENT_STATES];
@@ -41,23 +42,67 @@ export interface CreateExperimentInput {
   sourceCheckpointUuid?: string | null;
 }
 
+/** Trials one transaction creates at most; a searcher's further actions wait for the next one (pending_actions). */
+export const DEFAULT_CREATE_BATCH = 100;
+
 export class ExperimentController {
   /** Serializes all lifecycle transactions in this master (one writer of experiment/trial state). */
   readonly lock = new Mutex();
   private readonly changedExperiments = new Set<number>();
   private readonly changedTrials = new Set<number>();
+  /** Experiments with searcher actions left for a later transaction, and whether a drain is scheduled. */
+  private readonly pendingExperiments = new Set<number>();
+  private drainScheduled = false;
+  private stopped = false;
 
   constructor(
     private readonly db: Database,
     private readonly bus: EventBus,
     private readonly release: ReleaseAllocations,
+    private readonly createBatch = DEFAULT_CREATE_BATCH,
   ) {}
 
   /** Runs fn in a locked transaction, then publishes what changed. */
   async run<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const out = await this.lock.run(() => this.db.transaction(fn));
     await this.flushChanges();
+    this.scheduleDrain(0);
     return out;
+  }
+
+  /** Stops applying pending actions (the master is shutting down; what is left stays stored). */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /**
+   * Applies pending searcher actions, one batch per experiment per transaction, the lock released in between so
+   * API requests and harness reports interleave with a huge experiment's creation.
+   */
+  private scheduleDrain(delayMs: number): void {
+    if (this.drainScheduled || this.stopped || !this.pendingExperiments.size) return;
+    this.drainScheduled = true;
+    const t = setTimeout(() => {
+      this.drainScheduled = false;
+      const ids = [...this.pendingExperiments];
+      this.pendingExperiments.clear();
+      void (async () => {
+        for (const id of ids) {
+          if (this.stopped) return;
+          try {
+            await this.run(async (tx) => {
+              const exp = await experimentsDb.lockExperiment(tx, id);
+              if (exp?.pending_actions?.length) await this.applyActions(tx, exp, []);
+            });
+          } catch {
+            // Kept stored: tried again shortly, and at the next start-up (reconcile).
+            this.pendingExperiments.add(id);
+            this.scheduleDrain(1000);
+          }
+        }
+      })();
+    }, delayMs);
+    t.unref();
   }
 
   private touchExperiment(id: number): void {
@@ -101,8 +146,8 @@ export class ExperimentController {
       });
       const from = input.forkedFrom ? { forkedFrom: input.forkedFrom } : input.sourceTrialId ? { sourceTrialId: input.sourceTrialId } : {};
       await recordAudit(tx, { username: input.owner, action: 'create', experimentId: id, details: { name: config.name, ...from } });
-      const init = initSearcher({ config: config.searcher, hyperparameters: config.hyperparameters, seed });
-      const exp: ExpRow = { id, state: input.activate ? 'ACTIVE' : 'PAUSED', config, searcher_state: init.state, searcher_done: false };
+      const init = timeSearcherStep(() => initSearcher({ config: config.searcher, hyperparameters: config.hyperparameters, seed }));
+      const exp: ExpRow = { id, state: input.activate ? 'ACTIVE' : 'PAUSED', config, searcher_state: init.state, searcher_done: false, pending_actions: null };
       await this.applyActions(tx, exp, init.actions);
       this.touchExperiment(id);
       return id;
@@ -118,21 +163,31 @@ export class ExperimentController {
   /** Feeds one event to the searcher and applies the resulting actions (and the events they cause). */
   private async feed(tx: Queryable, exp: ExpRow, event: SearcherEvent): Promise<void> {
     if (exp.searcher_done && event.kind !== 'trialExited') return;
-    const step = stepSearcher(exp.searcher_state, event);
+    const step = timeSearcherStep(() => stepSearcher(exp.searcher_state, event));
     exp.searcher_state = step.state;
     await this.applyActions(tx, exp, step.actions);
   }
 
   private async applyActions(tx: Queryable, exp: ExpRow, initial: SearcherAction[]): Promise<void> {
-    const queue: SearcherAction[] = [...initial];
+    // Actions left from an earlier batch go first, so the searcher sees its events in the order it asked.
+    const queue: SearcherAction[] = [...(exp.pending_actions ?? []), ...initial];
+    exp.pending_actions = null;
+    let createdHere = 0;
     while (queue.length) {
       const a = queue.shift()!;
       switch (a.kind) {
         case 'create': {
           if (exp.searcher_done || ENDED_STATES.includes(exp.state) || exp.state === 'STOPPING_CANCELED') break;
+          if (createdHere >= this.createBatch) {
+            // This transaction has created its share: the rest (in order) waits for the next one.
+            exp.pending_actions = [a, ...queue];
+            queue.length = 0;
+            break;
+          }
+          createdHere += 1;
           const created = await trialsDb.insertTrial(tx, exp.id, a.requestId, a.hparams, a.seed, exp.state === 'PAUSED' ? 'PAUSED' : 'ACTIVE');
           if (created !== null) this.touchTrial(created);
-          const step = stepSearcher(exp.searcher_state, { kind: 'trialCreated', requestId: a.requestId });
+          const step = timeSearcherStep(() => stepSearcher(exp.searcher_state, { kind: 'trialCreated', requestId: a.requestId }));
           exp.searcher_state = step.state;
           queue.push(...step.actions);
           break;
@@ -149,7 +204,7 @@ export class ExperimentController {
             // A trial with nothing running ends now; a running one ends when its harness exits.
             if (!TERMINAL_TRIAL_STATES.includes(t.state) && !(await allocationsDb.trialHasLiveAllocation(tx, t.id))) {
               await this.endTrial(tx, t.id, 'COMPLETED');
-              const step = stepSearcher(exp.searcher_state, { kind: 'trialExited', requestId: a.requestId, reason: 'completed' });
+              const step = timeSearcherStep(() => stepSearcher(exp.searcher_state, { kind: 'trialExited', requestId: a.requestId, reason: 'completed' }));
               exp.searcher_state = step.state;
               queue.push(...step.actions);
             }
@@ -162,7 +217,8 @@ export class ExperimentController {
       }
     }
     const progress = searcherProgress(exp.searcher_state, await trialsDb.lengthsInFlight(tx, exp.id));
-    await experimentsDb.saveSearcher(tx, exp.id, exp.searcher_state, exp.searcher_done, Number.isFinite(progress) ? progress : 0);
+    await experimentsDb.saveSearcher(tx, exp.id, exp.searcher_state, exp.searcher_done, Number.isFinite(progress) ? progress : 0, exp.pending_actions ?? []);
+    if (exp.pending_actions?.length) this.pendingExperiments.add(exp.id);
     this.touchExperiment(exp.id);
     await this.maybeFinishExperiment(tx, exp);
   }
@@ -372,11 +428,14 @@ export class ExperimentController {
 
   /** Re-evaluates experiments whose trials may all have ended (used after start-up). */
   async reconcile(): Promise<void> {
+    // Batches of trials a previous master had not created yet.
+    for (const id of await experimentsDb.experimentsWithPendingActions(this.db)) this.pendingExperiments.add(id);
     for (const id of await experimentsDb.unfinishedExperimentIds(this.db)) {
       await this.run(async (tx) => {
         const exp = await this.loadExperiment(tx, id);
         await this.maybeFinishExperiment(tx, exp);
       });
     }
+    this.scheduleDrain(0);
   }
 }

@@ -52,14 +52,15 @@ export function initFixed(init: SearcherInit): SearcherStep<FixedState> {
 }
 
 export function stepFixed(prev: FixedState, event: SearcherEvent): SearcherStep<FixedState> {
+  // A created trial changes nothing (fill already ran when it was asked for): no copy of a state that may hold
+  // thousands of trials, once per trial created.
+  if (event.kind === 'trialCreated') return { state: prev, actions: [] };
   const state = cloneState(prev);
   const actions: SearcherStep['actions'] = [];
   const t = state.trials[event.requestId];
   if (!t) return { state, actions };
   const full = searcherMaxLength(state.config);
   switch (event.kind) {
-    case 'trialCreated':
-      break;
     case 'validationCompleted':
       if (t.status === 'active' && event.length >= full) {
         t.loss = toLoss(state.config, event.metric);

@@ -35,6 +35,7 @@ import type { ResourceManager } from '../resourceManager';
 import { buildSnapshot } from '../snapshot';
 import { AGENT_CLOSE_CODES } from '@hone/protocol/errors';
 import type { Placement } from '../../scheduler/types';
+import { controlPlaneStats } from '../../controlPlaneStats';
 import type { AgentHello, AgentHub, ConnectedAgent, ConnectionInfo } from './agentHub';
 import { decideAdmission, hashAgentSecret, newAgentSecret } from './agentCredentials';
 import { deliveryOf } from './delivery';
@@ -143,6 +144,16 @@ export class AgentResourceManager implements ResourceManager {
 
   private async pass(): Promise<void> {
     if (this.stopped) return;
+    const t0 = performance.now();
+    try {
+      await this.passOnce();
+    } finally {
+      controlPlaneStats.schedulingPasses += 1;
+      controlPlaneStats.schedulingPassSeconds += (performance.now() - t0) / 1000;
+    }
+  }
+
+  private async passOnce(): Promise<void> {
     await this.requestAllocations();
     let live = await this.liveOfMine();
     for (const a of live) if (a.placement && !this.placements.has(a.id)) this.rememberPlacement(a.id, a.trialId, a.placement);
