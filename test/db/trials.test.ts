@@ -127,7 +127,7 @@ describeBoth('trials repository', (t) => {
     const id = await addTrial(t.db, exp, { requestId: 'r', hparams: { lr: 0.3 }, seed: 99, target: 10 });
     await setCompletedLength(t.db, id, 5);
     expect(await getOperationState(t.db, id)).toEqual({ targetLength: 10, completedLength: 5, closed: false, state: 'ACTIVE', experimentState: 'PAUSED' });
-    expect(await getTrialLaunchInfo(t.db, id)).toEqual({ requestId: 'r', hparams: { lr: 0.3 }, seed: 99, completedLength: 5, latestCheckpoint: null });
+    expect(await getTrialLaunchInfo(t.db, id)).toEqual({ requestId: 'r', hparams: { lr: 0.3 }, seed: 99, completedLength: 5, latestCheckpoint: null, sourceCheckpoint: null });
     expect(await getTrialMetricInfo(t.db, id)).toEqual({ experimentId: exp, metric: 'accuracy', smallerIsBetter: false });
     expect(await trialExists(t.db, id)).toBe(true);
     expect(await trialExists(t.db, MISSING)).toBe(false);

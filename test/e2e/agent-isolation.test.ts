@@ -114,14 +114,16 @@ async function runProbe(master: FakeMaster, agent: Agent, allocationId: string, 
   return JSON.parse(line.slice('PROBE '.length)) as Probe;
 }
 
-const ALLOWED = new Set(['PATH', 'HOME', 'LANG', 'HONE_TF_BACKEND', 'CUDA_VISIBLE_DEVICES', 'NODE_EXTRA_CA_CERTS', 'HONE_LOCAL_RANK', 'HONE_AGENT_ID', 'HONE_RING_HOST']);
+// The AWS credential chain reaches trials on purpose: they read and write S3 checkpoints (agent/src/taskEnv.ts).
+const ALLOWED = new Set(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'PATH', 'HOME', 'LANG', 'HONE_TF_BACKEND', 'CUDA_VISIBLE_DEVICES', 'NODE_EXTRA_CA_CERTS', 'HONE_LOCAL_RANK', 'HONE_AGENT_ID', 'HONE_RING_HOST']);
 
 function expectIsolated(p: Probe, workDir: string, allocationId: string): void {
   for (const k of Object.keys(p.env)) {
     const fromTask = k.startsWith('HONE_') && Object.keys(startTaskEnvKeys).includes(k);
     if (!ALLOWED.has(k) && !fromTask && !k.startsWith('PROBE_') && k !== 'EXPERIMENT_VARIABLE') throw new Error(`unexpected variable ${k} in a trial's environment`);
   }
-  for (const k of ['HONE_AGENT_TOKEN', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'GOOGLE_APPLICATION_CREDENTIALS', 'NODE_AUTH_TOKEN']) expect(p.env).not.toHaveProperty(k);
+  for (const k of ['HONE_AGENT_TOKEN', 'GOOGLE_APPLICATION_CREDENTIALS', 'NODE_AUTH_TOKEN']) expect(p.env).not.toHaveProperty(k);
+  expect(p.env.AWS_ACCESS_KEY_ID).toBe('AKIAEXAMPLE');
   expect(JSON.stringify(p.env)).not.toContain('cluster-agent-token');
   expect(p.env.EXPERIMENT_VARIABLE).toBe('from the experiment');
   expect(p.env.HONE_TASK_TOKEN).toBe(TASK_TOKEN);
