@@ -69,9 +69,9 @@ describeBoth('checkpoints repository', (t) => {
     const byUuid = <R extends { uuid: string }>(rows: R[]): R[] => [...rows].sort((x, y) => x.uuid.localeCompare(y.uuid));
     expect(byUuid(await listCollectable(t.db, trial.experimentId))).toEqual(
       byUuid([
-        { uuid: a.uuid, trialId: trial.trialId, stepsCompleted: 100, metric: 0.5, storage },
-        { uuid: b.uuid, trialId: trial.trialId, stepsCompleted: 200, metric: 0.3, storage },
-        { uuid: c.uuid, trialId: trial.trialId, stepsCompleted: 300, metric: null, storage },
+        { uuid: a.uuid, trialId: trial.trialId, stepsCompleted: 100, metric: 0.5, storage, registered: false },
+        { uuid: b.uuid, trialId: trial.trialId, stepsCompleted: 200, metric: 0.3, storage, registered: false },
+        { uuid: c.uuid, trialId: trial.trialId, stepsCompleted: 300, metric: null, storage, registered: false },
       ]),
     );
 
