@@ -490,3 +490,42 @@ export interface RunSummary extends TrialSummary {
   metric: string;
   smallerIsBetter: boolean;
 }
+
+/** How long a unit of training takes, and the overhead of each allocation, as a forecast assumed them. */
+export interface ForecastTiming {
+  secondsPerUnit: number;
+  /** Once per allocation: the harness starting, the model arriving, the final checkpoint and exit. */
+  startupSeconds: number;
+  source: string;
+}
+
+/** One sample of a forecast's simulated run. */
+export interface ForecastTimelinePoint {
+  /** Seconds since submission. */
+  t: number;
+  instances: number;
+  slots: number;
+  busySlots: number;
+  pendingGangs: number;
+  /** Fraction of the search done, by units trained against the total the run trained. */
+  progress: number;
+}
+
+/** POST /experiments/forecast: the experiment's predicted run on a pool. */
+export interface Forecast {
+  pool: string;
+  poolKind: 'provisioned' | 'fixed';
+  timing: ForecastTiming;
+  wallClockSeconds: number;
+  slotHours: number;
+  busySlotHours: number;
+  instanceHours: number;
+  cost: number | null;
+  hourlyCost: number | null;
+  peakInstances: number;
+  slotUtilization: number;
+  trials: number;
+  unitsTrained: number;
+  finished: boolean;
+  timeline: ForecastTimelinePoint[];
+}

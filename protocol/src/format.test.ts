@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   MISSING,
+  formatSeconds,
   formatBytes,
   formatClockDuration,
   formatDuration,
@@ -138,5 +139,14 @@ describe('sizes', () => {
     expect(formatKiB(0)).toBe('0.0 KiB');
     expect(formatKiB(2253)).toBe('2.2 KiB');
     expect(formatKiB(5 * 1024 ** 2)).toBe('5120.0 KiB');
+  });
+});
+
+describe('formatSeconds', () => {
+  it('writes hours, minutes and seconds, leaving out leading zero units', () => {
+    expect(formatSeconds(3725)).toBe('1h 2m 5s');
+    expect(formatSeconds(3600)).toBe('1h 0m 0s');
+    expect(formatSeconds(65)).toBe('1m 5s');
+    expect(formatSeconds(4.6)).toBe('5s');
   });
 });

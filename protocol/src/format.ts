@@ -117,3 +117,12 @@ export function formatBytes(n: number): string {
 export function formatKiB(bytes: number): string {
   return `${(bytes / 1024).toFixed(1)} KiB`;
 }
+
+/** A number of seconds as hours, minutes and seconds: 3725 → "1h 2m 5s", 65 → "1m 5s", 5 → "5s". */
+export function formatSeconds(s: number): string {
+  const total = Math.round(s);
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const sec = total % 60;
+  return h ? `${h}h ${m}m ${sec}s` : m ? `${m}m ${sec}s` : `${sec}s`;
+}

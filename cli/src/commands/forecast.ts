@@ -3,38 +3,13 @@
 // same code that runs the real thing) and answers with the figures and a plot-ready timeline (--json).
 import type { Command } from 'commander';
 import { HoneError } from '@hone/protocol/errors';
-import { formatPercent } from '@hone/protocol/format';
+import type { Forecast } from '@hone/protocol';
+import { formatPercent, formatSeconds } from '@hone/protocol/format';
 import { readConfigFile } from '../config-file';
 import { masterClient, wantsJson } from '../global-options';
 import { printJson, table } from '../output';
 
-/** The master's answer (master/src/provisioner/forecast.ts Forecast). */
-export interface ForecastView {
-  pool: string;
-  poolKind: 'provisioned' | 'fixed';
-  timing: { secondsPerUnit: number; startupSeconds: number; source: string };
-  wallClockSeconds: number;
-  slotHours: number;
-  busySlotHours: number;
-  instanceHours: number;
-  cost: number | null;
-  hourlyCost: number | null;
-  peakInstances: number;
-  slotUtilization: number;
-  trials: number;
-  unitsTrained: number;
-  finished: boolean;
-  timeline: Array<{ t: number; instances: number; slots: number; busySlots: number; pendingGangs: number; progress: number }>;
-}
 
-/** 3725 s → "1h 2m 5s". */
-export function formatSeconds(s: number): string {
-  const total = Math.round(s);
-  const h = Math.floor(total / 3600);
-  const m = Math.floor((total % 3600) / 60);
-  const sec = total % 60;
-  return h ? `${h}h ${m}m ${sec}s` : m ? `${m}m ${sec}s` : `${sec}s`;
-}
 
 const positive = (flag: string) => (v: string) => {
   const n = Number(v);
@@ -58,7 +33,7 @@ export function registerForecastCommand(experiment: Command, program: Command): 
       if (o.secondsPerUnit === undefined && o.profile === undefined) throw new HoneError('INVALID_ARGUMENT', 'give --seconds-per-unit S or --profile TRIAL_ID (a trial that already ran)');
       if (o.secondsPerUnit !== undefined && o.profile !== undefined) throw new HoneError('INVALID_ARGUMENT', '--seconds-per-unit and --profile: give one of them');
       const { text } = await readConfigFile(configPath);
-      const f = await masterClient(program).post<ForecastView>('/experiments/forecast', {
+      const f = await masterClient(program).post<Forecast>('/experiments/forecast', {
         config: text,
         ...(o.pool !== undefined ? { pool: o.pool } : {}),
         ...(o.slots !== undefined ? { slots: Math.round(o.slots) } : {}),

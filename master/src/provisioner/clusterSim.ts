@@ -9,7 +9,7 @@
 // `secondsPerUnit(hparams)` each, validates and reports; if the searcher answers with more work for that trial at
 // once, it carries on in the same allocation, else the allocation ends. The provisioner runs every
 // reconcile_interval and whenever work arrives or ends; launched instances register after `bootSeconds`.
-import type { ExperimentConfig, HParams } from '@hone/protocol';
+import type { ExperimentConfig, ForecastTimelinePoint, HParams } from '@hone/protocol';
 import { initSearcher, stepSearcher, type SearcherAction, type SearcherEvent, type SearcherState } from '../searcher';
 import { schedule, type Agent, type Allocation, type Placement } from '../scheduler';
 import { decide } from './decide';
@@ -50,16 +50,8 @@ export interface ClusterSimOptions {
   maxTimelinePoints?: number;
 }
 
-export interface TimelinePoint {
-  /** Seconds since submission. */
-  t: number;
-  instances: number;
-  slots: number;
-  busySlots: number;
-  pendingGangs: number;
-  /** Fraction of the search done, by units trained against the total the run trained. */
-  progress: number;
-}
+/** One sample of the simulated run (the forecast's timeline). */
+export type TimelinePoint = ForecastTimelinePoint;
 
 export interface ClusterSimResult {
   wallClockSeconds: number;

@@ -1,39 +1,17 @@
 // The forecast: how long an experiment will take and what it will cost on a pool, by running its searcher, the
 // scheduler and the pool's provisioner on a simulated clock (clusterSim.ts). Pure: the API route loads the pool
 // and the profiled trial and hands them in.
-import type { ExperimentConfig } from '@hone/protocol';
+import type { ExperimentConfig, Forecast, ForecastTiming } from '@hone/protocol';
 import type { TrialTiming } from '../db/forecast';
-import { simulateCluster, type TimelinePoint } from './clusterSim';
+import { simulateCluster } from './clusterSim';
 import type { ProviderConfig } from './types';
 
-export interface ForecastTiming {
-  secondsPerUnit: number;
-  /** Once per allocation: the harness starting, the model arriving, the final checkpoint and exit. */
-  startupSeconds: number;
-  source: string;
-}
+export type { Forecast, ForecastTiming } from '@hone/protocol';
 
 export type ForecastPool =
   | { kind: 'provisioned'; name: string; provider: ProviderConfig; bootSeconds: number }
   | { kind: 'fixed'; name: string; slots: number; slotsPerAgent: number };
 
-export interface Forecast {
-  pool: string;
-  poolKind: 'provisioned' | 'fixed';
-  timing: ForecastTiming;
-  wallClockSeconds: number;
-  slotHours: number;
-  busySlotHours: number;
-  instanceHours: number;
-  cost: number | null;
-  hourlyCost: number | null;
-  peakInstances: number;
-  slotUtilization: number;
-  trials: number;
-  unitsTrained: number;
-  finished: boolean;
-  timeline: TimelinePoint[];
-}
 
 /** Default boot time (launch to agent registered) by provider type, seconds. */
 export const DEFAULT_BOOT_SECONDS: Record<ProviderConfig['type'], number> = { local: 6, aws: 120, gcp: 90 };

@@ -2,12 +2,12 @@
 // config on its pool, with the time per unit profiled from its furthest-trained trial, and the page compares the
 // forecast's progress at the experiment's age with the progress it really made.
 import { useState } from 'react';
-import type { ExperimentDetail } from '@hone/protocol';
+import type { ExperimentDetail, Forecast } from '@hone/protocol';
+import { formatSeconds } from '@hone/protocol/format';
 import { api } from '../api';
-import { formatSeconds, type ForecastView } from '../pages/Forecast';
 
 /** The forecast's progress (0..1) at `t` seconds, from its timeline. */
-export function progressAt(timeline: ForecastView['timeline'], t: number): number {
+export function progressAt(timeline: Forecast['timeline'], t: number): number {
   let p = 0;
   for (const point of timeline) {
     if (point.t > t) break;
@@ -17,14 +17,14 @@ export function progressAt(timeline: ForecastView['timeline'], t: number): numbe
 }
 
 export function ForecastVsActual({ exp }: { exp: ExperimentDetail }) {
-  const [f, setF] = useState<ForecastView | null>(null);
+  const [f, setF] = useState<Forecast | null>(null);
   const [error, setError] = useState<string | null>(null);
   const profile = [...exp.trials].filter((t) => t.completedLength > 0).sort((a, b) => b.completedLength - a.completedLength)[0];
   if (!profile) return null;
   const load = async () => {
     setError(null);
     try {
-      setF(await api<ForecastView>('/experiments/forecast', { method: 'POST', json: { config: exp.configYaml, pool: exp.resourcePool, profile_trial_id: profile.id } }));
+      setF(await api<Forecast>('/experiments/forecast', { method: 'POST', json: { config: exp.configYaml, pool: exp.resourcePool, profile_trial_id: profile.id } }));
     } catch (e) {
       setError((e as Error).message);
     }

@@ -5,32 +5,11 @@ import { useEffect, useState } from 'react';
 import { api } from '../api';
 import { markReady } from '../hooks';
 import { LineChart } from '../components/LineChart';
+import type { Forecast } from '@hone/protocol';
+import { formatSeconds } from '@hone/protocol/format';
 import './forecast.css';
 
-export interface ForecastView {
-  pool: string;
-  poolKind: 'provisioned' | 'fixed';
-  timing: { secondsPerUnit: number; startupSeconds: number; source: string };
-  wallClockSeconds: number;
-  slotHours: number;
-  busySlotHours: number;
-  instanceHours: number;
-  cost: number | null;
-  hourlyCost: number | null;
-  peakInstances: number;
-  slotUtilization: number;
-  trials: number;
-  finished: boolean;
-  timeline: Array<{ t: number; instances: number; slots: number; busySlots: number; pendingGangs: number; progress: number }>;
-}
 
-export function formatSeconds(s: number): string {
-  const total = Math.round(s);
-  const h = Math.floor(total / 3600);
-  const m = Math.floor((total % 3600) / 60);
-  const sec = total % 60;
-  return h ? `${h}h ${m}m ${sec}s` : m ? `${m}m ${sec}s` : `${sec}s`;
-}
 
 export function ForecastPage() {
   const [config, setConfig] = useState('');
@@ -40,7 +19,7 @@ export function ForecastPage() {
   const [timing, setTiming] = useState<'seconds' | 'profile'>('seconds');
   const [seconds, setSeconds] = useState('1');
   const [trial, setTrial] = useState('');
-  const [result, setResult] = useState<ForecastView | null>(null);
+  const [result, setResult] = useState<Forecast | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   useEffect(() => markReady(), []);
@@ -54,7 +33,7 @@ export function ForecastPage() {
       if (target === 'slots') body.slots = Number(slots);
       if (timing === 'seconds') body.seconds_per_unit = Number(seconds);
       else body.profile_trial_id = Number(trial);
-      setResult(await api<ForecastView>('/experiments/forecast', { method: 'POST', json: body }));
+      setResult(await api<Forecast>('/experiments/forecast', { method: 'POST', json: body }));
     } catch (e) {
       setResult(null);
       setError((e as Error).message);
