@@ -529,3 +529,38 @@ export interface Forecast {
   finished: boolean;
   timeline: ForecastTimelinePoint[];
 }
+
+/** GET /provisioner/pools: a pool that grows and shrinks, with where its provisioner stands. */
+export interface ProvisionerPoolStatus {
+  pool: string;
+  provider: string;
+  instanceType: string;
+  minInstances: number;
+  maxInstances: number;
+  slotsPerInstance: number;
+  hourlyCost: number | null;
+  lastPassAt: string | null;
+  /** Why the provisioner last launched, terminated or held back. */
+  lastReasons: string[];
+  /** Whether the last list of the cloud's instances succeeded (a failed one changes nothing). */
+  listOk: boolean;
+  launchFailures: number;
+}
+
+export interface ProvisionedPoolInfo extends ProvisionerPoolStatus {
+  /** Live instances by state (requested, launching, running, idle, terminating). */
+  instancesByState: Record<string, number>;
+  /** Live instances and the most recently terminated ones. */
+  instances: Array<{
+    id: string;
+    state: string;
+    cloudId: string | null;
+    instanceType: string;
+    slots: number;
+    reason: string | null;
+    createdAt: string;
+    registeredAt: string | null;
+    idleSince: string | null;
+    terminatedAt: string | null;
+  }>;
+}

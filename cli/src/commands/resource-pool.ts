@@ -1,38 +1,22 @@
 // `hone resource-pool list`: each pool's agents, slots in use and waiting demand; for pools with a provider, their
 // instances by state and why the provisioner last acted (then listed instance by instance).
 import type { Command } from 'commander';
-import type { ResourcePoolInfo } from '@hone/protocol';
+import type { ProvisionedPoolInfo, ResourcePoolInfo } from '@hone/protocol';
 import type { Client } from '../client';
 import { masterClient, wantsJson } from '../global-options';
 import { printJson, table } from '../output';
 
-/** A provisioned pool as GET /provisioner/pools answers (master/src/provisioner/index.ts ProvisionedPool). */
-export interface ProvisionedPoolView {
-  pool: string;
-  provider: string;
-  instanceType: string;
-  minInstances: number;
-  maxInstances: number;
-  slotsPerInstance: number;
-  hourlyCost: number | null;
-  lastPassAt: string | null;
-  lastReasons: string[];
-  listOk: boolean;
-  launchFailures: number;
-  instancesByState: Record<string, number>;
-  instances: Array<{ id: string; state: string; cloudId: string | null; instanceType: string; slots: number; reason: string | null; createdAt: string; terminatedAt: string | null }>;
-}
 
 const STATES = ['requested', 'launching', 'running', 'idle', 'terminating'];
 
-export function instancesSummary(p: ProvisionedPoolView): string {
+export function instancesSummary(p: ProvisionedPoolInfo): string {
   const parts = STATES.filter((s) => p.instancesByState[s]).map((s) => `${p.instancesByState[s]} ${s}`);
   return parts.length ? parts.join(', ') : 'none';
 }
 
-async function provisioned(c: Client): Promise<ProvisionedPoolView[]> {
+async function provisioned(c: Client): Promise<ProvisionedPoolInfo[]> {
   try {
-    return await c.get<ProvisionedPoolView[]>('/provisioner/pools');
+    return await c.get<ProvisionedPoolInfo[]>('/provisioner/pools');
   } catch (e) {
     // An older master has no provisioner: its pools are all fixed.
     if ((e as { status?: number }).status === 404) return [];

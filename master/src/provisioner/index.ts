@@ -1,11 +1,12 @@
 // The provisioner service: a reconciler per resource pool that has a provider (see reconciler.ts), built from the
 // master config. The composition root (server.ts) starts it once the master listens.
 import path from 'node:path';
+import type { ProvisionedPoolInfo } from '@hone/protocol';
 import type { Database } from '../db';
-import { listInstances, listRecentlyTerminated, masterId as loadMasterId, type InstanceRecord } from '../db/instances';
+import { listInstances, listRecentlyTerminated, masterId as loadMasterId } from '../db/instances';
 import type { ResourcePoolConfig } from '../config/masterConfig';
 import { parseProviderConfig } from './config';
-import { PoolReconciler, type PoolStatus } from './reconciler';
+import { PoolReconciler } from './reconciler';
 import type { AgentView } from './snapshot';
 import type { Provider } from './providers/provider';
 import { LocalProvider } from './providers/local';
@@ -27,10 +28,8 @@ export interface ProvisionerDeps {
 }
 
 /** A pool's instances and what the provisioner last said about it (`GET /provisioner/pools`). */
-export interface ProvisionedPool extends PoolStatus {
-  instancesByState: Record<string, number>;
-  instances: Array<Pick<InstanceRecord, 'id' | 'state' | 'cloudId' | 'instanceType' | 'slots' | 'reason'> & { createdAt: string; registeredAt: string | null; idleSince: string | null; terminatedAt: string | null }>;
-}
+/** A provisioned pool as GET /provisioner/pools answers. */
+export type ProvisionedPool = ProvisionedPoolInfo;
 
 /** Checks every pool's provider section at start-up; errors name `resource_pools[i].provider.<field>`. */
 export function checkProviderConfigs(pools: ResourcePoolConfig[]): Map<string, ProviderConfig> {

@@ -12,6 +12,7 @@
 // - Agents: a launching instance whose agent (agent id = instance id) connected is registered: running when it
 //   holds an allocation, else idle; running and idle follow its allocations.
 import crypto from 'node:crypto';
+import type { ProvisionerPoolStatus } from '@hone/protocol';
 import type { Database } from '../db';
 import * as instancesDb from '../db/instances';
 import type { InstanceRecord } from '../db/instances';
@@ -36,19 +37,8 @@ export interface ReconcilerDeps {
   log: { info: (o: object, m: string) => void; warn: (o: object, m: string) => void };
 }
 
-export interface PoolStatus {
-  pool: string;
-  provider: string;
-  instanceType: string;
-  minInstances: number;
-  maxInstances: number;
-  slotsPerInstance: number;
-  hourlyCost: number | null;
-  lastPassAt: string | null;
-  lastReasons: string[];
-  listOk: boolean;
-  launchFailures: number;
-}
+/** Where a pool's provisioner stands (the API's answer, less the instances). */
+export type PoolStatus = ProvisionerPoolStatus;
 
 export class PoolReconciler {
   private timer: NodeJS.Timeout | null = null;

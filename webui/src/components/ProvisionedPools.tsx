@@ -1,27 +1,15 @@
 // The cluster page's view of pools with a provider: their machines by state, the provisioner's last reasons and
 // each machine (GET /provisioner/pools). Draws nothing when no pool has a provider.
+import type { ProvisionedPoolInfo } from '@hone/protocol';
 import { formatLocalTime } from '@hone/protocol/format';
 import { useApi, useSubscription, useThrottle } from '../hooks';
 import { EmptyRow } from './EmptyRow';
 
-export interface ProvisionedPoolView {
-  pool: string;
-  provider: string;
-  instanceType: string;
-  minInstances: number;
-  maxInstances: number;
-  hourlyCost: number | null;
-  lastPassAt: string | null;
-  lastReasons: string[];
-  launchFailures: number;
-  instancesByState: Record<string, number>;
-  instances: Array<{ id: string; state: string; cloudId: string | null; slots: number; reason: string | null; createdAt: string; terminatedAt: string | null }>;
-}
 
 const STATES = ['requested', 'launching', 'running', 'idle', 'terminating'];
 
 export function ProvisionedPools() {
-  const pools = useApi<ProvisionedPoolView[]>('/provisioner/pools');
+  const pools = useApi<ProvisionedPoolInfo[]>('/provisioner/pools');
   const refetch = useThrottle(() => pools.reload(), 2000);
   useSubscription('cluster', refetch);
   if (!pools.data?.length) return null;
