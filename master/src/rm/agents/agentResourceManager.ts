@@ -39,6 +39,7 @@ import { controlPlaneStats } from '../../controlPlaneStats';
 import type { AgentHello, AgentHub, ConnectedAgent, ConnectionInfo } from './agentHub';
 import { decideAdmission, hashAgentSecret, newAgentSecret } from './agentCredentials';
 import { deliveryOf } from './delivery';
+import { PassCoalescer } from '../passCoalescer';
 
 export interface AgentResourceManagerOptions {
   /** The URL harnesses use to reach the master (known once it listens). */
@@ -66,9 +67,10 @@ interface PlacementRecord {
 
 export class AgentResourceManager implements ResourceManager {
   private timer: NodeJS.Timeout | null = null;
-  private pending: Promise<void> | null = null;
-  private again = false;
-  private lastPass = 0;
+  private readonly passes = new PassCoalescer(
+    () => this.pass(),
+    (e) => this.opts.log.warn({ err: e.stack }, 'scheduling pass failed'),
+  );
   private stopped = false;
   private obs: Observations = initialObservations(Date.now());
   private readonly lifecycle: LifecycleOptions;
@@ -101,28 +103,12 @@ export class AgentResourceManager implements ResourceManager {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    await this.pending?.catch(() => undefined);
+    await this.passes.stop();
   }
 
   /** Asks for a scheduling pass soon; passes are coalesced with a short minimum interval. */
   requestPass(): void {
-    if (this.stopped) return;
-    if (this.pending) {
-      this.again = true;
-      return;
-    }
-    const wait = Math.max(0, this.lastPass + 50 - Date.now());
-    this.pending = new Promise<void>((r) => setTimeout(r, wait))
-      .then(() => this.pass())
-      .catch((e) => this.opts.log.warn({ err: (e as Error).stack }, 'scheduling pass failed'))
-      .finally(() => {
-        this.lastPass = Date.now();
-        this.pending = null;
-        if (this.again) {
-          this.again = false;
-          this.requestPass();
-        }
-      });
+    this.passes.request();
   }
 
   releaseExperiment(tx: Queryable, experimentId: number, how: 'preempt' | 'kill', reason: string): Promise<void> {

@@ -42,6 +42,7 @@ import { buildJob, CONTAINER } from './jobSpec';
 import { LABELS, poolSelector } from './naming';
 import { podAllocation, podIndex, podRanks, podSlots, viewPod } from './podState';
 import { RequestQueue, statusOf } from './requestQueue';
+import { PassCoalescer } from '../passCoalescer';
 
 export interface KubernetesResourceManagerOptions {
   masterUrl: () => string;
@@ -78,9 +79,10 @@ export class KubernetesResourceManager implements ResourceManager {
   private readonly watches = new Map<string, PoolWatch>();
   private timer: NodeJS.Timeout | null = null;
   private resyncTimer: NodeJS.Timeout | null = null;
-  private pending: Promise<void> | null = null;
-  private again = false;
-  private lastPass = 0;
+  private readonly passes = new PassCoalescer(
+    () => this.pass(),
+    (e) => this.opts.log.warn({ err: e.stack }, 'kubernetes scheduling pass failed'),
+  );
   private stopped = false;
   private obs: Observations = initialObservations(Date.now());
   private readonly lifecycle: LifecycleOptions;
@@ -190,7 +192,7 @@ export class KubernetesResourceManager implements ResourceManager {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     if (this.resyncTimer) clearInterval(this.resyncTimer);
-    await this.pending?.catch(() => undefined);
+    await this.passes.stop();
     for (const c of this.following.values()) c.abort();
     this.following.clear();
     for (const w of this.watches.values()) for (const inf of [w.jobs, w.pods, w.nodes, w.events]) await inf.stop().catch(() => undefined);
@@ -198,23 +200,7 @@ export class KubernetesResourceManager implements ResourceManager {
   }
 
   requestPass(): void {
-    if (this.stopped) return;
-    if (this.pending) {
-      this.again = true;
-      return;
-    }
-    const wait = Math.max(0, this.lastPass + 50 - Date.now());
-    this.pending = new Promise<void>((r) => setTimeout(r, wait))
-      .then(() => this.pass())
-      .catch((e) => this.opts.log.warn({ err: (e as Error).stack }, 'kubernetes scheduling pass failed'))
-      .finally(() => {
-        this.lastPass = Date.now();
-        this.pending = null;
-        if (this.again) {
-          this.again = false;
-          this.requestPass();
-        }
-      });
+    this.passes.request();
   }
 
   releaseExperiment(tx: Queryable, experimentId: number, how: 'preempt' | 'kill', reason: string): Promise<void> {
