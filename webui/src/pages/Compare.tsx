@@ -8,6 +8,7 @@ import { markReady } from '../hooks';
 import { Link, navigate, setQuery, useLocation } from '../router';
 import { formatMetric, formatValue } from '@hone/protocol/format';
 import { flattenHParams, metricLabel } from '../format';
+import { MetricSelect } from '../components/MetricSelect';
 import { StateBadge } from '../components/StateBadge';
 import { LineChart, type CurveSeries } from '../components/LineChart';
 import { comparePath, MAX_COMPARE, MIN_COMPARE, parseCompareIds, setCompare } from '../compareSelection';
@@ -284,24 +285,13 @@ export function ComparePage() {
           <div className="card">
             <div className="card-head">
               <h3>Learning curves</h3>
-              <label className="field">
-                Metric
-                <select
-                  className="input"
-                  value={`${group}\u0000${metric}`}
-                  onChange={(e) => {
-                    const [g, m] = e.target.value.split('\u0000');
-                    setQuery({ group: g === 'validation' ? null : g, metric: m }, { replace: true });
-                  }}
-                  data-testid="compare-metric"
-                >
-                  {metricOptions.map(([g, m]) => (
-                    <option key={`${g}:${m}`} value={`${g}\u0000${m}`}>
-                      {metricLabel(g, m)}
-                    </option>
-                  ))}
-                </select>
-              </label>
+              <MetricSelect
+                group={group}
+                metric={metric}
+                options={metricOptions}
+                onChange={(g, m) => setQuery({ group: g === 'validation' ? null : g, metric: m }, { replace: true })}
+                testId="compare-metric"
+              />
               <span className="spacer" />
               <span className="legend-inline">
                 {loaded.map((l, i) => (

@@ -7,6 +7,7 @@ import { LineChart, type CurveSeries } from '../components/LineChart';
 import { VirtualTable, sortRows, type Column, type SortState } from '../components/VirtualTable';
 import { formatMetric } from '@hone/protocol/format';
 import { ema, metricLabel, seriesColor, toCsv } from '../format';
+import { MetricSelect } from '../components/MetricSelect';
 import { curvesPath } from '../curves';
 import { anyFailure, trialColumns, varyingHparamKeys, type TrialRow } from './trialColumns';
 import { lengthUnit } from '../experimentConfig';
@@ -135,24 +136,13 @@ export function CurvesTab({ exp, rows, names, hl, epoch }: { exp: ExperimentDeta
   return (
     <div data-testid="curves-tab">
       <div className="toolbar">
-        <label className="field">
-          Metric
-          <select
-            className="input"
-            value={`${group}\u0000${metric}`}
-            onChange={(e) => {
-              const [g, m] = e.target.value.split('\u0000');
-              setQuery({ group: g === 'validation' ? null : g, metric: m === exp.metric ? null : m }, { replace: true });
-            }}
-            data-testid="metric-select"
-          >
-            {metricOptions.map(([g, m]) => (
-              <option key={`${g}:${m}`} value={`${g}\u0000${m}`}>
-                {metricLabel(g, m)}
-              </option>
-            ))}
-          </select>
-        </label>
+        <MetricSelect
+          group={group}
+          metric={metric}
+          options={metricOptions}
+          onChange={(g, m) => setQuery({ group: g === 'validation' ? null : g, metric: m === exp.metric ? null : m }, { replace: true })}
+          testId="metric-select"
+        />
         <label className="field" title="Exponential moving average">
           Smoothing
           <input type="range" min={0} max={0.99} step={0.01} value={smoothing} onChange={(e) => setQuery({ smoothing: Number(e.target.value) || null }, { replace: true })} data-testid="smoothing" />
