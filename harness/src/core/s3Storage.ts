@@ -1,39 +1,20 @@
 // S3 checkpoint storage: each file of checkpoint <uuid> is the object `<prefix>/<uuid>/<relpath>` in the bucket.
 // Credentials come from the AWS SDK's default chain (AWS_* environment variables, then the shared config and
 // credentials files with AWS_PROFILE, then container or instance metadata), which the agent passes through.
-import { GetObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { checkpointKeyPrefix, s3ClientOptions, type S3Location } from '@hone/protocol/s3';
 
-export interface S3StorageConfig {
-  bucket: string;
-  prefix?: string;
-  endpoint_url?: string;
-  region?: string;
-}
+export type S3StorageConfig = S3Location;
 
 /** The object key of one checkpoint file. */
 export function s3Key(cfg: { prefix?: string }, uuid: string, rel: string): string {
-  const prefix = (cfg.prefix ?? '').replace(/^\/+|\/+$/g, '');
-  return prefix ? `${prefix}/${uuid}/${rel}` : `${uuid}/${rel}`;
+  return `${checkpointKeyPrefix(cfg, uuid)}${rel}`;
 }
 
-/**
- * A client for the configured bucket. `endpoint_url` names an S3-compatible server: path-style addressing (the
- * bucket in the path, since such servers rarely have wildcard DNS), a default region, and checksums only where
- * the API requires them (many such servers do not understand the newer streaming checksum trailers).
- */
+/** A client for the configured bucket (options shared with the master: protocol/src/s3.ts). */
 export function s3ClientFor(cfg: S3StorageConfig, env: NodeJS.ProcessEnv = process.env): S3Client {
-  const region = cfg.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? (cfg.endpoint_url ? 'us-east-1' : undefined);
-  const opts: S3ClientConfig = { followRegionRedirects: true, ...(region ? { region } : {}) };
-  if (cfg.endpoint_url) {
-    Object.assign(opts, {
-      endpoint: cfg.endpoint_url,
-      forcePathStyle: true,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    } satisfies S3ClientConfig);
-  }
-  return new S3Client(opts);
+  return new S3Client(s3ClientOptions(cfg, env));
 }
 
 /** Smallest part S3 accepts in a multipart upload (every part but the last). */

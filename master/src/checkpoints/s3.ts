@@ -2,41 +2,21 @@
 // AWS credentials of their own) and deletes (GC) the objects `<prefix>/<uuid>/<relpath>` the harness wrote.
 // Credentials come from the AWS SDK's default chain in the master's own environment.
 import { PassThrough, type Readable } from 'node:stream';
-import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { checkpointKeyPrefix, s3ClientOptions, type S3Location } from '@hone/protocol/s3';
 import * as tar from 'tar';
 import { HoneError } from '../errors';
 
-export interface S3Location {
-  bucket: string;
-  prefix?: string;
-  endpoint_url?: string;
-  region?: string;
-}
-
-/** The key prefix holding every file of one checkpoint, ending in '/'. */
-export function checkpointKeyPrefix(cfg: S3Location, uuid: string): string {
-  const prefix = (cfg.prefix ?? '').replace(/^\/+|\/+$/g, '');
-  return prefix ? `${prefix}/${uuid}/` : `${uuid}/`;
-}
+export { checkpointKeyPrefix, type S3Location } from '@hone/protocol/s3';
 
 const clients = new Map<string, S3Client>();
 
-/** One client per bucket configuration. As in the harness: `endpoint_url` means an S3-compatible server, path-style. */
+/** One client per bucket configuration (options shared with the harness: protocol/src/s3.ts). */
 export function s3ClientFor(cfg: S3Location): S3Client {
   const key = JSON.stringify([cfg.endpoint_url ?? '', cfg.region ?? '']);
   let client = clients.get(key);
   if (!client) {
-    const region = cfg.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? (cfg.endpoint_url ? 'us-east-1' : undefined);
-    const opts: S3ClientConfig = { followRegionRedirects: true, ...(region ? { region } : {}) };
-    if (cfg.endpoint_url) {
-      Object.assign(opts, {
-        endpoint: cfg.endpoint_url,
-        forcePathStyle: true,
-        requestChecksumCalculation: 'WHEN_REQUIRED',
-        responseChecksumValidation: 'WHEN_REQUIRED',
-      } satisfies S3ClientConfig);
-    }
-    clients.set(key, (client = new S3Client(opts)));
+    clients.set(key, (client = new S3Client(s3ClientOptions(cfg, process.env))));
   }
   return client;
 }
