@@ -1,7 +1,9 @@
 // One small database port over PostgreSQL (`pg`) and the embedded PGlite. Same SQL, same migrations.
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import type { PGlite } from '@electric-sql/pglite';
 import { HoneError } from '../errors';
@@ -167,6 +169,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
       if (!opts.dataDir) throw new Error('openDatabase: dataDir or url is required');
       dir = path.join(opts.dataDir, 'pgdata');
       fs.mkdirSync(dir, { recursive: true });
+      await initPgliteDataDir(dir);
     }
     const lite = dir ? new PGlite(dir) : new PGlite();
     await lite.waitReady;
@@ -174,6 +177,23 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
   }
   if (opts.migrate !== false) await migrate(db);
   return db;
+}
+
+/**
+ * Creates a new embedded database directory in a short-lived child process. initdb inside PGlite grows the
+ * WebAssembly heap to several hundred MB, which a process never gives back: done in the master itself, the first
+ * start would idle at twice the RSS of every later start. An existing directory (PG_VERSION present) is left alone.
+ */
+export async function initPgliteDataDir(dir: string): Promise<void> {
+  if (fs.existsSync(path.join(dir, 'PG_VERSION'))) return;
+  const moduleUrl = import.meta.resolve('@electric-sql/pglite');
+  const script = `const { PGlite } = await import(${JSON.stringify(moduleUrl)}); const db = new PGlite(process.argv[1]); await db.waitReady; await db.close();`;
+  try {
+    await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script, dir], { timeout: 300_000 });
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new Error(`could not create the embedded database in ${dir}: ${(e.stderr || e.message).trim().split('\n').slice(-3).join(' ')}`);
+  }
 }
 
 export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../migrations');
