@@ -22,7 +22,7 @@ const bare = rssMb(process.pid);
 result.bare_node_bench_process_rss_mb = Math.round(bare);
 
 // The embedded database, empty, at idle.
-// First start (initdb runs in the master process) and a restart on the same directory (no initdb).
+// First start (initdb runs in a child process the master waits for) and a restart on the same directory.
 {
   const dataDir = tmpDir('scale-pglite');
   let m = await startMasterProcess({ dataDir, env: { HONE_LOG_LEVEL: 'warn' } });
