@@ -26,6 +26,32 @@ describeBoth('metrics repository', (t) => {
     expect(await trialMetricPoints(t.db, trialId, 'training')).toHaveLength(5);
   });
 
+  it('stores a batch sent again once, leaves the summary alone, and takes the step again from a resumed run', async () => {
+    const { trialId } = await addExperimentWithTrial(t.db);
+    const batch = [pt(10, { loss: 0.9 }), pt(20, { loss: 0.8 })];
+    await insertMetrics(t.db, trialId, 'training', batch, LOSS);
+    await insertMetrics(t.db, trialId, 'validation', [pt(20, { loss: 0.7 })], LOSS);
+    // The answers were lost; the harness sends both again.
+    await insertMetrics(t.db, trialId, 'training', batch, LOSS);
+    await insertMetrics(t.db, trialId, 'validation', [pt(20, { loss: 0.7 })], LOSS);
+    expect((await trialMetricPoints(t.db, trialId, 'training')).map((p) => p.stepsCompleted)).toEqual([10, 20]);
+    expect((await trialMetricPoints(t.db, trialId, 'validation')).map((p) => p.metrics)).toEqual([{ loss: 0.7 }]);
+    expect(await summary(trialId)).toMatchObject({ latestValidation: { loss: 0.7 }, bestValidation: 0.7 });
+    expect(await totalBatches(trialId)).toBe(20);
+    // A batch that overlaps, and another metric at a stored step (also twice within one batch): one point per step.
+    await insertMetrics(t.db, trialId, 'training', [pt(20, { loss: 0.8 }), pt(30, { loss: 0.6 }), pt(30, { lr: 0.01 })], LOSS);
+    await insertMetrics(t.db, trialId, 'training', [pt(10, { lr: 0.1 })], LOSS);
+    expect((await trialMetricPoints(t.db, trialId, 'training')).map((p) => [p.stepsCompleted, p.metrics])).toEqual([
+      [10, { loss: 0.9, lr: 0.1 }],
+      [20, { loss: 0.8 }],
+      [30, { loss: 0.6, lr: 0.01 }],
+    ]);
+    // A run resumed from the checkpoint at step 10 trains 20 and 30 again: its values replace the earlier run's.
+    await supersedeAfter(t.db, trialId, 10);
+    await insertMetrics(t.db, trialId, 'training', [pt(20, { loss: 0.75 }), pt(30, { loss: 0.55 })], LOSS);
+    expect((await trialMetricPoints(t.db, trialId, 'training')).map((p) => [p.stepsCompleted, p.metrics.loss])).toEqual([[10, 0.9], [20, 0.75], [30, 0.55]]);
+  });
+
   it('ignores an empty batch', async () => {
     const { trialId } = await addExperimentWithTrial(t.db);
     await insertMetrics(t.db, trialId, 'training', [], LOSS);
@@ -97,7 +123,7 @@ describeBoth('metrics repository', (t) => {
   it('reads a large group page by page: every point once, in step order, superseded ones left out', async () => {
     const { trialId } = await addExperimentWithTrial(t.db);
     await insertMetrics(t.db, trialId, 'training', Array.from({ length: 25 }, (_, i) => pt(i + 1, { loss: 1 / (i + 1) })), LOSS);
-    // Two points at the same step (a harness that reported twice) are both kept, in row order.
+    // A point at a step already stored (a harness that sent a batch again) is merged into it, not stored twice.
     await insertMetrics(t.db, trialId, 'training', [pt(10, { loss: 0.5 })], LOSS);
     await supersedeAfter(t.db, trialId, 20);
     const steps: number[] = [];
@@ -110,9 +136,9 @@ describeBoth('metrics repository', (t) => {
       cursor = page.next;
       pages++;
     } while (cursor);
-    expect(steps).toEqual([...Array.from({ length: 10 }, (_, i) => i + 1), 10, ...Array.from({ length: 10 }, (_, i) => i + 11)]);
+    expect(steps).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     expect(pages).toBe(3);
-    expect(await trialMetricExtent(t.db, trialId, 'training')).toEqual({ count: 21, minStep: 1, maxStep: 20 });
+    expect(await trialMetricExtent(t.db, trialId, 'training')).toEqual({ count: 20, minStep: 1, maxStep: 20 });
   });
 
   it('summarises a group by step buckets: first, last, lowest and highest point of each metric per bucket', async () => {

@@ -13,6 +13,9 @@ const BATCH_NAMES = `COALESCE((SELECT jsonb_object_agg(k, true) FROM jsonb_array
 /**
  * Inserts a batch of points and folds it into the trial's summary. The batch travels as one JSON parameter that
  * PostgreSQL unpacks, rather than two parameters per row. `searcherMetric` is the metric whose best is kept.
+ * Idempotent: there is one point per step in a run, so a batch sent again after its answer was lost (the master
+ * killed after committing it, a dropped connection) stores nothing twice; a second report at a step (another
+ * metric, say) is merged into that step's point.
  */
 export async function insertMetrics(
   q: Queryable,
@@ -24,8 +27,14 @@ export async function insertMetrics(
   if (!points.length) return;
   const last = points.reduce((a, b) => (b.stepsCompleted >= a.stepsCompleted ? b : a));
   const params: unknown[] = [trialId, group, JSON.stringify(last.metrics), last.stepsCompleted, JSON.stringify(points)];
-  const insert = `ins AS (INSERT INTO metrics (trial_id, grp, steps_completed, metrics)
-      SELECT $1::bigint, $2::text, (e->>'stepsCompleted')::bigint, e->'metrics' FROM jsonb_array_elements($5::jsonb) AS e RETURNING 1)`;
+  // Points of one step (in the batch, or already stored for the trial's current run) become one point whose
+  // metrics are merged, a later value of a metric replacing an earlier one.
+  const insert = `ins AS (INSERT INTO metrics AS m (trial_id, grp, steps_completed, metrics)
+      SELECT $1::bigint, $2::text, (e.el->>'stepsCompleted')::bigint, jsonb_object_agg(kv.key, kv.value ORDER BY e.ord)
+        FROM jsonb_array_elements($5::jsonb) WITH ORDINALITY AS e(el, ord), jsonb_each(e.el->'metrics') AS kv
+       GROUP BY (e.el->>'stepsCompleted')::bigint
+      ON CONFLICT (trial_id, grp, steps_completed) WHERE NOT superseded DO UPDATE SET metrics = m.metrics || EXCLUDED.metrics
+      RETURNING 1)`;
   if (group === 'training') {
     await q.query(
       `WITH ${insert} UPDATE trials SET latest_training = $3::jsonb, total_batches = GREATEST(total_batches, $4::bigint),
