@@ -50,6 +50,8 @@ export class FakeCluster {
   readonly podLabels = new Map<string, Record<string, string>>();
   /** Every Job ever created, as created (for assertions about what a Job may hold). */
   readonly jobsCreated: Obj[] = [];
+  /** Every Secret ever created, as stored. */
+  readonly secretsCreated: Obj[] = [];
 
   constructor(private readonly opts: { baseEnv?: Record<string, string> } = {}) {
     this.api.onChange = (plural, type, obj) => this.onChange(plural, type, obj);
@@ -168,6 +170,7 @@ export class FakeCluster {
     if (this.closed) return;
     if (plural === 'pods' && type !== 'DELETED') this.podLabels.set(obj.metadata.name, { ...(obj.metadata.labels ?? {}) });
     if (plural === 'jobs' && type === 'ADDED') this.jobsCreated.push(clone(obj));
+    if (plural === 'secrets' && type === 'ADDED') this.secretsCreated.push(clone(obj));
     if (plural === 'jobs' && type === 'ADDED') this.createJobPods(obj);
     if (plural === 'pods' && type !== 'ADDED') this.updateJobStatus(obj);
     if (plural === 'pods' || plural === 'nodes') this.scheduleSoon();
