@@ -6,7 +6,7 @@
 // starts), and a silently dropped watch event that only a fresh list shows.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BatchV1Api, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, Watch, type V1Pod } from '@kubernetes/client-node';
+import { BatchV1Api, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, Watch, type V1EnvVar, type V1Job, type V1Pod } from '@kubernetes/client-node';
 import { FakeCluster } from '../helpers/fakeKube';
 import { tmpDir, waitFor } from '../helpers/processes';
 
@@ -26,7 +26,7 @@ describe('the fake Kubernetes API server', () => {
   });
   afterAll(() => cluster.close());
 
-  const job = (name: string, env: unknown[], command: string[]) => ({
+  const job = (name: string, env: V1EnvVar[], command: string[]): V1Job => ({
     metadata: { name, labels: { app: name } },
     spec: {
       completionMode: 'Indexed',
