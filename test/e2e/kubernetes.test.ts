@@ -2,8 +2,8 @@
 // in-process fake API server (test/helpers/fakeKube), whose kubelet runs each pod's command (the harness) as a
 // real process. ASHA searches of 1-pod and of 2-pod trials complete; every pod is labelled with its rank; the task
 // token reaches the pods from a Secret and never appears in a Job; no Job, Pod or Secret is left behind, and every
-// request the master sent is allowed by its RBAC, which grants no verb it did not use. A pod transition the watch silently loses is recovered by the
-// periodic resync.
+// request the master sent is allowed by its RBAC, which grants no verb it did not use. A pod transition the watch
+// silently loses is recovered by the periodic resync.
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExperimentDetail } from '@hone/protocol';
