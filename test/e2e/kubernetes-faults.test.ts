@@ -2,7 +2,7 @@
 // 4-GPU cluster never deadlock (one waits, with its reason in `hone job list`) while watches are dropped, history
 // is compacted (410 Gone, as a watch event and as a status) and list requests fail with 500s; an image that
 // cannot be pulled fails its trial with Kubernetes' message; an OOM-killed pod, an eviction and a lost node fail
-// their runs with that reason and the trial resumes from its checkpoint. No Job or Pod is left after any of it.
+// their runs with that reason and the trial resumes from its checkpoint. No Job, Pod or Secret is left after any of it.
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExperimentDetail, JobInfo, TrialDetail } from '@hone/protocol';
@@ -36,9 +36,9 @@ describe('kubernetes faults', () => {
     return r.body.id;
   };
   const noLeftovers = () =>
-    waitFor('no Job or Pod left', async () => {
+    waitFor('no Job, Pod or Secret left', async () => {
       const left = k.cluster.leftovers();
-      return left.jobs.length === 0 && left.pods.length === 0;
+      return left.jobs.length === 0 && left.pods.length === 0 && left.secrets.length === 0;
     }, 30_000);
   const explain = async (d: ExperimentDetail) => {
     const l = await api<Array<{ rank: number; line: string }>>(k.master.url, 'GET', `/trials/${d.trials[0]!.id}/logs`);

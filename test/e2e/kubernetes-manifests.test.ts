@@ -1,37 +1,67 @@
-// deploy/kubernetes/*.yaml against the Kubernetes schemas (kubernetes-models), and the master's RBAC against
-// what the Kubernetes resource manager calls (master/src/rm/kubernetes/apiUse.ts): no more, no less.
+// Every document of every manifest under deploy/kubernetes/ (any depth, .yaml/.yml/.json), and the Job and the
+// Secret the Kubernetes resource manager generates (jobSpec.ts), against the Kubernetes schemas
+// (kubernetes-models); and the master's RBAC against what the manager calls (apiUse.ts): no more, no less.
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import * as appsV1 from 'kubernetes-models/apps/v1';
+import * as batchV1 from 'kubernetes-models/batch/v1';
 import * as coreV1 from 'kubernetes-models/v1';
 import * as rbacV1 from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { parseMasterConfig } from '../../master/src/config/masterConfig';
 import { parseKubernetesPool } from '../../master/src/rm/kubernetes/config';
+import { buildJob, buildTaskSecret } from '../../master/src/rm/kubernetes/jobSpec';
 import { CLUSTER_RULES, NAMESPACED_RULES } from '../../master/src/rm/kubernetes/apiUse';
 import { ROOT, tmpDir } from '../helpers/processes';
 import { startMaster } from '../../master/src/server';
 
 type Doc = { apiVersion: string; kind: string; metadata: { name: string }; [k: string]: any };
-const MODELS: Record<string, Record<string, any>> = { 'apps/v1': appsV1, v1: coreV1, 'rbac.authorization.k8s.io/v1': rbacV1 };
+const MODELS: Record<string, Record<string, any>> = { 'apps/v1': appsV1, 'batch/v1': batchV1, v1: coreV1, 'rbac.authorization.k8s.io/v1': rbacV1 };
 const dir = path.join(ROOT, 'deploy/kubernetes');
-const docs: Array<{ file: string; doc: Doc }> = fs
-  .readdirSync(dir)
-  .filter((f) => f.endsWith('.yaml'))
-  .flatMap((file) => parseAllDocuments(fs.readFileSync(path.join(dir, file), 'utf8')).map((d) => ({ file, doc: d.toJS() as Doc })));
+const files = (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => /\.(ya?ml|json)$/.test(f)).sort();
+const docs: Array<{ file: string; doc: Doc }> = files.flatMap((file) =>
+  parseAllDocuments(fs.readFileSync(path.join(dir, file), 'utf8'))
+    .map((d, i) => {
+      if (d.errors.length) throw new Error(`${file}: document ${i + 1}: ${d.errors[0]!.message}`);
+      return { file, doc: d.toJS() as Doc };
+    })
+    // An empty document (a trailing `---`) is no object.
+    .filter(({ doc }) => doc !== null && doc !== undefined),
+);
+/** The schema of an object, or a failure naming it. */
+const validate = (where: string, doc: Doc) => {
+  const Model = MODELS[doc.apiVersion]?.[doc.kind];
+  expect(Model, `${where}: ${doc.apiVersion} ${doc.kind} has no schema here`).toBeTruthy();
+  expect(() => new Model(doc).validate(), `${where}: ${doc.kind} ${doc.metadata?.name}`).not.toThrow();
+};
+const pool = parseKubernetesPool(0, 'k8s', { type: 'kubernetes', namespace: 'hone', max_slots_per_pod: 2, image: 'hone:1', node_selector: { 'nvidia.com/gpu.present': 'true' }, tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }], priority_class: 'training' });
+const who = { allocationId: '9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d', trialId: 12, experimentId: 3, experimentName: 'Ünïcode & a very long experiment name that goes on and on' };
+const generatedJob = buildJob(pool, { ...who, slots: 4, pods: 2, slotsPerPod: 2, masterUrl: 'http://hone-master:8080', contextUrl: 'http://hone-master:8080/api/v1/experiments/3/context', entrypoint: 'model.ts:createTrial', variables: { A: '1' } });
 const find = (kind: string, name: string) => docs.find((d) => d.doc.kind === kind && d.doc.metadata.name === name)?.doc;
 const sortRules = (rules: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }>) =>
   rules.map((r) => ({ apiGroups: [...r.apiGroups].sort(), resources: [...r.resources].sort(), verbs: [...r.verbs].sort() })).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
 
 describe('deploy/kubernetes manifests', () => {
   it('every object is valid against its Kubernetes schema', () => {
-    expect(docs.length).toBeGreaterThanOrEqual(8);
-    for (const { file, doc } of docs) {
-      const Model = MODELS[doc.apiVersion]?.[doc.kind];
-      expect(Model, `${file}: ${doc.apiVersion} ${doc.kind} has no schema here`).toBeTruthy();
-      expect(() => new Model(doc).validate(), `${file}: ${doc.kind} ${doc.metadata.name}`).not.toThrow();
+    expect(files).toEqual(expect.arrayContaining(['agent-daemonset.yaml', 'master.yaml']));
+    // Every document of every file is checked: as many as the files have separators allow.
+    for (const file of files) {
+      const text = fs.readFileSync(path.join(dir, file), 'utf8');
+      const nonEmpty = text.split(/^---\s*$/m).filter((part) => part.split('\n').some((l) => l.trim() && !l.trim().startsWith('#'))).length;
+      expect(docs.filter((d) => d.file === file).length, file).toBe(nonEmpty);
     }
+    expect(docs.length).toBeGreaterThanOrEqual(8);
+    for (const { file, doc } of docs) validate(file, doc);
+  });
+
+  it('the Job and the Secret the master generates are valid against their schemas', () => {
+    validate('jobSpec.ts buildJob', generatedJob as Doc);
+    validate('jobSpec.ts buildTaskSecret', buildTaskSecret(pool, { ...who, token: 'x'.repeat(43) }) as Doc);
+    // And the Job schema refuses a broken one, so the check above can fail.
+    const broken = structuredClone(generatedJob) as any;
+    broken.spec.parallelism = 'two';
+    expect(() => new batchV1.Job(broken).validate()).toThrow(/parallelism/);
   });
 
   it('the schemas do refuse a broken object (the check above can fail)', () => {

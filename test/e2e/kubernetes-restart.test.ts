@@ -1,7 +1,8 @@
 // The Kubernetes path across a master SIGKILL and under preemption (fake API server, real client, real harness
 // processes): a restarted master re-attaches the running Job (the trial completes with 0 restarts, one
 // allocation) and deletes an orphaned Job; a higher-priority experiment preempts a lower one, which checkpoints,
-// exits 0 and resumes from its checkpoint once the higher one is done. No Job or Pod is left. On PostgreSQL.
+// exits 0 and resumes from its checkpoint once the higher one is done. No Job, Pod or Secret is left (an
+// orphaned Secret, as a master killed between creating a Secret and its Job leaves, is deleted at restart). On PostgreSQL.
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExperimentDetail, TrialDetail } from '@hone/protocol';
@@ -46,9 +47,9 @@ describe('kubernetes: master restart and preemption', () => {
       return d.trials[0]?.latestTraining ? d.trials[0] : null;
     }, 180_000);
   const noLeftovers = () =>
-    waitFor('no Job or Pod left', async () => {
+    waitFor('no Job, Pod or Secret left', async () => {
       const left = k.cluster.leftovers();
-      return left.jobs.length === 0 && left.pods.length === 0;
+      return left.jobs.length === 0 && left.pods.length === 0 && left.secrets.length === 0;
     }, 30_000);
 
   it('a SIGKILLed master re-attaches the running Job and deletes an orphaned one', async () => {
@@ -71,9 +72,21 @@ describe('kubernetes: master restart and preemption', () => {
         },
       },
     });
+    // And a Secret of a dead allocation with no Job (a master killed between creating the two).
+    const orphanLabels = { 'hone.ai/managed-by': 'hone-master', 'hone.ai/pool': 'default', 'hone.ai/allocation': 'cafebabe-0000' };
+    k.cluster.api.create('secrets', { metadata: { name: 'hone-task-cafebabe-0000', namespace: 'default', labels: orphanLabels }, data: { token: Buffer.from('stale').toString('base64') } });
+    // Another pool's Secret is not this master's to delete.
+    k.cluster.api.create('secrets', { metadata: { name: 'not-ours', namespace: 'default', labels: { ...orphanLabels, 'hone.ai/pool': 'other' } }, data: {} });
+    const live = k.cluster.leftovers().secrets.filter((n) => n.startsWith('hone-task-') && n !== 'hone-task-cafebabe-0000');
+    expect(live).toHaveLength(1);
     await new Promise((r) => setTimeout(r, 1000));
     await k.restartMaster();
     await waitFor('the orphaned Job deleted', async () => !k.cluster.api.get('jobs', 'default', 'hone-orphan-t999-deadbeef'), 60_000);
+    await waitFor('the orphaned Secret deleted', async () => !k.cluster.api.get('secrets', 'default', 'hone-task-cafebabe-0000'), 60_000);
+    // The running allocation's Secret stays (its pods may still need it), the other pool's too.
+    expect(k.cluster.api.get('secrets', 'default', live[0]!)).toBeDefined();
+    expect(k.cluster.api.get('secrets', 'default', 'not-ours')).toBeDefined();
+    k.cluster.api.remove('secrets', 'default', 'not-ours');
     const d = await waitForExperimentEnd(k.master.url, id, 300_000);
     expect(d.state).toBe('COMPLETED');
     expect(d.trials[0]!.restarts).toBe(0);

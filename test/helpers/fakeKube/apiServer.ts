@@ -1,8 +1,10 @@
 // An in-process Kubernetes API server over real HTTP, for tests (no kube-apiserver can be installed here). It
 // speaks the real REST paths and JSON of the resources Hone uses — batch/v1 Jobs, v1 Pods (and their logs),
-// Nodes, ConfigMaps, Events — with label and field selectors, resourceVersion, and `?watch=true` streams that
-// replay from a resourceVersion, can be dropped, and answer 410 Gone once history is compacted. The cluster's
-// behaviour (Job controller, scheduler, kubelet) lives in cluster.ts and changes objects through `store`.
+// Nodes, ConfigMaps, Secrets, Events — with label and field selectors, resourceVersion, PATCH (JSON merge patch,
+// strategic merge patch as far as maps go, JSON patch), and `?watch=true` streams that replay from a
+// resourceVersion, can be dropped, answer 410 Gone once history is compacted, or silently lose an event. The
+// cluster's behaviour (Job controller, garbage collector, scheduler, kubelet) lives in cluster.ts and changes
+// objects through `store`.
 import http from 'node:http';
 import crypto from 'node:crypto';
 import { parseFieldSelector, parseLabelSelector } from './selectors';
@@ -22,6 +24,7 @@ const RESOURCES: Resource[] = [
   { plural: 'pods', kind: 'Pod', apiVersion: 'v1', namespaced: true },
   { plural: 'nodes', kind: 'Node', apiVersion: 'v1', namespaced: false },
   { plural: 'configmaps', kind: 'ConfigMap', apiVersion: 'v1', namespaced: true },
+  { plural: 'secrets', kind: 'Secret', apiVersion: 'v1', namespaced: true },
   { plural: 'events', kind: 'Event', apiVersion: 'v1', namespaced: true },
 ];
 
@@ -52,10 +55,13 @@ export class FakeApiServer {
   private readonly objects = new Map<string, Map<string, Obj>>(RESOURCES.map((r) => [r.plural, new Map()]));
   private rv = 100;
   /** Watch history: events after `historyFrom` can be replayed. */
-  private history: Array<{ rv: number; plural: string; type: WatchType; obj: Obj }> = [];
+  private history: Array<{ rv: number; plural: string; type: WatchType; obj: Obj; dropped?: boolean }> = [];
   private historyFrom = 100;
   private readonly watchers = new Set<Watcher>();
   private readonly faults: Fault[] = [];
+  private readonly drops: Array<{ match: (plural: string, type: WatchType, obj: Obj) => boolean; count: number }> = [];
+  /** Watch events lost on purpose (dropEvents), for assertions. */
+  readonly dropped: Array<{ plural: string; type: WatchType; obj: Obj }> = [];
   /** Answer a watch from a compacted resourceVersion with an HTTP 410 instead of an ERROR event. */
   goneAsStatus = false;
   readonly requests: RequestRecord[] = [];
@@ -97,6 +103,15 @@ export class FakeApiServer {
 
   private emit(plural: string, type: WatchType, obj: Obj): void {
     const rv = Number(obj.metadata.resourceVersion);
+    const drop = this.drops.find((d) => d.count > 0 && d.match(plural, type, obj));
+    if (drop) {
+      // Lost between the store and every watcher, and never replayed: only a fresh list shows the change.
+      drop.count--;
+      this.dropped.push({ plural, type, obj: clone(obj) });
+      this.history.push({ rv, plural, type, obj: clone(obj), dropped: true });
+      this.onChange(plural, type, clone(obj));
+      return;
+    }
     this.history.push({ rv, plural, type, obj: clone(obj) });
     if (this.history.length > 5000) {
       this.history.splice(0, 1000);
@@ -120,6 +135,8 @@ export class FakeApiServer {
     o.metadata.creationTimestamp = new Date().toISOString();
     o.metadata.resourceVersion = String(++this.rv);
     o.metadata.labels ??= {};
+    if (r.kind === 'Secret') normalizeSecret(o);
+    if (r.kind === 'Pod') o.status ??= { phase: 'Pending' };
     this.objects.get(plural)!.set(k, o);
     this.emit(plural, 'ADDED', o);
     return clone(o);
@@ -163,6 +180,14 @@ export class FakeApiServer {
     this.dropWatches();
   }
 
+  /**
+   * The next `count` watch events matching are silently lost: the watch stays open, nothing is sent, and a
+   * re-watch from an earlier resourceVersion does not replay them either (a missed transition).
+   */
+  dropEvents(match: (plural: string, type: WatchType, obj: Obj) => boolean, count = 1): void {
+    this.drops.push({ match, count });
+  }
+
   /** The next `count` requests matching get `status` (500 by default). */
   failNext(count: number, path: RegExp = /.*/, status = 500, method?: string): void {
     this.faults.push({ path, status, count, ...(method ? { method } : {}) });
@@ -184,7 +209,7 @@ export class FakeApiServer {
     req.on('data', (d: string) => (body += d));
     req.on('end', () => {
       try {
-        const status = this.route(req.method ?? 'GET', url, body, res);
+        const status = this.route(req.method ?? 'GET', url, body, res, String(req.headers['content-type'] ?? '').split(';')[0]!.trim());
         if (status) record(status);
       } catch (e) {
         const err = e instanceof ApiError ? e : new ApiError(500, 'InternalError', (e as Error).message);
@@ -206,7 +231,7 @@ export class FakeApiServer {
   }
 
   /** Answers a request; returns its status (0 for a stream that stays open). */
-  private route(method: string, url: URL, body: string, res: http.ServerResponse): number {
+  private route(method: string, url: URL, body: string, res: http.ServerResponse, contentType = ''): number {
     const m = /^\/(?:api\/v1|apis\/batch\/v1)(?:\/namespaces\/([^/]+))?\/([a-z]+)(?:\/([^/]+))?(?:\/(log))?$/.exec(url.pathname);
     if (!m) throw new ApiError(404, 'NotFound', `no route ${url.pathname}`);
     const [, ns, plural, name, sub] = m;
@@ -244,6 +269,38 @@ export class FakeApiServer {
       if (!o) throw new ApiError(404, 'NotFound', `${plural} "${name}" not found`);
       return this.send(res, 200, o);
     }
+    if (method === 'PATCH') {
+      const before = this.get(plural!, ns, name);
+      if (!before) throw new ApiError(404, 'NotFound', `${plural} "${name}" not found`);
+      let patch: unknown;
+      try {
+        patch = JSON.parse(body);
+      } catch {
+        throw new ApiError(400, 'BadRequest', 'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml');
+      }
+      let after: Obj;
+      if (contentType === 'application/merge-patch+json' || contentType === 'application/strategic-merge-patch+json') after = mergePatch(before, patch) as Obj;
+      else if (contentType === 'application/json-patch+json') after = jsonPatch(before, patch);
+      else throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (got "${contentType}")`);
+      // A resourceVersion in the patch is a precondition, as on the real API server.
+      const wanted = (patch as { metadata?: { resourceVersion?: string } } | null)?.metadata?.resourceVersion;
+      if (contentType !== 'application/json-patch+json' && wanted && wanted !== before.metadata.resourceVersion) {
+        throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${plural} "${name}": the object has been modified; please apply your changes to the latest version and try again`);
+      }
+      after.metadata = { ...after.metadata, resourceVersion: before.metadata.resourceVersion };
+      // What a patch may not change: identity, and the data of an immutable Secret.
+      for (const f of ['name', 'namespace', 'uid'] as const) if (after.metadata?.[f] !== before.metadata[f]) throw new ApiError(422, 'Invalid', `${r.kind}.metadata.${f}: Invalid value: field is immutable`);
+      if (r.kind === 'Secret') {
+        normalizeSecret(after);
+        if (before.immutable && (JSON.stringify(after.data ?? {}) !== JSON.stringify(before.data ?? {}) || after.immutable !== true)) throw new ApiError(422, 'Invalid', 'Secret.data: Forbidden: field is immutable when `immutable` is set');
+      }
+      validate(r.kind, after);
+      const updated = this.update(plural!, ns, name, (o) => {
+        for (const k of Object.keys(o)) delete o[k];
+        Object.assign(o, after, { apiVersion: r.apiVersion, kind: r.kind });
+      });
+      return this.send(res, 200, updated);
+    }
     if (method === 'DELETE') {
       const opts = body ? (JSON.parse(body) as Record<string, unknown>) : {};
       if (opts.propagationPolicy && !q.get('propagationPolicy')) q.set('propagationPolicy', String(opts.propagationPolicy));
@@ -272,7 +329,7 @@ export class FakeApiServer {
       for (const o of this.list(plural, ns)) if (match(o)) res.write(`${JSON.stringify({ type: 'ADDED', object: o })}\n`);
     } else {
       for (const e of this.history) {
-        if (e.rv <= since || e.plural !== plural || (ns && e.obj.metadata.namespace !== ns) || !match(e.obj)) continue;
+        if (e.rv <= since || e.dropped || e.plural !== plural || (ns && e.obj.metadata.namespace !== ns) || !match(e.obj)) continue;
         res.write(`${JSON.stringify({ type: e.type, object: e.obj })}\n`);
       }
     }
@@ -291,6 +348,59 @@ export class ApiError extends Error {
   ) {
     super(message);
   }
+}
+
+/** JSON merge patch (RFC 7386): objects merge key by key, null deletes, anything else replaces. */
+export function mergePatch(target: unknown, patch: unknown): unknown {
+  if (!patch || typeof patch !== 'object' || Array.isArray(patch)) return clone(patch);
+  const out: Record<string, unknown> = target && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  for (const [k, v] of Object.entries(patch as Record<string, unknown>)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
+}
+
+/** JSON patch (RFC 6902): add, replace, remove and test; paths are JSON pointers. */
+function jsonPatch(target: Obj, ops: unknown): Obj {
+  if (!Array.isArray(ops)) throw new ApiError(400, 'BadRequest', 'json patch must be a list of operations');
+  const doc = clone(target) as Record<string, any>;
+  for (const op of ops as Array<{ op: string; path: string; value?: unknown }>) {
+    const parts = String(op.path ?? '').split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const last = parts.pop();
+    if (last === undefined) throw new ApiError(422, 'Invalid', `json patch: bad path "${op.path}"`);
+    let parent: any = doc;
+    for (const p of parts) {
+      parent = parent?.[Array.isArray(parent) ? Number(p) : p];
+      if (parent === undefined || parent === null) throw new ApiError(422, 'Invalid', `json patch: path "${op.path}" does not exist`);
+    }
+    const idx = Array.isArray(parent) ? (last === '-' ? parent.length : Number(last)) : last;
+    if (op.op === 'add' || op.op === 'replace') {
+      if (op.op === 'replace' && !(idx in parent)) throw new ApiError(422, 'Invalid', `json patch: path "${op.path}" does not exist`);
+      if (Array.isArray(parent) && op.op === 'add') parent.splice(idx as number, 0, clone(op.value));
+      else parent[idx] = clone(op.value);
+    } else if (op.op === 'remove') {
+      if (!(idx in parent)) throw new ApiError(422, 'Invalid', `json patch: path "${op.path}" does not exist`);
+      if (Array.isArray(parent)) parent.splice(idx as number, 1);
+      else delete parent[idx];
+    } else if (op.op === 'test') {
+      if (JSON.stringify(parent[idx]) !== JSON.stringify(op.value)) throw new ApiError(422, 'Invalid', `json patch: test failed at "${op.path}"`);
+    } else throw new ApiError(422, 'Invalid', `json patch: unsupported op "${op.op}"`);
+  }
+  return doc as Obj;
+}
+
+/** As the API server stores a Secret: `stringData` folded into `data` (base64), which must be valid base64. */
+function normalizeSecret(o: Obj): void {
+  if (o.stringData) {
+    o.data = { ...(o.data ?? {}) };
+    for (const [k, v] of Object.entries(o.stringData as Record<string, string>)) o.data[k] = Buffer.from(String(v), 'utf8').toString('base64');
+    delete o.stringData;
+  }
+  for (const [k, v] of Object.entries((o.data ?? {}) as Record<string, unknown>)) {
+    if (typeof v !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(v)) throw new ApiError(422, 'Invalid', `Secret.data[${k}]: Invalid value: illegal base64 data`);
+  }
+  o.type ??= 'Opaque';
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

@@ -1,8 +1,10 @@
 // A fake Kubernetes cluster for tests: the fake API server (apiServer.ts) plus what a cluster does with the
 // objects — the Job controller (Indexed Jobs: one pod per completion index, backoffLimit, TTL after finishing,
-// pods deleted with their Job), a scheduler that binds pods to nodes with enough GPUs (or records a
+// pods deleted with their Job), the garbage collector (objects whose ownerReferences name a deleted object go
+// too, unless the delete orphans them), a scheduler that binds pods to nodes with enough GPUs (or records a
 // FailedScheduling event), and a kubelet that runs each pod's container command as a real local process with the
-// pod's environment, keeps its output as the pod log and reports its exit in the container status.
+// pod's environment (values, fieldRefs, and secretKeyRefs: a missing Secret or key leaves the container waiting
+// in CreateContainerConfigError), keeps its output as the pod log and reports its exit in the container status.
 // Faults: image pull errors, evictions, OOMKilled, node loss; and from the API server, dropped watches, 410 and
 // 500s.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -44,6 +46,12 @@ export class FakeCluster {
   private closed = false;
   /** Every pod ever created, for assertions (name → final phase or 'deleted'). */
   readonly podHistory = new Map<string, string>();
+  /** Every pod ever created → its labels as last seen (patches included), for assertions. */
+  readonly podLabels = new Map<string, Record<string, string>>();
+  /** Every Job ever created, as created (for assertions about what a Job may hold). */
+  readonly jobsCreated: Obj[] = [];
+  /** Every Secret ever created, as stored. */
+  readonly secretsCreated: Obj[] = [];
 
   constructor(private readonly opts: { baseEnv?: Record<string, string> } = {}) {
     this.api.onChange = (plural, type, obj) => this.onChange(plural, type, obj);
@@ -145,9 +153,10 @@ export class FakeCluster {
     this.api.remove('nodes', undefined, name);
   }
 
-  /** Pods and Jobs that exist now (for the no-leak checks). */
-  leftovers(ns = 'default'): { jobs: string[]; pods: string[] } {
-    return { jobs: this.api.list('jobs', ns).map((j) => j.metadata.name), pods: this.api.list('pods', ns).map((p) => p.metadata.name) };
+  /** Pods, Jobs and Secrets that exist now (for the no-leak checks). */
+  leftovers(ns = 'default'): { jobs: string[]; pods: string[]; secrets: string[] } {
+    const names = (plural: string) => this.api.list(plural, ns).map((o) => o.metadata.name as string);
+    return { jobs: names('jobs'), pods: names('pods'), secrets: names('secrets') };
   }
 
   /** Pods running a live process now. */
@@ -159,6 +168,9 @@ export class FakeCluster {
 
   private onChange(plural: string, type: WatchType, obj: Obj): void {
     if (this.closed) return;
+    if (plural === 'pods' && type !== 'DELETED') this.podLabels.set(obj.metadata.name, { ...(obj.metadata.labels ?? {}) });
+    if (plural === 'jobs' && type === 'ADDED') this.jobsCreated.push(clone(obj));
+    if (plural === 'secrets' && type === 'ADDED') this.secretsCreated.push(clone(obj));
     if (plural === 'jobs' && type === 'ADDED') this.createJobPods(obj);
     if (plural === 'pods' && type !== 'ADDED') this.updateJobStatus(obj);
     if (plural === 'pods' || plural === 'nodes') this.scheduleSoon();
@@ -231,7 +243,17 @@ export class FakeCluster {
     if (plural === 'jobs' && q.get('propagationPolicy') !== 'Orphan') {
       for (const p of this.api.list('pods', ns)) if (p.metadata.labels?.['job-name'] === name) this.deletePod(ns!, p.metadata.name, Number(q.get('gracePeriodSeconds') ?? this.gracePeriodS));
     }
+    if (o && q.get('propagationPolicy') !== 'Orphan') this.collectGarbage(o);
     return o;
+  }
+
+  /** The garbage collector: Secrets and ConfigMaps owned by a deleted object go with it. */
+  private collectGarbage(owner: Obj): void {
+    for (const plural of ['secrets', 'configmaps']) {
+      for (const o of this.api.list(plural, owner.metadata.namespace)) {
+        if ((o.metadata.ownerReferences ?? []).some((r: { uid?: string }) => r.uid === owner.metadata.uid)) this.api.remove(plural, o.metadata.namespace, o.metadata.name);
+      }
+    }
   }
 
   /** Graceful pod deletion: mark it, SIGTERM its process, remove the pod when the process has gone. */
@@ -312,10 +334,22 @@ export class FakeCluster {
 
   // ---- kubelet ----
 
-  private resolveEnv(pod: Obj, env: Array<{ name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }>): Record<string, string> {
+  /** The container's environment as the kubelet builds it; a string: why it cannot (CreateContainerConfigError). */
+  private resolveEnv(
+    pod: Obj,
+    env: Array<{ name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string }; secretKeyRef?: { name: string; key: string; optional?: boolean } } }>,
+  ): Record<string, string> | string {
     const out: Record<string, string> = {};
     for (const e of env) {
       if (e.value !== undefined) out[e.name] = e.value;
+      const ref = e.valueFrom?.secretKeyRef;
+      if (ref) {
+        const secret = this.api.get('secrets', pod.metadata.namespace, ref.name);
+        const v = secret?.data?.[ref.key] as string | undefined;
+        if (v !== undefined) out[e.name] = Buffer.from(v, 'base64').toString('utf8');
+        else if (!ref.optional) return secret ? `couldn't find key ${ref.key} in Secret ${pod.metadata.namespace}/${ref.name}` : `secret "${ref.name}" not found`;
+        continue;
+      }
       const f = e.valueFrom?.fieldRef?.fieldPath;
       if (!f) continue;
       if (f === 'status.podIP') out[e.name] = '127.0.0.1';
@@ -346,9 +380,21 @@ export class FakeCluster {
       c.done = true;
       return;
     }
+    const resolved = this.resolveEnv(pod, spec.env ?? []);
+    if (typeof resolved === 'string') {
+      this.setContainer(ns, name, 'Pending', { waiting: { reason: 'CreateContainerConfigError', message: resolved } });
+      this.event(ns, name, 'Warning', 'Failed', `Error: ${resolved}`);
+      c.done = true;
+      // As the kubelet does, try again a little later: the container starts once its Secret is there.
+      setTimeout(() => {
+        const now = this.api.get('pods', ns, name);
+        if (!this.closed && now && !now.metadata.deletionTimestamp && now.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CreateContainerConfigError') this.runPod(ns, name);
+      }, 1000);
+      return;
+    }
     const workDir = path.join(this.workRoot, pod.spec.nodeName, name);
     fs.mkdirSync(workDir, { recursive: true });
-    const env = { ...(this.opts.baseEnv ?? {}), HONE_WORK_DIR: workDir, ...this.resolveEnv(pod, spec.env ?? []) };
+    const env = { ...(this.opts.baseEnv ?? {}), HONE_WORK_DIR: workDir, ...resolved };
     const [cmd, ...args] = [...(spec.command ?? []), ...(spec.args ?? [])];
     const child = spawn(cmd === 'node' ? process.execPath : cmd!, args, { cwd: spec.workingDir ?? workDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     c.child = child;

@@ -11,9 +11,13 @@ export interface ApiRule {
 export const NAMESPACED_RULES: ApiRule[] = [
   // One Job per allocation: created at admission, deleted when it ends or is orphaned; the informer lists and watches.
   { apiGroups: ['batch'], resources: ['jobs'], verbs: ['create', 'delete', 'list', 'watch'] },
-  // Pod phases, exit codes and GPUs in use; logs followed into the trial log.
-  { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
+  // Pod phases, exit codes and GPUs in use; each pod patched with its `hone.ai/rank` label; logs followed into
+  // the trial log.
+  { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch', 'patch'] },
   { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
+  // One Secret per allocation with its task token: created before its Job, patched to be owned by it, deleted
+  // with it; listed after a restart to delete orphans.
+  { apiGroups: [''], resources: ['secrets'], verbs: ['create', 'patch', 'delete', 'list'] },
   // FailedScheduling, BackOff, ... into the trial log.
   { apiGroups: [''], resources: ['events'], verbs: ['list', 'watch'] },
 ];

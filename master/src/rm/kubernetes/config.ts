@@ -18,9 +18,11 @@ export interface KubernetesPoolConfig {
   honeRoot: string;
   /** Seconds a finished Job is kept (its exit codes stay readable across a master outage). */
   ttlSecondsAfterFinished: number;
+  /** Seconds between resyncs: every cache re-listed and compared, so a transition the watch missed is recovered. */
+  resyncSeconds: number;
 }
 
-const KNOWN = ['type', 'namespace', 'max_slots_per_pod', 'slot_type', 'image', 'node_selector', 'tolerations', 'priority_class', 'kubeconfig', 'hone_root', 'ttl_seconds_after_finished'];
+const KNOWN = ['type', 'namespace', 'max_slots_per_pod', 'slot_type', 'image', 'node_selector', 'tolerations', 'priority_class', 'kubeconfig', 'hone_root', 'ttl_seconds_after_finished', 'resync_seconds'];
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const TOLERATION_KEYS = ['key', 'operator', 'value', 'effect', 'tolerationSeconds'];
@@ -62,6 +64,8 @@ export function parseKubernetesPool(index: number, pool: string, rm: Record<stri
   if (priorityClass && !DNS_SUBDOMAIN.test(priorityClass)) fail('priority_class', `"${priorityClass}" is not a valid PriorityClass name`);
   const ttl = rm.ttl_seconds_after_finished ?? 3600;
   if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 0) fail('ttl_seconds_after_finished', `must be a non-negative integer, got ${JSON.stringify(ttl)}`);
+  const resync = rm.resync_seconds ?? 30;
+  if (typeof resync !== 'number' || !(resync >= 1) || resync > 86_400) fail('resync_seconds', `must be a number of seconds from 1 to 86400, got ${JSON.stringify(resync)}`);
   const kubeconfig = str('kubeconfig', false);
   const honeRoot = str('hone_root', false) ?? '/opt/hone';
   if (!honeRoot.startsWith('/')) fail('hone_root', `must be an absolute path inside the image, got "${honeRoot}"`);
@@ -77,6 +81,7 @@ export function parseKubernetesPool(index: number, pool: string, rm: Record<stri
     ...(kubeconfig ? { kubeconfig } : {}),
     honeRoot,
     ttlSecondsAfterFinished: ttl as number,
+    resyncSeconds: resync as number,
   };
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseKubernetesPool, podShape } from './config';
-import { buildJob } from './jobSpec';
+import { buildJob, buildTaskSecret, secretOwnerPatch } from './jobSpec';
 
 const cfg = parseKubernetesPool(0, 'gpu', {
   type: 'kubernetes',
@@ -20,7 +20,6 @@ const input = {
   slots: 4,
   pods: 2,
   slotsPerPod: 2,
-  token: 'task-token',
   masterUrl: 'http://master:8080',
   contextUrl: 'http://master:8080/api/v1/experiments/2/context',
   entrypoint: 'model.ts:createTrial',
@@ -52,7 +51,9 @@ describe('the Job of an allocation', () => {
   });
 
   it('gives the pod its task credentials and where to fetch the model, never a service account token', () => {
-    expect(env.HONE_TASK_TOKEN).toBe('task-token');
+    // The token is in the allocation's Secret, referenced, never a literal of the Job (nor overridable).
+    expect(env.HONE_TASK_TOKEN).toEqual({ secretKeyRef: { name: 'hone-task-a1b2c3d4-e5f6', key: 'token' } });
+    expect(c.env!.filter((e) => e.name === 'HONE_TASK_TOKEN')).toHaveLength(1);
     expect(env.HONE_CONTEXT_URL).toBe(input.contextUrl);
     expect(env.HONE_WORLD_SIZE).toBe('4');
     expect(env.HONE_SLOTS_PER_POD).toBe('2');
@@ -76,6 +77,20 @@ describe('the Job of an allocation', () => {
   });
 });
 
+describe('the Secret of an allocation', () => {
+  const secret = buildTaskSecret(cfg, { ...input, token: 'task-token-xyz' });
+  it('holds the task token, labelled like the Job, in the Job\'s namespace', () => {
+    expect(Buffer.from(secret.data!.token!, 'base64').toString()).toBe('task-token-xyz');
+    expect(secret.metadata!.name).toBe('hone-task-a1b2c3d4-e5f6');
+    expect(secret.metadata!.namespace).toBe('ml');
+    expect(secret.metadata!.labels).toEqual(buildJob(cfg, input).metadata!.labels);
+    expect(JSON.stringify(buildJob(cfg, input))).not.toContain('task-token-xyz');
+  });
+  it('is owned by its Job once the Job exists', () => {
+    expect(secretOwnerPatch({ name: 'j', uid: 'u-1' }).metadata.ownerReferences).toEqual([{ apiVersion: 'batch/v1', kind: 'Job', name: 'j', uid: 'u-1', blockOwnerDeletion: false }]);
+  });
+});
+
 describe('pool config', () => {
   it('refuses bad fields, naming them', () => {
     const bad = (rm: Record<string, unknown>) => () => parseKubernetesPool(2, 'p', { type: 'kubernetes', image: 'i', ...rm });
@@ -84,6 +99,7 @@ describe('pool config', () => {
     expect(bad({ namespace: 'Bad_NS' })).toThrow('resource_pools[2].resource_manager.namespace');
     expect(bad({ tolerations: {} })).toThrow('resource_pools[2].resource_manager.tolerations');
     expect(bad({ tolerations: [{ keyy: 'x' }] })).toThrow('resource_pools[2].resource_manager.tolerations[0].keyy');
+    expect(bad({ resync_seconds: 0 })).toThrow('resource_pools[2].resource_manager.resync_seconds');
     expect(bad({ nodeselector: {} })).toThrow('resource_pools[2].resource_manager.nodeselector: unknown key');
     expect(() => parseKubernetesPool(0, 'p', { type: 'kubernetes' })).toThrow('resource_pools[0].resource_manager.image: is required');
   });

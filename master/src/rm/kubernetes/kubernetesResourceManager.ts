@@ -5,16 +5,22 @@
 // (the harness checkpoints and exits 0, the pods succeed, then the waiting gang is admitted).
 //
 // State comes from one informer (list + watch, re-listed on 410 Gone or a closed watch, restarted with backoff on
-// errors) per namespace over Jobs, Pods and Events, one over Nodes, and a periodic resync that re-reads the caches.
-// Pod states are mapped to rank observations (podState.ts) and fed to the pure lifecycle functions; creates and
-// deletes go through a small retrying queue so that a pass never waits on the API server.
+// errors) per namespace over Jobs, Pods and Events, one over Nodes, each feeding a cache (resyncedCache.ts) that a
+// periodic resync re-lists and compares, so a transition the watch silently missed is recovered too.
+// Pod states are mapped to rank observations (podState.ts) and fed to the pure lifecycle functions; creates,
+// patches and deletes go through a small retrying queue so that a pass never waits on the API server.
+//
+// Credentials: an allocation's task token lives in its own Secret (created before its Job, then owned by it so
+// Kubernetes deletes it with the Job; the master deletes it with the Job too); the pods read it by secretKeyRef.
+// Each pod is labelled `hone.ai/rank` (its first rank) by a patch as soon as the watch sees it.
 //
 // Restarts: once the informers have listed, Jobs of live allocations are re-attached, Jobs without one are
-// deleted, and placed allocations whose Job is gone end (a lost allocation: retried without counting a restart).
+// deleted (with their Secrets), Secrets of no live allocation are deleted, and placed allocations whose Job is
+// gone end (a lost allocation: retried without counting a restart).
 import { Writable } from 'node:stream';
 import type { AgentInfo, ExperimentConfig, JobInfo, ResourcePoolInfo, SlotInfo } from '@hone/protocol';
 import { API_PREFIX } from '@hone/protocol';
-import { BatchV1Api, CoreV1Api, KubeConfig, Log, makeInformer, type Informer, type ObjectCache, type CoreV1Event, type KubernetesObject, type V1Job, type V1Node, type V1Pod } from '@kubernetes/client-node';
+import { BatchV1Api, CoreV1Api, KubeConfig, Log, makeInformer, PatchStrategy, setHeaderOptions, type Informer, type CoreV1Event, type KubernetesObject, type V1Job, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import type { Database, Queryable } from '../../db';
 import * as allocationsDb from '../../db/allocations';
 import type { LiveAllocation } from '../../db/allocations';
@@ -38,8 +44,9 @@ import {
 import type { ResourceManager } from '../resourceManager';
 import { buildSnapshot } from '../snapshot';
 import { podShape, type KubernetesPoolConfig } from './config';
-import { buildJob, CONTAINER } from './jobSpec';
-import { LABELS, poolSelector } from './naming';
+import { buildJob, buildTaskSecret, CONTAINER, secretOwnerPatch } from './jobSpec';
+import { labelValue, LABELS, MANAGED_BY, poolSelector, rankLabelPatch, secretName } from './naming';
+import { ResyncedCache } from './resyncedCache';
 import { podAllocation, podIndex, podRanks, podSlots, viewPod } from './podState';
 import { RequestQueue, statusOf } from './requestQueue';
 import { PassCoalescer } from '../passCoalescer';
@@ -50,12 +57,11 @@ export interface KubernetesResourceManagerOptions {
   agentGraceMs: number;
   preemptionTimeoutMs: number;
   scheduling: ScheduleOptions;
-  /** Full re-read of the caches (resync), ms. */
-  resyncMs?: number;
   log: { info: (o: object, m: string) => void; warn: (o: object, m: string) => void };
 }
 
-type Cache<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
+/** Patches as JSON merge patches (RFC 7386), which every Kubernetes object accepts. */
+const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 /** One pool's view of its cluster: its clients, informers and what they have seen. */
 interface PoolWatch {
@@ -63,10 +69,13 @@ interface PoolWatch {
   batch: BatchV1Api;
   core: CoreV1Api;
   logs: Log;
-  jobs: Cache<V1Job>;
-  pods: Cache<V1Pod>;
-  nodes: Cache<V1Node>;
-  events: Cache<CoreV1Event>;
+  jobs: ResyncedCache<V1Job>;
+  pods: ResyncedCache<V1Pod>;
+  nodes: ResyncedCache<V1Node>;
+  events: ResyncedCache<CoreV1Event>;
+  informers: Array<[string, Informer<any>, ResyncedCache<any>]>;
+  resyncTimer: NodeJS.Timeout | null;
+  resyncing: boolean;
   /** Informers that have listed at least once. */
   synced: Set<string>;
   reconciled: boolean;
@@ -78,7 +87,6 @@ type RankReport = 'running' | 'exited';
 export class KubernetesResourceManager implements ResourceManager {
   private readonly watches = new Map<string, PoolWatch>();
   private timer: NodeJS.Timeout | null = null;
-  private resyncTimer: NodeJS.Timeout | null = null;
   private readonly passes = new PassCoalescer(
     () => this.pass(),
     (e) => this.opts.log.warn({ err: e.stack }, 'kubernetes scheduling pass failed'),
@@ -92,6 +100,10 @@ export class KubernetesResourceManager implements ResourceManager {
   private readonly reported = new Map<string, Map<number, RankReport>>();
   /** Allocations whose Job the cache has held: a Job missing from it then means it is gone. */
   private readonly jobKnown = new Set<string>();
+  /** Allocation id → its Job (pool and name), from the launch or the re-attach: what to delete when it ends. */
+  private readonly jobNames = new Map<string, { pool: string; name: string }>();
+  /** Pods whose `hone.ai/rank` patch has been queued (namespace/name). */
+  private readonly rankPatched = new Set<string>();
   /** Allocations being failed for a reason of Kubernetes' (an image that cannot be pulled): the outcome's reason. */
   private readonly failReason = new Map<string, string>();
   /** Pods whose log is followed. */
@@ -126,19 +138,31 @@ export class KubernetesResourceManager implements ResourceManager {
     const core = kc.makeApiClient(CoreV1Api);
     const ns = cfg.namespace;
     const selector = poolSelector(cfg.pool);
-    const jobs = makeInformer<V1Job>(kc, `/apis/batch/v1/namespaces/${ns}/jobs`, () => batch.listNamespacedJob({ namespace: ns, labelSelector: selector }), selector);
+    const listJobs = () => batch.listNamespacedJob({ namespace: ns, labelSelector: selector });
     // Every pod of the namespace: other pods' GPUs are not free either.
-    const pods = makeInformer<V1Pod>(kc, `/api/v1/namespaces/${ns}/pods`, () => core.listNamespacedPod({ namespace: ns }));
-    const nodes = makeInformer<V1Node>(kc, '/api/v1/nodes', () => core.listNode());
-    const events = makeInformer<CoreV1Event>(kc, `/api/v1/namespaces/${ns}/events`, () => core.listNamespacedEvent({ namespace: ns }));
-    const w: PoolWatch = { cfg, batch, core, logs: new Log(kc), jobs, pods, nodes, events, synced: new Set(), reconciled: false };
-    const informers: Array<[string, Informer<any>]> = [['jobs', jobs], ['pods', pods], ['nodes', nodes], ['events', events]];
-    for (const [name, inf] of informers) {
+    const listPods = () => core.listNamespacedPod({ namespace: ns });
+    const listNodes = () => core.listNode();
+    const listEvents = () => core.listNamespacedEvent({ namespace: ns });
+    const jobs = new ResyncedCache<V1Job>(listJobs);
+    const pods = new ResyncedCache<V1Pod>(listPods);
+    const nodes = new ResyncedCache<V1Node>(listNodes);
+    const events = new ResyncedCache<CoreV1Event>(listEvents);
+    const informers: PoolWatch['informers'] = [
+      ['jobs', makeInformer<V1Job>(kc, `/apis/batch/v1/namespaces/${ns}/jobs`, listJobs, selector), jobs],
+      ['pods', makeInformer<V1Pod>(kc, `/api/v1/namespaces/${ns}/pods`, listPods), pods],
+      ['nodes', makeInformer<V1Node>(kc, '/api/v1/nodes', listNodes), nodes],
+      ['events', makeInformer<CoreV1Event>(kc, `/api/v1/namespaces/${ns}/events`, listEvents), events],
+    ];
+    const w: PoolWatch = { cfg, batch, core, logs: new Log(kc), jobs, pods, nodes, events, informers, resyncTimer: null, resyncing: false, synced: new Set(), reconciled: false };
+    for (const [name, inf, cache] of informers) {
       let failures = 0;
       inf.on('connect', () => undefined);
-      inf.on('add', () => {
+      inf.on('add', (o: KubernetesObject) => {
         failures = 0;
+        cache.apply('add', o);
       });
+      inf.on('update', (o: KubernetesObject) => cache.apply('update', o));
+      inf.on('delete', (o: KubernetesObject) => cache.apply('delete', o));
       inf.on('error', (err: unknown) => {
         // The informer stops on an error other than 410 Gone; list and watch again with backoff.
         if (this.stopped) return;
@@ -178,24 +202,21 @@ export class KubernetesResourceManager implements ResourceManager {
 
   start(): void {
     for (const w of this.watches.values()) {
-      this.startInformer(w, 'jobs', w.jobs);
-      this.startInformer(w, 'pods', w.pods);
-      this.startInformer(w, 'nodes', w.nodes);
-      this.startInformer(w, 'events', w.events);
+      for (const [name, inf] of w.informers) this.startInformer(w, name, inf);
+      w.resyncTimer = setInterval(() => void this.resync(w), w.cfg.resyncSeconds * 1000);
     }
     this.timer = setInterval(() => this.requestPass(), 1000);
-    this.resyncTimer = setInterval(() => this.resync(), this.opts.resyncMs ?? 30_000);
     this.requestPass();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    if (this.resyncTimer) clearInterval(this.resyncTimer);
+    for (const w of this.watches.values()) if (w.resyncTimer) clearInterval(w.resyncTimer);
     await this.passes.stop();
     for (const c of this.following.values()) c.abort();
     this.following.clear();
-    for (const w of this.watches.values()) for (const inf of [w.jobs, w.pods, w.nodes, w.events]) await inf.stop().catch(() => undefined);
+    for (const w of this.watches.values()) for (const [, inf] of w.informers) await inf.stop().catch(() => undefined);
     this.queue.stop();
   }
 
@@ -330,12 +351,14 @@ export class KubernetesResourceManager implements ResourceManager {
       if (a && a.state !== 'PENDING') {
         withJob.add(a.id);
         this.jobKnown.add(a.id);
+        this.jobNames.set(a.id, { pool: w.cfg.pool, name: j.metadata!.name! });
         this.opts.log.info({ allocation: a.id, job: j.metadata?.name }, 're-attached a running Job');
       } else {
         this.opts.log.warn({ job: j.metadata?.name, allocation: id }, 'deleting a Job with no live allocation');
-        this.deleteJob(w, j.metadata!.name!);
+        this.deleteJob(w, j.metadata!.name!, id);
       }
     }
+    this.sweepSecrets(w);
     for (const a of live) {
       if (a.state === 'PENDING' || withJob.has(a.id)) continue;
       if (a.state === 'ASSIGNED' && !a.killRequested) {
@@ -357,13 +380,14 @@ export class KubernetesResourceManager implements ResourceManager {
     const pods = w.pods.list().filter((p) => podAllocation(p) === a.id);
     for (const p of pods) this.observePod(w, p, false, a);
     // The Job vanished (deleted, or its TTL ran out while we were away): ranks not seen to exit were killed.
-    const jobThere = w.jobs.list().some((j) => j.metadata?.labels?.[LABELS.allocation] === a.id);
+    const jobThere = w.jobs.list().some((j) => j.metadata?.labels?.[LABELS.allocation] === labelValue(a.id));
     if (!jobThere && this.jobKnown.has(a.id)) {
       for (let r = 0; r < a.slots; r++) this.report(a, r, null);
     }
   }
 
   private onPod(w: PoolWatch, p: V1Pod, deleted: boolean): void {
+    if (!deleted) this.labelRank(w, p);
     if (!w.reconciled || !podAllocation(p)) {
       this.requestPass();
       return;
@@ -398,8 +422,35 @@ export class KubernetesResourceManager implements ResourceManager {
       this.failReason.set(a.id, `pod ${name}: ${view.reason}`);
       this.opts.log.warn({ allocation: a.id, pod: name, reason: view.reason }, 'pod cannot start; failing its allocation');
       void this.trialLog(a, 'ERROR', `kubernetes: pod ${name} cannot start: ${view.reason}`);
-      this.deleteJob(w, p.metadata?.labels?.['job-name'] ?? p.metadata?.ownerReferences?.[0]?.name ?? '');
+      this.deleteJob(w, p.metadata?.labels?.['job-name'] ?? p.metadata?.ownerReferences?.[0]?.name ?? '', a.id);
     }
+  }
+
+  /**
+   * Labels a pod of ours with `hone.ai/rank` (its first rank: completion index × slots per pod), which one Job
+   * template cannot do. Once per pod; a pod that is gone by then is no error.
+   */
+  private labelRank(w: PoolWatch, p: V1Pod): void {
+    const labels = p.metadata?.labels;
+    const name = p.metadata?.name;
+    if (!name || labels?.[LABELS.managed] !== MANAGED_BY || labels?.[LABELS.pool] !== labelValue(w.cfg.pool) || p.metadata?.deletionTimestamp) return;
+    const perPod = Number(p.spec?.containers?.[0]?.env?.find((e) => e.name === 'HONE_SLOTS_PER_POD')?.value) || w.cfg.maxSlotsPerPod;
+    const body = rankLabelPatch(labels, perPod);
+    const key = `${w.cfg.namespace}/${name}`;
+    if (!body || this.rankPatched.has(key)) return;
+    this.rankPatched.add(key);
+    if (this.rankPatched.size > 10_000) this.rankPatched.delete(this.rankPatched.values().next().value!);
+    this.queue.push({
+      key: `pod/${key}`,
+      what: `label pod ${key} with its rank`,
+      run: async () => {
+        try {
+          await w.core.patchNamespacedPod({ name, namespace: w.cfg.namespace, body }, MERGE_PATCH);
+        } catch (e) {
+          if (statusOf(e) !== 404) throw e;
+        }
+      },
+    });
   }
 
   private reportRunning(a: LiveAllocation, rank: number): void {
@@ -465,26 +516,65 @@ export class KubernetesResourceManager implements ResourceManager {
     this.failReason.delete(allocationId);
     await this.experiments.allocationEnded(allocationId, outcome);
     this.bus.publish({ type: 'allocation', allocationId });
-    // The outcome is recorded: the Job (and its finished pods) can go.
+    // The outcome is recorded: the Job (and its finished pods) and its Secret can go.
     for (const w of this.watches.values()) this.deleteJobOf(w, allocationId);
     this.jobKnown.delete(allocationId);
+    this.jobNames.delete(allocationId);
     this.requestPass();
   }
 
+  /** Deletes the Job of an allocation (the one it was launched as, and any the cache holds) and its Secret. */
   private deleteJobOf(w: PoolWatch, allocationId: string): void {
-    for (const j of w.jobs.list()) if (j.metadata?.labels?.[LABELS.allocation] === allocationId) this.deleteJob(w, j.metadata!.name!);
+    const names = new Set<string>();
+    const launched = this.jobNames.get(allocationId);
+    if (launched?.pool === w.cfg.pool) names.add(launched.name);
+    for (const j of w.jobs.list()) if (j.metadata?.labels?.[LABELS.allocation] === labelValue(allocationId)) names.add(j.metadata!.name!);
+    for (const n of names) this.deleteJob(w, n, allocationId);
   }
 
-  private deleteJob(w: PoolWatch, name: string): void {
+  /** Deletes a Job (its pods in the background) and, when its allocation is known, the allocation's Secret. */
+  private deleteJob(w: PoolWatch, name: string, allocationId?: string): void {
     if (!name) return;
+    const secret = allocationId ? secretName(allocationId) : null;
     this.queue.push({
       key: `job/${w.cfg.namespace}/${name}`,
-      what: `delete Job ${w.cfg.namespace}/${name}`,
+      what: `delete Job ${w.cfg.namespace}/${name}${secret ? ` and Secret ${secret}` : ''}`,
       run: async () => {
         try {
           await w.batch.deleteNamespacedJob({ name, namespace: w.cfg.namespace, propagationPolicy: 'Background', gracePeriodSeconds: 30 });
         } catch (e) {
           if (statusOf(e) !== 404) throw e;
+        }
+        if (secret) await this.deleteSecretNow(w, secret);
+      },
+    });
+  }
+
+  private async deleteSecretNow(w: PoolWatch, name: string): Promise<void> {
+    try {
+      await w.core.deleteNamespacedSecret({ name, namespace: w.cfg.namespace });
+    } catch (e) {
+      if (statusOf(e) !== 404) throw e;
+    }
+  }
+
+  /**
+   * After a restart: deletes the Secrets of the pool whose allocation is not live (left by a master that died
+   * between creating a Secret and its Job, or before deleting them). Lists first, then reads the live
+   * allocations, so a Secret created meanwhile for a new allocation is never taken for an orphan.
+   */
+  private sweepSecrets(w: PoolWatch): void {
+    this.queue.push({
+      key: `secrets/${w.cfg.namespace}/${w.cfg.pool}`,
+      what: `delete orphaned Secrets in ${w.cfg.namespace}`,
+      run: async () => {
+        const listed = await w.core.listNamespacedSecret({ namespace: w.cfg.namespace, labelSelector: poolSelector(w.cfg.pool) });
+        const live = new Set((await allocationsDb.listLiveAllocations(this.db)).map((a) => labelValue(a.id)));
+        for (const s of listed.items) {
+          const id = s.metadata?.labels?.[LABELS.allocation];
+          if (!id || live.has(id) || !s.metadata?.name) continue;
+          this.opts.log.warn({ secret: s.metadata.name, allocation: id }, 'deleting a Secret with no live allocation');
+          await this.deleteSecretNow(w, s.metadata.name);
         }
       },
     });
@@ -506,29 +596,51 @@ export class KubernetesResourceManager implements ResourceManager {
     if ('error' in shape) return;
     const s = await this.launchSettings(a.experimentId);
     const masterUrl = this.opts.masterUrl();
+    const who = { allocationId: a.id, trialId: a.trialId, experimentId: a.experimentId, experimentName: s.name };
+    const secret = buildTaskSecret(w.cfg, { ...who, token: a.token });
     const job = buildJob(w.cfg, {
-      allocationId: a.id,
-      trialId: a.trialId,
-      experimentId: a.experimentId,
-      experimentName: s.name,
+      ...who,
       slots: a.slots,
       pods: shape.pods,
       slotsPerPod: shape.slotsPerPod,
-      token: a.token,
       masterUrl,
       contextUrl: `${masterUrl}${API_PREFIX}/experiments/${a.experimentId}/context`,
       entrypoint: s.entrypoint,
       variables: s.environment.variables,
     });
     const name = job.metadata!.name!;
+    const ns = w.cfg.namespace;
+    this.jobNames.set(a.id, { pool: w.cfg.pool, name });
+    // Secret first (no pod may start without its token), then the Job, then the Job becomes the Secret's owner.
+    // Steps done stay done across retries of this request.
+    let secretMade = false;
+    let jobUid: string | undefined;
     this.queue.push({
-      key: `job/${w.cfg.namespace}/${name}`,
-      what: `create Job ${w.cfg.namespace}/${name}`,
+      key: `job/${ns}/${name}`,
+      what: `create Secret ${secret.metadata!.name} and Job ${ns}/${name}`,
       run: async () => {
+        if (!secretMade) {
+          try {
+            await w.core.createNamespacedSecret({ namespace: ns, body: secret });
+          } catch (e) {
+            if (statusOf(e) !== 409) throw e; // already there: created before a retry or a restart
+          }
+          secretMade = true;
+        }
+        if (!jobUid) {
+          try {
+            jobUid = (await w.batch.createNamespacedJob({ namespace: ns, body: job })).metadata?.uid;
+          } catch (e) {
+            if (statusOf(e) !== 409) throw e; // already there: created before a retry or a restart
+            jobUid = w.jobs.get(name, ns)?.metadata?.uid;
+          }
+          // Not known (a Job made before a restart, not cached yet): the master's own deletes still cover it.
+          if (!jobUid) return;
+        }
         try {
-          await w.batch.createNamespacedJob({ namespace: w.cfg.namespace, body: job });
+          await w.core.patchNamespacedSecret({ name: secret.metadata!.name!, namespace: ns, body: secretOwnerPatch({ name, uid: jobUid }) }, MERGE_PATCH);
         } catch (e) {
-          if (statusOf(e) !== 409) throw e; // already there: created before a retry or a restart
+          if (statusOf(e) !== 404) throw e; // deleted meanwhile: the allocation ended
         }
       },
     });
@@ -627,8 +739,26 @@ export class KubernetesResourceManager implements ResourceManager {
     );
   }
 
-  /** The periodic resync: re-read the caches and re-derive every allocation's state (nothing is missed for long). */
-  private resync(): void {
+  /**
+   * The periodic resync: re-lists every cache of the pool and applies what differs from what the watches said
+   * (through the same handlers), then re-derives every allocation's state. A failed list is retried next time.
+   */
+  private async resync(w: PoolWatch): Promise<void> {
+    if (this.stopped || w.resyncing) return;
+    w.resyncing = true;
+    try {
+      for (const [name, , cache] of w.informers) {
+        if (!w.synced.has(name) || this.stopped) continue;
+        try {
+          const fixed = await cache.resync();
+          if (fixed.added + fixed.updated + fixed.deleted) this.opts.log.warn({ pool: w.cfg.pool, informer: name, ...fixed }, 'kubernetes resync found changes the watch missed');
+        } catch (e) {
+          this.opts.log.warn({ pool: w.cfg.pool, informer: name, err: String((e as Error)?.message ?? e).split('\n')[0] }, 'kubernetes resync list failed');
+        }
+      }
+    } finally {
+      w.resyncing = false;
+    }
     this.requestPass();
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { allocationLabels, dnsSlug, jobName, labelValue, MAX_JOB_NAME } from './naming';
+import { allocationLabels, dnsSlug, jobName, labelValue, MAX_JOB_NAME, rankLabelPatch, secretName } from './naming';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
@@ -41,5 +41,26 @@ describe('kubernetes names and labels', () => {
   it('dnsSlug folds and trims', () => {
     expect(dnsSlug('  Hello, World!  ', 63)).toBe('hello-world');
     expect(dnsSlug('abc-def', 4)).toBe('abc');
+  });
+
+  it('the task Secret is named by the allocation alone, validly, and distinctly', () => {
+    expect(secretName('9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d')).toBe('hone-task-9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d');
+    for (const id of [...odd, 'ABC', 'abc']) {
+      expect(secretName(id)).toMatch(DNS_LABEL);
+      expect(secretName(id).length).toBeLessThanOrEqual(63);
+    }
+    expect(secretName('ABC')).not.toBe(secretName('abc'));
+    expect(secretName('x'.repeat(300))).not.toBe(secretName('x'.repeat(301)));
+  });
+
+  it('a pod is labelled with its first rank from its completion index, once', () => {
+    const idx = (i: string, extra: Record<string, string> = {}) => ({ 'batch.kubernetes.io/job-completion-index': i, ...extra });
+    expect(rankLabelPatch(idx('0'), 1)).toEqual({ metadata: { labels: { 'hone.ai/rank': '0' } } });
+    expect(rankLabelPatch(idx('3'), 2)).toEqual({ metadata: { labels: { 'hone.ai/rank': '6' } } });
+    expect(rankLabelPatch(idx('3', { 'hone.ai/rank': '6' }), 2)).toBeNull();
+    expect(rankLabelPatch(idx('3', { 'hone.ai/rank': '3' }), 2)).toEqual({ metadata: { labels: { 'hone.ai/rank': '6' } } });
+    expect(rankLabelPatch({}, 1)).toBeNull();
+    expect(rankLabelPatch(idx('x'), 1)).toBeNull();
+    expect(rankLabelPatch(undefined, 1)).toBeNull();
   });
 });

@@ -11,12 +11,18 @@ export const LABELS = {
   experimentName: 'hone.ai/experiment-name',
   trial: 'hone.ai/trial',
   allocation: 'hone.ai/allocation',
+  /**
+   * The first rank a pod runs (index × slots per pod; its ranks are that and the next slots per pod − 1). One
+   * Job template serves every pod, so the template cannot carry it: the master patches each pod with it as soon
+   * as its watch sees the pod (rankLabelPatch).
+   */
+  rank: 'hone.ai/rank',
 } as const;
 
 /**
  * Kubernetes sets this label (and annotation) on each pod of an Indexed Job: the pod's index, 0..pods-1; its
- * ranks are index * slots per pod ... . (One Job template serves every pod, so a `hone.ai/rank` label of our
- * own could only be added by patching each pod: the completion index says the same.)
+ * ranks are index * slots per pod ... . What the master reads a pod's ranks from (it is there from the pod's
+ * creation; `hone.ai/rank` follows a moment later).
  */
 export const COMPLETION_INDEX_LABEL = 'batch.kubernetes.io/job-completion-index';
 export const COMPLETION_INDEX_ANNOTATION = 'batch.kubernetes.io/job-completion-index';
@@ -68,6 +74,27 @@ export function allocationLabels(a: AllocationLabels): Record<string, string> {
     [LABELS.trial]: String(a.trialId),
     [LABELS.allocation]: labelValue(a.allocationId),
   };
+}
+
+/**
+ * The Secret holding an allocation's task token (`hone-task-<allocation>`): named by the allocation alone, so the
+ * master can delete it knowing only the id. Secret names are DNS subdomains; this stays a 63-character label.
+ */
+export function secretName(allocationId: string): string {
+  const slug = dnsSlug(allocationId, 40);
+  return `hone-task-${slug && slug === allocationId ? slug : `${slug ? `${slug.slice(0, 31)}-` : ''}${hash(allocationId, 8)}`}`;
+}
+
+/**
+ * The merge patch that labels a pod with its first rank, or null when it already has the right one (or is not
+ * a pod of an Indexed Job).
+ */
+export function rankLabelPatch(labels: Record<string, string> | undefined, slotsPerPod: number): { metadata: { labels: Record<string, string> } } | null {
+  const v = labels?.[COMPLETION_INDEX_LABEL];
+  const index = Number(v);
+  if (v === undefined || !Number.isInteger(index) || index < 0) return null;
+  const rank = String(index * Math.max(1, slotsPerPod));
+  return labels?.[LABELS.rank] === rank ? null : { metadata: { labels: { [LABELS.rank]: rank } } };
 }
 
 /** The label selector of a pool's objects. */

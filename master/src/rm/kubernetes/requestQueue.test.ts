@@ -53,4 +53,25 @@ describe('the Kubernetes request queue', () => {
     await q.drained();
     expect(ran).toEqual(['delete']);
   });
+
+  it('never runs two requests of one key at once: a delete pushed during its create runs after it', async () => {
+    const { q } = queue();
+    const ran: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    q.push({ key: 'k', what: 'create', run: async () => {
+      ran.push('create started');
+      await gate;
+      ran.push('create done');
+    } });
+    await new Promise((r) => setTimeout(r, 5));
+    q.push({ key: 'k', what: 'delete', run: async () => void ran.push('delete') });
+    q.push({ key: 'other', what: 'other', run: async () => void ran.push('other') });
+    await new Promise((r) => setTimeout(r, 5));
+    // The other key is not held up; the delete waits for the create.
+    expect(ran).toEqual(['create started', 'other']);
+    release();
+    await q.drained();
+    expect(ran).toEqual(['create started', 'other', 'create done', 'delete']);
+  });
 });

@@ -1,7 +1,8 @@
 // Creates and deletes of Kubernetes objects, off the scheduling pass: the pass enqueues and returns; a few
 // workers perform the requests, retrying API errors (5xx, 429, timeouts, refused connections) with capped
 // exponential backoff. Requests are keyed: a second request with a pending key replaces the first (a delete
-// that follows a create wins). Every request is idempotent at the API server (409 on create, 404 on delete
+// that follows a create wins), and requests of one key never run at the same time (a delete pushed while its
+// create is in flight runs after it, so it cannot overtake it and leave the object behind). Every request is idempotent at the API server (409 on create, 404 on delete
 // count as done), so a retry after an unclear failure is safe.
 
 export interface QueuedRequest {
@@ -26,6 +27,8 @@ export function statusOf(e: unknown): number | undefined {
 export class RequestQueue {
   private readonly waiting = new Map<string, QueuedRequest>();
   private running = 0;
+  /** Keys of the requests in flight. */
+  private readonly busy = new Set<string>();
   private stopped = false;
   private idle: Array<() => void> = [];
 
@@ -56,12 +59,16 @@ export class RequestQueue {
   }
 
   private pump(): void {
-    while (this.running < this.opts.concurrency && this.waiting.size) {
-      const [key, r] = this.waiting.entries().next().value!;
+    while (this.running < this.opts.concurrency) {
+      const next = [...this.waiting.entries()].find(([key]) => !this.busy.has(key));
+      if (!next) return;
+      const [key, r] = next;
       this.waiting.delete(key);
+      this.busy.add(key);
       this.running++;
       void this.attempt(r).finally(() => {
         this.running--;
+        this.busy.delete(key);
         this.pump();
         if (!this.size) for (const f of this.idle.splice(0)) f();
       });
