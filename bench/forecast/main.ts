@@ -11,9 +11,13 @@
 // start of seconds, which no profile of a warm trial shows. Both the profile and the search are started once the
 // agents' pre-warmed harnesses are ready, as on a cluster that has been running; trials of a few seconds would
 // measure the agents' pre-warm delay instead of the forecast.
+//
+// The trials differ in learning rate only (BENCH_VARY_COMPUTE=1: also in width and optimizer, which change the
+// time per batch by 20-35% here, and which a one-trial profile cannot know).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { packContext } from '../../cli/src/context';
 import { api, ROOT, startAgentProcess, startMasterProcess, tmpDir, waitFor } from '../../test/helpers/processes';
 import { waitForExperimentEnd } from '../../test/helpers/experiments';
@@ -55,16 +59,20 @@ try {
     if (exp.state !== 'COMPLETED') throw new Error(`experiment ${exp.id} ended ${exp.state}`);
     return exp;
   };
-  const search = fs
-    .readFileSync(path.join(ROOT, 'examples/synthetic/random.yaml'), 'utf8')
-    .replace(/batches: \d+/, `batches: ${BATCHES}`)
-    .concat('min_validation_period:\n  batches: 100\n');
+  // The search varies the learning rate only: the width and the optimizer change what a batch costs (Adam's
+  // extra ops, wider layers), and a profile is the profile of its trial's hyperparameters (the forecast charges
+  // every trial its time per unit). BENCH_VARY_COMPUTE=1 keeps random.yaml's hidden_units and optimizer ranges.
+  const base = parseYaml(fs.readFileSync(path.join(ROOT, 'examples/synthetic/random.yaml'), 'utf8'));
+  if (!process.env.BENCH_VARY_COMPUTE) Object.assign(base.hyperparameters, { hidden_units: 32, optimizer: 'sgd' });
+  base.searcher.max_length = { batches: BATCHES };
+  base.min_validation_period = { batches: 100 };
+  const search = stringifyYaml(base);
   // The profile: two trials of the same model side by side, as the search will run them (the CPU slots of one
   // machine share its cores, so a trial alone would run faster than two together). The first trials on a fresh
   // cluster pay one-off costs (the agents' first harness start, module caches), so a warm-up run comes first, as
   // on a cluster that has been running.
-  const profileConfig = search.replace('max_trials: 4', 'max_trials: 2');
-  await run(profileConfig.replace(/batches: \d+/, 'batches: 50'));
+  const profileConfig = stringifyYaml({ ...base, searcher: { ...base.searcher, max_trials: 2 } });
+  await run(stringifyYaml({ ...base, searcher: { ...base.searcher, max_trials: 2, max_length: { batches: 50 } } }));
   await waitWarm();
   const profiled = await run(profileConfig);
   const trialId = profiled.trials[0]!.id;
@@ -96,6 +104,7 @@ try {
       naive_seconds: +naive.toFixed(2),
       naive_ratio: +(actual / naive).toFixed(4),
       batches: BATCHES,
+      vary_compute: !!process.env.BENCH_VARY_COMPUTE,
       load_average: load,
     }),
   );
