@@ -86,6 +86,22 @@ describe('timingFromTrial (--profile)', () => {
     expect(got.batchesPerUnit).toBe(100);
   });
 
+  it('profiles a long trial (more reports than a function call takes arguments)', () => {
+    const got = timingFromTrial(profiledRun({ created: 0, started: 100, firstStep: 500, steps: 1_500_000 }));
+    if (typeof got === 'string') throw new Error(got);
+    expect(got.secondsPerUnit).toBeCloseTo(0.01, 6);
+  });
+
+  it('an operation ending inside a run (validation and checkpoint in one stretch) does not count as a periodic validation', () => {
+    const t = profiledRun({ created: 0, started: 100, firstStep: 500 });
+    // At 200 batches the operation ended: the checkpoint came 400 ms after the training report, then the validation.
+    const at200 = t.reports.find((r) => r.group === 'training' && r.steps === 200)!.at;
+    const reports = t.reports.map((r) => (r.group === 'validation' && r.steps === 200 ? { ...r, at: at200 + 402 } : r));
+    const got = timingFromTrial({ ...t, reports, checkpoints: [{ steps: 200, at: at200 + 400 }, ...t.checkpoints] });
+    if (typeof got === 'string') throw new Error(got);
+    expect(got.validationSeconds).toBeCloseTo(0.05, 6);
+  });
+
   it('refuses a trial that has not finished a run or trained', () => {
     const t = profiledRun({ created: 0, started: 100, firstStep: 500 });
     expect(timingFromTrial({ ...t, allocations: [{ ...t.allocations[0]!, endedAt: null }] })).toMatch(/has not trained enough/);

@@ -53,7 +53,9 @@ export function timingFromTrial(t: TrialTiming): ForecastTiming | string {
   const ckptAt = new Map<number, number>();
   for (const c of ckpts) if (!ckptAt.has(c.steps)) ckptAt.set(c.steps, c.at);
   const first = train[0]!;
-  const finalStep = Math.max(...train.map((r) => r.steps), ...vals.map((r) => r.steps), ...ckpts.map((c) => c.steps));
+  // (reduce, not Math.max(...): a long trial has more reports than a call takes arguments)
+  const maxOf = (xs: number[], init = -Infinity) => xs.reduce((m, x) => (x > m ? x : m), init);
+  const finalStep = maxOf([...train.map((r) => r.steps), ...vals.map((r) => r.steps), ...ckpts.map((c) => c.steps)]);
   const breaks = [...new Set([...valAt.keys(), ...ckptAt.keys()])].filter((b) => b > first.steps).sort((a, b) => a - b);
 
   // Training stretches.
@@ -85,7 +87,9 @@ export function timingFromTrial(t: TrialTiming): ForecastTiming | string {
     if (tr === undefined || b === finalStep) continue;
     const va = valAt.get(b);
     const ca = ckptAt.get(b);
-    // At a periodic step the harness validates and reports, then checkpoints.
+    // At a periodic step the harness validates and reports, then checkpoints. A checkpoint before the validation's
+    // report is the end of an operation (both, in one stretch), which says nothing about either alone.
+    if (va !== undefined && ca !== undefined && ca < va) continue;
     if (va !== undefined && va >= tr) v.push((va - tr) / 1000);
     if (ca !== undefined) {
       const after = va !== undefined && va <= ca ? va : tr;
@@ -105,7 +109,7 @@ export function timingFromTrial(t: TrialTiming): ForecastTiming | string {
   const placedAt = Math.min(run.startedAt, Math.max(run.createdAt, run.slotFreedAt ?? -Infinity));
   const firstStepAt = first.at - first.steps * perStep * 1000;
   const startupSeconds = Math.max(0, (firstStepAt - placedAt) / 1000);
-  const lastAt = Math.max(...train.map((r) => r.at), ...vals.map((r) => r.at), ...ckpts.map((x) => x.at));
+  const lastAt = maxOf([...train.map((r) => r.at), ...vals.map((r) => r.at), ...ckpts.map((x) => x.at)]);
   const exitSeconds = Math.max(0, (run.endedAt - lastAt) / 1000);
   const gapSeconds = Math.max(0, (run.createdAt - run.triggerAt) / 1000);
   const batchesPerUnit = t.totalBatches > 0 ? t.totalBatches / t.completedLength : finalStep / t.completedLength;
