@@ -492,10 +492,23 @@ export interface RunSummary extends TrialSummary {
 }
 
 /** How long a unit of training takes, and the overhead of each allocation, as a forecast assumed them. */
+/**
+ * The time model a forecast charges on its simulated clock. Per unit of length: secondsPerUnit of pure training.
+ * Per run of a trial (an allocation): gapSeconds (the master reacting to the event that asks for it: creating the
+ * trial and its allocation), startupSeconds (placed to first training step: context, harness, model), and at the
+ * end exitSeconds (last report to the slot being free: final flush, process exit). Per validation and per
+ * checkpoint (every min_validation_period / min_checkpoint_period, and one of each at the end of every searcher
+ * operation): validationSeconds and checkpointSeconds.
+ */
 export interface ForecastTiming {
   secondsPerUnit: number;
-  /** Once per allocation: the harness starting, the model arriving, the final checkpoint and exit. */
   startupSeconds: number;
+  gapSeconds: number;
+  exitSeconds: number;
+  validationSeconds: number;
+  checkpointSeconds: number;
+  /** Batches per unit of the searcher's length, when known (from a profile): converts periods given in batches. */
+  batchesPerUnit?: number;
   source: string;
 }
 

@@ -122,4 +122,31 @@ describeBoth('provisioner reconciler', (t) => {
     const all = await listInstances(t.db, 'auto', { all: true });
     expect(all.find((x) => x.state === 'terminated')!.reason).toMatch(/^launch-error \(capacity\)/);
   });
+
+  it('a restarted master keeps backing off after launch errors (the count comes from the history), until an agent registers', async () => {
+    const { experimentId, trialId } = await addExperimentWithTrial(t.db);
+    await addAllocation(t.db, experimentId, trialId, 1, 'auto');
+    cloud.failLaunch = new LaunchError('InsufficientInstanceCapacity: none left', 'capacity');
+    const first = await reconciler();
+    await first.pass(Date.now());
+    await first.pass(Date.now() + 31_000);
+    expect(cloud.launches).toHaveLength(2);
+    expect(first.status()).toMatchObject({ launchFailures: 2 });
+    // The master restarts: the new reconciler starts where the old one was (2 failures, backing off).
+    cloud.failLaunch = null;
+    const second = await reconciler();
+    await second.pass(Date.now() + 5_000);
+    expect(cloud.launches).toHaveLength(2);
+    expect(second.status()).toMatchObject({ launchFailures: 2 });
+    expect(second.status().lastReasons.join(' ')).toMatch(/backing off after 2 failed launch/);
+    // After the back-off it launches; once that instance's agent registers, the run of failures is over.
+    await second.pass(Date.now() + 10 * 60_000);
+    expect(cloud.launches).toHaveLength(3);
+    agents = (await listInstances(t.db, 'auto')).map((x) => ({ id: x.id, pool: 'auto', slots: 1 }));
+    await second.pass();
+    expect(second.status()).toMatchObject({ launchFailures: 0 });
+    const third = await reconciler();
+    await third.pass();
+    expect(third.status()).toMatchObject({ launchFailures: 0 });
+  });
 });

@@ -24,7 +24,7 @@ export function registerForecastCommand(experiment: Command, program: Command): 
     .option('--pool <name>', 'the pool to forecast on (default: the config\'s resources.resource_pool)')
     .option('--slots <n>', 'forecast on N fixed slots instead of a pool', positive('--slots'))
     .option('--seconds-per-unit <s>', 'seconds one unit of max_length takes to train', positive('--seconds-per-unit'))
-    .option('--profile <trial-id>', 'take the time per unit (and per-trial start-up) from a trial that already ran', positive('--profile'))
+    .option('--profile <trial-id>', 'take the time per unit and the per-trial overheads (start-up, exit, validation, checkpoint) from a trial that already ran', positive('--profile'))
     .option('--startup-seconds <s>', 'seconds each trial spends starting and finishing beyond training (default 0, or from --profile)', Number)
     .option('--boot-seconds <s>', 'seconds a new instance takes to join (default by provider: local 6, gcp 90, aws 120)', Number)
     .option('--json', 'print JSON (with the timeline)')
@@ -45,7 +45,9 @@ export function registerForecastCommand(experiment: Command, program: Command): 
       if (wantsJson(program, o)) return printJson(f);
       const rows: Array<[string, string]> = [
         ['Pool', `${f.pool} (${f.poolKind})`],
-        ['Time per unit', `${f.timing.secondsPerUnit.toPrecision(3)} s (${f.timing.source}), start-up ${f.timing.startupSeconds.toFixed(1)} s per trial`],
+        ['Time per unit', `${f.timing.secondsPerUnit.toPrecision(3)} s (${f.timing.source})`],
+        ['Per trial run', `start-up ${f.timing.startupSeconds.toFixed(2)} s, exit ${f.timing.exitSeconds.toFixed(2)} s, scheduling gap ${f.timing.gapSeconds.toFixed(2)} s`],
+        ['Per validation / checkpoint', `${f.timing.validationSeconds.toFixed(3)} s / ${f.timing.checkpointSeconds.toFixed(3)} s`],
         ['Wall-clock', formatSeconds(f.wallClockSeconds)],
         ['Trials', String(f.trials)],
         ['Slot-hours', `${f.slotHours.toFixed(2)} (${f.busySlotHours.toFixed(2)} busy)`],

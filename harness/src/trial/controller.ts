@@ -137,6 +137,7 @@ class TrialLoop {
         const validate = !!valPeriod && this.steps % valPeriod === 0 && this.steps < target;
         const save = !!ckptPeriod && this.steps % ckptPeriod === 0 && this.steps < target;
         if (validate) await this.validateAndReport();
+        if (save && !validate) await this.sendTraining();
         if (save) await this.checkpoint();
         if (validate || save) await op.reportProgress(fromBatches(this.steps, unit, this.basis));
         await this.opts.onBatchEnd?.(this.steps);
@@ -144,6 +145,7 @@ class TrialLoop {
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
       await this.reportTraining(true);
+      await this.core.train.flush();
       const metrics = this.lastValidation?.steps === this.steps ? this.lastValidation.metrics : await this.validate();
       if (this.lastCheckpointSteps !== this.steps) await this.checkpoint();
       if (this.lastReportedValidationSteps !== this.steps) await this.reportValidation(metrics);
@@ -300,8 +302,18 @@ class TrialLoop {
     this.core.log(`validation: steps ${this.steps} ${fmt(metrics)}`);
   }
 
-  private async validateAndReport(): Promise<void> {
+  /**
+   * Sends the training metrics up to now before validating or checkpointing: their arrival marks the end of a
+   * stretch of pure training, which is what a forecast's --profile measures the time per batch (and the cost of a
+   * validation or a checkpoint) from.
+   */
+  private async sendTraining(): Promise<void> {
     await this.reportTraining(false);
+    await this.core.train.flush();
+  }
+
+  private async validateAndReport(): Promise<void> {
+    await this.sendTraining();
     await this.reportValidation(await this.validate());
   }
 

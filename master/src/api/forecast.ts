@@ -49,7 +49,7 @@ export function registerForecastRoutes(app: App, ctx: MasterContext, provisioner
       if (typeof got === 'string') throw invalid(`profile_trial_id: ${got}`);
       timing = body.startup_seconds !== undefined ? { ...got, startupSeconds: body.startup_seconds } : got;
     } else if (body.seconds_per_unit !== undefined) {
-      timing = { secondsPerUnit: body.seconds_per_unit, startupSeconds: body.startup_seconds ?? 0, source: 'seconds_per_unit' };
+      timing = { secondsPerUnit: body.seconds_per_unit, startupSeconds: body.startup_seconds ?? 0, gapSeconds: 0, exitSeconds: 0, validationSeconds: 0, checkpointSeconds: 0, source: 'seconds_per_unit' };
     } else throw invalid('seconds_per_unit: give the time per unit of length (or profile_trial_id, a trial that already ran)');
 
     let pool: ForecastPool;

@@ -163,3 +163,19 @@ export async function countInstancesByState(q: Queryable): Promise<Array<{ pool:
   const r = await q.query<{ pool: string; state: InstanceState; n: number }>(`SELECT pool, state, count(*)::int AS n FROM instances WHERE state <> 'terminated' GROUP BY pool, state`);
   return r.rows;
 }
+
+/**
+ * A pool's history from its latest registration (an instance's agent joining: launching -> running | idle) on,
+ * in the order it was written: what the provisioner's launch back-off is derived from after a restart.
+ */
+export async function poolHistorySinceRegistration(q: Queryable, pool: string): Promise<Array<{ from: InstanceState | null; to: InstanceState; reason: string | null; at: number }>> {
+  const r = await q.query(
+    `SELECT h.from_state, h.to_state, h.reason, h.at FROM instance_history h JOIN instances i ON i.id = h.instance_id
+      WHERE i.pool = $1 AND h.id >= COALESCE((
+        SELECT max(h2.id) FROM instance_history h2 JOIN instances i2 ON i2.id = h2.instance_id
+         WHERE i2.pool = $1 AND h2.from_state = 'launching' AND h2.to_state IN ('running', 'idle')), 0)
+      ORDER BY h.id`,
+    [pool],
+  );
+  return r.rows.map((h: any) => ({ from: h.from_state ?? null, to: h.to_state, reason: h.reason ?? null, at: date(h.at).getTime() }));
+}

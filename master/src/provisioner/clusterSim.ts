@@ -4,11 +4,15 @@
 // set of slots. The forecast (`hone experiment forecast`) and the provisioner's simulation test both run it.
 //
 // Model. Every `train` action of the searcher is work for its trial; a trial with work and no allocation gets a
-// pending gang of slots_per_trial. The scheduler places gangs on registered agents; a placed gang pays
-// `startupSeconds` once (the harness starting, the model directory arriving), then trains (to - trained) units at
-// `secondsPerUnit(hparams)` each, validates and reports; if the searcher answers with more work for that trial at
-// once, it carries on in the same allocation, else the allocation ends. The provisioner runs every
-// reconcile_interval and whenever work arrives or ends; launched instances register after `bootSeconds`.
+// pending gang of slots_per_trial, requested when the work arrives. The scheduler places gangs on registered agents;
+// a placed gang starts no sooner than `gapSeconds` after its request (the master creating the trial and its
+// allocation), pays `startupSeconds` once (the model directory arriving, the harness starting), then trains
+// (to - trained) units at `secondsPerUnit(hparams)` each, with a validation (`validationSeconds`) every
+// `validationEvery` units and a checkpoint (`checkpointSeconds`) every `checkpointEvery` units on the way and one
+// of each at the end, and reports; if the searcher answers with more work for that trial at once, it carries on in
+// the same allocation, else the allocation holds its slots `exitSeconds` more (the process exiting) and ends.
+// The provisioner runs every reconcile_interval and whenever work arrives or ends; launched instances register
+// after `bootSeconds`.
 import type { ExperimentConfig, ForecastTimelinePoint, HParams } from '@hone/protocol';
 import { initSearcher, stepSearcher, type SearcherAction, type SearcherEvent, type SearcherState } from '../searcher';
 import { schedule, type Agent, type Allocation, type Placement } from '../scheduler';
@@ -37,7 +41,10 @@ export interface ClusterSimOptions {
   /** A provisioned pool: its provider config and cloud model; or fixed slots (`--slots N`). */
   pool: { provider: ProviderConfig; cloud: SimCloud } | { fixedSlots: number; slotsPerAgent?: number };
   secondsPerUnit: (hparams: HParams) => number;
+  /** Per-allocation start-up (shorthand for overheads.startupSeconds). */
   startupSeconds?: number;
+  /** What a trial pays besides training (see the model above); all default to 0, periods to none. */
+  overheads?: Partial<SimOverheads>;
   /** Metric a trial reports at `length` (default: a deterministic pseudo-random value per trial, improving with length). */
   objective?: (hparams: HParams, length: number, requestId: string) => number;
   /** Called with every provisioner decision (for invariant checks). */
@@ -48,6 +55,26 @@ export interface ClusterSimOptions {
   maxSeconds?: number;
   /** Timeline points kept at most (evenly thinned). */
   maxTimelinePoints?: number;
+}
+
+export interface SimOverheads {
+  startupSeconds: number;
+  gapSeconds: number;
+  exitSeconds: number;
+  validationSeconds: number;
+  checkpointSeconds: number;
+  /** Units between periodic validations / checkpoints (min_validation_period, min_checkpoint_period); null: none. */
+  validationEvery: number | null;
+  checkpointEvery: number | null;
+}
+
+/** Multiples of `every` strictly between `from` and `to`: the periodic validations (or checkpoints) of a stretch. */
+export function periodicBetween(from: number, to: number, every: number | null): number {
+  if (!every || every <= 0 || to <= from) return 0;
+  const eps = every * 1e-9;
+  const firstK = Math.floor((from + eps) / every) + 1;
+  const lastK = Math.ceil((to - eps) / every) - 1;
+  return Math.max(0, lastK - firstK + 1);
 }
 
 /** One sample of the simulated run (the forecast's timeline). */
@@ -88,11 +115,13 @@ interface SimAlloc {
   slots: number;
   order: number;
   placement?: Placement[];
-  /** Training to this length now (undefined: pending). */
+  /** When its trial asked for it (simulated seconds). */
+  requestedAt: number;
+  /** Training to this length now (undefined: pending, or exiting). */
   target?: number;
 }
 
-type EvBody = { t: number } & ({ kind: 'done'; alloc: string } | { kind: 'register'; inst: string } | { kind: 'interrupt'; inst: string } | { kind: 'tick' });
+type EvBody = { t: number } & ({ kind: 'done'; alloc: string } | { kind: 'exit'; alloc: string } | { kind: 'register'; inst: string } | { kind: 'interrupt'; inst: string } | { kind: 'tick' });
 type Ev = EvBody & { seq: number };
 
 /** A stable pseudo-random number in [0, 1) from a string. */
@@ -105,7 +134,15 @@ function hash01(s: string): number {
 export function simulateCluster(o: ClusterSimOptions): ClusterSimResult {
   const slotsPerTrial = o.config.resources.slots_per_trial;
   const maxSlots = o.config.resources.max_slots;
-  const startup = o.startupSeconds ?? 0;
+  const oh: SimOverheads = {
+    startupSeconds: o.overheads?.startupSeconds ?? o.startupSeconds ?? 0,
+    gapSeconds: o.overheads?.gapSeconds ?? 0,
+    exitSeconds: o.overheads?.exitSeconds ?? 0,
+    validationSeconds: o.overheads?.validationSeconds ?? 0,
+    checkpointSeconds: o.overheads?.checkpointSeconds ?? 0,
+    validationEvery: o.overheads?.validationEvery ?? null,
+    checkpointEvery: o.overheads?.checkpointEvery ?? null,
+  };
   const objective = o.objective ?? ((_h: HParams, length: number, id: string) => (1 + hash01(id)) / Math.sqrt(1 + length));
   const provisioned = 'provider' in o.pool ? o.pool : null;
   const S = provisioned ? provisioned.provider.slots_per_instance : (o.pool as { slotsPerAgent?: number }).slotsPerAgent ?? Math.max(slotsPerTrial, 1);
@@ -122,7 +159,7 @@ export function simulateCluster(o: ClusterSimOptions): ClusterSimResult {
 
   // ---- searcher ----
   let state: SearcherState;
-  const trials = new Map<string, { hparams: HParams; trained: number; queue: number[]; open: boolean }>();
+  const trials = new Map<string, { hparams: HParams; trained: number; queue: number[]; open: boolean; exitPending?: boolean }>();
   let finished = false;
   let unitsTrained = 0;
   const feed = (e: SearcherEvent) => {
@@ -141,7 +178,10 @@ export function simulateCluster(o: ClusterSimOptions): ClusterSimResult {
         if (t?.open) {
           t.open = false;
           t.queue = [];
-          feed({ kind: 'trialExited', requestId: a.requestId, reason: 'completed' });
+          // A trial whose allocation has just finished its work exits with its process (the allocation's end).
+          const held = allocOf.get(a.requestId);
+          if (held !== undefined && allocs.get(held)?.target === undefined) t.exitPending = true;
+          else feed({ kind: 'trialExited', requestId: a.requestId, reason: 'completed' });
         }
       } else if (a.kind === 'shutdown') finished = true;
     }
@@ -200,7 +240,7 @@ export function simulateCluster(o: ClusterSimOptions): ClusterSimResult {
     for (const [rid, t] of trials) {
       if (!t.open || !t.queue.length || allocOf.has(rid)) continue;
       const id = `a${allocSeq++}`;
-      allocs.set(id, { id, requestId: rid, slots: slotsPerTrial, order: allocSeq });
+      allocs.set(id, { id, requestId: rid, slots: slotsPerTrial, order: allocSeq, requestedAt: now });
       allocOf.set(rid, id);
     }
   };
@@ -209,7 +249,12 @@ export function simulateCluster(o: ClusterSimOptions): ClusterSimResult {
     const to = t.queue.shift()!;
     a.target = to;
     totalUnitsGuess = Math.max(totalUnitsGuess, to);
-    push({ t: now + (first ? startup : 0) + Math.max(0, to - t.trained) * o.secondsPerUnit(t.hparams), kind: 'done', alloc: a.id });
+    const from = t.trained;
+    const before = first ? Math.max(0, a.requestedAt + oh.gapSeconds - now) + oh.startupSeconds : 0;
+    const training = Math.max(0, to - from) * o.secondsPerUnit(t.hparams);
+    // Periodic validations and checkpoints on the way, then one of each at the end of the operation.
+    const checks = (periodicBetween(from, to, oh.validationEvery) + 1) * oh.validationSeconds + (periodicBetween(from, to, oh.checkpointEvery) + 1) * oh.checkpointSeconds;
+    push({ t: now + before + training + checks, kind: 'done', alloc: a.id });
   };
   const schedulePass = () => {
     requestAllocations();
@@ -232,6 +277,11 @@ export function simulateCluster(o: ClusterSimOptions): ClusterSimResult {
   const endAlloc = (a: SimAlloc) => {
     allocs.delete(a.id);
     allocOf.delete(a.requestId);
+    const tr = trials.get(a.requestId);
+    if (tr?.exitPending) {
+      tr.exitPending = false;
+      feed({ kind: 'trialExited', requestId: a.requestId, reason: 'completed' });
+    }
     for (const p of a.placement ?? []) {
       const i = instances.get(p.agentId);
       if (i && i.state === 'running' && ![...allocs.values()].some((x) => x.placement?.some((q) => q.agentId === i.id))) {
@@ -250,6 +300,10 @@ export function simulateCluster(o: ClusterSimOptions): ClusterSimResult {
       if (t && a.target !== undefined) t.queue.unshift(a.target);
       allocs.delete(a.id);
       allocOf.delete(a.requestId);
+      if (t?.exitPending) {
+        t.exitPending = false;
+        feed({ kind: 'trialExited', requestId: a.requestId, reason: 'completed' });
+      }
     }
     i.state = 'terminated';
     terminations[reason] = (terminations[reason] ?? 0) + 1;
@@ -331,6 +385,9 @@ export function simulateCluster(o: ClusterSimOptions): ClusterSimResult {
     } else if (e.kind === 'interrupt') {
       const i = instances.get(e.inst);
       if (i && i.state !== 'terminated') terminateInstance(i, 'interrupted');
+    } else if (e.kind === 'exit') {
+      const a = allocs.get(e.alloc);
+      if (a && a.target === undefined) endAlloc(a);
     } else {
       const a = allocs.get(e.alloc);
       if (!a || a.target === undefined) continue;
@@ -344,7 +401,8 @@ export function simulateCluster(o: ClusterSimOptions): ClusterSimResult {
         const i = a.placement?.[0] ? instances.get(a.placement[0].agentId) : undefined;
         if (i) i.state = 'running';
         startWork(a, false);
-      } else endAlloc(a);
+      } else if (oh.exitSeconds > 0) push({ t: now + oh.exitSeconds, kind: 'exit', alloc: a.id });
+      else endAlloc(a);
     }
     if (!finished) schedulePass();
     for (const i of registered()) {

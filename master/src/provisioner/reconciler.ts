@@ -11,6 +11,8 @@
 //   first, so nothing legitimate is unknown): it is terminated, reason `unknown`.
 // - Agents: a launching instance whose agent (agent id = instance id) connected is registered: running when it
 //   holds an allocation, else idle; running and idle follow its allocations.
+// - Launch failures in a row (decide()'s back-off) are derived from the pool's history at the first pass
+//   (launchFailures.ts), so a restarted master keeps backing off instead of launching at once.
 import crypto from 'node:crypto';
 import type { ProvisionerPoolStatus } from '@hone/protocol';
 import type { Database } from '../db';
@@ -19,6 +21,7 @@ import type { InstanceRecord } from '../db/instances';
 import { deleteAgent } from '../db/agents';
 import { listLiveAllocations } from '../db/allocations';
 import { decide } from './decide';
+import { launchFailuresFromHistory, type LaunchFailures } from './launchFailures';
 import { provisionerSnapshot, type AgentView, type AllocationView } from './snapshot';
 import { LaunchError, type CloudInstance, type Provider } from './providers/provider';
 import type { Decision, InstanceState, ProviderConfig } from './types';
@@ -44,7 +47,9 @@ export class PoolReconciler {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
-  private failures = { count: 0, lastAt: 0 };
+  /** Launch failures in a row (the back-off's count): derived from the pool's history at the first pass. */
+  private failures: LaunchFailures = { count: 0, lastAt: 0 };
+  private failuresLoaded = false;
   private readonly away = new Map<string, number>();
   private last: { at: number; reasons: string[]; listOk: boolean } | null = null;
   /** Launches and terminations by reason since start (Prometheus counters read them). */
@@ -112,6 +117,11 @@ export class PoolReconciler {
   /** One pass: sync, decide, execute. */
   async pass(now = Date.now()): Promise<Decision> {
     const { db, pool, config, provider } = this.d;
+    if (!this.failuresLoaded) {
+      // A restarted master backs off where the previous one was (failures are in the rows' history).
+      this.failures = launchFailuresFromHistory(await instancesDb.poolHistorySinceRegistration(db, pool));
+      this.failuresLoaded = true;
+    }
     let cloud: CloudInstance[] | null = null;
     let listError = '';
     try {

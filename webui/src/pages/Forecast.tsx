@@ -105,7 +105,8 @@ export function ForecastPage() {
             </span>
           </div>
           <p className="muted">
-            On {result.pool}; {result.timing.secondsPerUnit.toPrecision(3)} s per unit from {result.timing.source}, {result.timing.startupSeconds.toFixed(1)} s start-up per trial.
+            On {result.pool}; {result.timing.secondsPerUnit.toPrecision(3)} s per unit from {result.timing.source}, {result.timing.startupSeconds.toFixed(1)} s start-up and {result.timing.exitSeconds.toFixed(1)} s exit per trial run,{' '}
+            {result.timing.validationSeconds.toFixed(2)} s per validation, {result.timing.checkpointSeconds.toFixed(2)} s per checkpoint.
           </p>
           <LineChart
             testId="forecast-chart"
