@@ -27,7 +27,12 @@ function makeData(n: number, seed: number): { xs: tf.Tensor2D; ys: tf.Tensor2D }
   return { xs: tf.tensor2d(x, [n, FEATURES]), ys: tf.tensor2d(y, [n, 1]) };
 }
 
+// `batch_ms` (default 0) makes every batch take at least that long without using the CPU, as a step that waits on
+// a GPU does: tests use it to keep a trial running for a known time whatever the machine's load.
+const waitCell = new Int32Array(new SharedArrayBuffer(4));
+
 export function createTrial(ctx: TrialContext): TrialDef {
+  const batchMs = Number(ctx.hparam('batch_ms', 0));
   const hidden = Number(ctx.hparam('hidden_units', 32));
   const lr = Number(ctx.hparam('learning_rate', 0.01));
   const optimizerName = String(ctx.hparam('optimizer', 'adam'));
@@ -46,5 +51,6 @@ export function createTrial(ctx: TrialContext): TrialDef {
     trainData: makeData(2048, 1),
     validationData: makeData(512, 2),
     validationMetrics: (yTrue, yPred) => ({ mae: tf.losses.absoluteDifference(yTrue, yPred) as tf.Scalar }),
+    ...(batchMs > 0 ? { metrics: () => (Atomics.wait(waitCell, 0, 0, batchMs), {}) } : {}),
   };
 }

@@ -103,8 +103,12 @@ describe.each([
     const asha = fs
       .readFileSync('examples/synthetic/adaptive_asha.yaml', 'utf8')
       .replace('max_concurrent_trials: 2', 'max_concurrent_trials: 3')
-      .replace(/batches: 256/, 'batches: 2560');
-    const dist = fs.readFileSync('examples/synthetic/distributed.yaml', 'utf8').replace(/batches: 200/, 'batches: 8000');
+      .replace(/batches: 256/, 'batches: 2560')
+      .replace('global_batch_size: 32', 'global_batch_size: 32\n  batch_ms: 40');
+    const dist = fs
+      .readFileSync('examples/synthetic/distributed.yaml', 'utf8')
+      .replace(/batches: 200/, 'batches: 4000')
+      .replace('global_batch_size: 64', 'global_batch_size: 64\n  batch_ms: 30');
     const ids: number[] = [];
     for (const config of [asha, dist]) {
       const r = await api<{ id: number }>(url, 'POST', '/experiments', { config, context });
@@ -193,8 +197,9 @@ describe.each([
       }
     }
 
-    // Every fault struck while there was still work: the ASHA experiment (the long one) was not over yet. The
-    // data-parallel one is sized to outlast the faults on a quiet machine; when it did not, say so.
+    // Every fault struck while there was still work: the ASHA experiment (the long one) was not over yet. Both
+    // are sized to outlast the faults whatever the load (each batch waits `batch_ms` without using the CPU); when
+    // the data-parallel one did not, say so.
     expect((await api<ExperimentDetail>(url, 'GET', `/experiments/${ids[0]}`)).body.state, 'the ASHA experiment after the faults').toBe('ACTIVE');
     const distState = (await api<ExperimentDetail>(url, 'GET', `/experiments/${ids[1]}`)).body.state;
     if (distState !== 'ACTIVE') console.log(`chaos on ${db}: the data-parallel experiment ended (${distState}) before the last fault`);
