@@ -28,6 +28,8 @@ export interface AgentState {
   running: RunningState[];
   /** Index in `buckets[free.length]`, -1 when not bucketed (disabled). */
   bucketPos: number;
+  /** Position in its pool's `list` (id order). */
+  pos: number;
 }
 
 export class PoolState implements PoolShape {
@@ -67,7 +69,11 @@ export class PoolState implements PoolShape {
 
   constructor(readonly name: string) {}
 
+  /** Told whenever an agent's free slots change (the fair-share victim index listens). */
+  changed?: (a: AgentState) => void;
+
   addAgent(a: AgentState): void {
+    a.pos = this.list.length;
     this.list.push(a);
     this.agents++;
     if (a.size > this.largest) {
@@ -118,6 +124,7 @@ export class PoolState implements PoolShape {
   takeFree(a: AgentState, n: number): number[] {
     if (n === 0) return [];
     this.version++;
+    this.changed?.(a);
     this.bucketRemove(a);
     const devices = a.free.splice(0, n);
     this.bucketAdd(a);

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { waterFill } from './fairshare';
 import { canEverFit } from './fit';
-import { runPass, schedule, scheduleIncremental, type ScheduleMemo } from './schedule';
+import { runPass, schedule, scheduleIncremental, scheduleReference, type ScheduleMemo } from './schedule';
 import { apply, finish, rank, violations } from './testing';
 import type { Agent, Allocation, Group, ScheduleOptions, Snapshot } from './types';
 
@@ -302,6 +302,49 @@ describe('scheduler properties', () => {
           }
           // 'same': the identical snapshot again (the memo answers without a pass).
         }
+      }),
+      RUNS,
+    );
+  });
+
+  it('fair share with preemption: the indexed victim search decides exactly as the straightforward one', () => {
+    // A crowded pool, few groups, an unfair start (the first groups fill the cluster under the priority policy),
+    // then several fair-share passes: preempted work keeps running (preempting), some running work finishes and
+    // more arrives, so the searches see exiting devices, claims, whole-agent gangs and groups crossing their share.
+    const job = fc.record({
+      slots: fc.constantFrom(0, 1, 1, 1, 2, 2, 3, 4, 8, 16),
+      priority: fc.constantFrom(10, 42, 42, 60),
+      group: fc.integer({ min: 0, max: 3 }),
+      preemptible: fc.integer({ min: 0, max: 5 }).map((n) => n > 0),
+    });
+    const arb = fc.record({
+      sizes: fc.array(fc.constantFrom(1, 2, 4, 8, 8), { minLength: 1, maxLength: 10 }),
+      disabled: fc.nat(20),
+      head: fc.array(job.map((j) => ({ ...j, group: j.group % 2 })), { maxLength: 30 }),
+      waves: fc.array(fc.array(job, { maxLength: 12 }), { minLength: 1, maxLength: 5 }),
+      weights: fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 4, maxLength: 4 }),
+      max: fc.option(fc.integer({ min: 2, max: 24 }), { nil: undefined }),
+      fit: fc.constantFrom<ScheduleOptions['fit']>('best', 'worst'),
+      depth: fc.option(fc.integer({ min: 0, max: 2 }), { nil: undefined }),
+      finish: fc.array(fc.nat(1000), { minLength: 5, maxLength: 5 }),
+    });
+    fc.assert(
+      fc.property(arb, (x) => {
+        const agents: Agent[] = x.sizes.map((n, i) => ({ id: `a${i}`, pool: 'gpu', slots: Array.from({ length: n }, (_, d) => d), enabled: i !== x.disabled }));
+        const groups: Group[] = x.weights.map((w, i) => ({ id: `g${i}`, weight: w, maxSlots: i === 3 ? x.max : undefined }));
+        let order = 0;
+        const toAlloc = (j: (typeof x.head)[number]): Allocation => ({ id: `j${order}`, groupId: `g${j.group}`, pool: 'gpu', slots: j.slots, priority: j.priority, preemptible: j.preemptible, order: order++, state: 'pending' });
+        let s: Snapshot = { agents, allocations: x.head.map(toAlloc), groups, options: { policy: 'priority', fit: 'best', preemption: false } };
+        s = apply(s, schedule(s));
+        s = { ...s, options: { policy: 'fair_share', fit: x.fit, preemption: true, reservationDepth: x.depth } };
+        x.waves.forEach((wave, w) => {
+          s = { ...s, allocations: [...s.allocations, ...wave.map(toAlloc)] };
+          const fast = schedule(s);
+          expect(fast).toEqual(scheduleReference(s));
+          s = apply(s, fast, false);
+          const running = s.allocations.filter((a) => a.state === 'running');
+          if (running.length > 0) s = finish(s, [running[x.finish[w] % running.length]!.id]);
+        });
       }),
       RUNS,
     );

@@ -19,6 +19,7 @@
 import { entitlements, type Claimant } from './fairshare';
 import { shapeRefusal } from './fit';
 import { PoolState, type AgentState, type RunningState } from './pool';
+import { planPreemption, VictimIndex, type Plan } from './victims';
 import {
   DEFAULT_PRIORITY,
   DEFAULT_RESERVATION_DEPTH,
@@ -61,6 +62,8 @@ export interface Pass {
   waiting: WaitingAllocation[];
   /** Record `considered` and `outcomes` (for `queueOrder` and tests; off in `schedule`). */
   trace: boolean;
+  /** Use the straightforward victim search everywhere (`scheduleReference`, for tests). */
+  reference: boolean;
   /** Pending allocation ids in the order the pass considered them (when tracing). */
   considered: string[];
   /** What happened to each pending allocation considered (when tracing). */
@@ -82,6 +85,8 @@ export type OutcomeKind = 'placed' | 'claimed' | 'blocked' | 'refused';
 interface Mode {
   /** Whether `r` may be preempted for `a`, given the victims already picked for it. Undefined: no preemption. */
   victim?: (r: RunningState, taken: readonly RunningState[], a: Allocation) => boolean;
+  /** The victim search, when indexed (otherwise the straightforward `planPreemption`). */
+  plan?: (pool: PoolState, a: Allocation) => Plan | undefined;
   /** Quick test before a victim search; false skips it. */
   worthSearching?: (pool: PoolState, a: Allocation) => boolean;
   /** A failed victim search for size n implies failure for every later gang of size >= n. */
@@ -95,7 +100,7 @@ interface Mode {
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
-export function buildPass(s: Snapshot, trace = false): Pass {
+export function buildPass(s: Snapshot, trace = false, reference = false): Pass {
   const pools = new Map<string, PoolState>();
   const agents = new Map<string, { st: AgentState; pool: PoolState }>();
   const sorted = [...s.agents].sort((a, b) => byId(a.id, b.id));
@@ -112,6 +117,7 @@ export function buildPass(s: Snapshot, trace = false): Pass {
       reserved: 0,
       running: [],
       bucketPos: -1,
+      pos: -1,
     };
     pool.addAgent(st);
     agents.set(a.id, { st, pool });
@@ -173,6 +179,7 @@ export function buildPass(s: Snapshot, trace = false): Pass {
     preempt: [],
     waiting: [],
     trace,
+    reference,
     considered: [],
     outcomes: new Map(),
     reason: '',
@@ -223,105 +230,12 @@ function sortPending(pending: Allocation[]): Allocation[] {
   return out;
 }
 
-/** Least valuable victims first: highest priority number, then newest, then id. */
-function victimOrder(a: RunningState, b: RunningState): number {
-  return b.priority - a.priority || b.alloc.order - a.alloc.order || byId(b.alloc.id, a.alloc.id);
-}
-
-type Score = [number, number, number];
-
-/** Fewer victims, then victims whose most important one is least important, then newer victims. */
-function score(victims: readonly RunningState[]): Score {
-  let minPriority = Infinity;
-  let minOrder = Infinity;
-  for (const v of victims) {
-    minPriority = Math.min(minPriority, v.priority);
-    minOrder = Math.min(minOrder, v.alloc.order);
-  }
-  return victims.length === 0 ? [0, 0, 0] : [victims.length, -minPriority, -minOrder];
-}
-
-const better = (a: Score, b: Score) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
-
-/** Victims on one agent that free at least `need` devices there, or undefined. */
-function pickVictims(ag: AgentState, need: number, a: Allocation, mode: Mode): RunningState[] | undefined {
-  const cands = ag.running.filter((r) => r.preemptible).sort(victimOrder);
-  const taken: RunningState[] = [];
-  let freed = 0;
-  for (const r of cands) {
-    if (freed >= need) break;
-    if (!mode.victim!(r, taken, a)) continue;
-    taken.push(r);
-    freed += r.devicesOn.get(ag)!;
-  }
-  if (freed < need) return undefined;
-  // Drop victims that turned out unnecessary, the most valuable first.
-  for (let i = taken.length - 1; i >= 0; i--) {
-    const d = taken[i].devicesOn.get(ag)!;
-    if (freed - d >= need) {
-      freed -= d;
-      taken.splice(i, 1);
-    }
-  }
-  return taken;
-}
-
-interface Plan {
-  targets: AgentState[];
-  victims: RunningState[];
-}
-
-function planPreemption(pool: PoolState, a: Allocation, mode: Mode): Plan | undefined {
-  const n = a.slots;
-  if (n <= pool.largest) {
-    let best: { ag: AgentState; victims: RunningState[]; score: Score } | undefined;
-    for (const ag of pool.list) {
-      if (!ag.enabled || ag.size < n) continue;
-      const have = ag.free.length + ag.exiting;
-      const victims = have >= n ? [] : pickVictims(ag, n - have, a, mode);
-      if (!victims) continue;
-      const s = score(victims);
-      if (!best || better(s, best.score) < 0) best = { ag, victims, score: s };
-      if (victims.length === 0) break;
-    }
-    return best && { targets: [best.ag], victims: best.victims };
-  }
-  const k = n / pool.largest;
-  const cands: Array<{ ag: AgentState; victims: RunningState[]; score: Score }> = [];
-  for (const ag of pool.list) {
-    if (!ag.enabled || ag.size !== pool.largest) continue;
-    const victims = ag.running;
-    if (victims.some((r) => !r.preemptible || !mode.victim!(r, [], a))) continue;
-    cands.push({ ag, victims, score: score(victims) });
-  }
-  cands.sort((x, y) => better(x.score, y.score));
-  const targets: AgentState[] = [];
-  const taken = new Set<RunningState>();
-  for (const c of cands) {
-    if (targets.length === k) break;
-    const fresh = c.victims.filter((r) => !taken.has(r));
-    const list = [...taken];
-    let ok = true;
-    for (const r of fresh) {
-      if (!mode.victim!(r, list, a)) {
-        ok = false;
-        break;
-      }
-      list.push(r);
-    }
-    if (!ok) continue;
-    targets.push(c.ag);
-    for (const r of fresh) taken.add(r);
-  }
-  if (targets.length < k) return undefined;
-  return { targets, victims: [...taken] };
-}
-
 function commitPreemption(pass: Pass, pool: PoolState, a: Allocation, plan: Plan, mode: Mode): void {
   for (const r of plan.victims) {
     r.preempting = true;
     pass.preempt.push(r.alloc.id);
     for (const [ag, cnt] of r.devicesOn) {
+      pool.changed?.(ag);
       const i = ag.running.indexOf(r);
       if (i >= 0) ag.running.splice(i, 1);
       ag.exiting += cnt;
@@ -343,6 +257,7 @@ function commitPreemption(pass: Pass, pool: PoolState, a: Allocation, plan: Plan
 function claim(pool: PoolState, targets: AgentState[], n: number): void {
   if (n > pool.largest) {
     for (const ag of targets) {
+      pool.changed?.(ag);
       pool.reserveFree(ag, ag.free.length);
       pool.exitingTotal -= ag.exiting;
       ag.exiting = 0;
@@ -350,6 +265,7 @@ function claim(pool: PoolState, targets: AgentState[], n: number): void {
     return;
   }
   const ag = targets[0];
+  pool.changed?.(ag);
   const f = Math.min(ag.free.length, n);
   pool.reserveFree(ag, f);
   const x = Math.min(ag.exiting, n - f);
@@ -447,7 +363,7 @@ function place(pass: Pass, a: Allocation, mode: Mode): OutcomeKind {
     !(mode.cacheFailures && n >= pool.failedPreemptSize) &&
     (mode.worthSearching?.(pool, a) ?? true)
   ) {
-    const plan = planPreemption(pool, a, mode);
+    const plan = mode.plan ? mode.plan(pool, a) : planPreemption(pool, a, mode.victim);
     if (plan) {
       commitPreemption(pass, pool, a, plan, mode);
       pass.reason =
@@ -627,6 +543,9 @@ function runFairShare(pass: Pass): void {
   const handled = new Uint8Array(pass.pending.length);
   for (const poolName of poolNames) {
     const m = shares.get(poolName)!;
+    const pool = pass.pools.get(poolName);
+    // The victim search, indexed once the pool's first search runs (see victims.ts).
+    let index: VictimIndex | undefined;
     const mode: Mode = {
       // Only from another group above its entitlement, and never taking that group below it.
       victim: (r, taken, a) => {
@@ -637,10 +556,22 @@ function runFairShare(pass: Pass): void {
         for (const t of taken) if (t.alloc.groupId === s.id) after -= t.alloc.slots;
         return after >= s.ent;
       },
+      plan:
+        pass.reference || !pool
+          ? undefined
+          : (p, a) => {
+              if (p !== pool) return planPreemption(p, a, mode.victim!);
+              if (!index) {
+                const ix = (index = new VictimIndex(p, mode.victim!));
+                p.changed = (ag) => ix.agentChanged(ag);
+              }
+              return index.plan(a);
+            },
       cacheFailures: false,
       onPreempt: (r) => {
         const s = m.get(r.alloc.groupId);
         if (s) s.usage -= r.alloc.slots;
+        index?.groupChanged(r.alloc.groupId);
       },
       reserve: true,
       behind: "behind other experiments' jobs",
@@ -658,11 +589,15 @@ function runFairShare(pass: Pass): void {
       handled[i] = 1;
       const kind = tryPlace(pass, a, mode);
       if (kind !== 'placed') wait(pass, a.id, pass.reason);
-      if (kind === 'placed' || kind === 'claimed') s.usage += a.slots;
+      if (kind === 'placed' || kind === 'claimed') {
+        s.usage += a.slots;
+        index?.groupChanged(s.id);
+      }
       // A blocked gang keeps its group's place: the group's later work waits behind it.
       if (kind === 'blocked') continue;
       if (s.next < s.queue.length && s.usage < s.ent) heap.push(s);
     }
+    if (pool) pool.changed = undefined;
   }
   // Phase 2: leftover slots to everything not considered yet, in priority order, without preemption or
   // reservations. Pools are independent, so one walk over the (already sorted) queue serves them all.
@@ -701,6 +636,12 @@ function runFairShare(pass: Pass): void {
 /** One scheduling pass. See the top of this file for the policies and types.ts for the contract. */
 export function schedule(snapshot: Snapshot): ScheduleResult {
   return runPass(snapshot, false).result;
+}
+
+/** The same pass with the straightforward victim search (no index): what `schedule` must decide, for tests. */
+export function scheduleReference(snapshot: Snapshot): ScheduleResult {
+  const pass = buildPass(snapshot, false, true);
+  return execute(pass, snapshot);
 }
 
 /**

@@ -121,7 +121,7 @@ function proposeBayes(state: BayesState, space: Space): { x: number[] } {
     }
     return { x };
   }
-  const p = proposeNext({ space, X, y, pending, avoid, rng: state.rng, ...(state.theta ? { theta: state.theta, fitN: state.fitN ?? 0 } : {}) });
+  const p = proposeNext({ space, X, y, pending, avoid, rng: state.rng, progress: state.created / Math.max(1, state.total), ...(state.theta ? { theta: state.theta, fitN: state.fitN ?? 0 } : {}) });
   state.theta = p.theta;
   state.fitN = p.fitN;
   return { x: p.x };

@@ -3,11 +3,11 @@
 // (observations, pending points, generator state, warm-start θ).
 //
 // 1. Fit the GP (Matérn-5/2 ARD, MAP θ) on the observations, warm-started from the previous θ.
-// 2. With trials still running (pending points): if none of them is near the minimum of the posterior mean,
-//    propose that minimum (one exploiting trial at a time). Otherwise kriging believer: pending points are added
-//    with the posterior mean as their value (and EI is measured against the best of observations and fantasies),
-//    so parallel proposals spread out instead of piling onto the same optimum; and a hard local penaliser around
-//    each pending point (`ParallelStrategy`, default both).
+// 2. With trials still running (pending points): in up to 3 dimensions (in more, only in the last 40% of the
+//    budget), if none of them is near the minimum of the posterior mean, propose that minimum. Otherwise kriging
+//    believer: pending points are added with the posterior mean as their value (and EI is measured against the
+//    best of observations and fantasies), so parallel proposals spread out instead of piling onto the same optimum;
+//    and a hard local penaliser around each pending point (`ParallelStrategy`, default both).
 // 3. Maximise log expected improvement plus a log-barrier against the box's faces: randomly shifted Halton
 //    candidates plus perturbations of the best observations (reflected at the faces, never clipped onto them),
 //    then a (1+1)-evolution strategy from the most promising few, the best observation and the best quasi-random
@@ -31,6 +31,8 @@ export interface ProposeInput {
   theta?: number[];
   /** Number of observations when `theta` was fitted. */
   fitN?: number;
+  /** Share of the trial budget already proposed (0..1), when the caller has one (see `EXPLOIT_LATE`). */
+  progress?: number;
 }
 
 export interface Proposal {
@@ -115,10 +117,15 @@ export function proposeNext(input: ProposeInput): Proposal {
   const D = space.size;
   let penalty: ((x: number[]) => number) | undefined;
   if (pending.length) {
-    // Parallel exploitation: one running trial at a time refines the minimum of the posterior mean (on real
-    // observations), so final convergence does not wait for EI to get back to the incumbent past the fantasies.
-    const xm = posteriorMinimum(space, model, X, y, rng);
-    if (!pending.some((p) => distance(p, xm) < EXPLOIT_RADIUS) && !taken.some((t) => samePoint(t, xm))) return { x: xm, theta, fitN };
+    // Parallel exploitation: a proposal refines the minimum of the posterior mean (on real observations) when no
+    // running trial is already there, so final convergence does not wait for EI to get back to the incumbent past
+    // the fantasies. In more than EXPLOIT_MAX_DIMS dimensions the posterior minimum moves a little with every
+    // result, so most of a batch went to it and the search collapsed onto one basin (Ackley-5 and Levy-4 with 8 in
+    // flight); there the batch is EI's alone until the last part of the budget (EXPLOIT_LATE), when refining pays.
+    if (D <= EXPLOIT_MAX_DIMS || (input.progress ?? 0) >= EXPLOIT_LATE) {
+      const xm = posteriorMinimum(space, model, X, y, rng);
+      if (!pending.some((p) => distance(p, xm) < EXPLOIT_RADIUS) && !taken.some((t) => samePoint(t, xm))) return { x: xm, theta, fitN };
+    }
     if (PARALLEL !== 'lp') {
       // Kriging believer. (Constant liars at the minimum or mean of y, and noisy fantasies, did worse on Branin
       // and Hartmann-6.)
@@ -275,6 +282,11 @@ export function lipschitz(model: GpModel, rng: RngState, D: number): number {
   }
   return L;
 }
+
+/** Up to this many dimensions, parallel proposals may exploit the posterior minimum (see `proposeNext`). */
+export const EXPLOIT_MAX_DIMS = 3;
+/** Share of the trial budget after which parallel proposals exploit in any number of dimensions. */
+export const EXPLOIT_LATE = 0.6;
 
 /** A running trial within this distance (unit cube) of the posterior minimum counts as exploiting it already. */
 const EXPLOIT_RADIUS = 0.02;
