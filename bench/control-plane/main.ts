@@ -18,7 +18,8 @@ const noRay = args.includes('--no-ray');
 const dbUrl = args.includes('--db-url') ? args[args.indexOf('--db-url') + 1] : undefined;
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 4);
 const SLOTS = Number(process.env.BENCH_SLOTS ?? 8);
-/** BENCH_DUMP=dir: each run's allocations (JSON) and the agents' output go there (to see where time goes). */
+/** BENCH_DUMP=dir: run (a)'s allocations (JSON), the agents' output and the first trials' logs go there (where time goes). */
+// BENCH_AGENTS, BENCH_SLOTS: a smaller cluster while iterating; BENCH_LOG_LEVEL: the processes' log level (default warn).
 const DUMP = process.env.BENCH_DUMP;
 const TRIALS_A = Number(process.env.BENCH_TRIALS ?? (quick ? 96 : 300));
 const TRIALS_B = Number(process.env.BENCH_TRIALS_B ?? (quick ? 40 : 64));
@@ -216,8 +217,6 @@ try {
     fs.mkdirSync(DUMP, { recursive: true });
     fs.writeFileSync(path.join(DUMP, 'a.json'), JSON.stringify(a, null, 1));
     agents.forEach((ag, i) => fs.writeFileSync(path.join(DUMP, `agent-${i}.log`), ag.output.join('\n')));
-    const exp = (await api<any>(master.url, 'GET', `/experiments?limit=1`)).body;
-    void exp;
     for (let tid = 1; tid <= 4; tid++) fs.writeFileSync(path.join(DUMP, `trial-${tid}.log`), JSON.stringify((await api<any>(master.url, 'GET', `/trials/${tid}/logs`)).body, null, 1));
   }
   const gaps = slotGaps(a.allocations);
