@@ -998,6 +998,11 @@ export class Agent {
     this.scheduleWarm(1000);
   }
 
+  /** How many pre-warmed harnesses wait for a task now (for tests and status). */
+  warmReady(): number {
+    return this.warm.filter((w) => w.ready).length;
+  }
+
   /** Tasks this agent is running now (for tests and status). */
   runningTasks(): RunningTask[] {
     return [...this.tasks.values()].filter((t) => !t.exited && t.record).map((t) => ({ allocationId: t.start.allocationId, rank: t.start.rank, pid: t.record!.pid }));
