@@ -33,6 +33,7 @@ import { CredentialStore } from './credentials';
 import { DEFAULT_EXTRACT_LIMITS, extractModelArchive, type ExtractLimits } from './extract';
 import { canTraverse, probeReadable, resolveRunAs, type RunAsUser } from './runAs';
 import { baseEnvironment, taskEnvironment } from './taskEnv';
+import { builtHarness } from './harnessBundle';
 import { get, readCaFile, trustedCas } from './tls';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -57,8 +58,13 @@ export interface AgentOptions {
   keepWorkDirs?: boolean;
   /** Address other agents' ranks use to reach this machine's ranks (ring all-reduce). */
   advertiseHost?: string;
-  /** Keep one harness process started ahead of time (modules loaded) to cut task start-up. Default true. */
+  /**
+   * Keep harness processes started ahead of time (modules loaded), one per slot, to cut task start-up, and let a
+   * single-rank trial's process run the next trial of the same experiment on the same devices (warm.ts). Default true.
+   */
   prewarm?: boolean;
+  /** How long a harness that finished a trial waits for the next one of its experiment, ms (default 30,000). */
+  reuseIdleMs?: number;
   /**
    * User the ranks run as (`--run-as`). Default: `nobody` when the agent runs as root, else the agent's own user;
    * `root` keeps ranks root (warned about). Only root can name another user.
@@ -103,6 +109,8 @@ export interface RankRecord {
   startTime: string;
   /** Byte offsets of the output files up to which the master acknowledged storing the lines. */
   acked: Record<Stream, number>;
+  /** A pre-warmed harness's control directory (warm.ts: done.json, idle, start.json), when it runs in one. */
+  ctlDir?: string;
 }
 
 interface Task {
@@ -120,6 +128,26 @@ interface Task {
   exited: boolean;
   signaled: 'terminate' | 'kill' | null;
   adopted: boolean;
+  /** The experiment and devices (for handing the process the next trial), and whether it may run one. */
+  experimentId: number;
+  devicesKey: string;
+  reuse: boolean;
+  /** This task's listeners on the wrapper (removed when the process goes on to another trial). */
+  listeners: { exit: (code: number | null, signal: NodeJS.Signals | null) => void; error: (e: Error) => void } | null;
+  watcher: fs.FSWatcher | null;
+}
+
+/** A harness process with modules loaded, waiting for a task: pre-warmed (IPC start) or done with a trial (start.json). */
+interface WarmProcess {
+  child: ChildProcess;
+  ready: boolean;
+  runDir: string;
+  /** Its control directory (warm.ts), under the task root: the rank's user writes there. */
+  ctlDir: string;
+  pid: number;
+  startTime: string;
+  /** Set for a process that finished a trial of this experiment on these devices and waits for the next. */
+  reusable: { experimentId: number; devicesKey: string } | null;
 }
 
 /** Longest log line shipped; longer lines are cut (a runaway print must not make a frame the master refuses). */
@@ -170,8 +198,12 @@ export class Agent {
   private stopped = false;
   private heartbeat: NodeJS.Timeout | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
-  private warm: { child: ChildProcess; ready: boolean; runDir: string; pid: number; startTime: string } | null = null;
+  /** Pre-warmed harnesses (up to one per slot, counting the reusable ones) and processes waiting to be reused. */
+  private readonly warm: WarmProcess[] = [];
+  private readonly idle: WarmProcess[] = [];
   private warmTimer: NodeJS.Timeout | null = null;
+  private warming: WarmProcess | null = null;
+  private harnessBuilt: string | null | undefined;
   /** Admitted by the master (its welcome came) on the current connection. */
   connected = false;
   /** Why the master last refused us, if it did (for tests and status). */
@@ -266,8 +298,9 @@ export class Agent {
       const record = readJson<RankRecord>(path.join(runDir, 'rank.json'));
       if (!record) {
         // A pre-warmed harness never given a task (it exits when its agent goes), or a rank that never started.
-        const w = readJson<{ pid: number; startTime: string }>(path.join(runDir, 'warm.json'));
+        const w = readJson<{ pid: number; startTime: string; ctlDir?: string }>(path.join(runDir, 'warm.json'));
         if (w && processStartTimeSync(w.pid) === w.startTime) killQuietly(-w.pid, 'SIGKILL');
+        if (w?.ctlDir) fs.rmSync(w.ctlDir, { recursive: true, force: true });
         fs.rmSync(runDir, { recursive: true, force: true });
         continue;
       }
@@ -291,8 +324,14 @@ export class Agent {
         exited: false,
         signaled: null,
         adopted: true,
+        experimentId: 0,
+        devicesKey: '',
+        reuse: false,
+        listeners: null,
+        watcher: null,
       };
       this.tasks.set(key, task);
+      if (this.takeDone(task)) continue;
       if (processStartTimeSync(record.pid) === record.startTime) {
         this.log.info({ allocation: record.allocationId, rank: record.rank, pid: record.pid }, 'adopted a rank that outlived the previous agent');
       } else {
@@ -311,6 +350,7 @@ export class Agent {
         if (!t.runDir || t.exited) continue;
         // Backpressure: while the master is away or slow, output waits in the rank's files, not in memory.
         if (this.outbox.unacked().length < MAX_UNACKED) this.drain(t, false);
+        if (this.takeDone(t)) continue;
         if (t.adopted && t.record && !(await isSameProcess(t.record.pid, t.record.startTime))) this.finishFromFiles(t, null);
       }
     } finally {
@@ -358,11 +398,13 @@ export class Agent {
     if (this.poller) clearInterval(this.poller);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.warmTimer) clearTimeout(this.warmTimer);
-    if (this.warm) {
-      killQuietly(-this.warm.pid, 'SIGKILL');
-      fs.rmSync(this.warm.runDir, { recursive: true, force: true });
-      this.warm = null;
+    for (const w of [...this.warm, ...this.idle, ...(this.warming ? [this.warming] : [])]) {
+      killQuietly(-w.pid, 'SIGKILL');
+      for (const d of [w.runDir, w.ctlDir]) fs.rmSync(d, { recursive: true, force: true });
     }
+    this.warm.length = 0;
+    this.idle.length = 0;
+    this.warming = null;
     if (opts.killTasks !== false) {
       // Stopping for good: the ranks go too, and their exits are queued (a later agent delivers them).
       const live = [...this.tasks.values()].filter((t) => t.record && !t.exited);
@@ -582,6 +624,12 @@ export class Agent {
       exited: false,
       signaled: null,
       adopted: false,
+      experimentId: start.experimentId,
+      devicesKey: start.devices.join(','),
+      // One process per trial rank; only a single-rank trial's process goes on to another trial (its peers' would not).
+      reuse: start.worldSize === 1 && this.prewarmOn(),
+      listeners: null,
+      watcher: null,
     };
     this.tasks.set(key, task);
     try {
@@ -608,27 +656,33 @@ export class Agent {
       },
       ...(this.runAs ? { home: dir } : {}),
     });
-    const warm = this.takeWarm();
+    const warm = this.takeWarm(task);
     let child: ChildProcess;
     let runDir: string;
     if (warm) {
-      // A pre-warmed harness: its run directory becomes the rank's; what it printed before the task is not the task's.
+      // A waiting harness: its run directory becomes the rank's; what it printed before the task is not the task's.
       runDir = warm.runDir;
       for (const s of ['stdout', 'stderr'] as const) task.shipped[s] = fileSize(path.join(runDir, `${s}.log`));
       child = warm.child;
       task.runDir = runDir;
       task.child = child;
-      task.record = { allocationId: start.allocationId, rank: start.rank, trialId: start.trialId, taskDir: dir, pid: warm.pid, startTime: warm.startTime, acked: { ...task.shipped } };
+      task.record = { allocationId: start.allocationId, rank: start.rank, trialId: start.trialId, taskDir: dir, pid: warm.pid, startTime: warm.startTime, acked: { ...task.shipped }, ctlDir: warm.ctlDir };
       writeRecord(task);
-      // Hand it the task's whole environment (it replaces its own) and directory; the wrapper then lets go of us.
-      child.send({ type: 'start', env, cwd: dir });
-      this.scheduleWarm(5000);
+      fs.rmSync(path.join(runDir, 'warm.json'), { force: true });
+      if (warm.reusable) {
+        // It finished a trial of this experiment and waits for start.json (warm.ts): a restarted agent can hand it
+        // over too, and it is no longer our IPC child in any sense that matters.
+        writeJsonAtomic(path.join(warm.ctlDir, 'start.json'), { allocationId: start.allocationId, env, cwd: dir, reuse: task.reuse }, this.runAs);
+      } else {
+        // Hand it the task's whole environment (it replaces its own) and directory; the wrapper then lets go of us.
+        child.send({ type: 'start', env, cwd: dir, ctlDir: warm.ctlDir, reuse: task.reuse });
+      }
+      this.scheduleWarm(1000);
     } else {
       runDir = this.runDirOf(start);
       fs.rmSync(runDir, { recursive: true, force: true });
       fs.mkdirSync(runDir, { recursive: true, mode: 0o700 });
-      const main = this.opts.harnessMain ?? path.join(REPO_ROOT, 'harness/src/main.ts');
-      child = this.spawnWrapper(runDir, dir, env, [process.execPath, '--import', TSX_LOADER, main], false);
+      child = this.spawnWrapper(runDir, dir, env, this.harnessCommand(false), false);
       task.runDir = runDir;
       task.child = child;
       const startTime = child.pid !== undefined ? processStartTimeSync(child.pid) : null;
@@ -637,23 +691,91 @@ export class Agent {
         writeRecord(task);
       }
     }
-    void this.logStarted(task, child.pid, !!warm);
+    void this.logStarted(task, child.pid, warm ? (warm.reusable ? 'reused' : 'prewarmed') : 'cold');
     this.send({ type: 'taskState', allocationId: start.allocationId, rank: start.rank, state: 'running' });
-    child.on('error', (e) => {
-      fs.appendFileSync(path.join(runDir, 'stderr.log'), `ERROR agent: could not start the harness: ${e.message}\n`);
-      this.finishFromFiles(task, { code: 127, signal: null });
+    const listeners = {
+      error: (e: Error) => {
+        fs.appendFileSync(path.join(runDir, 'stderr.log'), `ERROR agent: could not start the harness: ${e.message}\n`);
+        this.finishFromFiles(task, { code: 127, signal: null });
+      },
+      exit: (code: number | null, signal: NodeJS.Signals | null) => this.finishFromFiles(task, { code, signal }),
+    };
+    task.listeners = listeners;
+    child.on('error', listeners.error);
+    child.on('exit', listeners.exit);
+    if (task.reuse && warm) {
+      // done.json comes the moment the trial ends: notice it at once (the poll is the fallback).
+      try {
+        task.watcher = fs.watch(warm.ctlDir, () => this.takeDone(task));
+      } catch {
+        // no inotify: the poll sees it
+      }
+    }
+  }
+
+  /**
+   * A harness that ran `t` reuses its process (warm.ts): it wrote done.json with `t`'s allocation when the trial
+   * ended with code 0. Then `t` exited 0, and the process waits for another trial of its experiment, unless the
+   * task was signalled, the agent is stopping, the process is not our child (an adopted rank) or there is no room.
+   * True when `t` was done.
+   */
+  private takeDone(t: Task): boolean {
+    if (t.exited || !t.runDir || !t.record?.ctlDir) return false;
+    const ctlDir = t.record.ctlDir;
+    const file = path.join(ctlDir, 'done.json');
+    const done = readJson<{ allocationId: string; code: number }>(file);
+    if (!done || done.allocationId !== t.start.allocationId) return false;
+    fs.rmSync(file, { force: true });
+    t.exited = true;
+    if (t.killTimer) clearTimeout(t.killTimer);
+    t.watcher?.close();
+    this.drain(t, true);
+    this.log.info({ allocation: t.start.allocationId, rank: t.start.rank, code: 0, signal: null, adopted: t.adopted, reused: true }, 'task exited');
+    this.send({ type: 'taskState', allocationId: t.start.allocationId, rank: t.start.rank, state: 'exited', exitCode: 0, signal: null });
+    this.tasks.delete(t.key);
+    if (!this.opts.keepWorkDirs) void fs.promises.rm(t.taskDir, { recursive: true, force: true }).catch(() => undefined);
+    const child = t.child;
+    const rec = t.record;
+    const runDir = t.runDir;
+    if (child && t.listeners) {
+      child.off('exit', t.listeners.exit);
+      child.off('error', t.listeners.error);
+    }
+    const keep = child && child.exitCode === null && child.signalCode === null && !t.signaled && !this.stopped && this.warmRoom();
+    if (!keep) {
+      // Nobody will hand it a trial: stop it (it ignores nothing while it waits) and forget it.
+      void isSameProcess(rec.pid, rec.startTime).then((same) => {
+        if (same) killQuietly(-rec.pid, 'SIGKILL');
+        for (const d of [runDir, ctlDir]) void fs.promises.rm(d, { recursive: true, force: true }).catch(() => undefined);
+      });
+      this.scheduleWarm(1000);
+      return true;
+    }
+    // warm.json before rank.json goes: a restarted agent stops it either way, never takes it for a running rank.
+    writeJsonAtomic(path.join(runDir, 'warm.json'), { pid: rec.pid, startTime: rec.startTime, ctlDir });
+    fs.rmSync(path.join(runDir, 'rank.json'), { force: true });
+    const w: WarmProcess = { child, ready: true, runDir, ctlDir, pid: rec.pid, startTime: rec.startTime, reusable: { experimentId: t.experimentId, devicesKey: t.devicesKey } };
+    this.idle.push(w);
+    child.once('exit', () => {
+      const i = this.idle.indexOf(w);
+      if (i >= 0) {
+        // It waited long enough (warm.ts's --idle-exit-ms), or died: its place goes back to the pool.
+        this.idle.splice(i, 1);
+        for (const d of [runDir, ctlDir]) fs.rmSync(d, { recursive: true, force: true });
+        this.scheduleWarm(1000);
+      }
     });
-    child.on('exit', (code, signal) => this.finishFromFiles(task, { code, signal }));
+    return true;
   }
 
   /** Says that a task started, with the rank's own pid (the wrapper writes it once it has spawned the rank). */
-  private async logStarted(task: Task, wrapperPid: number | undefined, prewarmed: boolean): Promise<void> {
+  private async logStarted(task: Task, wrapperPid: number | undefined, how: 'cold' | 'prewarmed' | 'reused'): Promise<void> {
     let pid: number | undefined;
     for (let i = 0; i < 100 && pid === undefined && !task.exited; i++) {
       pid = readJson<{ pid: number }>(path.join(task.runDir!, 'child.json'))?.pid;
       if (pid === undefined) await new Promise((r) => setTimeout(r, 50));
     }
-    this.log.info({ allocation: task.start.allocationId, rank: task.start.rank, pid: pid ?? wrapperPid, wrapperPid, trial: task.start.trialId, prewarmed }, 'task started');
+    this.log.info({ allocation: task.start.allocationId, rank: task.start.rank, pid: pid ?? wrapperPid, wrapperPid, trial: task.start.trialId, prewarmed: how !== 'cold', reused: how === 'reused' }, 'task started');
   }
 
   /**
@@ -687,42 +809,82 @@ export class Agent {
     if (!this.opts.keepWorkDirs) void fs.promises.rm(task.taskDir, { recursive: true, force: true }).catch(() => undefined);
   }
 
-  /** Starts the pre-warmed harness after `delayMs` (later when a task just started, to leave it the CPU). */
+  private prewarmOn(): boolean {
+    return this.opts.prewarm !== false && !this.opts.harnessMain;
+  }
+
+  /** A harness process per slot (devices): pre-warmed ones and ones waiting to be reused together. */
+  private slots(): number {
+    return Math.max(1, this.opts.devices.length);
+  }
+
+  /**
+   * Room for another waiting harness: one process per slot, counting the running ranks (each of which may go on to
+   * the next trial on its slot), so a busy agent does not hold twice its slots in processes.
+   */
+  private warmRoom(): boolean {
+    let running = 0;
+    for (const t of this.tasks.values()) if (!t.exited) running++;
+    return this.warm.length + this.idle.length + running < this.slots();
+  }
+
+  /** The command that starts a harness: the built one when it is up to date (harnessBundle.ts), else through tsx. */
+  private harnessCommand(warm: boolean): string[] {
+    if (this.opts.harnessMain) return [process.execPath, '--import', TSX_LOADER, this.opts.harnessMain];
+    if (this.harnessBuilt === undefined) {
+      this.harnessBuilt = builtHarness(REPO_ROOT);
+      this.log.info({ harness: this.harnessBuilt ?? 'harness/src through tsx (no up-to-date harness/dist/harness.mjs: npm run build:harness)' }, 'harness');
+    }
+    const agentId = `${process.pid}:${processStartTimeSync(process.pid) ?? ''}`;
+    const warmArgs = ['--agent', agentId, '--idle-exit-ms', String(this.opts.reuseIdleMs ?? 30_000)];
+    if (this.harnessBuilt) return [process.execPath, this.harnessBuilt, ...(warm ? ['--prewarm', ...warmArgs] : [])];
+    return [process.execPath, '--import', TSX_LOADER, path.join(REPO_ROOT, warm ? 'harness/src/prewarm.ts' : 'harness/src/main.ts'), ...(warm ? warmArgs : [])];
+  }
+
+  /**
+   * Keeps the pool of pre-warmed harnesses full, one start at a time (each costs CPU that running trials want):
+   * the next begins `delayMs` after the last became ready.
+   */
   private scheduleWarm(delayMs: number): void {
-    if (this.opts.prewarm === false || this.opts.harnessMain || this.stopped || this.warm || this.warmTimer) return;
+    if (!this.prewarmOn() || this.stopped || this.warmTimer || this.warming) return;
+    if (!this.warmRoom()) return;
     this.warmTimer = setTimeout(() => {
       this.warmTimer = null;
-      if (this.stopped || this.warm) return;
-      const runDir = path.join(this.ranksDir, `warm-${crypto.randomBytes(6).toString('hex')}`);
+      if (this.stopped || this.warming || !this.warmRoom()) return;
+      const name = `warm-${crypto.randomBytes(6).toString('hex')}`;
+      const runDir = path.join(this.ranksDir, name);
       fs.mkdirSync(runDir, { recursive: true, mode: 0o700 });
+      // The run directory is the agent's alone; the harness (maybe another user) answers in a directory of its own.
+      const ctlDir = path.join(this.taskRoot, `.${name}`);
+      fs.rmSync(ctlDir, { recursive: true, force: true });
+      fs.mkdirSync(ctlDir, { mode: 0o700 });
+      if (this.runAs) fs.chownSync(ctlDir, this.runAs.uid, this.runAs.gid);
       // The same basics as a task's harness (never the agent's environment), under the same wrapper, as the same user.
-      const child = this.spawnWrapper(
-        runDir,
-        this.taskRoot,
-        { ...baseEnvironment(this.agentEnv, this.runAs ? this.taskRoot : undefined), ...this.harnessTlsEnv() },
-        [process.execPath, '--import', TSX_LOADER, path.join(REPO_ROOT, 'harness/src/prewarm.ts')],
-        true,
-      );
+      const child = this.spawnWrapper(runDir, this.taskRoot, { ...baseEnvironment(this.agentEnv, this.runAs ? this.taskRoot : undefined), ...this.harnessTlsEnv() }, this.harnessCommand(true), true);
       const startTime = child.pid !== undefined ? processStartTimeSync(child.pid) : null;
       if (child.pid === undefined || !startTime) {
         child.kill('SIGKILL');
-        fs.rmSync(runDir, { recursive: true, force: true });
+        for (const d of [runDir, ctlDir]) fs.rmSync(d, { recursive: true, force: true });
         return;
       }
-      fs.writeFileSync(path.join(runDir, 'warm.json'), JSON.stringify({ pid: child.pid, startTime }) + '\n', { mode: 0o600 });
-      const w = { child, ready: false, runDir, pid: child.pid, startTime };
-      this.warm = w;
+      writeJsonAtomic(path.join(runDir, 'warm.json'), { pid: child.pid, startTime, ctlDir });
+      const w: WarmProcess = { child, ready: false, runDir, ctlDir, pid: child.pid, startTime, reusable: null };
+      this.warming = w;
       child.on('message', (m: { type?: string }) => {
-        if (m?.type === 'ready') {
-          w.ready = true;
-          this.log.debug({ pid: child.pid }, 'pre-warmed harness ready');
-        }
+        if (m?.type !== 'ready' || w.ready) return;
+        w.ready = true;
+        this.log.debug({ pid: child.pid }, 'pre-warmed harness ready');
+        if (this.warming === w) this.warming = null;
+        this.warm.push(w);
+        this.scheduleWarm(0);
       });
       child.once('exit', (code) => {
         this.log.debug({ pid: child.pid, code }, 'pre-warmed harness exited');
-        if (this.warm === w) {
-          this.warm = null;
-          fs.rmSync(runDir, { recursive: true, force: true });
+        const i = this.warm.indexOf(w);
+        if (i >= 0) this.warm.splice(i, 1);
+        if (i >= 0 || this.warming === w) {
+          if (this.warming === w) this.warming = null;
+          for (const d of [runDir, ctlDir]) fs.rmSync(d, { recursive: true, force: true });
           this.scheduleWarm(10_000);
         }
       });
@@ -739,14 +901,30 @@ export class Agent {
     return this.harnessCaFile ? { NODE_EXTRA_CA_CERTS: this.harnessCaFile } : {};
   }
 
-  private takeWarm(): { child: ChildProcess; runDir: string; pid: number; startTime: string } | null {
-    const w = this.warm;
-    if (!w || !w.ready || w.child.exitCode !== null || !w.child.connected) return null;
-    this.warm = null;
-    w.child.removeAllListeners('exit');
-    w.child.removeAllListeners('message');
-    fs.rmSync(path.join(w.runDir, 'warm.json'), { force: true });
-    return w;
+  /**
+   * A waiting harness for `t`: one that just ran a trial of the same experiment on the same devices (reuse), else a
+   * pre-warmed one; null: start one cold.
+   */
+  private takeWarm(t: Task): WarmProcess | null {
+    const usable = (w: WarmProcess) => w.ready && w.child.exitCode === null && w.child.signalCode === null && (w.reusable !== null || w.child.connected);
+    for (const w of t.reuse ? [...this.idle] : []) {
+      if (!usable(w) || w.reusable!.experimentId !== t.experimentId || w.reusable!.devicesKey !== t.devicesKey) continue;
+      // The process may be giving up waiting at this moment: whichever of us renames its `idle` file first wins (warm.ts).
+      try {
+        fs.renameSync(path.join(w.ctlDir, 'idle'), path.join(w.ctlDir, 'idle.claimed'));
+      } catch {
+        continue; // it is exiting; its exit listener forgets it
+      }
+      this.idle.splice(this.idle.indexOf(w), 1);
+      w.child.removeAllListeners('exit');
+      return w;
+    }
+    const i = this.warm.findIndex(usable);
+    if (i < 0) return null;
+    const [w] = this.warm.splice(i, 1);
+    w!.child.removeAllListeners('exit');
+    w!.child.removeAllListeners('message');
+    return w!;
   }
 
   private async prepareDir(dir: string, start: StartTask): Promise<void> {
@@ -790,6 +968,7 @@ export class Agent {
     if (task.exited) return;
     task.exited = true;
     if (task.killTimer) clearTimeout(task.killTimer);
+    task.watcher?.close();
     const runDir = task.runDir!;
     const recorded = readJson<{ code: number | null; signal: NodeJS.Signals | null }>(path.join(runDir, 'exit.json'));
     let code: number | null;
@@ -813,9 +992,15 @@ export class Agent {
     this.tasks.delete(task.key);
     // The exit and the last lines are in the (persisted) outbox now: the run directory has served.
     if (!this.opts.keepWorkDirs) {
-      void fs.promises.rm(runDir, { recursive: true, force: true }).catch(() => undefined);
-      void fs.promises.rm(task.taskDir, { recursive: true, force: true }).catch(() => undefined);
+      for (const d of [runDir, task.taskDir, ...(task.record?.ctlDir ? [task.record.ctlDir] : [])]) void fs.promises.rm(d, { recursive: true, force: true }).catch(() => undefined);
     }
+    // Its slot's process is gone: the pool may start another.
+    this.scheduleWarm(1000);
+  }
+
+  /** How many pre-warmed harnesses wait for a task now (for tests and status). */
+  warmReady(): number {
+    return this.warm.filter((w) => w.ready).length;
   }
 
   /** Tasks this agent is running now (for tests and status). */
@@ -830,6 +1015,13 @@ function readJson<T>(file: string): T | null {
   } catch {
     return null;
   }
+}
+
+function writeJsonAtomic(file: string, value: unknown, owner?: RunAsUser | null): void {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`);
+  fs.writeFileSync(tmp, JSON.stringify(value) + '\n', { mode: 0o600 });
+  if (owner) fs.chownSync(tmp, owner.uid, owner.gid);
+  fs.renameSync(tmp, file);
 }
 
 function fileSize(file: string): number {

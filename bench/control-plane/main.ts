@@ -16,8 +16,11 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const noRay = args.includes('--no-ray');
 const dbUrl = args.includes('--db-url') ? args[args.indexOf('--db-url') + 1] : undefined;
-const AGENTS = 4;
-const SLOTS = 8;
+const AGENTS = Number(process.env.BENCH_AGENTS ?? 4);
+const SLOTS = Number(process.env.BENCH_SLOTS ?? 8);
+/** BENCH_DUMP=dir: run (a)'s allocations (JSON), the agents' output and the first trials' logs go there (where time goes). */
+// BENCH_AGENTS, BENCH_SLOTS: a smaller cluster while iterating; BENCH_LOG_LEVEL: the processes' log level (default warn).
+const DUMP = process.env.BENCH_DUMP;
 const TRIALS_A = Number(process.env.BENCH_TRIALS ?? (quick ? 96 : 300));
 const TRIALS_B = Number(process.env.BENCH_TRIALS_B ?? (quick ? 40 : 64));
 const HERE = path.join(ROOT, 'bench/control-plane');
@@ -199,7 +202,7 @@ async function rayRun(py: string, mode: string, trials: number): Promise<any> {
 
 const loadavg = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const dataDir = tmpDir('bench-cp');
-const env = { HONE_LOG_LEVEL: 'warn' };
+const env = { HONE_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' };
 const master = await startMasterProcess({ dataDir, env, ...(dbUrl ? { dbUrl } : {}) });
 const agents: Proc[] = [];
 const result: Record<string, unknown> = { db: dbUrl ? 'postgresql' : 'pglite', agents: AGENTS, slots_per_agent: SLOTS, load_avg_start: loadavg() };
@@ -210,6 +213,12 @@ try {
   const roots = [master.child.pid!, ...agents.map((a) => a.child.pid!)];
 
   const a = await runExperiment(master.url, master.token, roots, master.child.pid!, 'cp-a', TRIALS_A, 0.05);
+  if (DUMP) {
+    fs.mkdirSync(DUMP, { recursive: true });
+    fs.writeFileSync(path.join(DUMP, 'a.json'), JSON.stringify(a, null, 1));
+    agents.forEach((ag, i) => fs.writeFileSync(path.join(DUMP, `agent-${i}.log`), ag.output.join('\n')));
+    for (let tid = 1; tid <= 4; tid++) fs.writeFileSync(path.join(DUMP, `trial-${tid}.log`), JSON.stringify((await api<any>(master.url, 'GET', `/trials/${tid}/logs`)).body, null, 1));
+  }
   const gaps = slotGaps(a.allocations);
   const passes = a.counters.hone_scheduling_passes_total ?? NaN;
   const steps = a.counters.hone_searcher_steps_total ?? NaN;

@@ -1,4 +1,5 @@
-// The harness process: `node --import tsx <repo>/harness/src/main.ts`, started by the agent in the model directory.
+// The harness process: `node --import tsx <repo>/harness/src/main.ts` (or the built `harness/dist/harness.mjs`),
+// started by the agent in the model directory.
 // Exit 0: no more work, paused, closed, or preempted after a checkpoint. Non-zero: the trial failed.
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +12,10 @@ import { HttpMasterClient } from './core/masterClient';
 import { selectBackend } from './backend';
 import { loadEntrypoint } from './entrypoint';
 import { runTrial } from './trial/controller';
+import { ensureTypeScriptLoader } from './tsLoader';
+
+/** Set (to true) by the bundle build (harness/scripts/build.mjs): the bundle's own entry decides what runs. */
+declare const __HONE_BUNDLED__: boolean | undefined;
 
 function env(name: string, required = true): string | undefined {
   const v = process.env[name];
@@ -52,6 +57,7 @@ export async function main(): Promise<number> {
       `${process.env.CUDA_VISIBLE_DEVICES ? ` devices ${process.env.CUDA_VISIBLE_DEVICES}` : ''} entrypoint ${spec}`,
   );
   const backend = await selectBackend(process.env.HONE_TF_BACKEND, log);
+  await ensureTypeScriptLoader();
   const entry = await loadEntrypoint(spec, process.cwd());
 
   const distributed = await connectDistributed({
@@ -99,6 +105,9 @@ export async function main(): Promise<number> {
       log('harness: core entrypoint returned; exiting');
     }
   } finally {
+    // A pre-warmed harness may run another trial in this process (warm.ts): leave nothing of this one behind.
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
     await core.close();
     await distributed.close().catch(() => undefined);
   }
@@ -124,4 +133,4 @@ export function runAsProcess(): void {
   );
 }
 
-if (isEntryModule()) runAsProcess();
+if (typeof __HONE_BUNDLED__ === 'undefined' && isEntryModule()) runAsProcess();

@@ -190,6 +190,12 @@ export interface SearcherOperation {
   op: { length: number } | null;
   /** true when the trial will get no more work (stopped or experiment ending). */
   closed: boolean;
+  /**
+   * true when the searcher has no work for the trial now (it waits at an ASHA rung, say): the searcher decides when
+   * an operation completes, so none comes to this allocation by waiting. The harness exits and gives its slot back; a
+   * later promotion starts a new allocation. (Absent from older masters: the harness then waits as before.)
+   */
+  paused?: boolean;
 }
 
 export interface CompleteOperationBody {

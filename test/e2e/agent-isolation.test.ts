@@ -161,7 +161,7 @@ describe('a trial started by the agent', () => {
     agents.push(agent);
     agent.start();
     await waitFor('hello', async () => master.hellos.find((h) => h.agentId === 'iso-1'), 10_000, 20);
-    await waitFor('the pre-warmed harness', async () => (agent as unknown as { warm: { ready: boolean } | null }).warm?.ready, 60_000, 100);
+    await waitFor('the pre-warmed harness', async () => agent.warmReady() > 0, 60_000, 100);
     const warm = await runProbe(master, agent, 'alloc-warm', workDir);
     expectIsolated(warm, workDir, 'alloc-warm');
     // The next task starts before another harness is warm: a fresh spawn, with the same rules.
@@ -230,7 +230,7 @@ describe('an https master', () => {
     agents.push(agent);
     agent.start();
     await waitFor('hello over wss', async () => master.hellos.find((h) => h.agentId === 'tls-1'), 10_000, 20);
-    await waitFor('the pre-warmed harness', async () => (agent as unknown as { warm: { ready: boolean } | null }).warm?.ready, 60_000, 100);
+    await waitFor('the pre-warmed harness', async () => agent.warmReady() > 0, 60_000, 100);
     const p = await runProbe(master, agent, 'alloc-tls', workDir);
     // A copy of the CA the rank user can read (here in the task root: the work directory is under a private one).
     expect(path.basename(p.env.NODE_EXTRA_CA_CERTS!)).toBe('master-ca.pem');

@@ -51,7 +51,7 @@ function harnessRanks(): Array<{ pid: number; cwd: string }> {
   for (const e of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;
     try {
-      if (!fs.readFileSync(`/proc/${e}/cmdline`, 'utf8').includes('harness/src/')) continue;
+      if (!/harness\/(src\/|dist\/harness\.mjs)/.test(fs.readFileSync(`/proc/${e}/cmdline`, 'utf8'))) continue;
       out.push({ pid: Number(e), cwd: fs.readlinkSync(`/proc/${e}/cwd`) });
     } catch {
       // gone, or not ours to read

@@ -55,7 +55,7 @@ function harnessProcesses(agents: Proc[]): Harness[] {
     try {
       const r = JSON.parse(line) as { msg?: string; pid?: number; rank?: number; allocation?: string };
       if (r.msg !== 'task started' || typeof r.pid !== 'number') continue;
-      if (!fs.readFileSync(`/proc/${r.pid}/cmdline`, 'utf8').includes('harness/src/')) continue;
+      if (!/harness\/(src\/|dist\/harness\.mjs)/.test(fs.readFileSync(`/proc/${r.pid}/cmdline`, 'utf8'))) continue; // the built harness or its sources
       out.push({ pid: r.pid, rank: r.rank!, allocationId: r.allocation! });
     } catch {
       // not a JSON record, or the process has ended

@@ -125,6 +125,10 @@ export function createCoreContext(opts: CoreContextOptions): ManagedCoreContext 
         return null;
       }
       if (op.op) return { length: op.op.length };
+      if (op.paused) {
+        log('searcher: no work for this trial now (the searcher pauses it); giving the slot back');
+        return null;
+      }
       if (watcher.shouldPreempt()) {
         log('searcher: preempted while waiting for work');
         return null;

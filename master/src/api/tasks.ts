@@ -63,7 +63,10 @@ export function registerTaskRoutes(app: App, ctx: MasterContext): void {
     if (!t) throw notFound('trial', trialId);
     // A PAUSED trial (its experiment is paused) is not closed: it gets no work now and resumes when activated.
     if (t.closed || (t.state !== 'ACTIVE' && t.state !== 'PAUSED') || t.experimentState === 'STOPPING_CANCELED') return { op: null, closed: true };
-    if (t.targetLength > t.completedLength && t.experimentState === 'ACTIVE' && !stop?.preemptRequested) return { op: { length: t.targetLength }, closed: false };
+    if (t.experimentState === 'ACTIVE' && !stop?.preemptRequested) {
+      if (t.targetLength > t.completedLength) return { op: { length: t.targetLength }, closed: false };
+      return { op: null, closed: false, paused: true };
+    }
     return { op: null, closed: false };
   };
 
@@ -71,11 +74,12 @@ export function registerTaskRoutes(app: App, ctx: MasterContext): void {
     const { id } = req.params;
     const a = await ctx.taskAuth.trial(req, id);
     // The searcher decides synchronously when a validation is reported, so a trial with no operation now is
-    // paused (e.g. waiting at an ASHA rung): answer quickly so that it gives its slot back instead of idling.
+    // paused (e.g. waiting at an ASHA rung): answer at once so that it gives its slot back instead of idling (a
+    // second of a slot per trial and rung, with many short trials, was most of the slot's time).
     // A later promotion starts a new allocation that resumes from the checkpoint.
     return longPoll(ctx.bus, reply, {
       read: () => currentOp(id, a.id),
-      ready: (op) => op.op !== null || op.closed,
+      ready: (op) => op.op !== null || op.closed || op.paused === true,
       wake: (e) => (e.type === 'trialOp' && e.trialId === id) || (e.type === 'allocation' && e.allocationId === a.id),
       waitMs: Math.min(req.query.wait_s, 1) * 1000,
       sliceMs: 2000,
