@@ -4,13 +4,12 @@
 // persisted outbox held even when the master was down too. An agent that stays away past the grace period has its
 // trials retried elsewhere, and its orphaned ranks stop (their task token dies with the allocation).
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentInfo, MetricPoint, TaskLog, TrialDetail } from '@hone/protocol';
 import { archive } from '../helpers/archive';
 import { waitForExperimentEnd } from '../helpers/experiments';
-import { api, startAgentProcess, startMasterProcess, tmpDir, waitFor, type MasterProc, type Proc } from '../helpers/processes';
+import { api, freePort, startAgentProcess, startMasterProcess, tmpDir, waitFor, type MasterProc, type Proc } from '../helpers/processes';
 
 /** Core-API training: one numbered line per step, slow enough to be interrupted; SIGUSR2 makes the rank exit 42. */
 const TRAIN = `export default async function train(core) {
@@ -39,16 +38,6 @@ max_restarts: 2
 `;
 
 const GRACE_S = 25;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** The pid of the harness rank 0 of `allocationId`: the process whose working directory is that rank's task directory. */
 function rankPid(allocationId: string): number | null {

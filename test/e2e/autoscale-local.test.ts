@@ -2,23 +2,12 @@
 // provisioner start agent processes; the master is SIGKILLed while they start and restarted: it launches no
 // duplicate and leaks none; the trials complete; the idle agents are terminated after idle_timeout.
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AgentInfo, ExperimentDetail } from '@hone/protocol';
-import { api, runCli, startMasterProcess, tmpDir, waitFor, type MasterProc, type Proc } from '../helpers/processes';
+import { api, freePort, runCli, startMasterProcess, tmpDir, waitFor, type MasterProc, type Proc } from '../helpers/processes';
 import { packContext } from '../../cli/src/context';
 import { killLocalInstances } from '../../master/src/provisioner/providers/local';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface PoolView {
   pool: string;

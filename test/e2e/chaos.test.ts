@@ -8,40 +8,19 @@
 // master answered with during the run is still stored; only the trial whose rank was killed counts a restart; and
 // checkpoint GC left exactly the checkpoints the policy keeps, in the database and on disk.
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AgentInfo, CheckpointInfo, ExperimentDetail, MetricPoint, TrialDetail } from '@hone/protocol';
+import { mulberry32 } from '@hone/harness';
 import { checkpointsToDelete } from '../../master/src/checkpoints/gcPolicy';
 import { packContext } from '../../cli/src/context';
-import { api, startAgentProcess, startMasterProcess, tmpDir, waitFor, type MasterProc, type Proc } from '../helpers/processes';
+import { api, freePort, startAgentProcess, startMasterProcess, tmpDir, waitFor, type MasterProc, type Proc } from '../helpers/processes';
 import { waitForExperimentEnd } from '../helpers/experiments';
 import { freshDatabase, postgresAvailable } from '../helpers/services';
 
 const SEED = Number(process.env.HONE_CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
-/** mulberry32: a small seeded generator, so a failing schedule can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -80,7 +59,7 @@ describe.each([
       dbUrl = fresh.url;
       dropDb = fresh.drop;
     }
-    const random = rng(SEED + (db === 'postgres' ? 0 : 1));
+    const random = mulberry32(SEED + (db === 'postgres' ? 0 : 1));
     console.log(`chaos on ${db}: seed ${SEED} (replay with HONE_CHAOS_SEED=${SEED})`);
     const dataDir = tmpDir(`chaos-${db}`);
     const port = await freePort();

@@ -1,10 +1,9 @@
 // A 10,000-trial experiment is created in bounded batches: the create answers before all its trials exist, the
 // experiment list answers while the rest are being created, and a master killed midway creates each of the
 // remaining trials exactly once after its restart (the pending searcher actions are stored with its state).
-import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ExperimentDetail, ExperimentSummary, Page } from '@hone/protocol';
-import { api, startMasterProcess, tmpDir, waitFor, type MasterProc } from '../helpers/processes';
+import { api, freePort, startMasterProcess, tmpDir, waitFor, type MasterProc } from '../helpers/processes';
 
 const TRIALS = 10_000;
 const CONFIG = `name: huge
@@ -18,16 +17,6 @@ searcher:
   max_concurrent_trials: 0
   max_length: {batches: 1}
 `;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function numTrials(url: string, id: number): Promise<number> {
   const list = await api<Page<ExperimentSummary>>(url, 'GET', '/experiments');

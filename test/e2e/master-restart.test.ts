@@ -1,24 +1,13 @@
 // Killing the master (SIGKILL) while trials train: on restart it rebuilds everything from the database,
 // the agent reconnects and its running tasks are re-adopted; the experiment completes with no trial lost
 // or duplicated.
-import net from 'node:net';
 import path from 'node:path';
 import fs from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AgentInfo, ExperimentDetail, MetricPoint } from '@hone/protocol';
-import { api, startAgentProcess, startMasterProcess, tmpDir, waitFor, type MasterProc, type Proc } from '../helpers/processes';
+import { api, freePort, startAgentProcess, startMasterProcess, tmpDir, waitFor, type MasterProc, type Proc } from '../helpers/processes';
 import { waitForExperimentEnd } from '../helpers/experiments';
 import { packContext } from '../../cli/src/context';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('master killed while trials train', () => {
   const procs: Proc[] = [];

@@ -1,6 +1,7 @@
 // Real master and agent processes for end-to-end tests.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -103,6 +104,18 @@ export function startAgentProcess(opts: { masterUrl: string; id: string; slots?:
     { HONE_AGENT_STOP_TASKS_ON_EXIT: '1', ...opts.env },
     `agent ${opts.id}`,
   );
+}
+
+/** A TCP port free on 127.0.0.1 right now: for a master that must come back on the same port after a restart. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
 }
 
 export function tmpDir(prefix: string): string {
