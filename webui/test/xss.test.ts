@@ -48,10 +48,12 @@ async function seed(q: QueryFn): Promise<Fixture> {
     ],
   });
   const [failed, live] = exp.trialIds as [number, number];
-  // A metric whose name is markup, reported by two trials (metric names, the metric picker, the trial's charts).
+  // A metric whose name is markup, reported by two trials (metric names, the metric picker, the trial's charts);
+  // merged into the points the seed stored at those steps, as the master merges a second report at a step.
   await q(
-    `INSERT INTO metrics (trial_id, grp, steps_completed, metrics, reported_at)
-     SELECT t, 'validation', k * 100, jsonb_build_object($2::text, 0.1 * k), now() FROM unnest($1::bigint[]) t, generate_series(1, 3) k`,
+    `INSERT INTO metrics AS m (trial_id, grp, steps_completed, metrics, reported_at)
+     SELECT t, 'validation', k * 100, jsonb_build_object($2::text, 0.1 * k), now() FROM unnest($1::bigint[]) t, generate_series(1, 3) k
+     ON CONFLICT (trial_id, grp, steps_completed) WHERE NOT superseded DO UPDATE SET metrics = m.metrics || EXCLUDED.metrics`,
     [[failed, live], P('metric')],
   );
   await q(
