@@ -11,7 +11,11 @@ import { archive } from '../helpers/archive';
 import { waitForExperimentEnd } from '../helpers/experiments';
 import { api, freePort, startAgentProcess, startMasterProcess, tmpDir, waitFor, type MasterProc, type Proc } from '../helpers/processes';
 
-/** Core-API training: one numbered line per step, slow enough to be interrupted; SIGUSR2 makes the rank exit 42. */
+/**
+ * Core-API training: one numbered line per step, slow enough to be interrupted; SIGUSR2 makes the rank exit 42.
+ * Trials a test signals are long (20 s): on a loaded machine the test may see a trial train late, and a trial that
+ * has already ended may still have its process (kept for the next trial), which the signal would then end instead.
+ */
 const TRAIN = `export default async function train(core) {
   process.on('SIGUSR2', () => process.exit(42));
   let steps = 0;
@@ -149,7 +153,7 @@ describe('agent restart', () => {
     const workDir = path.join(dataDir, 'work-c');
     let a = agent('readopt-c', 'p1', workDir);
     await connected('readopt-c');
-    const expId = await submit('rank-died', 'p1', 60);
+    const expId = await submit('rank-died', 'p1', 200);
     const { trialId, allocationId } = await training(expId);
     const pid = rankPid(allocationId)!;
     pids.push(pid);
@@ -171,7 +175,7 @@ describe('agent restart', () => {
     const workDir = path.join(dataDir, 'work-d');
     let a = agent('readopt-d', 'p1', workDir);
     await connected('readopt-d');
-    const expId = await submit('outbox', 'p1', 60);
+    const expId = await submit('outbox', 'p1', 200);
     const { trialId, allocationId } = await training(expId);
     const pid = rankPid(allocationId)!;
     pids.push(pid);
