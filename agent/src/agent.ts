@@ -204,6 +204,7 @@ export class Agent {
   private warmTimer: NodeJS.Timeout | null = null;
   private warming: WarmProcess | null = null;
   private harnessBuilt: string | null | undefined;
+  private selfIdentity: string | undefined;
   /** Admitted by the master (its welcome came) on the current connection. */
   connected = false;
   /** Why the master last refused us, if it did (for tests and status). */
@@ -835,8 +836,9 @@ export class Agent {
       this.harnessBuilt = builtHarness(REPO_ROOT);
       this.log.info({ harness: this.harnessBuilt ?? 'harness/src through tsx (no up-to-date harness/dist/harness.mjs: npm run build:harness)' }, 'harness');
     }
-    const agentId = `${process.pid}:${processStartTimeSync(process.pid) ?? ''}`;
-    const warmArgs = ['--agent', agentId, '--idle-exit-ms', String(this.opts.reuseIdleMs ?? 30_000)];
+    // This agent's pid and start time, by which a waiting harness tells that its agent is gone: fixed for its life.
+    this.selfIdentity ??= `${process.pid}:${processStartTimeSync(process.pid) ?? ''}`;
+    const warmArgs = ['--agent', this.selfIdentity, '--idle-exit-ms', String(this.opts.reuseIdleMs ?? 30_000)];
     if (this.harnessBuilt) return [process.execPath, this.harnessBuilt, ...(warm ? ['--prewarm', ...warmArgs] : [])];
     return [process.execPath, '--import', TSX_LOADER, path.join(REPO_ROOT, warm ? 'harness/src/prewarm.ts' : 'harness/src/main.ts'), ...(warm ? warmArgs : [])];
   }
