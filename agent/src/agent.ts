@@ -128,7 +128,11 @@ interface Task {
   exited: boolean;
   signaled: 'terminate' | 'kill' | null;
   adopted: boolean;
-  /** The experiment and devices (for handing the process the next trial), and whether it may run one. */
+  /**
+   * The experiment and GPUs (for handing the process the next trial), and whether it may run one. Only GPUs count:
+   * a process that initialised a GPU backend is bound to the devices it saw, while CPU slots are interchangeable
+   * (a CPU trial's process may take the next CPU trial on any slot).
+   */
   experimentId: number;
   devicesKey: string;
   reuse: boolean;
@@ -570,6 +574,14 @@ export class Agent {
     if (msg.type === 'signalTask') {
       for (const t of this.tasks.values()) if (t.start.allocationId === msg.allocationId) this.signal(t, msg.signal);
     }
+    if (msg.type === 'experimentEnded') {
+      const waiting = this.idle.filter((w) => w.reusable?.experimentId === msg.experimentId);
+      for (const w of waiting) this.stopIdle(w);
+      if (waiting.length) {
+        this.log.info({ experiment: msg.experimentId, stopped: waiting.length }, 'experiment ended: stopped the harnesses waiting for its trials');
+        this.scheduleWarm(0);
+      }
+    }
   }
 
   /** Keeps a newly issued credential, in memory and in the work directory (0600). */
@@ -626,7 +638,7 @@ export class Agent {
       signaled: null,
       adopted: false,
       experimentId: start.experimentId,
-      devicesKey: start.devices.join(','),
+      devicesKey: start.devices.filter((d) => this.opts.devices.find((x) => x.id === d)?.type === 'gpu').join(','),
       // One process per trial rank; only a single-rank trial's process goes on to another trial (its peers' would not).
       reuse: start.worldSize === 1 && this.prewarmOn(),
       listeners: null,
@@ -657,7 +669,11 @@ export class Agent {
       },
       ...(this.runAs ? { home: dir } : {}),
     });
-    const warm = this.takeWarm(task);
+    let warm = this.takeWarm(task);
+    // None waiting: a task whose process may run the next trial starts one in pre-warmed mode all the same and
+    // hands it the task once it is ready (the same start-up as a plain harness; then it can be reused).
+    const cold = !warm;
+    if (!warm && task.reuse) warm = this.spawnPrewarmed();
     let child: ChildProcess;
     let runDir: string;
     if (warm) {
@@ -676,7 +692,16 @@ export class Agent {
         writeJsonAtomic(path.join(warm.ctlDir, 'start.json'), { allocationId: start.allocationId, env, cwd: dir, reuse: task.reuse }, this.runAs);
       } else {
         // Hand it the task's whole environment (it replaces its own) and directory; the wrapper then lets go of us.
-        child.send({ type: 'start', env, cwd: dir, ctlDir: warm.ctlDir, reuse: task.reuse });
+        const msg = { type: 'start', env, cwd: dir, ctlDir: warm.ctlDir, reuse: task.reuse };
+        if (warm.ready) child.send(msg);
+        else {
+          const onReady = (m: { type?: string }) => {
+            if (m?.type !== 'ready') return;
+            child.off('message', onReady);
+            if (!task.exited && !task.signaled) child.send(msg);
+          };
+          child.on('message', onReady);
+        }
       }
       this.scheduleWarm(1000);
     } else {
@@ -692,7 +717,7 @@ export class Agent {
         writeRecord(task);
       }
     }
-    void this.logStarted(task, child.pid, warm ? (warm.reusable ? 'reused' : 'prewarmed') : 'cold');
+    void this.logStarted(task, child.pid, cold ? 'cold' : warm!.reusable ? 'reused' : 'prewarmed');
     this.send({ type: 'taskState', allocationId: start.allocationId, rank: start.rank, state: 'running' });
     const listeners = {
       error: (e: Error) => {
@@ -757,8 +782,9 @@ export class Agent {
     fs.rmSync(path.join(runDir, 'rank.json'), { force: true });
     const w: WarmProcess = { child, ready: true, runDir, ctlDir, pid: rec.pid, startTime: rec.startTime, reusable: { experimentId: t.experimentId, devicesKey: t.devicesKey } };
     this.idle.push(w);
-    child.once('exit', () => {
+    child.once('exit', (code, signal) => {
       const i = this.idle.indexOf(w);
+      this.log.debug({ pid: rec.pid, code, signal, waiting: i >= 0 }, 'reusable harness exited');
       if (i >= 0) {
         // It waited long enough (warm.ts's --idle-exit-ms), or died: its place goes back to the pool.
         this.idle.splice(i, 1);
@@ -767,6 +793,18 @@ export class Agent {
       }
     });
     return true;
+  }
+
+  /** Stops a process that waits for a trial of its experiment, and forgets it (its run and control directories go). */
+  private stopIdle(w: WarmProcess): void {
+    const i = this.idle.indexOf(w);
+    if (i < 0) return;
+    this.idle.splice(i, 1);
+    this.log.debug({ pid: w.pid, experiment: w.reusable?.experimentId }, 'stopping a waiting harness to make room');
+    void isSameProcess(w.pid, w.startTime).then((same) => {
+      if (same) killQuietly(-w.pid, 'SIGKILL');
+      for (const d of [w.runDir, w.ctlDir]) void fs.promises.rm(d, { recursive: true, force: true }).catch(() => undefined);
+    });
   }
 
   /** Says that a task started, with the rank's own pid (the wrapper writes it once it has spawned the rank). */
@@ -824,9 +862,18 @@ export class Agent {
    * the next trial on its slot), so a busy agent does not hold twice its slots in processes.
    */
   private warmRoom(): boolean {
-    let running = 0;
-    for (const t of this.tasks.values()) if (!t.exited) running++;
-    return this.warm.length + this.idle.length + running < this.slots();
+    return this.warm.length + this.idle.length + this.ranksWithProcess() < this.slots();
+  }
+
+  /**
+   * Running ranks that hold a process. A task still fetching its model directory has none yet: it is about to
+   * take a waiting one (or start one), so counting it would stop the process it is about to take (a slot freed
+   * and given out again before the trial that left it was seen to be done).
+   */
+  private ranksWithProcess(): number {
+    let n = 0;
+    for (const t of this.tasks.values()) if (!t.exited && t.child) n++;
+    return n;
   }
 
   /** The command that starts a harness: the built one when it is up to date (harnessBundle.ts), else through tsx. */
@@ -853,44 +900,53 @@ export class Agent {
     this.warmTimer = setTimeout(() => {
       this.warmTimer = null;
       if (this.stopped || this.warming || !this.warmRoom()) return;
-      const name = `warm-${crypto.randomBytes(6).toString('hex')}`;
-      const runDir = path.join(this.ranksDir, name);
-      fs.mkdirSync(runDir, { recursive: true, mode: 0o700 });
-      // The run directory is the agent's alone; the harness (maybe another user) answers in a directory of its own.
-      const ctlDir = path.join(this.taskRoot, `.${name}`);
-      fs.rmSync(ctlDir, { recursive: true, force: true });
-      fs.mkdirSync(ctlDir, { mode: 0o700 });
-      if (this.runAs) fs.chownSync(ctlDir, this.runAs.uid, this.runAs.gid);
-      // The same basics as a task's harness (never the agent's environment), under the same wrapper, as the same user.
-      const child = this.spawnWrapper(runDir, this.taskRoot, { ...baseEnvironment(this.agentEnv, this.runAs ? this.taskRoot : undefined), ...this.harnessTlsEnv() }, this.harnessCommand(true), true);
-      const startTime = child.pid !== undefined ? processStartTimeSync(child.pid) : null;
-      if (child.pid === undefined || !startTime) {
-        child.kill('SIGKILL');
-        for (const d of [runDir, ctlDir]) fs.rmSync(d, { recursive: true, force: true });
-        return;
-      }
-      writeJsonAtomic(path.join(runDir, 'warm.json'), { pid: child.pid, startTime, ctlDir });
-      const w: WarmProcess = { child, ready: false, runDir, ctlDir, pid: child.pid, startTime, reusable: null };
+      const w = this.spawnPrewarmed();
+      if (!w) return;
       this.warming = w;
-      child.on('message', (m: { type?: string }) => {
+      w.child.on('message', (m: { type?: string }) => {
         if (m?.type !== 'ready' || w.ready) return;
         w.ready = true;
-        this.log.debug({ pid: child.pid }, 'pre-warmed harness ready');
+        this.log.debug({ pid: w.pid }, 'pre-warmed harness ready');
         if (this.warming === w) this.warming = null;
         this.warm.push(w);
         this.scheduleWarm(0);
       });
-      child.once('exit', (code) => {
-        this.log.debug({ pid: child.pid, code }, 'pre-warmed harness exited');
+      w.child.once('exit', (code) => {
+        this.log.debug({ pid: w.pid, code }, 'pre-warmed harness exited');
         const i = this.warm.indexOf(w);
         if (i >= 0) this.warm.splice(i, 1);
         if (i >= 0 || this.warming === w) {
           if (this.warming === w) this.warming = null;
-          for (const d of [runDir, ctlDir]) fs.rmSync(d, { recursive: true, force: true });
+          for (const d of [w.runDir, w.ctlDir]) fs.rmSync(d, { recursive: true, force: true });
           this.scheduleWarm(10_000);
         }
       });
     }, delayMs);
+  }
+
+  /**
+   * Starts a harness in pre-warmed mode (warm.ts) under the rank wrapper, with a run directory and a control
+   * directory of its own; it says `ready` over IPC once its modules are loaded. Null when it could not start.
+   */
+  private spawnPrewarmed(): WarmProcess | null {
+    const name = `warm-${crypto.randomBytes(6).toString('hex')}`;
+    const runDir = path.join(this.ranksDir, name);
+    fs.mkdirSync(runDir, { recursive: true, mode: 0o700 });
+    // The run directory is the agent's alone; the harness (maybe another user) answers in a directory of its own.
+    const ctlDir = path.join(this.taskRoot, `.${name}`);
+    fs.rmSync(ctlDir, { recursive: true, force: true });
+    fs.mkdirSync(ctlDir, { mode: 0o700 });
+    if (this.runAs) fs.chownSync(ctlDir, this.runAs.uid, this.runAs.gid);
+    // The same basics as a task's harness (never the agent's environment), under the same wrapper, as the same user.
+    const child = this.spawnWrapper(runDir, this.taskRoot, { ...baseEnvironment(this.agentEnv, this.runAs ? this.taskRoot : undefined), ...this.harnessTlsEnv() }, this.harnessCommand(true), true);
+    const startTime = child.pid !== undefined ? processStartTimeSync(child.pid) : null;
+    if (child.pid === undefined || !startTime) {
+      child.kill('SIGKILL');
+      for (const d of [runDir, ctlDir]) fs.rmSync(d, { recursive: true, force: true });
+      return null;
+    }
+    writeJsonAtomic(path.join(runDir, 'warm.json'), { pid: child.pid, startTime, ctlDir });
+    return { child, ready: false, runDir, ctlDir, pid: child.pid, startTime, reusable: null };
   }
 
   /** spawn options that start a harness as the rank user. */
@@ -915,6 +971,7 @@ export class Agent {
       try {
         fs.renameSync(path.join(w.ctlDir, 'idle'), path.join(w.ctlDir, 'idle.claimed'));
       } catch {
+        this.log.debug({ pid: w.pid }, 'waiting harness is exiting');
         continue; // it is exiting; its exit listener forgets it
       }
       this.idle.splice(this.idle.indexOf(w), 1);
@@ -922,7 +979,11 @@ export class Agent {
       return w;
     }
     const i = this.warm.findIndex(usable);
-    if (i < 0) return null;
+    if (i < 0) {
+      // A cold start: if processes waiting for other experiments' trials fill the agent's slots, the oldest goes.
+      if (this.idle.length && this.warm.length + this.idle.length + this.ranksWithProcess() >= this.slots()) this.stopIdle(this.idle[0]!);
+      return null;
+    }
     const [w] = this.warm.splice(i, 1);
     w!.child.removeAllListeners('exit');
     w!.child.removeAllListeners('message');

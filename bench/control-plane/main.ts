@@ -1,13 +1,17 @@
 // bench:control-plane — many short trials on 32 local slots (4 agents × 8), training that costs no CPU (the
 // core API, each unit of length a sleep), so what is measured is the control plane and process starts.
 // (a) a 300-trial ASHA (async_halving, max_length 16 units, divisor 4, rungs 1/4/16), unit 0.05 s: trials/s,
-//     CPU-seconds per trial (master + agents + harness ranks, from /proc), exit-to-next-first-step gap on a slot,
-//     scheduling passes/s, searcher step time, the master's RSS; (b) the same with unit 1 s and fewer trials:
-//     slot utilisation while trials wait. Baseline in the same run: Ray Tune's ASHAScheduler on the same
-//     workload (default and reuse_actors=True), from bench/control-plane/.venv (skipped with a message without).
+//     CPU-seconds per trial (master, agents, harness ranks, from /proc), exit-to-next-training gap on a slot,
+//     scheduling passes/s, searcher step time, the master's RSS; (b) the same with unit 1 s: slot utilisation
+//     while trials wait (see utilisationWhileWaiting). The trials time their own training (model/train.ts), so
+//     the figures do not depend on when the master received a metric. Each agent's pool of pre-warmed harnesses
+//     is full before each half starts, as on a cluster that has been running. Baseline in the same run: Ray
+//     Tune's ASHAScheduler on the same workload (default and reuse_actors=True), from bench/control-plane/.venv
+//     (skipped with a message without).
 // Flags: --quick (fewer trials), --no-ray, --db-url URL (PostgreSQL instead of the embedded PGlite).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { packContext } from '../../cli/src/context';
 import { api, startAgentProcess, startMasterProcess, tmpDir, waitFor, ROOT, type Proc } from '../../test/helpers/processes';
@@ -22,40 +26,70 @@ const SLOTS = Number(process.env.BENCH_SLOTS ?? 8);
 // BENCH_AGENTS, BENCH_SLOTS: a smaller cluster while iterating; BENCH_LOG_LEVEL: the processes' log level (default warn).
 const DUMP = process.env.BENCH_DUMP;
 const TRIALS_A = Number(process.env.BENCH_TRIALS ?? (quick ? 96 : 300));
-const TRIALS_B = Number(process.env.BENCH_TRIALS_B ?? (quick ? 40 : 64));
+const TRIALS_B = Number(process.env.BENCH_TRIALS_B ?? (quick ? 40 : 300));
 const HERE = path.join(ROOT, 'bench/control-plane');
 const TICK = 100; // USER_HZ on Linux
 
 const pct = (xs: number[], q: number) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]! : NaN);
 
-/** CPU seconds of pid and its descendants: live ones' utime+stime, plus what reaped children left (cutime+cstime). */
-function treeCpu(roots: number[]): number {
-  const parent = new Map<number, number>();
-  const cpu = new Map<number, number>();
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const s = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      parent.set(Number(d), Number(f[1]));
-      cpu.set(Number(d), (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / TICK);
-    } catch {
-      /* gone */
-    }
+/**
+ * CPU seconds used by the roots and their descendants since the meter was made, split by kind: each root's own
+ * (utime+stime) under its name (names may repeat: summed), and under `<name>_children` its descendants' own plus
+ * what reaped children left (cutime+cstime): for an agent, its harness processes. Sampled per process, so that a
+ * process that ends unreaped (an agent stops a waiting harness by killing its process group) keeps what it used
+ * until its last sample instead of taking its earlier CPU with it; sample often (a process's last moments are lost).
+ */
+class CpuMeter {
+  private readonly base = new Map<number, number>();
+  private readonly last = new Map<number, { kind: string; cpu: number }>();
+  constructor(private readonly roots: Map<number, string>) {
+    for (const [pid, v] of this.read()) this.base.set(pid, v.cpu);
   }
-  const rootSet = new Set(roots);
-  let total = 0;
-  for (const [pid, c] of cpu) {
-    for (let q: number | undefined = pid; q; q = parent.get(q)) {
-      if (rootSet.has(q)) {
-        total += c;
-        break;
+  private read(): Map<number, { kind: string; cpu: number }> {
+    const parent = new Map<number, number>();
+    const used = new Map<number, number[]>();
+    for (const d of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      try {
+        const st = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+        const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+        parent.set(Number(d), Number(f[1]));
+        used.set(Number(d), [11, 12, 13, 14].map((i) => Number(f[i]) / TICK));
+      } catch {
+        /* gone */
       }
-      if (q === 1) break;
     }
+    const out = new Map<number, { kind: string; cpu: number }>();
+    for (const [pid, [ut, st, cut, cst]] of used) {
+      const root = this.roots.get(pid);
+      if (root !== undefined) {
+        out.set(pid, { kind: root, cpu: ut! + st! });
+        out.set(-pid, { kind: `${root}_children`, cpu: cut! + cst! }); // what its reaped children used
+        continue;
+      }
+      for (let q: number | undefined = parent.get(pid); q && q !== 1; q = parent.get(q)) {
+        const r = this.roots.get(q);
+        if (r !== undefined) {
+          out.set(pid, { kind: `${r}_children`, cpu: ut! + st! + cut! + cst! });
+          break;
+        }
+      }
+    }
+    return out;
   }
-  return total;
+  sample(): void {
+    for (const [pid, v] of this.read()) this.last.set(pid, v);
+  }
+  /** CPU seconds by kind since the meter was made (after a last sample). */
+  used(): Record<string, number> {
+    this.sample();
+    const out: Record<string, number> = {};
+    for (const name of this.roots.values()) Object.assign(out, { [name]: 0, [`${name}_children`]: 0 });
+    for (const [pid, v] of this.last) out[v.kind] = (out[v.kind] ?? 0) + Math.max(0, v.cpu - (this.base.get(pid) ?? 0));
+    return out;
+  }
 }
+const cpuTotal = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0);
 
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -72,11 +106,12 @@ async function promCounters(url: string, token: string): Promise<Record<string, 
   return out;
 }
 
-function config(name: string, trials: number, unit: number): string {
+function config(name: string, trials: number, unit: number, timingDir: string): string {
   return `name: ${name}
 entrypoint: train.ts
 hyperparameters:
   unit_s: ${unit}
+  timing_dir: ${JSON.stringify(timingDir)}
   x: {type: double, minval: 0, maxval: 1}
 searcher:
   name: async_halving
@@ -93,19 +128,28 @@ max_restarts: 0
 
 interface RunResult {
   trials: number;
+  trialIds: number[];
   wallS: number;
   cpuS: number;
-  allocations: Array<{ agent: string; createdAt: number; startedAt: number; endedAt: number; firstStep: number | null }>;
+  /** CPU seconds by process kind (CpuMeter). */
+  cpu: Record<string, number>;
+  /** Each allocation, with when its first operation's training began (the trial's own clock; null: none). */
+  allocations: Array<{ agent: string; createdAt: number; startedAt: number; endedAt: number; trainStart: number | null }>;
+  /** Every operation's training, [start, end] in epoch ms. */
+  training: Array<[number, number]>;
   counters: Record<string, number>;
   masterRssMb: number;
 }
 
-async function runExperiment(url: string, token: string, roots: number[], masterPid: number, name: string, trials: number, unit: number): Promise<RunResult> {
+async function runExperiment(url: string, token: string, roots: Map<number, string>, masterPid: number, name: string, trials: number, unit: number): Promise<RunResult> {
   const { data } = await packContext(path.join(HERE, 'model'), 8 << 20);
+  // Where the trials say when they trained (model/train.ts): writable by the ranks' unprivileged user.
+  const timingDir = fs.mkdtempSync(path.join(os.tmpdir(), `hone-cp-timing-${name}-`));
+  fs.chmodSync(timingDir, 0o777);
   const c0 = await promCounters(url, token);
-  const cpu0 = treeCpu(roots);
+  const meter = new CpuMeter(roots);
   const t0 = performance.now();
-  const created = await api<{ id: number }>(url, 'POST', '/experiments', { config: config(name, trials, unit), context: data.toString('base64') });
+  const created = await api<{ id: number }>(url, 'POST', '/experiments', { config: config(name, trials, unit, timingDir), context: data.toString('base64') });
   if (created.status !== 201) throw new Error(JSON.stringify(created.body));
   const id = created.body.id;
   let rss = 0;
@@ -113,6 +157,7 @@ async function runExperiment(url: string, token: string, roots: number[], master
     `experiment ${id}`,
     async () => {
       rss = Math.max(rss, rssMb(masterPid));
+      meter.sample();
       const e = (await api<any>(url, 'GET', `/experiments/${id}`)).body;
       return ['COMPLETED', 'CANCELED', 'ERROR'].includes(e.state) ? e : null;
     },
@@ -120,63 +165,62 @@ async function runExperiment(url: string, token: string, roots: number[], master
     500,
   );
   const wallS = (performance.now() - t0) / 1000;
-  const cpuS = treeCpu(roots) - cpu0;
+  const cpu = meter.used();
+  const cpuS = cpuTotal(cpu);
   const c1 = await promCounters(url, token);
   const counters = Object.fromEntries(Object.keys(c1).map((k) => [k, c1[k]! - (c0[k] ?? 0)]));
   if (exp.state !== 'COMPLETED') console.log(`experiment ${id} ended ${exp.state}`);
   const allocations: RunResult['allocations'] = [];
-  for (const t of exp.trials as Array<{ id: number }>) {
-    const d = (await api<any>(url, 'GET', `/trials/${t.id}`)).body;
-    const m = (await api<any>(url, 'GET', `/trials/${t.id}/metrics?group=training&raw=true&limit=10`)).body;
-    const first = m.points?.[0]?.reportedAt ? Date.parse(m.points[0].reportedAt) : null;
-    for (const [i, a] of (d.allocations as any[]).entries()) {
-      if (!a.startedAt || !a.endedAt) continue;
-      allocations.push({ agent: a.agents[0], createdAt: Date.parse(a.createdAt), startedAt: Date.parse(a.startedAt), endedAt: Date.parse(a.endedAt), firstStep: i === 0 ? first : null });
+  const training: Array<[number, number]> = [];
+  const opsOf = new Map<string, number[]>();
+  for (const f of fs.readdirSync(timingDir)) {
+    for (const l of fs.readFileSync(path.join(timingDir, f), 'utf8').split('\n')) {
+      if (!l) continue;
+      const o = JSON.parse(l) as { allocation: string; start: number; end: number };
+      training.push([o.start, o.end]);
+      opsOf.set(o.allocation, [...(opsOf.get(o.allocation) ?? []), o.start]);
     }
   }
-  return { trials: exp.trials.length, wallS, cpuS, allocations, counters, masterRssMb: rss };
+  for (const t of exp.trials as Array<{ id: number }>) {
+    const d = (await api<any>(url, 'GET', `/trials/${t.id}`)).body;
+    for (const a of d.allocations as any[]) {
+      if (!a.startedAt || !a.endedAt) continue;
+      const ops = opsOf.get(a.id) ?? [];
+      allocations.push({ agent: a.agents[0], createdAt: Date.parse(a.createdAt), startedAt: Date.parse(a.startedAt), endedAt: Date.parse(a.endedAt), trainStart: ops.length ? Math.min(...ops) : null });
+    }
+  }
+  return { trials: exp.trials.length, trialIds: exp.trials.map((t: { id: number }) => t.id), wallS, cpuS, cpu, allocations, training, counters, masterRssMb: rss };
 }
 
-/** Per agent, each allocation's start takes the earliest slot freed before it: gap = its first step − that exit. */
+/** Per agent, each allocation's start takes the earliest slot freed before it: gap = its training start − that exit. */
 function slotGaps(allocs: RunResult['allocations']): number[] {
   const gaps: number[] = [];
   const byAgent = new Map<string, RunResult['allocations']>();
   for (const a of allocs) byAgent.set(a.agent, [...(byAgent.get(a.agent) ?? []), a]);
   for (const list of byAgent.values()) {
     const ends = list.map((a) => a.endedAt).sort((x, y) => x - y);
-    const starts = list.filter((a) => a.firstStep !== null).sort((x, y) => x.startedAt - y.startedAt);
+    const starts = list.filter((a) => a.trainStart !== null).sort((x, y) => x.startedAt - y.startedAt);
     let e = 0;
     for (const s of starts) {
-      if (e < ends.length && ends[e]! <= s.startedAt) gaps.push((s.firstStep! - ends[e++]!) / 1000);
+      if (e < ends.length && ends[e]! <= s.startedAt) gaps.push((s.trainStart! - ends[e++]!) / 1000);
     }
   }
   return gaps;
 }
 
-/** Slot-seconds inside training over slot-seconds available while some allocation waits (created, not started). */
-function utilisationWhileWaiting(allocs: RunResult['allocations'], slots: number): number {
-  const ev: Array<[number, number, number]> = []; // time, d(waiting), d(training)
-  for (const a of allocs) {
-    ev.push([a.createdAt, 1, 0], [a.startedAt, -1, 0]);
-    if (a.firstStep !== null) ev.push([a.firstStep, 0, 1], [a.endedAt, 0, -1]);
-    else ev.push([a.startedAt, 0, 1], [a.endedAt, 0, -1]); // a promoted re-run: count from its start
-  }
-  ev.sort((x, y) => x[0] - y[0]);
-  let waiting = 0;
-  let training = 0;
+/**
+ * Slot utilisation while trials wait: slot-seconds inside training (the trials' own timestamps) over slot-seconds
+ * available, from the experiment's first allocation until its last allocation started. Until then some of the
+ * search's work had not started (a trial the searcher was yet to create, or one waiting for a slot: with
+ * max_concurrent_trials equal to the slots, the searcher holds back what the slots cannot take); the tail after
+ * it, when fewer trials remain than slots, is not the control plane's to fill.
+ */
+function utilisationWhileWaiting(r: RunResult, slots: number): number {
+  const from = Math.min(...r.allocations.map((a) => a.createdAt));
+  const to = Math.max(...r.allocations.map((a) => a.startedAt));
   let busy = 0;
-  let avail = 0;
-  for (let i = 0; i < ev.length; i++) {
-    const [t, dw, dt] = ev[i]!;
-    waiting += dw;
-    training += dt;
-    const next = ev[i + 1]?.[0] ?? t;
-    if (waiting > 0) {
-      busy += Math.min(training, slots) * (next - t);
-      avail += slots * (next - t);
-    }
-  }
-  return avail > 0 ? busy / avail : NaN;
+  for (const [s, e] of r.training) busy += Math.max(0, Math.min(e, to) - Math.max(s, from));
+  return to > from ? busy / (slots * (to - from)) : NaN;
 }
 
 function rayPython(): string | null {
@@ -200,17 +244,39 @@ async function rayRun(py: string, mode: string, trials: number): Promise<any> {
   });
 }
 
+/** Pre-warmed harnesses an agent holds ready for any task, from its debug log: ready, less those taken or gone. */
+function poolSize(ag: Proc): number {
+  let n = 0;
+  for (const l of ag.output) {
+    if (l.includes('pre-warmed harness ready')) n++;
+    else if (l.includes('pre-warmed harness exited') || (l.includes('"prewarmed":true') && l.includes('"reused":false'))) n--;
+  }
+  return n;
+}
+
 const loadavg = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const dataDir = tmpDir('bench-cp');
 const env = { HONE_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' };
-const master = await startMasterProcess({ dataDir, env, ...(dbUrl ? { dbUrl } : {}) });
+// BENCH_MASTER_NODE_ARGS: Node options for the master only (e.g. `--cpu-prof --cpu-prof-dir=DIR` to see where its time goes).
+const nodeArgs = (process.env.BENCH_MASTER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+const master = await startMasterProcess({ dataDir, env, nodeArgs, ...(dbUrl ? { dbUrl } : {}) });
 const agents: Proc[] = [];
 const result: Record<string, unknown> = { db: dbUrl ? 'postgresql' : 'pglite', agents: AGENTS, slots_per_agent: SLOTS, load_avg_start: loadavg() };
 try {
-  for (let i = 0; i < AGENTS; i++) agents.push(startAgentProcess({ masterUrl: master.url, id: `cp-${i}`, slots: SLOTS, workDir: path.join(dataDir, `work-${i}`), env }));
+  // The agents log at debug level (their output stays in this process) so that the bench sees their pools fill.
+  const agentEnv = { ...env, HONE_LOG_LEVEL: 'debug' };
+  for (let i = 0; i < AGENTS; i++) agents.push(startAgentProcess({ masterUrl: master.url, id: `cp-${i}`, slots: SLOTS, workDir: path.join(dataDir, `work-${i}`), env: agentEnv }));
   await waitFor('agents', async () => (await api<any[]>(master.url, 'GET', '/agents')).body.filter((a) => a.state === 'CONNECTED').length === AGENTS, 120_000);
-  await new Promise((r) => setTimeout(r, 5000)); // let pre-warmed harnesses start
-  const roots = [master.child.pid!, ...agents.map((a) => a.child.pid!)];
+  // As on a cluster that has been running (and as Ray's raylet prestarts a worker per CPU): each agent's pool of
+  // pre-warmed harnesses, one per slot, is full before the clock starts.
+  const poolsFull = async (): Promise<number> => {
+    const t = performance.now();
+    await waitFor('pre-warmed pools', async () => agents.every((ag) => poolSize(ag) >= SLOTS), 300_000, 250);
+    return +((performance.now() - t) / 1000).toFixed(1);
+  };
+  result.prewarm_pool_fill_s = await poolsFull();
+  console.log(`pre-warmed pools full (${AGENTS} x ${SLOTS}) after ${result.prewarm_pool_fill_s} s`);
+  const roots = new Map<number, string>([[master.child.pid!, 'master'], ...agents.map((a) => [a.child.pid!, 'agent'] as [number, string])]);
 
   const a = await runExperiment(master.url, master.token, roots, master.child.pid!, 'cp-a', TRIALS_A, 0.05);
   if (DUMP) {
@@ -228,6 +294,9 @@ try {
     a_wall_s: +a.wallS.toFixed(1),
     a_trials_per_s: +(a.trials / a.wallS).toFixed(3),
     a_cpu_s_per_trial: +(a.cpuS / a.trials).toFixed(3),
+    a_cpu_s_per_trial_master: +((a.cpu.master! + a.cpu.master_children!) / a.trials).toFixed(3),
+    a_cpu_s_per_trial_agent: +(a.cpu.agent! / a.trials).toFixed(3),
+    a_cpu_s_per_trial_harness: +(a.cpu.agent_children! / a.trials).toFixed(3),
     a_gap_p50_s: +pct(gaps, 0.5).toFixed(3),
     a_gap_p99_s: +pct(gaps, 0.99).toFixed(3),
     a_scheduling_passes_per_s: +(passes / a.wallS).toFixed(2),
@@ -237,14 +306,25 @@ try {
     a_master_rss_mb: Math.round(a.masterRssMb),
     a_load_avg: loadavg(),
   });
-  console.log(`(a) ${a.trials} trials in ${a.wallS.toFixed(1)} s: ${result.a_trials_per_s} trials/s, ${result.a_cpu_s_per_trial} CPU-s/trial, gap p50 ${result.a_gap_p50_s} s p99 ${result.a_gap_p99_s} s, ${result.a_scheduling_passes_per_s} passes/s (${result.a_scheduling_pass_ms} ms each), searcher step ${result.a_searcher_step_ms} ms, master RSS ${result.a_master_rss_mb} MB`);
+  console.log(`(a) ${a.trials} trials in ${a.wallS.toFixed(1)} s: ${result.a_trials_per_s} trials/s, ${result.a_cpu_s_per_trial} CPU-s/trial (master ${result.a_cpu_s_per_trial_master}, agents ${result.a_cpu_s_per_trial_agent}, harnesses ${result.a_cpu_s_per_trial_harness}), gap p50 ${result.a_gap_p50_s} s p99 ${result.a_gap_p99_s} s, ${result.a_scheduling_passes_per_s} passes/s (${result.a_scheduling_pass_ms} ms each), searcher step ${result.a_searcher_step_ms} ms, master RSS ${result.a_master_rss_mb} MB`);
 
+  // (a)'s processes waited for its next trial; told that it ended, the agents replace them with pre-warmed ones.
+  result.prewarm_pool_refill_s = await poolsFull();
+  console.log(`pre-warmed pools refilled after ${result.prewarm_pool_refill_s} s`);
   const b = await runExperiment(master.url, master.token, roots, master.child.pid!, 'cp-b', TRIALS_B, 1);
+  if (DUMP) {
+    fs.writeFileSync(path.join(DUMP, 'b.json'), JSON.stringify(b, null, 1));
+    agents.forEach((ag, i) => fs.writeFileSync(path.join(DUMP, `agent-${i}.log`), ag.output.join('\n')));
+    for (const tid of b.trialIds.slice(0, 12)) {
+      fs.writeFileSync(path.join(DUMP, `b-trial-${tid}.log`), JSON.stringify((await api<any>(master.url, 'GET', `/trials/${tid}/logs`)).body, null, 1));
+      fs.writeFileSync(path.join(DUMP, `b-trial-${tid}.json`), JSON.stringify({ trial: (await api<any>(master.url, 'GET', `/trials/${tid}`)).body, validation: (await api<any>(master.url, 'GET', `/trials/${tid}/metrics?group=validation&raw=true`)).body }, null, 1));
+    }
+  }
   Object.assign(result, {
     b_trials: b.trials,
     b_wall_s: +b.wallS.toFixed(1),
     b_trials_per_s: +(b.trials / b.wallS).toFixed(3),
-    b_utilisation_while_waiting: +utilisationWhileWaiting(b.allocations, AGENTS * SLOTS).toFixed(3),
+    b_utilisation_while_waiting: +utilisationWhileWaiting(b, AGENTS * SLOTS).toFixed(3),
     b_load_avg: loadavg(),
   });
   console.log(`(b) ${b.trials} trials (unit 1 s) in ${b.wallS.toFixed(1)} s: slot utilisation while trials wait ${result.b_utilisation_while_waiting} (target >= 0.5)`);

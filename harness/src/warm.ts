@@ -17,7 +17,9 @@
 // it), and a restarted agent stops waiting processes rather than reuse them. The process exits instead of waiting when its agent
 // is gone (`--agent <pid>:<starttime>`), after `--max-trials` trials, or after `--idle-exit-ms` without a trial.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 interface StartMessage {
   type: 'start';
@@ -122,11 +124,34 @@ function nextStart(ctlDir: string, agentAlive: () => boolean, idleMs: number): P
   });
 }
 
+/**
+ * What a trial's first moments would otherwise pay in every new process, paid while it waits: Node's `fetch`
+ * (undici, loaded on first use) and the TypeScript loader's first transform (a throw-away module in a temporary
+ * directory). Nothing of a task's: no master is called, no device touched. Failures are ignored (the trial pays).
+ */
+async function warmUpFirstUse(): Promise<void> {
+  await fetch('data:text/plain,warm')
+    .then((r) => r.text())
+    .catch(() => undefined);
+  let dir: string | null = null;
+  try {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hone-warm-'));
+    fs.writeFileSync(path.join(dir, 'package.json'), '{"type":"module"}\n');
+    fs.writeFileSync(path.join(dir, 'warm.ts'), 'export const warm: number = 1;\n');
+    await import(pathToFileURL(path.join(dir, 'warm.ts')).href);
+  } catch {
+    // nothing to warm up
+  } finally {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function runPrewarmed(): Promise<void> {
   const [tf] = await Promise.all([import('@tensorflow/tfjs'), import('@tensorflow/tfjs-backend-wasm')]);
   const { main } = await import('./main');
   const { ensureTypeScriptLoader } = await import('./tsLoader');
   await ensureTypeScriptLoader();
+  await warmUpFirstUse();
   const agent = /^(\d+):(\d+)$/.exec(arg('--agent') ?? '');
   const agentAlive = () => !agent || startTimeOf(Number(agent[1])) === agent[2];
   const maxTrials = Number(arg('--max-trials') ?? 100);

@@ -86,6 +86,11 @@ export interface StartTask {
 export type MasterToAgent =
   | StartTask
   | { type: 'signalTask'; allocationId: string; signal: 'terminate' | 'kill' }
+  /**
+   * The experiment ended: none of its trials will start again, so harness processes kept waiting for its next
+   * trial can go (the agent's pool then fills with pre-warmed ones that any experiment can take).
+   */
+  | { type: 'experimentEnded'; experimentId: number }
   /** Every message up to `seq` of the agent's current outbox epoch is stored. */
   | { type: 'ack'; seq: number }
   | {

@@ -85,6 +85,7 @@ const MASTER_TO_AGENT: Record<MasterToAgent['type'], TSchema> = {
   }),
   signalTask: Type.Object({ type: Type.Literal('signalTask'), allocationId: Id, signal: Type.Union([Type.Literal('terminate'), Type.Literal('kill')]) }),
   ack: Type.Object({ type: Type.Literal('ack'), seq: Type.Integer({ minimum: 0 }) }),
+  experimentEnded: Type.Object({ type: Type.Literal('experimentEnded'), experimentId: Type.Integer({ minimum: 1 }) }),
   welcome: Type.Object({
     type: Type.Literal('welcome'),
     masterVersion: Type.String(),

@@ -1,12 +1,13 @@
 // Harness reuse (as Ray Tune's reuse_actors): on a 1-slot agent, single-rank trials of one experiment that end
-// cleanly hand their process to the next trial, and each trial still imports the user's module afresh.
+// cleanly hand their process to the next trial, and each trial still imports the user's module afresh; once the
+// experiment ended, its waiting process goes and the next experiment's trial runs in a process of its own.
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { MetricPoint } from '@hone/protocol';
 import { packContext } from '../../cli/src/context';
 import { waitForExperimentEnd } from '../helpers/experiments';
-import { api, startAgentProcess, startMasterProcess, tmpDir, type Proc } from '../helpers/processes';
+import { api, startAgentProcess, startMasterProcess, tmpDir, waitFor, type Proc } from '../helpers/processes';
 
 // A core-API trial that reports its process id and how many times its module was evaluated in that process.
 const TRAIN = `
@@ -55,7 +56,8 @@ describe('harness reuse', () => {
     fs.writeFileSync(path.join(model, 'train.js'), TRAIN);
     const master = await startMasterProcess({ dataDir });
     procs.push(master);
-    procs.push(startAgentProcess({ masterUrl: master.url, id: 'reuse-a', slots: 1, workDir: path.join(dataDir, 'work') }));
+    const agent = startAgentProcess({ masterUrl: master.url, id: 'reuse-a', slots: 1, workDir: path.join(dataDir, 'work') });
+    procs.push(agent);
     const { data } = await packContext(model, 8 << 20);
     const created = await api<{ id: number }>(master.url, 'POST', '/experiments', { config: CONFIG, context: data.toString('base64') });
     expect(created.status).toBe(201);
@@ -78,5 +80,16 @@ describe('harness reuse', () => {
     const reused = runs.filter((r, i) => runs.slice(0, i).some((e) => e.pid === r.pid));
     expect(reused.length, JSON.stringify(runs)).toBeGreaterThan(0);
     for (const r of reused) expect(r.imports, JSON.stringify(runs)).toBe(runs.filter((e) => e.pid === r.pid && e.trial <= r.trial).length);
+
+    // The experiment ended: the master tells the agent, which stops the process that waited for its next trial
+    // (and fills its pool with a pre-warmed one). Another experiment's trial never runs in an earlier one's process.
+    await waitFor('the end notice', async () => agent.output.some((l) => l.includes('experiment ended: stopped the harnesses waiting for its trials')), 30_000);
+    const next = await api<{ id: number }>(master.url, 'POST', '/experiments', { config: CONFIG.replace('max_trials: 4', 'max_trials: 1'), context: data.toString('base64') });
+    expect(next.status).toBe(201);
+    const ended2 = await waitForExperimentEnd(master.url, next.body.id, 180_000);
+    expect(ended2.state).toBe('COMPLETED');
+    const p2 = (await api<{ points: MetricPoint[] }>(master.url, 'GET', `/trials/${ended2.trials[0]!.id}/metrics?group=training&raw=true`)).body.points[0]!.metrics;
+    expect(runs.map((r) => r.pid)).not.toContain(p2.pid);
+    expect(p2.imports_in_process).toBe(1);
   }, 300_000);
 });

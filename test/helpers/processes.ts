@@ -14,8 +14,8 @@ export interface Proc {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-function startProc(args: string[], env: Record<string, string> = {}, name = 'proc'): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+function startProc(args: string[], env: Record<string, string> = {}, name = 'proc', nodeArgs: string[] = []): Proc {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', ...args], {
     cwd: ROOT,
     env: { ...process.env, HONE_LOG_LEVEL: process.env.HONE_TEST_LOG_LEVEL ?? 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -70,9 +70,10 @@ export function tokenFor(url: string): string | undefined {
   return tokens.get(url.replace(/\/$/, ''));
 }
 
-export async function startMasterProcess(opts: { dataDir: string; dbUrl?: string; port?: number; args?: string[]; env?: Record<string, string> }): Promise<MasterProc> {
+/** `nodeArgs`: options for Node itself (e.g. `--cpu-prof`, which NODE_OPTIONS refuses). */
+export async function startMasterProcess(opts: { dataDir: string; dbUrl?: string; port?: number; args?: string[]; env?: Record<string, string>; nodeArgs?: string[] }): Promise<MasterProc> {
   const args = ['master/src/main.ts', '--port', String(opts.port ?? 0), '--data-dir', opts.dataDir, ...(opts.dbUrl ? ['--db-url', opts.dbUrl] : []), ...(opts.args ?? [])];
-  const p = startProc(args, { HONE_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD, ...opts.env }, 'master');
+  const p = startProc(args, { HONE_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD, ...opts.env }, 'master', opts.nodeArgs);
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`master did not start in 90 s:\n${p.output.join('\n')}`)), 90_000);
     const check = () => {

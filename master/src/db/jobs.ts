@@ -39,12 +39,19 @@ export interface NewJob {
   maxAttempts?: number;
 }
 
+let jobsWritten = 0;
+/** How many jobs this process has written (a change in it after a commit: the relay has something to look for). */
+export function jobsWrittenCount(): number {
+  return jobsWritten;
+}
+
 /** Writes a job's intent; returns its id, or null when a pending job with the same key already exists. */
 export async function enqueueJob(q: Queryable, j: NewJob): Promise<number | null> {
   const r = await q.query<{ id: number }>(
     `INSERT INTO jobs (kind, payload, dedupe_key, max_attempts) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING id`,
     [j.kind, JSON.stringify(j.payload), j.dedupeKey ?? null, j.maxAttempts ?? 10],
   );
+  if (r.rows[0]) jobsWritten++;
   return r.rows[0] ? Number(r.rows[0].id) : null;
 }
 

@@ -171,6 +171,13 @@ export async function getTrialSummary(q: Queryable, id: number): Promise<TrialSu
   return r.rows[0] ? toSummary(r.rows[0]) : null;
 }
 
+/** Summaries of these trials (those that exist), in id order: one query for many. */
+export async function getTrialSummaries(q: Queryable, ids: number[]): Promise<TrialSummary[]> {
+  if (!ids.length) return [];
+  const r = await q.query(`SELECT ${SUMMARY_COLUMNS} FROM trials t WHERE t.id = ANY($1::bigint[]) ORDER BY t.id`, [ids]);
+  return r.rows.map(toSummary);
+}
+
 export async function trialExists(q: Queryable, id: number): Promise<boolean> {
   const r = await q.query('SELECT 1 FROM trials WHERE id = $1', [id]);
   return r.rows.length > 0;

@@ -23,6 +23,8 @@ import { experimentDeletionRequested, experimentStateChanged } from '../jobs/int
 import { timeSearcherStep } from '../controlPlaneStats';
 
 /** Ended, or being deleted: nothing runs, nothing changes but a deletion. */
+/** How often at most the summaries of changed trials and experiments are read back and published. */
+const SUMMARY_MS = 50;
 const ENDED_STATES = [...TERMINAL_EXPERIMENT_STATES, ...DELETION_EXPERIMENT_STATES];
 
 /** How the controller stops an experiment's allocations: the resource manager's seam. */
@@ -50,6 +52,10 @@ export class ExperimentController {
   readonly lock = new Mutex();
   private readonly changedExperiments = new Set<number>();
   private readonly changedTrials = new Set<number>();
+  /** Changed since the last summaries went out (flushChanges). */
+  private readonly summaryExperiments = new Set<number>();
+  private readonly summaryTrials = new Set<number>();
+  private summaryTimer: NodeJS.Timeout | null = null;
   /** Experiments with searcher actions left for a later transaction, and whether a drain is scheduled. */
   private readonly pendingExperiments = new Set<number>();
   private drainScheduled = false;
@@ -73,6 +79,8 @@ export class ExperimentController {
   /** Stops applying pending actions (the master is shutting down; what is left stays stored). */
   stop(): void {
     this.stopped = true;
+    if (this.summaryTimer) clearTimeout(this.summaryTimer);
+    this.summaryTimer = null;
   }
 
   /**
@@ -112,16 +120,32 @@ export class ExperimentController {
     this.changedTrials.add(id);
   }
 
+  /**
+   * After a commit: waiting long-polls on a changed trial's operation wake at once; the summaries of what changed
+   * (read back from the database, for streams and waiters) go out together at most every SUMMARY_MS, each trial
+   * and experiment once however often it changed meanwhile (many short trials change hundreds of times a second).
+   */
   private async flushChanges(): Promise<void> {
-    const exps = [...this.changedExperiments];
-    const trials = [...this.changedTrials];
+    for (const id of this.changedTrials) {
+      this.bus.publish({ type: 'trialOp', trialId: id });
+      this.summaryTrials.add(id);
+    }
+    for (const id of this.changedExperiments) this.summaryExperiments.add(id);
     this.changedExperiments.clear();
     this.changedTrials.clear();
-    for (const id of trials) {
-      const t = await trialsDb.getTrialSummary(this.db, id);
-      if (t) this.bus.publish({ type: 'trial', trial: t });
-      this.bus.publish({ type: 'trialOp', trialId: id });
-    }
+    if (this.summaryTimer || (!this.summaryTrials.size && !this.summaryExperiments.size)) return;
+    this.summaryTimer = setTimeout(() => {
+      this.summaryTimer = null;
+      void this.publishSummaries().catch(() => undefined); // a database hiccup: the next change publishes again
+    }, SUMMARY_MS);
+  }
+
+  private async publishSummaries(): Promise<void> {
+    const exps = [...this.summaryExperiments];
+    const trials = [...this.summaryTrials];
+    this.summaryExperiments.clear();
+    this.summaryTrials.clear();
+    for (const t of await trialsDb.getTrialSummaries(this.db, trials)) this.bus.publish({ type: 'trial', trial: t });
     for (const id of exps) {
       const e = await experimentsDb.getExperimentSummary(this.db, id);
       if (e) this.bus.publish({ type: 'experiment', experiment: e });

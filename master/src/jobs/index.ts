@@ -2,6 +2,7 @@
 // and the outbox relay between the database and the queue. Built by the composition root (server.ts).
 import type { Logger } from 'pino';
 import type { Database } from '../db';
+import { jobsWrittenCount } from '../db/jobs';
 import type { EventBus } from '../events';
 import { BullmqQueue } from './bullmqQueue';
 import { checkpointGcHandler } from './handlers/checkpointGc';
@@ -46,9 +47,14 @@ export async function startJobSystem(deps: { db: Database; bus: EventBus; checkp
   const relay = new JobRelay(deps.db, queue, deps.log, opts.pollMs);
   relay.start();
   if (opts.logRetentionDays !== undefined) await queue.repeat('log-retention', opts.logRetentionIntervalMs, LOG_RETENTION, { days: opts.logRetentionDays });
-  // A change that wrote a job publishes an event after its commit: look for the job at once.
+  // A change that wrote a job publishes an event after its commit: look for the job at once (only when this
+  // process wrote one since the last look; the relay's own poll finds the rest).
+  let seen = jobsWrittenCount();
   const unsubscribe = deps.bus.subscribe((e) => {
-    if (e.type === 'experiment' || e.type === 'cluster') relay.kick();
+    if ((e.type === 'experiment' || e.type === 'cluster') && jobsWrittenCount() !== seen) {
+      seen = jobsWrittenCount();
+      relay.kick();
+    }
   });
   deps.log.info({ queue: queue.kind, ...(opts.logRetentionDays !== undefined ? { logRetentionDays: opts.logRetentionDays } : {}) }, 'background jobs ready');
   return {

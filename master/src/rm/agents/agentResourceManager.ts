@@ -4,7 +4,7 @@
 // persists the result, then performs the effects. Effects are keyed by allocation id and safe to repeat.
 import crypto from 'node:crypto';
 import type { AgentInfo, AgentToMaster, ExperimentConfig, JobInfo, ResourcePoolInfo, RunningTask, SlotInfo, StartTask } from '@hone/protocol';
-import { API_PREFIX } from '@hone/protocol';
+import { API_PREFIX, TERMINAL_EXPERIMENT_STATES } from '@hone/protocol';
 import type { Database, Queryable } from '../../db';
 import * as allocationsDb from '../../db/allocations';
 import type { LiveAllocation } from '../../db/allocations';
@@ -72,6 +72,9 @@ export class AgentResourceManager implements ResourceManager {
     (e) => this.opts.log.warn({ err: e.stack }, 'scheduling pass failed'),
   );
   private stopped = false;
+  private unsubscribe: (() => void) | null = null;
+  /** Experiments whose end the agents were told of (experimentEnded), oldest first. */
+  private readonly endedSent = new Set<number>();
   private obs: Observations = initialObservations(Date.now());
   private readonly lifecycle: LifecycleOptions;
   /** Launch settings per experiment (entrypoint, environment): they never change after submission. */
@@ -97,11 +100,23 @@ export class AgentResourceManager implements ResourceManager {
 
   start(): void {
     this.timer = setInterval(() => this.requestPass(), 1000);
+    this.unsubscribe = this.bus.subscribe((e) => {
+      if (e.type === 'experiment' && TERMINAL_EXPERIMENT_STATES.includes(e.experiment.state)) this.experimentEnded(e.experiment.id);
+    });
     this.requestPass();
+  }
+
+  /** Tells every agent once that an experiment ended: processes waiting for its next trial can go. */
+  private experimentEnded(id: number): void {
+    if (this.endedSent.has(id)) return;
+    this.endedSent.add(id);
+    if (this.endedSent.size > 10_000) this.endedSent.delete(this.endedSent.values().next().value!);
+    for (const agentId of this.hub.agents.keys()) this.hub.send(agentId, { type: 'experimentEnded', experimentId: id });
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.unsubscribe?.();
     if (this.timer) clearInterval(this.timer);
     await this.passes.stop();
   }
