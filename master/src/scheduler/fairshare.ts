@@ -15,7 +15,10 @@ export function waterFill(capacity: number, claimants: readonly Claimant[]): Map
   for (const c of claimants) out.set(c.id, 0);
   const w = (c: Claimant) => (c.weight > 0 ? c.weight : 1e-9);
   // Raise the common level; groups whose demand is below it are satisfied in order of demand per weight.
-  const active = claimants.filter((c) => c.demand > 0).sort((a, b) => a.demand / w(a) - b.demand / w(b));
+  // Ties by id, so that the result does not depend on the claimants' order (floating-point sums of weights do).
+  const active = claimants
+    .filter((c) => c.demand > 0)
+    .sort((a, b) => a.demand / w(a) - b.demand / w(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   let remaining = Math.max(0, capacity);
   let weights = 0;
   for (const c of active) weights += w(c);

@@ -47,6 +47,23 @@ export function compareAllocations(a: Allocation, b: Allocation): number {
   return priorityOf(a) - priorityOf(b) || a.order - b.order || byId(a.id, b.id);
 }
 
+export const compareRecs = (x: { a: Allocation }, y: { a: Allocation }): number => compareAllocations(x.a, y.a);
+
+/** Adds n slots to what group g holds this pass. */
+function addHeld(pass: Pass, g: string, n: number): void {
+  const before = pass.held.get(g);
+  if (pass.heldUndo && !pass.heldUndo.has(g)) pass.heldUndo.set(g, before);
+  pass.held.set(g, (before ?? 0) + n);
+}
+
+/** A pending allocation in a pass: the allocation, its group's share of its pool (fair share), and whether the
+ * pass has considered it already (`mark === pass.stamp`). */
+export interface PRec {
+  a: Allocation;
+  share: Share | undefined;
+  mark: number;
+}
+
 /** Internal state of one pass. */
 export interface Pass {
   opts: ScheduleOptions;
@@ -56,7 +73,13 @@ export interface Pass {
   held: Map<string, number>;
   running: RunningState[];
   /** Pending allocations in priority order. */
-  pending: Allocation[];
+  pending: PRec[];
+  /** Marks the pending allocations this pass considered (`PRec.mark`). */
+  stamp: number;
+  /** Running allocations this pass marked preempting (so that the incremental scheduler can undo it). */
+  victimsTaken: RunningState[];
+  /** Values of `held` before this pass changed them (incremental scheduler only). */
+  heldUndo?: Map<string, number | undefined>;
   assign: Assignment[];
   preempt: string[];
   waiting: WaitingAllocation[];
@@ -125,11 +148,11 @@ export function buildPass(s: Snapshot, trace = false, reference = false): Pass {
 
   const held = new Map<string, number>();
   const running: RunningState[] = [];
-  const pending: Allocation[] = [];
+  const pending: PRec[] = [];
   const used = new Map<AgentState, Set<number>>();
   for (const al of s.allocations) {
     if (al.state !== 'running') {
-      pending.push(al);
+      pending.push({ a: al, share: undefined, mark: 0 });
       continue;
     }
     held.set(al.groupId, (held.get(al.groupId) ?? 0) + al.slots);
@@ -175,6 +198,8 @@ export function buildPass(s: Snapshot, trace = false, reference = false): Pass {
     held,
     running,
     pending: sortPending(pending),
+    stamp: 1,
+    victimsTaken: [],
     assign: [],
     preempt: [],
     waiting: [],
@@ -195,19 +220,19 @@ export function buildPass(s: Snapshot, trace = false, reference = false): Pass {
  * followed by a check that each bucket is already in submission order (it usually is: the master lists
  * allocations in that order) avoids a comparison sort; anything else falls back to one.
  */
-function sortPending(pending: Allocation[]): Allocation[] {
+export function sortPending<T extends { a: Allocation }>(pending: T[]): T[] {
   const n = pending.length;
   const prio = new Uint8Array(n);
   const counts = new Int32Array(129);
   for (let i = 0; i < n; i++) {
-    const p = pending[i].priority ?? DEFAULT_PRIO;
-    if (!Number.isInteger(p) || p < 0 || p > 127) return pending.sort(compareAllocations);
+    const p = pending[i].a.priority ?? DEFAULT_PRIO;
+    if (!Number.isInteger(p) || p < 0 || p > 127) return pending.sort(compareRecs);
     prio[i] = p;
     counts[p + 1]++;
   }
   for (let i = 1; i < counts.length; i++) counts[i] += counts[i - 1];
   const bucketStart = counts.slice();
-  const out = new Array<Allocation>(n);
+  const out = new Array<T>(n);
   for (let i = 0; i < n; i++) out[counts[prio[i]]++] = pending[i];
   // Each priority bucket is now in input order; sort those that are not in submission order.
   for (let p = 0; p < 128; p++) {
@@ -215,15 +240,15 @@ function sortPending(pending: Allocation[]): Allocation[] {
     const to = counts[p];
     let sorted = true;
     for (let j = from + 1; j < to; j++) {
-      const x = out[j - 1];
-      const y = out[j];
+      const x = out[j - 1].a;
+      const y = out[j].a;
       if (x.order > y.order || (x.order === y.order && x.id >= y.id)) {
         sorted = false;
         break;
       }
     }
     if (!sorted) {
-      const part = out.slice(from, to).sort(compareAllocations);
+      const part = out.slice(from, to).sort(compareRecs);
       for (let j = from; j < to; j++) out[j] = part[j - from];
     }
   }
@@ -233,9 +258,10 @@ function sortPending(pending: Allocation[]): Allocation[] {
 function commitPreemption(pass: Pass, pool: PoolState, a: Allocation, plan: Plan, mode: Mode): void {
   for (const r of plan.victims) {
     r.preempting = true;
+    pass.victimsTaken.push(r);
     pass.preempt.push(r.alloc.id);
     for (const [ag, cnt] of r.devicesOn) {
-      pool.changed?.(ag);
+      pool.changing(ag);
       const i = ag.running.indexOf(r);
       if (i >= 0) ag.running.splice(i, 1);
       ag.exiting += cnt;
@@ -257,7 +283,7 @@ function commitPreemption(pass: Pass, pool: PoolState, a: Allocation, plan: Plan
 function claim(pool: PoolState, targets: AgentState[], n: number): void {
   if (n > pool.largest) {
     for (const ag of targets) {
-      pool.changed?.(ag);
+      pool.changing(ag);
       pool.reserveFree(ag, ag.free.length);
       pool.exitingTotal -= ag.exiting;
       ag.exiting = 0;
@@ -265,7 +291,7 @@ function claim(pool: PoolState, targets: AgentState[], n: number): void {
     return;
   }
   const ag = targets[0];
-  pool.changed?.(ag);
+  pool.changing(ag);
   const f = Math.min(ag.free.length, n);
   pool.reserveFree(ag, f);
   const x = Math.min(ag.exiting, n - f);
@@ -353,7 +379,7 @@ function place(pass: Pass, a: Allocation, mode: Mode): OutcomeKind {
   }
   if (placement) {
     pass.assign.push({ allocationId: a.id, placement });
-    pass.held.set(a.groupId, (pass.held.get(a.groupId) ?? 0) + n);
+    addHeld(pass, a.groupId, n);
     return 'placed';
   }
   if (
@@ -421,9 +447,9 @@ const PRIORITY_MODE: Mode = {
   preempting: (v) => `preempting ${plural(v, 'lower-priority allocation')} to make room`,
 };
 
-function runPriority(pass: Pass): void {
+export function runPriority(pass: Pass): void {
   let lastPool: PoolState | undefined;
-  for (const a of pass.pending) {
+  for (const { a } of pass.pending) {
     const pool = lastPool && lastPool.name === a.pool ? lastPool : (lastPool = pass.pools.get(a.pool));
     if (!pass.trace && pool && surelyBlocked(pass, pool, a.slots, priorityOf(a), PRIORITY_MODE)) {
       wait(pass, a.id, blockedReason(pool, a.slots, PRIORITY_MODE.behind));
@@ -443,13 +469,35 @@ export interface Share {
   /** Slots in use: running and not preempting, assigned, or claimed by a preempting gang this pass. */
   usage: number;
   demand: number;
-  /** Indexes into `pass.pending` of the group's pending work in the pool, in scheduling order. */
-  queue: number[];
+  /** The group's pending work in the pool, in scheduling order. */
+  queue: PRec[];
   next: number;
   /** Cached "at its fair share" reason and the usage it was written for. */
   reason: string;
   reasonUsage: number;
+  /** Usage before the pass (incremental scheduler: what `usage` is reset to after a pass). */
+  baseUsage: number;
+  /** Whether the pass changed `usage` (incremental scheduler: the victim index re-scores the group's agents). */
+  moved: boolean;
+  /** Running and pending allocations of the group in the pool (incremental scheduler). */
+  members: number;
 }
+
+export const newShare = (id: string, pool: string, weight: number): Share => ({
+  id,
+  pool,
+  weight: weight > 0 ? weight : 1e-9,
+  ent: 0,
+  usage: 0,
+  demand: 0,
+  queue: [],
+  next: 0,
+  reason: '',
+  reasonUsage: -1,
+  baseUsage: 0,
+  moved: false,
+  members: 0,
+});
 
 /** Binary min-heap of shares by usage/weight, then id. */
 class ShareHeap {
@@ -494,19 +542,17 @@ class ShareHeap {
   }
 }
 
-/** Entitlements of every group, per pool, for a fair-share pass (also used by tests and `queueOrder`). */
-export function fairShares(pass: Pass): { byPool: Map<string, Map<string, Share>>; shareOf: Share[] } {
+/** Entitlements of every group, per pool, for a fair-share pass (also used by tests and `queueOrder`). Sets each
+ * pending allocation's `share`. */
+export function fairShares(pass: Pass): Map<string, Map<string, Share>> {
   const out = new Map<string, Map<string, Share>>();
-  const shareOf = new Array<Share>(pass.pending.length);
   const share = (pool: string, groupId: string, fallbackWeight: number | undefined): Share => {
     let m = out.get(pool);
     if (!m) out.set(pool, (m = new Map()));
     let s = m.get(groupId);
     if (!s) {
       const g = pass.groups.get(groupId);
-      const w = g?.weight ?? fallbackWeight ?? DEFAULT_WEIGHT;
-      s = { id: groupId, pool, weight: w > 0 ? w : 1e-9, ent: 0, usage: 0, demand: 0, queue: [], next: 0, reason: '', reasonUsage: -1 };
-      m.set(groupId, s);
+      m.set(groupId, (s = newShare(groupId, pool, g?.weight ?? fallbackWeight ?? DEFAULT_WEIGHT)));
     }
     return s;
   };
@@ -516,82 +562,112 @@ export function fairShares(pass: Pass): { byPool: Map<string, Map<string, Share>
     if (!r.preempting) s.usage += r.alloc.slots;
   }
   let last: Share | undefined;
-  for (let i = 0; i < pass.pending.length; i++) {
-    const a = pass.pending[i];
+  for (const p of pass.pending) {
+    const a = p.a;
     const s = last && last.id === a.groupId && last.pool === a.pool ? last : share(a.pool, a.groupId, a.weight);
     last = s;
     s.demand += a.slots;
-    s.queue.push(i);
-    shareOf[i] = s;
+    s.queue.push(p);
+    p.share = s;
   }
-  for (const [poolName, m] of out) {
-    const capacity = pass.pools.get(poolName)?.capacity ?? 0;
-    const claimants: Claimant[] = [];
-    for (const s of m.values()) {
-      const max = pass.groups.get(s.id)?.maxSlots;
-      claimants.push({ id: s.id, weight: s.weight, demand: max === undefined ? s.demand : Math.min(s.demand, max) });
-    }
-    const ents = entitlements(capacity, claimants);
-    for (const s of m.values()) s.ent = ents.get(s.id)!;
-  }
-  return { byPool: out, shareOf };
+  for (const [poolName, m] of out) setEntitlements(m, pass.pools.get(poolName)?.capacity ?? 0, pass.groups);
+  return out;
 }
 
-function runFairShare(pass: Pass): void {
-  const { byPool: shares, shareOf } = fairShares(pass);
+/** Whole-slot entitlements of a pool's shares (water-filled over their demand, capped by max_slots). Returns the
+ * shares whose entitlement changed. */
+export function setEntitlements(m: Map<string, Share>, capacity: number, groups: Map<string, Group>): Share[] {
+  const claimants: Claimant[] = [];
+  for (const s of m.values()) {
+    const max = groups.get(s.id)?.maxSlots;
+    claimants.push({ id: s.id, weight: s.weight, demand: max === undefined ? s.demand : Math.min(s.demand, max) });
+  }
+  const ents = entitlements(capacity, claimants);
+  const changed: Share[] = [];
+  for (const s of m.values()) {
+    const e = ents.get(s.id)!;
+    if (e !== s.ent) {
+      s.ent = e;
+      changed.push(s);
+    }
+  }
+  return changed;
+}
+
+/** What a pool's fair-share pass keeps between passes: its victim index and the test it was built with. */
+export interface FairPool {
+  victim: (r: RunningState, taken: readonly RunningState[], a: Allocation) => boolean;
+  index?: VictimIndex;
+}
+
+/** The victim test of a pool's fair-share pass: only from another group above its entitlement, and never taking
+ * that group below it. */
+export function fairPool(m: Map<string, Share>): FairPool {
+  return {
+    victim: (r, taken, a) => {
+      if (r.alloc.groupId === a.groupId) return false;
+      const s = m.get(r.alloc.groupId);
+      if (!s) return false;
+      let after = s.usage - r.alloc.slots;
+      for (const t of taken) if (t.alloc.groupId === s.id) after -= t.alloc.slots;
+      return after >= s.ent;
+    },
+  };
+}
+
+const moveUsage = (s: Share, n: number): void => {
+  s.usage += n;
+  s.moved = true;
+};
+
+export function runFairShare(pass: Pass, shares: Map<string, Map<string, Share>>, fair: Map<string, FairPool> = new Map()): void {
   const poolNames = [...shares.keys()].sort(byId);
-  const handled = new Uint8Array(pass.pending.length);
+  const stamp = pass.stamp;
   for (const poolName of poolNames) {
     const m = shares.get(poolName)!;
     const pool = pass.pools.get(poolName);
-    // The victim search, indexed once the pool's first search runs (see victims.ts).
-    let index: VictimIndex | undefined;
+    let fp = fair.get(poolName);
+    if (!fp) fair.set(poolName, (fp = fairPool(m)));
+    const f = fp;
+    // The victim search, indexed once the pool's first search runs (see victims.ts); an index kept from an
+    // earlier pass (incremental scheduler) listens from the start.
+    const listen = (p: PoolState, ix: VictimIndex) => (p.changed = (ag) => ix.agentChanged(ag));
+    if (pool && f.index) listen(pool, f.index);
     const mode: Mode = {
-      // Only from another group above its entitlement, and never taking that group below it.
-      victim: (r, taken, a) => {
-        if (r.alloc.groupId === a.groupId) return false;
-        const s = m.get(r.alloc.groupId);
-        if (!s) return false;
-        let after = s.usage - r.alloc.slots;
-        for (const t of taken) if (t.alloc.groupId === s.id) after -= t.alloc.slots;
-        return after >= s.ent;
-      },
+      victim: f.victim,
       plan:
         pass.reference || !pool
           ? undefined
           : (p, a) => {
-              if (p !== pool) return planPreemption(p, a, mode.victim!);
-              if (!index) {
-                const ix = (index = new VictimIndex(p, mode.victim!));
-                p.changed = (ag) => ix.agentChanged(ag);
-              }
-              return index.plan(a);
+              if (p !== pool) return planPreemption(p, a, f.victim);
+              if (!f.index) listen(p, (f.index = new VictimIndex(p, f.victim)));
+              return f.index.plan(a);
             },
       cacheFailures: false,
       onPreempt: (r) => {
         const s = m.get(r.alloc.groupId);
-        if (s) s.usage -= r.alloc.slots;
-        index?.groupChanged(r.alloc.groupId);
+        if (s) moveUsage(s, -r.alloc.slots);
+        f.index?.groupChanged(r.alloc.groupId);
       },
       reserve: true,
       behind: "behind other experiments' jobs",
       preempting: (v) => `preempting ${plural(v, 'allocation')} of experiments above their fair share`,
     };
-    // Phase 1: groups below their entitlement, least served first.
+    // Phase 1: groups below their entitlement, least served first (the heap's order is total: no sort needed).
     const heap = new ShareHeap();
-    for (const s of [...m.values()].sort((x, y) => byId(x.id, y.id))) {
+    for (const s of m.values()) {
       if (s.queue.length > 0 && s.usage < s.ent) heap.push(s);
     }
     while (heap.size > 0) {
       const s = heap.pop();
-      const i = s.queue[s.next++];
-      const a = pass.pending[i];
-      handled[i] = 1;
+      const p = s.queue[s.next++];
+      const a = p.a;
+      p.mark = stamp;
       const kind = tryPlace(pass, a, mode);
       if (kind !== 'placed') wait(pass, a.id, pass.reason);
       if (kind === 'placed' || kind === 'claimed') {
-        s.usage += a.slots;
-        index?.groupChanged(s.id);
+        moveUsage(s, a.slots);
+        f.index?.groupChanged(s.id);
       }
       // A blocked gang keeps its group's place: the group's later work waits behind it.
       if (kind === 'blocked') continue;
@@ -608,17 +684,17 @@ function runFairShare(pass: Pass): void {
     preempting: () => '',
   };
   let lastPool: PoolState | undefined;
-  for (let i = 0; i < pass.pending.length; i++) {
-    if (handled[i]) continue;
-    const a = pass.pending[i];
-    const s = shareOf[i];
+  for (const p of pass.pending) {
+    if (p.mark === stamp) continue;
+    const a = p.a;
+    const s = p.share!;
     const pool = lastPool && lastPool.name === a.pool ? lastPool : (lastPool = pass.pools.get(a.pool));
     const kind: OutcomeKind =
       !pass.trace && pool && surelyBlocked(pass, pool, a.slots, priorityOf(a), backfill)
         ? ((pass.reason = blockedReason(pool, a.slots, backfill.behind)), 'blocked')
         : tryPlace(pass, a, backfill);
     if (kind === 'placed') {
-      s.usage += a.slots;
+      moveUsage(s, a.slots);
       continue;
     }
     let reason = pass.reason;
@@ -679,7 +755,7 @@ function sameSnapshot(s: Snapshot, m: ScheduleMemo): boolean {
 }
 
 function execute(pass: Pass, snapshot: Snapshot): ScheduleResult {
-  if (snapshot.options.policy === 'fair_share') runFairShare(pass);
+  if (snapshot.options.policy === 'fair_share') runFairShare(pass, fairShares(pass));
   else runPriority(pass);
   return { assign: pass.assign, preempt: pass.preempt, waiting: pass.waiting };
 }
@@ -687,7 +763,7 @@ function execute(pass: Pass, snapshot: Snapshot): ScheduleResult {
 /** A pass and its internal state (for `queueOrder`). */
 export function runPass(snapshot: Snapshot, trace = true): { pass: Pass; result: ScheduleResult } {
   const pass = buildPass(snapshot, trace);
-  if (snapshot.options.policy === 'fair_share') runFairShare(pass);
+  if (snapshot.options.policy === 'fair_share') runFairShare(pass, fairShares(pass));
   else runPriority(pass);
   return { pass, result: { assign: pass.assign, preempt: pass.preempt, waiting: pass.waiting } };
 }
