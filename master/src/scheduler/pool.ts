@@ -12,6 +12,8 @@ export interface RunningState {
   preempting: boolean;
   /** Devices it holds on each agent. */
   devicesOn: Map<AgentState, number>;
+  /** Its position in the snapshot (incremental scheduler: orders each agent's `running` as a fresh pass does). */
+  rec?: { pos: number };
 }
 
 export interface AgentState {
@@ -79,6 +81,9 @@ export class PoolState implements PoolShape {
 
   /** Told whenever an agent's free slots change (the fair-share victim index listens). */
   changed?: (a: AgentState) => void;
+
+  /** Incremental scheduler: the buckets between passes, each in id order as `index` builds them. */
+  base?: AgentState[][];
 
   /** Agents changed by the current pass, each with its state before (incremental scheduler only; see `changing`). */
   journal?: AgentState[];

@@ -720,40 +720,6 @@ export function scheduleReference(snapshot: Snapshot): ScheduleResult {
   return execute(pass, snapshot);
 }
 
-/**
- * What `scheduleIncremental` carries from one pass to the next: the last snapshot's parts and result. Plain data,
- * owned by the caller; treat it (and the results, which share entries with it) as read-only.
- */
-export interface ScheduleMemo {
-  agents: Snapshot['agents'];
-  allocations: Snapshot['allocations'];
-  groups: Snapshot['groups'];
-  options: Snapshot['options'];
-  result: ScheduleResult;
-}
-
-/**
- * The same decisions as `schedule(snapshot)`, reusing the previous pass: an unchanged snapshot (the same agents,
- * allocation, group and options objects) returns the previous result without a pass; otherwise the pass runs and
- * the waiting entries that say the same as last time (the long tail of a full cluster's queue) are reused instead
- * of rebuilt. Pure: the memo is an explicit value passed in and returned.
- */
-export function scheduleIncremental(snapshot: Snapshot, memo?: ScheduleMemo): { result: ScheduleResult; memo: ScheduleMemo } {
-  if (memo && sameSnapshot(snapshot, memo)) return { result: memo.result, memo };
-  const pass = buildPass(snapshot, false);
-  if (memo) pass.prevWaiting = memo.result.waiting;
-  const result = execute(pass, snapshot);
-  return { result, memo: { agents: snapshot.agents, allocations: snapshot.allocations, groups: snapshot.groups, options: snapshot.options, result } };
-}
-
-function sameSnapshot(s: Snapshot, m: ScheduleMemo): boolean {
-  if (s.options !== m.options || s.agents.length !== m.agents.length || s.allocations.length !== m.allocations.length || s.groups.length !== m.groups.length) return false;
-  for (let i = 0; i < s.agents.length; i++) if (s.agents[i] !== m.agents[i]) return false;
-  for (let i = 0; i < s.groups.length; i++) if (s.groups[i] !== m.groups[i]) return false;
-  for (let i = 0; i < s.allocations.length; i++) if (s.allocations[i] !== m.allocations[i]) return false;
-  return true;
-}
-
 function execute(pass: Pass, snapshot: Snapshot): ScheduleResult {
   if (snapshot.options.policy === 'fair_share') runFairShare(pass, fairShares(pass));
   else runPriority(pass);

@@ -248,6 +248,27 @@ export class VictimIndex {
     for (const t of this.trees) t.buildAll();
   }
 
+  /** Running work of the group now runs on the agent (incremental scheduler, between passes). False when the index
+   * cannot take it (the group's id is the one the index uses for no group): build a new index then. */
+  addHost(groupId: string, ag: AgentState): boolean {
+    if (groupId === this.nobody.groupId) return false;
+    const h = this.hosts.get(groupId);
+    if (!h) this.hosts.set(groupId, [ag.pos]);
+    else if (!h.includes(ag.pos)) h.push(ag.pos);
+    return true;
+  }
+
+  /** No running work of the group is left on the agent (incremental scheduler, between passes). */
+  removeHost(groupId: string, ag: AgentState): void {
+    const h = this.hosts.get(groupId);
+    if (!h) return;
+    const i = h.indexOf(ag.pos);
+    if (i < 0) return;
+    h[i] = h[h.length - 1];
+    h.pop();
+    if (h.length === 0) this.hosts.delete(groupId);
+  }
+
   /** The agent's free, exiting or running devices changed. */
   agentChanged(ag: AgentState): void {
     const i = ag.pos;
