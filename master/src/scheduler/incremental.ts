@@ -25,6 +25,7 @@ import {
   runPriority,
   schedule,
   setEntitlements,
+  shareChanged,
   sortPending,
   type FairPool,
   type Pass,
@@ -43,8 +44,9 @@ interface Rec extends PRec {
   /** Running: its state and the devices it took on each agent. */
   run?: RunningState;
   taken?: Array<{ ag: AgentState; devices: number[] }>;
-  /** Pending: left the sorted queue since the last pass (dropped from it before the next). */
-  unq: boolean;
+  /** Its place in the sorted queue: priority and submission order when it entered (with `id`). */
+  kp: number;
+  ko: number;
 }
 
 interface AgentEntry {
@@ -111,6 +113,7 @@ class State {
       pool.base = pool.buckets.map((b) => b.slice());
     }
     this.pending = sortPending(this.queueAdds);
+    for (const r of this.pending) setKey(r);
     this.queueAdds = [];
     this.building = false;
     for (const m of this.shares.keys()) this.entDirty.add(m);
@@ -146,7 +149,7 @@ class State {
     if (n === 0) return;
     s.usage += n;
     s.baseUsage += n;
-    this.fair.get(s.pool)?.index?.groupChanged(s.id);
+    shareChanged(this.fair.get(s.pool), s);
   }
 
   private index(pool: PoolState) {
@@ -189,6 +192,8 @@ class State {
   add(r: Rec): void {
     const a = r.a;
     if (a.state !== 'running') {
+      r.n = a.slots;
+      r.pool = this.pools.get(a.pool) ?? null;
       r.share = this.share(a);
       this.demand(r.share, a.slots);
       const q = r.share.queue;
@@ -233,7 +238,7 @@ class State {
         while (i > 0 && list[i - 1].rec!.pos > r.pos) i--;
         list.splice(i, 0, run);
         const ix = this.index(pool);
-        if (ix && !ix.addHost(a.groupId, st)) this.fair.get(pool.name)!.index = undefined;
+        if (ix && !ix.addHost(run, st)) this.fair.get(pool.name)!.index = undefined;
       }
       this.freeChanged(e, before);
       if (!touched.includes(pool)) touched.push(pool);
@@ -252,7 +257,6 @@ class State {
       let i = upperBound(q, r) - 1;
       if (q[i] !== r) i = q.indexOf(r);
       q.splice(i, 1);
-      r.unq = true;
       this.queueRemoved.push(r);
       this.unshare(s);
       return;
@@ -286,28 +290,46 @@ class State {
 
   /** Brings the sorted queue up to date with the pending allocations added and removed since the last pass. */
   updateQueue(): void {
-    // A changed allocation may leave and come back (with another place in the queue): drop it, then add it.
-    if (this.queueRemoved.length > 0) {
-      this.pending = this.pending.filter((r) => !r.unq);
-      for (const r of this.queueRemoved) r.unq = false;
-      this.queueRemoved = [];
-    }
-    if (this.queueAdds.length === 0) return;
-    const adds = sortPending(this.queueAdds);
-    this.queueAdds = [];
     const old = this.pending;
-    if (adds.length <= 32) {
-      for (const r of adds) old.splice(upperBound(old, r), 0, r);
-      return;
+    const removed = this.queueRemoved;
+    if (removed.length === 0 && this.queueAdds.length === 0) return;
+    // Where the removed ones are (found by the key they entered with), then where the added ones go; a changed
+    // allocation may leave and come back with another key. Then one copy of the runs in between.
+    const cut: number[] = [];
+    for (const r of removed) {
+      let i = lowerBoundKey(old, r);
+      if (old[i] !== r) i = old.indexOf(r);
+      if (i < 0) throw new Error('scheduler state: a queued allocation is missing from the queue');
+      cut.push(i);
     }
-    const out = new Array<Rec>(old.length + adds.length);
+    cut.sort((x, y) => x - y);
+    // The added ones' keys: a changed allocation still has its old key in `old`, which must stay sorted.
+    const adds = this.queueAdds.map((r) => ({ r, kp: priorityOf(r.a), ko: r.a.order, id: r.id }));
+    adds.sort(cmpKey);
+    const at = adds.map((x) => lowerBoundKey(old, x));
+    const out = new Array<Rec>(old.length - cut.length + adds.length);
     let i = 0;
-    let j = 0;
     let k = 0;
-    while (i < old.length && j < adds.length) out[k++] = compareRecs(old[i], adds[j]) <= 0 ? old[i++] : adds[j++];
-    while (i < old.length) out[k++] = old[i++];
-    while (j < adds.length) out[k++] = adds[j++];
+    let c = 0;
+    let d = 0;
+    for (;;) {
+      const nextCut = c < cut.length ? cut[c] : old.length;
+      const nextAdd = d < adds.length ? at[d] : old.length;
+      const stop = Math.min(nextCut, nextAdd);
+      while (i < stop) out[k++] = old[i++];
+      if (d < adds.length && at[d] === i) {
+        const x = adds[d++];
+        x.r.kp = x.kp;
+        x.r.ko = x.ko;
+        out[k++] = x.r;
+      } else if (c < cut.length && cut[c] === i) {
+        i++;
+        c++;
+      } else if (i >= old.length) break;
+    }
     this.pending = out;
+    this.queueRemoved = [];
+    this.queueAdds = [];
   }
 
   /** Entitlements of the pools whose demand changed; the victim index re-scores agents of groups whose changed. */
@@ -316,17 +338,17 @@ class State {
     for (const name of this.entDirty) {
       const m = this.shares.get(name);
       if (!m) continue;
-      const ix = this.fair.get(name)?.index;
+      const f = this.fair.get(name);
       for (const s of setEntitlements(m, this.pools.get(name)?.capacity ?? 0, this.groups)) {
         s.reasonUsage = -1;
-        ix?.groupChanged(s.id);
+        shareChanged(f, s);
       }
     }
     this.entDirty.clear();
   }
 
   /** One pass over the base state; everything it changes is undone before it returns. */
-  run(prev: ScheduleResult | undefined): ScheduleResult {
+  run(): ScheduleResult {
     const stamp = ++this.stamp;
     const saved = new Map<PoolState, ReturnType<PoolState['scalars']>>();
     for (const pool of this.pools.values()) {
@@ -366,8 +388,6 @@ class State {
       reason: '',
       claims: [],
       anyMaxSlots: this.anyMaxSlots,
-      prevWaiting: prev?.waiting ?? [],
-      prevCursor: 0,
     };
     try {
       if (this.options.policy === 'fair_share') runFairShare(pass, this.shares, this.fair);
@@ -400,14 +420,14 @@ class State {
       else this.held.set(g, v);
     }
     for (const [name, m] of this.shares) {
-      const ix = this.fair.get(name)?.index;
+      const f = this.fair.get(name);
       for (const s of m.values()) {
-        if (s.moved) {
-          ix?.groupChanged(s.id);
-          s.moved = false;
-        }
         s.usage = s.baseUsage;
         s.next = 0;
+        if (s.moved) {
+          shareChanged(f, s);
+          s.moved = false;
+        }
       }
     }
   }
@@ -427,7 +447,7 @@ class State {
       const r = o !== undefined && o.id === a.id ? o : this.byId.get(a.id);
       if (r === undefined || r.seen === stamp) {
         if (r !== undefined) throw new Irregular('duplicate allocation id');
-        const n: Rec = { a, share: undefined, mark: 0, id: a.id, pos: i, seen: stamp, unq: false };
+        const n: Rec = { a, share: undefined, mark: 0, n: 0, pool: null, w: undefined, wr: undefined, kp: 0, ko: 0, id: a.id, pos: i, seen: stamp };
         recs[i] = n;
         added.push(n);
         continue;
@@ -464,13 +484,35 @@ class State {
     for (let i = 0; i < allocations.length; i++) {
       const a = allocations[i];
       if (this.byId.has(a.id)) throw new Irregular('duplicate allocation id');
-      const r: Rec = { a, share: undefined, mark: 0, id: a.id, pos: i, seen: 0, unq: false };
+      const r: Rec = { a, share: undefined, mark: 0, n: 0, pool: null, w: undefined, wr: undefined, kp: 0, ko: 0, id: a.id, pos: i, seen: 0 };
       this.recs.push(r);
       this.byId.set(a.id, r);
       this.add(r);
     }
     this.finishBuild();
   }
+}
+
+const setKey = (r: Rec): void => {
+  r.kp = priorityOf(r.a);
+  r.ko = r.a.order;
+};
+
+type Key = Pick<Rec, 'kp' | 'ko' | 'id'>;
+
+/** The queue's order by the keys allocations entered it with (the same order as `compareAllocations`). */
+const cmpKey = (x: Key, y: Key): number => x.kp - y.kp || x.ko - y.ko || byId(x.id, y.id);
+
+/** First index in the queue whose key is not before r's. */
+function lowerBoundKey(list: Rec[], r: Key): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (cmpKey(list[mid], r) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** First index in `list` (agents by `pos`) whose pos is >= p. */
@@ -593,7 +635,7 @@ export class IncrementalScheduler {
       this.lastGroups = snapshot.groups;
       st.updateQueue();
       st.updateEntitlements();
-      this.last = st.run(this.last);
+      this.last = st.run();
     } catch (e) {
       if (!(e instanceof Irregular)) throw e;
       // Not handled incrementally (see the top of this file): a pass from scratch, and a new state next time.

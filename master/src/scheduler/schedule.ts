@@ -62,6 +62,12 @@ export interface PRec {
   a: Allocation;
   share: Share | undefined;
   mark: number;
+  /** `a.slots`, and its pool (null: none), read here so that the walk over a long queue touches one object each. */
+  n: number;
+  pool: PoolState | null;
+  /** The last waiting entry made for it (reused while the reason is the same) and its reason. */
+  w: WaitingAllocation | undefined;
+  wr: string | undefined;
 }
 
 /** Internal state of one pass. */
@@ -97,9 +103,6 @@ export interface Pass {
   claims: Array<{ allocationId: string; victims: string[]; agents: string[] }>;
   /** Whether any group has max_slots (otherwise the per-gang group lookup is skipped). */
   anyMaxSlots: boolean;
-  /** Waiting entries of the previous pass (see `scheduleIncremental`), reused when unchanged, and a cursor. */
-  prevWaiting: WaitingAllocation[];
-  prevCursor: number;
 }
 
 /** placed; claimed slots being freed by preemption; blocked (waits for slots); refused (cannot run now at all). */
@@ -149,10 +152,12 @@ export function buildPass(s: Snapshot, trace = false, reference = false): Pass {
   const held = new Map<string, number>();
   const running: RunningState[] = [];
   const pending: PRec[] = [];
+  let lastPool: PoolState | null = null;
   const used = new Map<AgentState, Set<number>>();
   for (const al of s.allocations) {
     if (al.state !== 'running') {
-      pending.push({ a: al, share: undefined, mark: 0 });
+      const pool = lastPool && lastPool.name === al.pool ? lastPool : (lastPool = pools.get(al.pool) ?? null);
+      pending.push({ a: al, share: undefined, mark: 0, n: al.slots, pool, w: undefined, wr: undefined });
       continue;
     }
     held.set(al.groupId, (held.get(al.groupId) ?? 0) + al.slots);
@@ -210,8 +215,6 @@ export function buildPass(s: Snapshot, trace = false, reference = false): Pass {
     reason: '',
     claims: [],
     anyMaxSlots: s.groups.some((g) => g.maxSlots !== undefined),
-    prevWaiting: [],
-    prevCursor: 0,
   };
 }
 
@@ -283,6 +286,8 @@ function commitPreemption(pass: Pass, pool: PoolState, a: Allocation, plan: Plan
 function claim(pool: PoolState, targets: AgentState[], n: number): void {
   if (n > pool.largest) {
     for (const ag of targets) {
+      // An agent with nothing left to hold (claimed already) does not change.
+      if (ag.free.length === 0 && ag.exiting === 0) continue;
       pool.changing(ag);
       pool.reserveFree(ag, ag.free.length);
       pool.exitingTotal -= ag.exiting;
@@ -291,6 +296,7 @@ function claim(pool: PoolState, targets: AgentState[], n: number): void {
     return;
   }
   const ag = targets[0];
+  if (ag.free.length === 0 && ag.exiting === 0) return;
   pool.changing(ag);
   const f = Math.min(ag.free.length, n);
   pool.reserveFree(ag, f);
@@ -419,23 +425,14 @@ function surelyBlocked(pass: Pass, pool: PoolState, n: number, prio: number, mod
   return mode === PRIORITY_MODE && pool.exitingTotal === 0 && pool.maxVictimPriority <= prio;
 }
 
-/** Records that `a` waits, reusing the previous pass's entry when it says the same (fewer objects per pass). */
-function wait(pass: Pass, id: string, reason: string): void {
-  const prev = pass.prevWaiting;
-  const j = pass.prevCursor;
-  // The queue is mostly the same as last pass: look a few entries ahead to step over removed ones.
-  for (let k = 0; k < 4 && j + k < prev.length; k++) {
-    const e = prev[j + k];
-    if (e.allocationId === id) {
-      pass.prevCursor = j + k + 1;
-      if (e.reason === reason) {
-        pass.waiting.push(e);
-        return;
-      }
-      break;
-    }
+/** Records that `p` waits, reusing its last entry when it says the same (incremental scheduler: fewer objects). */
+function wait(pass: Pass, p: PRec, reason: string): void {
+  if (p.wr === reason) {
+    pass.waiting.push(p.w!);
+    return;
   }
-  pass.waiting.push({ allocationId: id, reason });
+  p.wr = reason;
+  pass.waiting.push((p.w = { allocationId: p.a.id, reason }));
 }
 
 const PRIORITY_MODE: Mode = {
@@ -449,13 +446,14 @@ const PRIORITY_MODE: Mode = {
 
 export function runPriority(pass: Pass): void {
   let lastPool: PoolState | undefined;
-  for (const { a } of pass.pending) {
+  for (const p of pass.pending) {
+    const a = p.a;
     const pool = lastPool && lastPool.name === a.pool ? lastPool : (lastPool = pass.pools.get(a.pool));
     if (!pass.trace && pool && surelyBlocked(pass, pool, a.slots, priorityOf(a), PRIORITY_MODE)) {
-      wait(pass, a.id, blockedReason(pool, a.slots, PRIORITY_MODE.behind));
+      wait(pass, p, blockedReason(pool, a.slots, PRIORITY_MODE.behind));
       continue;
     }
-    if (tryPlace(pass, a, PRIORITY_MODE) !== 'placed') wait(pass, a.id, pass.reason);
+    if (tryPlace(pass, a, PRIORITY_MODE) !== 'placed') wait(pass, p, pass.reason);
   }
 }
 
@@ -481,6 +479,8 @@ export interface Share {
   moved: boolean;
   /** Running and pending allocations of the group in the pool (incremental scheduler). */
   members: number;
+  /** usage - ent when the victim index last heard of the group (NaN: never). */
+  ixMargin: number;
 }
 
 export const newShare = (id: string, pool: string, weight: number): Share => ({
@@ -497,7 +497,23 @@ export const newShare = (id: string, pool: string, weight: number): Share => ({
   baseUsage: 0,
   moved: false,
   members: 0,
+  ixMargin: NaN,
 });
+
+/**
+ * Tells the pool's victim index that a group's usage or entitlement changed. A running allocation of `slots` is a
+ * victim only if usage - ent >= slots (and more with other victims of its group), so while that margin stays
+ * below the smallest running gang of the pool (`VictimIndex.floor`), the group's work is never a victim: a change
+ * that keeps it there (a group filling up to its entitlement) changes no score and re-scores nothing.
+ */
+export function shareChanged(f: FairPool | undefined, s: Share): void {
+  const ix = f?.index;
+  if (!ix) return;
+  const m = s.usage - s.ent;
+  const floor = ix.floor >= 0 ? ix.floor : -Infinity;
+  if (!(m < floor && s.ixMargin < floor)) ix.groupChanged(s.id);
+  s.ixMargin = m;
+}
 
 /** Binary min-heap of shares by usage/weight, then id. */
 class ShareHeap {
@@ -640,14 +656,19 @@ export function runFairShare(pass: Pass, shares: Map<string, Map<string, Share>>
           ? undefined
           : (p, a) => {
               if (p !== pool) return planPreemption(p, a, f.victim);
-              if (!f.index) listen(p, (f.index = new VictimIndex(p, f.victim)));
+              if (!f.index) {
+                listen(p, (f.index = new VictimIndex(p, f.victim)));
+                for (const s of m.values()) s.ixMargin = s.usage - s.ent;
+              }
               return f.index.plan(a);
             },
       cacheFailures: false,
       onPreempt: (r) => {
         const s = m.get(r.alloc.groupId);
-        if (s) moveUsage(s, -r.alloc.slots);
-        f.index?.groupChanged(r.alloc.groupId);
+        if (s) {
+          moveUsage(s, -r.alloc.slots);
+          shareChanged(f, s);
+        }
       },
       reserve: true,
       behind: "behind other experiments' jobs",
@@ -664,10 +685,10 @@ export function runFairShare(pass: Pass, shares: Map<string, Map<string, Share>>
       const a = p.a;
       p.mark = stamp;
       const kind = tryPlace(pass, a, mode);
-      if (kind !== 'placed') wait(pass, a.id, pass.reason);
+      if (kind !== 'placed') wait(pass, p, pass.reason);
       if (kind === 'placed' || kind === 'claimed') {
         moveUsage(s, a.slots);
-        f.index?.groupChanged(s.id);
+        shareChanged(f, s);
       }
       // A blocked gang keeps its group's place: the group's later work waits behind it.
       if (kind === 'blocked') continue;
@@ -683,29 +704,31 @@ export function runFairShare(pass: Pass, shares: Map<string, Map<string, Share>>
     behind: "behind other experiments' jobs",
     preempting: () => '',
   };
-  let lastPool: PoolState | undefined;
+  // `surelyBlocked` for this mode, inline: the walk is the long tail of a full cluster's queue.
+  const quick = !pass.trace && !pass.anyMaxSlots;
+  const behind = backfill.behind;
   for (const p of pass.pending) {
     if (p.mark === stamp) continue;
-    const a = p.a;
     const s = p.share!;
-    const pool = lastPool && lastPool.name === a.pool ? lastPool : (lastPool = pass.pools.get(a.pool));
+    const pool = p.pool;
+    const n = p.n;
     const kind: OutcomeKind =
-      !pass.trace && pool && surelyBlocked(pass, pool, a.slots, priorityOf(a), backfill)
-        ? ((pass.reason = blockedReason(pool, a.slots, backfill.behind)), 'blocked')
-        : tryPlace(pass, a, backfill);
+      quick && pool && n > pool.maxFree && n <= pool.largest && n > 0 && pool.enabledCount !== 0
+        ? ((pass.reason = blockedReason(pool, n, behind)), 'blocked')
+        : tryPlace(pass, p.a, backfill);
     if (kind === 'placed') {
-      moveUsage(s, a.slots);
+      moveUsage(s, n);
       continue;
     }
     let reason = pass.reason;
     if (kind === 'blocked' && s.usage >= s.ent) {
       if (s.reasonUsage !== s.usage) {
         s.reasonUsage = s.usage;
-        s.reason = `experiment at its fair share (${s.usage} of ${s.ent} slots in pool ${a.pool})`;
+        s.reason = `experiment at its fair share (${s.usage} of ${s.ent} slots in pool ${s.pool})`;
       }
       reason = s.reason;
     }
-    wait(pass, a.id, reason);
+    wait(pass, p, reason);
   }
 }
 

@@ -223,6 +223,8 @@ export class VictimIndex {
   private readonly cands: RunningState[][];
   /** An allocation of no group with work in the pool: the searches the trees hold are for it. */
   private readonly nobody: Allocation;
+  /** The fewest slots of any running allocation the index has seen on an agent (see `shareChanged`). */
+  floor = Infinity;
 
   constructor(
     private readonly pool: PoolState,
@@ -235,6 +237,7 @@ export class VictimIndex {
     for (let i = 0; i < n; i++) {
       const ag = this.list[i];
       for (const r of ag.running) {
+        if (r.alloc.slots < this.floor) this.floor = r.alloc.slots;
         const h = this.hosts.get(r.alloc.groupId);
         if (!h) this.hosts.set(r.alloc.groupId, [i]);
         else if (h[h.length - 1] !== i) h.push(i);
@@ -250,8 +253,10 @@ export class VictimIndex {
 
   /** Running work of the group now runs on the agent (incremental scheduler, between passes). False when the index
    * cannot take it (the group's id is the one the index uses for no group): build a new index then. */
-  addHost(groupId: string, ag: AgentState): boolean {
+  addHost(r: RunningState, ag: AgentState): boolean {
+    const groupId = r.alloc.groupId;
     if (groupId === this.nobody.groupId) return false;
+    if (r.alloc.slots < this.floor) this.floor = r.alloc.slots;
     const h = this.hosts.get(groupId);
     if (!h) this.hosts.set(groupId, [ag.pos]);
     else if (!h.includes(ag.pos)) h.push(ag.pos);
@@ -320,10 +325,15 @@ export class VictimIndex {
       // A gang of 0 slots never searches (it fits whenever an agent is enabled); keep the reference for safety.
       if (n < 1) return planPreemption(this.pool, a, this.victim);
       const tree = this.trees[n];
-      const hidden = mine.map((i) => tree.hide(i));
-      const t = tree.min();
+      // The best agent of no group in particular, the group's own agents left out (hidden only when the best of
+      // all is one of them).
+      let t = tree.min();
+      if (t >= 0 && mine.includes(t)) {
+        const hidden = mine.map((i) => tree.hide(i));
+        t = tree.min();
+        mine.forEach((i, k) => tree.restore(i, hidden[k]));
+      }
       const ts = t >= 0 ? tree.score(t) : undefined;
-      mine.forEach((i, k) => tree.restore(i, hidden[k]));
       let best: { i: number; s: Score; victims?: RunningState[] } | undefined = t >= 0 ? { i: t, s: ts! } : undefined;
       for (const i of mine) {
         const ag = this.list[i];
