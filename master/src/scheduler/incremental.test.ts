@@ -36,6 +36,8 @@ const stepArb = fc.record({
   reprioritised: fc.option(fc.record({ pick: fc.nat(1000), priority: fc.constantFrom(10, 42, 60) }), { nil: undefined }),
   /** New objects for every row (else unchanged allocations keep their objects). */
   rebuilt: fc.boolean(),
+  /** Only the groups with live work, as the master lists them (groups come and go). */
+  live: fc.boolean(),
   /** Rarely: an agent disabled or enabled, or the groups' weights change (the scheduler rebuilds its state). */
   agentFlip: fc.integer({ min: 0, max: 120 }).map((n) => (n < 10 ? n : undefined)),
   reweigh: fc.integer({ min: 0, max: 48 }).map((n) => (n < 4 ? n : undefined)),
@@ -98,6 +100,8 @@ describe('IncrementalScheduler', () => {
           }
           const opts: ScheduleOptions = k < x.unfair ? { policy: 'priority', fit: 'best', preemption: false } : x.options;
           s = { ...s, options: opts };
+          if (step.live) s = { ...s, groups: groups.filter((g) => s.allocations.some((a) => a.groupId === g.id)) };
+          else s = { ...s, groups };
           const want = schedule(s);
           const got = sched.schedule(step.rebuilt ? fresh(s) : s);
           expect(got).toEqual(want);

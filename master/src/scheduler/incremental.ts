@@ -586,8 +586,13 @@ function sameAgents(x: Agent[], y: Agent[]): boolean {
 const sameOptions = (x: ScheduleOptions, y: ScheduleOptions): boolean =>
   x === y || (x.policy === y.policy && x.fit === y.fit && x.preemption === y.preemption && x.reservationDepth === y.reservationDepth);
 
-/** Whether the snapshot's groups schedule as the state's (same weight and max_slots for every id). */
-function sameGroups(st: State, groups: Group[], last: Group[]): boolean {
+/**
+ * Brings the state's groups up to date with the snapshot's; false when that needs a new state. Groups come and go
+ * with experiments (the master lists those with live allocations): that is handled; a group whose weight or
+ * max_slots changed, one that appears or goes while work of it is there (its weight was or becomes a fallback),
+ * or max_slots appearing or going altogether rebuild the state.
+ */
+function updateGroups(st: State, groups: Group[], last: Group[]): boolean {
   if (groups === last) return true;
   if (groups.length === last.length) {
     let same = true;
@@ -595,11 +600,17 @@ function sameGroups(st: State, groups: Group[], last: Group[]): boolean {
     if (same) return true;
   }
   const now = new Map(groups.map((g) => [g.id, g]));
-  if (now.size !== st.groups.size || groups.some((g) => g.maxSlots !== undefined) !== st.anyMaxSlots) return false;
+  if (groups.some((g) => g.maxSlots !== undefined) !== st.anyMaxSlots) return false;
+  const hasWork = (id: string) => [...st.shares.values()].some((m) => m.has(id));
   for (const [id, g] of now) {
     const h = st.groups.get(id);
-    if (!h || h.weight !== g.weight || h.maxSlots !== g.maxSlots) return false;
+    if (h ? h.weight !== g.weight || h.maxSlots !== g.maxSlots : hasWork(id)) return false;
   }
+  const gone: string[] = [];
+  for (const id of st.groups.keys()) if (!now.has(id)) gone.push(id);
+  if (gone.some(hasWork)) return false;
+  for (const id of gone) st.groups.delete(id);
+  for (const [id, g] of now) if (!st.groups.has(id)) st.groups.set(id, g);
   return true;
 }
 
@@ -622,7 +633,7 @@ export class IncrementalScheduler {
     this.generation++;
     let st = this.st;
     try {
-      if (st && sameOptions(st.options, snapshot.options) && sameAgents(st.snapshotAgents, snapshot.agents) && sameGroups(st, snapshot.groups, this.lastGroups)) {
+      if (st && sameOptions(st.options, snapshot.options) && sameAgents(st.snapshotAgents, snapshot.agents) && updateGroups(st, snapshot.groups, this.lastGroups)) {
         st.diff(snapshot.allocations);
         this.stats.incremental++;
       } else {
