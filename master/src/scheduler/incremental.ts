@@ -16,6 +16,7 @@
 // would (allocations listed in another relative order, duplicate ids, two running allocations on one device, a
 // missing group with different weights) rebuild the state from the snapshot, or run a pass from scratch.
 // Pure: no I/O, no clock, no randomness; all state is in the object the caller holds.
+import { KeptEntitlements, type KeptClaimant } from './fairshare';
 import { PoolState, type AgentState, type RunningState } from './pool';
 import {
   compareRecs,
@@ -24,7 +25,6 @@ import {
   runFairShare,
   runPriority,
   schedule,
-  setEntitlements,
   shareChanged,
   sortPending,
   type FairPool,
@@ -76,6 +76,9 @@ class State {
   readonly fair = new Map<string, FairPool>();
   /** Per pool: how many victims (running, preemptible, not preempting) of each priority. */
   readonly victimPrio = new Map<PoolState, Map<number, number>>();
+  /** Per pool: its shares as claimants, kept in the orders the last water-filling sorted them in. */
+  private readonly kept = new Map<string, KeptEntitlements>();
+  private readonly claims = new Map<Share, KeptClaimant>();
   /** Pools whose shares' demand changed since entitlements were last computed. */
   readonly entDirty = new Set<string>();
   /** Weights of shares of groups missing from the snapshot's groups (each must be the same for all their work). */
@@ -127,6 +130,12 @@ class State {
     if (!s) {
       m.set(a.groupId, (s = newShare(a.groupId, a.pool, g?.weight ?? a.weight ?? DEFAULT_WEIGHT)));
       if (!g) this.fallbackWeight.set(s, a.weight ?? DEFAULT_WEIGHT);
+      let k = this.kept.get(a.pool);
+      if (!k) this.kept.set(a.pool, (k = new KeptEntitlements()));
+      const c: KeptClaimant = { id: s.id, weight: s.weight, demand: 0, ent: 0, key: 0, real: 0, frac: 0 };
+      k.add(c);
+      this.claims.set(s, c);
+      this.entDirty.add(a.pool);
     } else if (!g && this.fallbackWeight.get(s) !== (a.weight ?? DEFAULT_WEIGHT)) {
       throw new Irregular('weights of a missing group differ');
     }
@@ -138,6 +147,9 @@ class State {
     if (--s.members > 0) return;
     this.shares.get(s.pool)!.delete(s.id);
     this.fallbackWeight.delete(s);
+    this.kept.get(s.pool)!.remove(this.claims.get(s)!);
+    this.claims.delete(s);
+    this.entDirty.add(s.pool);
   }
 
   private demand(s: Share, n: number): void {
@@ -337,9 +349,19 @@ class State {
     if (this.options.policy !== 'fair_share') return;
     for (const name of this.entDirty) {
       const m = this.shares.get(name);
-      if (!m) continue;
+      const k = this.kept.get(name);
+      if (!m || !k) continue;
+      for (const s of m.values()) {
+        const c = this.claims.get(s)!;
+        const max = this.groups.get(s.id)?.maxSlots;
+        c.demand = max === undefined ? s.demand : Math.min(s.demand, max);
+      }
+      k.update(this.pools.get(name)?.capacity ?? 0);
       const f = this.fair.get(name);
-      for (const s of setEntitlements(m, this.pools.get(name)?.capacity ?? 0, this.groups)) {
+      for (const s of m.values()) {
+        const e = this.claims.get(s)!.ent;
+        if (e === s.ent) continue;
+        s.ent = e;
         s.reasonUsage = -1;
         shareChanged(f, s);
       }

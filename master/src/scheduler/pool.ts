@@ -76,6 +76,8 @@ export class PoolState implements PoolShape {
   reasonVersion = -1;
   reasonBehind = '';
   readonly reasonCache = new Map<number, string>();
+  /** The same for whole sizes below 64 (the common case, without a map lookup). */
+  readonly reasonBySize: Array<string | undefined> = new Array<string | undefined>(64).fill(undefined);
 
   constructor(readonly name: string) {}
 

@@ -309,11 +309,17 @@ function claim(pool: PoolState, targets: AgentState[], n: number): void {
 function blockedReason(pool: PoolState, n: number, behind: string): string {
   if (pool.reasonVersion !== pool.version || pool.reasonBehind !== behind) {
     pool.reasonCache.clear();
+    pool.reasonBySize.fill(undefined);
     pool.reasonVersion = pool.version;
     pool.reasonBehind = behind;
   }
-  let r = pool.reasonCache.get(n);
-  if (r === undefined) pool.reasonCache.set(n, (r = describeBlocked(pool, n, behind)));
+  const small = n >= 0 && n < 64 && Number.isInteger(n);
+  let r = small ? pool.reasonBySize[n] : pool.reasonCache.get(n);
+  if (r === undefined) {
+    r = describeBlocked(pool, n, behind);
+    if (small) pool.reasonBySize[n] = r;
+    else pool.reasonCache.set(n, r);
+  }
   return r;
 }
 
@@ -704,7 +710,9 @@ export function runFairShare(pass: Pass, shares: Map<string, Map<string, Share>>
     behind: "behind other experiments' jobs",
     preempting: () => '',
   };
-  // `surelyBlocked` for this mode, inline: the walk is the long tail of a full cluster's queue.
+  // `surelyBlocked` for this mode, inline (the walk is the long tail of a full cluster's queue), and for gangs of
+  // whole agents too: without reservations or preemption such a gang is blocked exactly when its shape is valid
+  // and too few whole agents are free (see `place`).
   const quick = !pass.trace && !pass.anyMaxSlots;
   const behind = backfill.behind;
   for (const p of pass.pending) {
@@ -713,7 +721,13 @@ export function runFairShare(pass: Pass, shares: Map<string, Map<string, Share>>
     const pool = p.pool;
     const n = p.n;
     const kind: OutcomeKind =
-      quick && pool && n > pool.maxFree && n <= pool.largest && n > 0 && pool.enabledCount !== 0
+      quick &&
+      pool &&
+      n > 0 &&
+      pool.enabledCount !== 0 &&
+      (n <= pool.largest
+        ? n > pool.maxFree
+        : n % pool.largest === 0 && n / pool.largest <= pool.largestCount && pool.buckets[pool.largest].length < n / pool.largest)
         ? ((pass.reason = blockedReason(pool, n, behind)), 'blocked')
         : tryPlace(pass, p.a, backfill);
     if (kind === 'placed') {

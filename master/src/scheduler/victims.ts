@@ -353,10 +353,9 @@ export class VictimIndex {
       }
       return { targets: [ag], victims };
     }
-    // Whole agents: candidates in (score, id) order, from the tree (the group's hosts hidden) merged with the
-    // group's hosts that qualify for `a`.
+    // Whole agents: candidates in (score, id) order, from the tree (the group's hosts hidden as they come up)
+    // merged with the group's hosts that qualify for `a`.
     const tree = this.trees[0];
-    const hidden = mine.map((i) => tree.hide(i));
     const own: Array<{ i: number; s: Score }> = [];
     for (const i of mine) {
       const ag = this.list[i];
@@ -366,7 +365,11 @@ export class VictimIndex {
     const popped: Array<{ i: number; s: Score | undefined }> = [];
     let k = 0;
     const next = (): AgentState | undefined => {
-      const t = tree.min();
+      let t = tree.min();
+      while (t >= 0 && mine.includes(t)) {
+        popped.push({ i: t, s: tree.hide(t) });
+        t = tree.min();
+      }
       const o = own[k];
       if (t < 0 && !o) return undefined;
       if (t >= 0 && (!o || cmp(tree.score(t), t, o.s, o.i) < 0)) {
@@ -378,7 +381,6 @@ export class VictimIndex {
     };
     const plan = pickWhole(next, n / this.pool.largest, a, this.victim);
     for (let j = popped.length - 1; j >= 0; j--) tree.restore(popped[j].i, popped[j].s);
-    mine.forEach((i, j) => tree.restore(i, hidden[j]));
     return plan;
   }
 }
