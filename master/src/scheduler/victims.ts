@@ -49,7 +49,11 @@ export function pickFrom(ag: AgentState, cands: readonly RunningState[], need: n
     freed += r.devicesOn.get(ag)!;
   }
   if (freed < need) return undefined;
-  // Drop victims that turned out unnecessary, the most valuable first.
+  return dropUnneeded(ag, taken, freed, need);
+}
+
+/** Drops victims that turned out unnecessary, the most valuable first. */
+function dropUnneeded(ag: AgentState, taken: RunningState[], freed: number, need: number): RunningState[] {
   for (let i = taken.length - 1; i >= 0; i--) {
     const d = taken[i].devicesOn.get(ag)!;
     if (freed - d >= need) {
@@ -292,13 +296,31 @@ export class VictimIndex {
     const ag = this.list[i];
     const cands = (this.cands[i] = candidates(ag));
     const have = ag.free.length + ag.exiting;
+    const top = Math.min(ag.size, this.trees.length - 1);
+    // `pickFrom` for every gang size at once: its greedy picks for a smaller need are a prefix of those for a
+    // larger one (each test sees the same victims picked before it), so pick once for the largest need and, per
+    // size, keep the shortest prefix that frees enough, then drop what it does not need as `pickFrom` does.
+    const picked: RunningState[] = [];
+    const freedAt: number[] = [];
+    if (ag.enabled && top > have) {
+      let freed = 0;
+      for (const r of cands) {
+        if (freed >= top - have) break;
+        if (!this.victim(r, picked, this.nobody)) continue;
+        picked.push(r);
+        freed += r.devicesOn.get(ag)!;
+        freedAt.push(freed);
+      }
+    }
+    let k = 0;
     for (let n = 1; n < this.trees.length; n++) {
       let s: Score | undefined;
       if (ag.enabled && ag.size >= n) {
         if (have >= n) s = [0, 0, 0];
         else {
-          const v = pickFrom(ag, cands, n - have, this.nobody, this.victim);
-          if (v) s = score(v);
+          const need = n - have;
+          while (k < freedAt.length && freedAt[k] < need) k++;
+          if (k < freedAt.length) s = score(dropUnneeded(ag, picked.slice(0, k + 1), freedAt[k], need));
         }
       }
       this.trees[n].setLeaf(i, s);
