@@ -78,7 +78,6 @@ class State {
   readonly victimPrio = new Map<PoolState, Map<number, number>>();
   /** Per pool: its shares as claimants, kept in the orders the last water-filling sorted them in. */
   private readonly kept = new Map<string, KeptEntitlements>();
-  private readonly claims = new Map<Share, KeptClaimant>();
   /** Pools whose shares' demand changed since entitlements were last computed. */
   readonly entDirty = new Set<string>();
   /** Weights of shares of groups missing from the snapshot's groups (each must be the same for all their work). */
@@ -134,7 +133,7 @@ class State {
       if (!k) this.kept.set(a.pool, (k = new KeptEntitlements()));
       const c: KeptClaimant = { id: s.id, weight: s.weight, demand: 0, ent: 0, key: 0, real: 0, frac: 0 };
       k.add(c);
-      this.claims.set(s, c);
+      s.claim = c;
       this.entDirty.add(a.pool);
     } else if (!g && this.fallbackWeight.get(s) !== (a.weight ?? DEFAULT_WEIGHT)) {
       throw new Irregular('weights of a missing group differ');
@@ -147,8 +146,8 @@ class State {
     if (--s.members > 0) return;
     this.shares.get(s.pool)!.delete(s.id);
     this.fallbackWeight.delete(s);
-    this.kept.get(s.pool)!.remove(this.claims.get(s)!);
-    this.claims.delete(s);
+    this.kept.get(s.pool)!.remove(s.claim!);
+    s.claim = undefined;
     this.entDirty.add(s.pool);
   }
 
@@ -352,14 +351,13 @@ class State {
       const k = this.kept.get(name);
       if (!m || !k) continue;
       for (const s of m.values()) {
-        const c = this.claims.get(s)!;
-        const max = this.groups.get(s.id)?.maxSlots;
-        c.demand = max === undefined ? s.demand : Math.min(s.demand, max);
+        const max = this.anyMaxSlots ? this.groups.get(s.id)?.maxSlots : undefined;
+        s.claim!.demand = max === undefined ? s.demand : Math.min(s.demand, max);
       }
       k.update(this.pools.get(name)?.capacity ?? 0);
       const f = this.fair.get(name);
       for (const s of m.values()) {
-        const e = this.claims.get(s)!.ent;
+        const e = s.claim!.ent;
         if (e === s.ent) continue;
         s.ent = e;
         s.reasonUsage = -1;
@@ -617,8 +615,13 @@ const sameOptions = (x: ScheduleOptions, y: ScheduleOptions): boolean =>
 function updateGroups(st: State, groups: Group[], last: Group[]): boolean {
   if (groups === last) return true;
   if (groups.length === last.length) {
+    // The master lists them afresh every pass, mostly the same: compare values in order first.
     let same = true;
-    for (let i = 0; i < groups.length && same; i++) same = groups[i] === last[i];
+    for (let i = 0; i < groups.length && same; i++) {
+      const g = groups[i];
+      const h = last[i];
+      same = g === h || (g.id === h.id && g.weight === h.weight && g.maxSlots === h.maxSlots);
+    }
     if (same) return true;
   }
   const now = new Map(groups.map((g) => [g.id, g]));

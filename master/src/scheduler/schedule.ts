@@ -16,7 +16,7 @@
 // first; such a group may preempt running work of groups above their entitlement (never taking a group below it),
 // or reserves slots as above. Then whatever is still free goes to the remaining pending work in priority order, so
 // no slot idles while something fits.
-import { entitlements, type Claimant } from './fairshare';
+import { entitlements, type Claimant, type KeptClaimant } from './fairshare';
 import { shapeRefusal } from './fit';
 import { PoolState, type AgentState, type RunningState } from './pool';
 import { planPreemption, VictimIndex, type Plan } from './victims';
@@ -487,6 +487,8 @@ export interface Share {
   members: number;
   /** usage - ent when the victim index last heard of the group (NaN: never). */
   ixMargin: number;
+  /** Its claimant in the pool's kept water-filling (incremental scheduler). */
+  claim: KeptClaimant | undefined;
 }
 
 export const newShare = (id: string, pool: string, weight: number): Share => ({
@@ -504,6 +506,7 @@ export const newShare = (id: string, pool: string, weight: number): Share => ({
   moved: false,
   members: 0,
   ixMargin: NaN,
+  claim: undefined,
 });
 
 /**
@@ -666,7 +669,11 @@ export function runFairShare(pass: Pass, shares: Map<string, Map<string, Share>>
                 listen(p, (f.index = new VictimIndex(p, f.victim)));
                 for (const s of m.values()) s.ixMargin = s.usage - s.ent;
               }
-              return f.index.plan(a);
+              // A group below its entitlement by at least the smallest running gang: none of its work is a victim
+              // for anyone (see `shareChanged`), so the index's scores for no group are its own.
+              const s = m.get(a.groupId);
+              const floor = f.index.floor >= 0 ? f.index.floor : -Infinity;
+              return f.index.plan(a, s !== undefined && s.usage - s.ent < floor);
             },
       cacheFailures: false,
       onPreempt: (r) => {

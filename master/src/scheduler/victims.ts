@@ -338,11 +338,16 @@ export class VictimIndex {
     this.dirtyList.length = 0;
   }
 
-  /** The same plan as `planPreemption(pool, a, victim)`. */
-  plan(a: Allocation): Plan | undefined {
+  /**
+   * The same plan as `planPreemption(pool, a, victim)`. `ownNeverVictims`: the caller knows that no running work
+   * of a's group passes the victim test for an allocation of another group either (its group is far enough below
+   * its entitlement): then the trees' scores, for no group in particular, are a's own, and its group's agents need
+   * no search of their own.
+   */
+  plan(a: Allocation, ownNeverVictims = false): Plan | undefined {
     this.flush();
     const n = a.slots;
-    const mine = this.hosts.get(a.groupId) ?? [];
+    const mine = ownNeverVictims ? [] : (this.hosts.get(a.groupId) ?? []);
     if (n <= this.pool.largest) {
       // A gang of 0 slots never searches (it fits whenever an agent is enabled); keep the reference for safety.
       if (n < 1) return planPreemption(this.pool, a, this.victim);
