@@ -67,6 +67,8 @@ class State {
   readonly groups: Map<string, Group>;
   readonly anyMaxSlots: boolean;
   recs: Rec[] = [];
+  private spareRecs: Rec[] = [];
+  private spareQueue: Rec[] = [];
   readonly byId = new Map<string, Rec>();
   /** Pending allocations in scheduling order. */
   pending: Rec[] = [];
@@ -318,7 +320,9 @@ class State {
     const adds = this.queueAdds.map((r) => ({ r, kp: priorityOf(r.a), ko: r.a.order, id: r.id }));
     adds.sort(cmpKey);
     const at = adds.map((x) => lowerBoundKey(old, x));
-    const out = new Array<Rec>(old.length - cut.length + adds.length);
+    // Written into the array of the pass before last (two arrays take turns: no large allocation a pass).
+    const out = this.spareQueue;
+    out.length = old.length - cut.length + adds.length;
     let i = 0;
     let k = 0;
     let c = 0;
@@ -338,6 +342,7 @@ class State {
         c++;
       } else if (i >= old.length) break;
     }
+    this.spareQueue = old;
     this.pending = out;
     this.queueRemoved = [];
     this.queueAdds = [];
@@ -456,7 +461,8 @@ class State {
   diff(allocations: Allocation[]): void {
     const stamp = ++this.stamp;
     const old = this.recs;
-    const recs = new Array<Rec>(allocations.length);
+    const recs = this.spareRecs;
+    recs.length = allocations.length;
     const changed: Rec[] = [];
     const added: Rec[] = [];
     let j = 0;
@@ -492,6 +498,7 @@ class State {
       this.remove(r);
       this.byId.delete(r.id);
     }
+    this.spareRecs = old;
     this.recs = recs;
     for (const r of added) this.byId.set(r.id, r);
     // Additions in snapshot order, as a fresh pass takes them.
