@@ -286,9 +286,8 @@ function commitPreemption(pass: Pass, pool: PoolState, a: Allocation, plan: Plan
 function claim(pool: PoolState, targets: AgentState[], n: number): void {
   if (n > pool.largest) {
     for (const ag of targets) {
-      // An agent with nothing left to hold (claimed already) does not change.
-      if (ag.free.length === 0 && ag.exiting === 0) continue;
-      pool.changing(ag);
+      // An agent with nothing left to hold (claimed already) does not change (the pool's reservation counts do).
+      if (ag.free.length > 0 || ag.exiting > 0) pool.changing(ag);
       pool.reserveFree(ag, ag.free.length);
       pool.exitingTotal -= ag.exiting;
       ag.exiting = 0;
@@ -296,8 +295,7 @@ function claim(pool: PoolState, targets: AgentState[], n: number): void {
     return;
   }
   const ag = targets[0];
-  if (ag.free.length === 0 && ag.exiting === 0) return;
-  pool.changing(ag);
+  if (ag.free.length > 0 || ag.exiting > 0) pool.changing(ag);
   const f = Math.min(ag.free.length, n);
   pool.reserveFree(ag, f);
   const x = Math.min(ag.exiting, n - f);
