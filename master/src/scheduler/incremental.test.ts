@@ -205,5 +205,11 @@ describe('IncrementalScheduler', () => {
     const t = { ...s, allocations: [b, a, c] };
     expect(sched.schedule(t)).toEqual(schedule(t));
     expect(sched.stats.fromScratch).toBe(2);
+    // Once the conflict is gone, it builds its state again (after a few passes from scratch) and keeps it.
+    const u = snapshot(agents, [a, c]);
+    for (let k = 0; k < 12; k++) expect(sched.schedule(u)).toEqual(schedule(u));
+    expect(sched.stats.rebuilt).toBe(1);
+    expect(sched.stats.incremental).toBeGreaterThan(0);
+    expect(sched.stats.fromScratch).toBeLessThan(12);
   });
 });

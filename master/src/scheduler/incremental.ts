@@ -646,6 +646,10 @@ function updateGroups(st: State, groups: Group[], last: Group[]): boolean {
   return true;
 }
 
+/** After a snapshot the state cannot follow, this many passes run from scratch before it is built again (a build
+ * that fails again would cost as much as the pass). */
+const COOLDOWN = 8;
+
 /**
  * A scheduler that keeps its state between passes: `schedule(snapshot)` decides exactly as the pure
  * `schedule(snapshot)` of schedule.ts, for any sequence of snapshots, at the cost of what changed since the last
@@ -658,11 +662,19 @@ export class IncrementalScheduler {
   generation = 0;
   private lastGroups: Group[] = [];
   private last: ScheduleResult | undefined;
+  /** Passes left to run from scratch before building a state again (see `schedule`). */
+  private cooldown = 0;
   /** Passes answered from kept state, and rebuilds of it (for tests and the benchmark). */
   readonly stats = { incremental: 0, rebuilt: 0, fromScratch: 0 };
 
   schedule(snapshot: Snapshot): ScheduleResult {
     this.generation++;
+    if (this.cooldown > 0) {
+      // The last snapshots could not be followed: from scratch for a few passes before trying to build again.
+      this.cooldown--;
+      this.stats.fromScratch++;
+      return (this.last = schedule(snapshot));
+    }
     let st = this.st;
     try {
       if (st && sameOptions(st.options, snapshot.options) && sameAgents(st.snapshotAgents, snapshot.agents) && updateGroups(st, snapshot.groups, this.lastGroups)) {
@@ -684,6 +696,7 @@ export class IncrementalScheduler {
       // Not handled incrementally (see the top of this file): a pass from scratch, and a new state next time.
       this.st = undefined;
       this.stats.fromScratch++;
+      this.cooldown = COOLDOWN;
       this.last = schedule(snapshot);
     }
     return this.last;
