@@ -473,7 +473,7 @@ class State {
       const r = o !== undefined && o.id === a.id ? o : this.byId.get(a.id);
       if (r === undefined || r.seen === stamp) {
         if (r !== undefined) throw new Irregular('duplicate allocation id');
-        const n: Rec = { a, share: undefined, mark: 0, n: 0, pool: null, w: undefined, wr: undefined, kp: 0, ko: 0, id: a.id, pos: i, seen: stamp };
+        const n: Rec = { a, share: undefined, mark: 0, n: 0, pool: null, w: undefined, wr: undefined, kp: 0, ko: 0, id: a.id, pos: i, seen: stamp, run: undefined, taken: undefined };
         recs[i] = n;
         added.push(n);
         continue;
@@ -511,7 +511,7 @@ class State {
     for (let i = 0; i < allocations.length; i++) {
       const a = allocations[i];
       if (this.byId.has(a.id)) throw new Irregular('duplicate allocation id');
-      const r: Rec = { a, share: undefined, mark: 0, n: 0, pool: null, w: undefined, wr: undefined, kp: 0, ko: 0, id: a.id, pos: i, seen: 0 };
+      const r: Rec = { a, share: undefined, mark: 0, n: 0, pool: null, w: undefined, wr: undefined, kp: 0, ko: 0, id: a.id, pos: i, seen: 0, run: undefined, taken: undefined };
       this.recs.push(r);
       this.byId.set(a.id, r);
       this.add(r);
