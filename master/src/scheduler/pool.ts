@@ -12,6 +12,8 @@ export interface RunningState {
   preempting: boolean;
   /** Devices it holds on each agent. */
   devicesOn: Map<AgentState, number>;
+  /** Its position in the snapshot (incremental scheduler: orders each agent's `running` as a fresh pass does). */
+  rec?: { pos: number };
 }
 
 export interface AgentState {
@@ -30,7 +32,15 @@ export interface AgentState {
   bucketPos: number;
   /** Position in its pool's `list` (id order). */
   pos: number;
+  /** The agent's state before the current pass first changed it (see `PoolState.journal`). */
+  saved?: { stamp: number; free: number[]; exiting: number; reserved: number; running: RunningState[] };
 }
+
+/** The pool's per-pass scalars, saved before a pass of the incremental scheduler and restored after it. */
+type Scalars = Pick<
+  PoolState,
+  'maxFree' | 'totalFree' | 'reservedBlockMax' | 'reservedWhole' | 'exitingTotal' | 'victims' | 'maxVictimPriority' | 'failedPreemptSize' | 'reservingGangs'
+>;
 
 export class PoolState implements PoolShape {
   agents = 0;
@@ -66,11 +76,40 @@ export class PoolState implements PoolShape {
   reasonVersion = -1;
   reasonBehind = '';
   readonly reasonCache = new Map<number, string>();
+  /** The same for whole sizes below 64 (the common case, without a map lookup). */
+  readonly reasonBySize: Array<string | undefined> = new Array<string | undefined>(64).fill(undefined);
 
   constructor(readonly name: string) {}
 
   /** Told whenever an agent's free slots change (the fair-share victim index listens). */
   changed?: (a: AgentState) => void;
+
+  /** Incremental scheduler: the buckets between passes, each in id order as `index` builds them. */
+  base?: AgentState[][];
+
+  /** Agents changed by the current pass, each with its state before (incremental scheduler only; see `changing`). */
+  journal?: AgentState[];
+  /** Identifies the current pass in `AgentState.saved`. */
+  stamp = 0;
+
+  /** Call before changing an agent's free, exiting, reserved or running state during a pass. */
+  changing(a: AgentState): void {
+    const j = this.journal;
+    if (j && a.saved?.stamp !== this.stamp) {
+      a.saved = { stamp: this.stamp, free: a.free.slice(), exiting: a.exiting, reserved: a.reserved, running: a.running.slice() };
+      j.push(a);
+    }
+    this.changed?.(a);
+  }
+
+  scalars(): Scalars {
+    const { maxFree, totalFree, reservedBlockMax, reservedWhole, exitingTotal, victims, maxVictimPriority, failedPreemptSize, reservingGangs } = this;
+    return { maxFree, totalFree, reservedBlockMax, reservedWhole, exitingTotal, victims, maxVictimPriority, failedPreemptSize, reservingGangs };
+  }
+
+  setScalars(x: Scalars): void {
+    Object.assign(this, x);
+  }
 
   addAgent(a: AgentState): void {
     a.pos = this.list.length;
@@ -116,7 +155,7 @@ export class PoolState implements PoolShape {
     a.bucketPos = -1;
   }
 
-  private lowerMaxFree(): void {
+  lowerMaxFree(): void {
     while (this.maxFree > 0 && this.buckets[this.maxFree].length === 0) this.maxFree--;
   }
 
@@ -124,7 +163,7 @@ export class PoolState implements PoolShape {
   takeFree(a: AgentState, n: number): number[] {
     if (n === 0) return [];
     this.version++;
-    this.changed?.(a);
+    this.changing(a);
     this.bucketRemove(a);
     const devices = a.free.splice(0, n);
     this.bucketAdd(a);

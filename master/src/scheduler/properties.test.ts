@@ -3,7 +3,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { waterFill } from './fairshare';
 import { canEverFit } from './fit';
-import { runPass, schedule, scheduleIncremental, scheduleReference, type ScheduleMemo } from './schedule';
+import { scheduleIncremental, type ScheduleMemo } from './incremental';
+import { runPass, schedule, scheduleReference } from './schedule';
 import { apply, finish, rank, violations } from './testing';
 import type { Agent, Allocation, Group, ScheduleOptions, Snapshot } from './types';
 

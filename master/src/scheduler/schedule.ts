@@ -16,7 +16,7 @@
 // first; such a group may preempt running work of groups above their entitlement (never taking a group below it),
 // or reserves slots as above. Then whatever is still free goes to the remaining pending work in priority order, so
 // no slot idles while something fits.
-import { entitlements, type Claimant } from './fairshare';
+import { entitlements, type Claimant, type KeptClaimant } from './fairshare';
 import { shapeRefusal } from './fit';
 import { PoolState, type AgentState, type RunningState } from './pool';
 import { planPreemption, VictimIndex, type Plan } from './victims';
@@ -47,6 +47,29 @@ export function compareAllocations(a: Allocation, b: Allocation): number {
   return priorityOf(a) - priorityOf(b) || a.order - b.order || byId(a.id, b.id);
 }
 
+export const compareRecs = (x: { a: Allocation }, y: { a: Allocation }): number => compareAllocations(x.a, y.a);
+
+/** Adds n slots to what group g holds this pass. */
+function addHeld(pass: Pass, g: string, n: number): void {
+  const before = pass.held.get(g);
+  if (pass.heldUndo && !pass.heldUndo.has(g)) pass.heldUndo.set(g, before);
+  pass.held.set(g, (before ?? 0) + n);
+}
+
+/** A pending allocation in a pass: the allocation, its group's share of its pool (fair share), and whether the
+ * pass has considered it already (`mark === pass.stamp`). */
+export interface PRec {
+  a: Allocation;
+  share: Share | undefined;
+  mark: number;
+  /** `a.slots`, and its pool (null: none), read here so that the walk over a long queue touches one object each. */
+  n: number;
+  pool: PoolState | null;
+  /** The last waiting entry made for it (reused while the reason is the same) and its reason. */
+  w: WaitingAllocation | undefined;
+  wr: string | undefined;
+}
+
 /** Internal state of one pass. */
 export interface Pass {
   opts: ScheduleOptions;
@@ -56,7 +79,13 @@ export interface Pass {
   held: Map<string, number>;
   running: RunningState[];
   /** Pending allocations in priority order. */
-  pending: Allocation[];
+  pending: PRec[];
+  /** Marks the pending allocations this pass considered (`PRec.mark`). */
+  stamp: number;
+  /** Running allocations this pass marked preempting (so that the incremental scheduler can undo it). */
+  victimsTaken: RunningState[];
+  /** Values of `held` before this pass changed them (incremental scheduler only). */
+  heldUndo?: Map<string, number | undefined>;
   assign: Assignment[];
   preempt: string[];
   waiting: WaitingAllocation[];
@@ -74,9 +103,6 @@ export interface Pass {
   claims: Array<{ allocationId: string; victims: string[]; agents: string[] }>;
   /** Whether any group has max_slots (otherwise the per-gang group lookup is skipped). */
   anyMaxSlots: boolean;
-  /** Waiting entries of the previous pass (see `scheduleIncremental`), reused when unchanged, and a cursor. */
-  prevWaiting: WaitingAllocation[];
-  prevCursor: number;
 }
 
 /** placed; claimed slots being freed by preemption; blocked (waits for slots); refused (cannot run now at all). */
@@ -125,11 +151,13 @@ export function buildPass(s: Snapshot, trace = false, reference = false): Pass {
 
   const held = new Map<string, number>();
   const running: RunningState[] = [];
-  const pending: Allocation[] = [];
+  const pending: PRec[] = [];
+  let lastPool: PoolState | null = null;
   const used = new Map<AgentState, Set<number>>();
   for (const al of s.allocations) {
     if (al.state !== 'running') {
-      pending.push(al);
+      const pool = lastPool && lastPool.name === al.pool ? lastPool : (lastPool = pools.get(al.pool) ?? null);
+      pending.push({ a: al, share: undefined, mark: 0, n: al.slots, pool, w: undefined, wr: undefined });
       continue;
     }
     held.set(al.groupId, (held.get(al.groupId) ?? 0) + al.slots);
@@ -175,6 +203,8 @@ export function buildPass(s: Snapshot, trace = false, reference = false): Pass {
     held,
     running,
     pending: sortPending(pending),
+    stamp: 1,
+    victimsTaken: [],
     assign: [],
     preempt: [],
     waiting: [],
@@ -185,8 +215,6 @@ export function buildPass(s: Snapshot, trace = false, reference = false): Pass {
     reason: '',
     claims: [],
     anyMaxSlots: s.groups.some((g) => g.maxSlots !== undefined),
-    prevWaiting: [],
-    prevCursor: 0,
   };
 }
 
@@ -195,19 +223,19 @@ export function buildPass(s: Snapshot, trace = false, reference = false): Pass {
  * followed by a check that each bucket is already in submission order (it usually is: the master lists
  * allocations in that order) avoids a comparison sort; anything else falls back to one.
  */
-function sortPending(pending: Allocation[]): Allocation[] {
+export function sortPending<T extends { a: Allocation }>(pending: T[]): T[] {
   const n = pending.length;
   const prio = new Uint8Array(n);
   const counts = new Int32Array(129);
   for (let i = 0; i < n; i++) {
-    const p = pending[i].priority ?? DEFAULT_PRIO;
-    if (!Number.isInteger(p) || p < 0 || p > 127) return pending.sort(compareAllocations);
+    const p = pending[i].a.priority ?? DEFAULT_PRIO;
+    if (!Number.isInteger(p) || p < 0 || p > 127) return pending.sort(compareRecs);
     prio[i] = p;
     counts[p + 1]++;
   }
   for (let i = 1; i < counts.length; i++) counts[i] += counts[i - 1];
   const bucketStart = counts.slice();
-  const out = new Array<Allocation>(n);
+  const out = new Array<T>(n);
   for (let i = 0; i < n; i++) out[counts[prio[i]]++] = pending[i];
   // Each priority bucket is now in input order; sort those that are not in submission order.
   for (let p = 0; p < 128; p++) {
@@ -215,15 +243,15 @@ function sortPending(pending: Allocation[]): Allocation[] {
     const to = counts[p];
     let sorted = true;
     for (let j = from + 1; j < to; j++) {
-      const x = out[j - 1];
-      const y = out[j];
+      const x = out[j - 1].a;
+      const y = out[j].a;
       if (x.order > y.order || (x.order === y.order && x.id >= y.id)) {
         sorted = false;
         break;
       }
     }
     if (!sorted) {
-      const part = out.slice(from, to).sort(compareAllocations);
+      const part = out.slice(from, to).sort(compareRecs);
       for (let j = from; j < to; j++) out[j] = part[j - from];
     }
   }
@@ -233,9 +261,10 @@ function sortPending(pending: Allocation[]): Allocation[] {
 function commitPreemption(pass: Pass, pool: PoolState, a: Allocation, plan: Plan, mode: Mode): void {
   for (const r of plan.victims) {
     r.preempting = true;
+    pass.victimsTaken.push(r);
     pass.preempt.push(r.alloc.id);
     for (const [ag, cnt] of r.devicesOn) {
-      pool.changed?.(ag);
+      pool.changing(ag);
       const i = ag.running.indexOf(r);
       if (i >= 0) ag.running.splice(i, 1);
       ag.exiting += cnt;
@@ -257,7 +286,8 @@ function commitPreemption(pass: Pass, pool: PoolState, a: Allocation, plan: Plan
 function claim(pool: PoolState, targets: AgentState[], n: number): void {
   if (n > pool.largest) {
     for (const ag of targets) {
-      pool.changed?.(ag);
+      // An agent with nothing left to hold (claimed already) does not change (the pool's reservation counts do).
+      if (ag.free.length > 0 || ag.exiting > 0) pool.changing(ag);
       pool.reserveFree(ag, ag.free.length);
       pool.exitingTotal -= ag.exiting;
       ag.exiting = 0;
@@ -265,7 +295,7 @@ function claim(pool: PoolState, targets: AgentState[], n: number): void {
     return;
   }
   const ag = targets[0];
-  pool.changed?.(ag);
+  if (ag.free.length > 0 || ag.exiting > 0) pool.changing(ag);
   const f = Math.min(ag.free.length, n);
   pool.reserveFree(ag, f);
   const x = Math.min(ag.exiting, n - f);
@@ -277,11 +307,17 @@ function claim(pool: PoolState, targets: AgentState[], n: number): void {
 function blockedReason(pool: PoolState, n: number, behind: string): string {
   if (pool.reasonVersion !== pool.version || pool.reasonBehind !== behind) {
     pool.reasonCache.clear();
+    pool.reasonBySize.fill(undefined);
     pool.reasonVersion = pool.version;
     pool.reasonBehind = behind;
   }
-  let r = pool.reasonCache.get(n);
-  if (r === undefined) pool.reasonCache.set(n, (r = describeBlocked(pool, n, behind)));
+  const small = n >= 0 && n < 64 && Number.isInteger(n);
+  let r = small ? pool.reasonBySize[n] : pool.reasonCache.get(n);
+  if (r === undefined) {
+    r = describeBlocked(pool, n, behind);
+    if (small) pool.reasonBySize[n] = r;
+    else pool.reasonCache.set(n, r);
+  }
   return r;
 }
 
@@ -353,7 +389,7 @@ function place(pass: Pass, a: Allocation, mode: Mode): OutcomeKind {
   }
   if (placement) {
     pass.assign.push({ allocationId: a.id, placement });
-    pass.held.set(a.groupId, (pass.held.get(a.groupId) ?? 0) + n);
+    addHeld(pass, a.groupId, n);
     return 'placed';
   }
   if (
@@ -393,23 +429,14 @@ function surelyBlocked(pass: Pass, pool: PoolState, n: number, prio: number, mod
   return mode === PRIORITY_MODE && pool.exitingTotal === 0 && pool.maxVictimPriority <= prio;
 }
 
-/** Records that `a` waits, reusing the previous pass's entry when it says the same (fewer objects per pass). */
-function wait(pass: Pass, id: string, reason: string): void {
-  const prev = pass.prevWaiting;
-  const j = pass.prevCursor;
-  // The queue is mostly the same as last pass: look a few entries ahead to step over removed ones.
-  for (let k = 0; k < 4 && j + k < prev.length; k++) {
-    const e = prev[j + k];
-    if (e.allocationId === id) {
-      pass.prevCursor = j + k + 1;
-      if (e.reason === reason) {
-        pass.waiting.push(e);
-        return;
-      }
-      break;
-    }
+/** Records that `p` waits, reusing its last entry when it says the same (incremental scheduler: fewer objects). */
+function wait(pass: Pass, p: PRec, reason: string): void {
+  if (p.wr === reason) {
+    pass.waiting.push(p.w!);
+    return;
   }
-  pass.waiting.push({ allocationId: id, reason });
+  p.wr = reason;
+  pass.waiting.push((p.w = { allocationId: p.a.id, reason }));
 }
 
 const PRIORITY_MODE: Mode = {
@@ -421,15 +448,16 @@ const PRIORITY_MODE: Mode = {
   preempting: (v) => `preempting ${plural(v, 'lower-priority allocation')} to make room`,
 };
 
-function runPriority(pass: Pass): void {
+export function runPriority(pass: Pass): void {
   let lastPool: PoolState | undefined;
-  for (const a of pass.pending) {
+  for (const p of pass.pending) {
+    const a = p.a;
     const pool = lastPool && lastPool.name === a.pool ? lastPool : (lastPool = pass.pools.get(a.pool));
     if (!pass.trace && pool && surelyBlocked(pass, pool, a.slots, priorityOf(a), PRIORITY_MODE)) {
-      wait(pass, a.id, blockedReason(pool, a.slots, PRIORITY_MODE.behind));
+      wait(pass, p, blockedReason(pool, a.slots, PRIORITY_MODE.behind));
       continue;
     }
-    if (tryPlace(pass, a, PRIORITY_MODE) !== 'placed') wait(pass, a.id, pass.reason);
+    if (tryPlace(pass, a, PRIORITY_MODE) !== 'placed') wait(pass, p, pass.reason);
   }
 }
 
@@ -443,12 +471,55 @@ export interface Share {
   /** Slots in use: running and not preempting, assigned, or claimed by a preempting gang this pass. */
   usage: number;
   demand: number;
-  /** Indexes into `pass.pending` of the group's pending work in the pool, in scheduling order. */
-  queue: number[];
+  /** The group's pending work in the pool, in scheduling order. */
+  queue: PRec[];
   next: number;
   /** Cached "at its fair share" reason and the usage it was written for. */
   reason: string;
   reasonUsage: number;
+  /** Usage before the pass (incremental scheduler: what `usage` is reset to after a pass). */
+  baseUsage: number;
+  /** Whether the pass changed `usage` (incremental scheduler: the victim index re-scores the group's agents). */
+  moved: boolean;
+  /** Running and pending allocations of the group in the pool (incremental scheduler). */
+  members: number;
+  /** usage - ent when the victim index last heard of the group (NaN: never). */
+  ixMargin: number;
+  /** Its claimant in the pool's kept water-filling (incremental scheduler). */
+  claim: KeptClaimant | undefined;
+}
+
+export const newShare = (id: string, pool: string, weight: number): Share => ({
+  id,
+  pool,
+  weight: weight > 0 ? weight : 1e-9,
+  ent: 0,
+  usage: 0,
+  demand: 0,
+  queue: [],
+  next: 0,
+  reason: '',
+  reasonUsage: -1,
+  baseUsage: 0,
+  moved: false,
+  members: 0,
+  ixMargin: NaN,
+  claim: undefined,
+});
+
+/**
+ * Tells the pool's victim index that a group's usage or entitlement changed. A running allocation of `slots` is a
+ * victim only if usage - ent >= slots (and more with other victims of its group), so while that margin stays
+ * below the smallest running gang of the pool (`VictimIndex.floor`), the group's work is never a victim: a change
+ * that keeps it there (a group filling up to its entitlement) changes no score and re-scores nothing.
+ */
+export function shareChanged(f: FairPool | undefined, s: Share): void {
+  const ix = f?.index;
+  if (!ix) return;
+  const m = s.usage - s.ent;
+  const floor = ix.floor >= 0 ? ix.floor : -Infinity;
+  if (!(m < floor && s.ixMargin < floor)) ix.groupChanged(s.id);
+  s.ixMargin = m;
 }
 
 /** Binary min-heap of shares by usage/weight, then id. */
@@ -494,19 +565,17 @@ class ShareHeap {
   }
 }
 
-/** Entitlements of every group, per pool, for a fair-share pass (also used by tests and `queueOrder`). */
-export function fairShares(pass: Pass): { byPool: Map<string, Map<string, Share>>; shareOf: Share[] } {
+/** Entitlements of every group, per pool, for a fair-share pass (also used by tests and `queueOrder`). Sets each
+ * pending allocation's `share`. */
+export function fairShares(pass: Pass): Map<string, Map<string, Share>> {
   const out = new Map<string, Map<string, Share>>();
-  const shareOf = new Array<Share>(pass.pending.length);
   const share = (pool: string, groupId: string, fallbackWeight: number | undefined): Share => {
     let m = out.get(pool);
     if (!m) out.set(pool, (m = new Map()));
     let s = m.get(groupId);
     if (!s) {
       const g = pass.groups.get(groupId);
-      const w = g?.weight ?? fallbackWeight ?? DEFAULT_WEIGHT;
-      s = { id: groupId, pool, weight: w > 0 ? w : 1e-9, ent: 0, usage: 0, demand: 0, queue: [], next: 0, reason: '', reasonUsage: -1 };
-      m.set(groupId, s);
+      m.set(groupId, (s = newShare(groupId, pool, g?.weight ?? fallbackWeight ?? DEFAULT_WEIGHT)));
     }
     return s;
   };
@@ -516,82 +585,121 @@ export function fairShares(pass: Pass): { byPool: Map<string, Map<string, Share>
     if (!r.preempting) s.usage += r.alloc.slots;
   }
   let last: Share | undefined;
-  for (let i = 0; i < pass.pending.length; i++) {
-    const a = pass.pending[i];
+  for (const p of pass.pending) {
+    const a = p.a;
     const s = last && last.id === a.groupId && last.pool === a.pool ? last : share(a.pool, a.groupId, a.weight);
     last = s;
     s.demand += a.slots;
-    s.queue.push(i);
-    shareOf[i] = s;
+    s.queue.push(p);
+    p.share = s;
   }
-  for (const [poolName, m] of out) {
-    const capacity = pass.pools.get(poolName)?.capacity ?? 0;
-    const claimants: Claimant[] = [];
-    for (const s of m.values()) {
-      const max = pass.groups.get(s.id)?.maxSlots;
-      claimants.push({ id: s.id, weight: s.weight, demand: max === undefined ? s.demand : Math.min(s.demand, max) });
-    }
-    const ents = entitlements(capacity, claimants);
-    for (const s of m.values()) s.ent = ents.get(s.id)!;
-  }
-  return { byPool: out, shareOf };
+  for (const [poolName, m] of out) setEntitlements(m, pass.pools.get(poolName)?.capacity ?? 0, pass.groups);
+  return out;
 }
 
-function runFairShare(pass: Pass): void {
-  const { byPool: shares, shareOf } = fairShares(pass);
+/** Whole-slot entitlements of a pool's shares (water-filled over their demand, capped by max_slots). Returns the
+ * shares whose entitlement changed. */
+export function setEntitlements(m: Map<string, Share>, capacity: number, groups: Map<string, Group>): Share[] {
+  const claimants: Claimant[] = [];
+  for (const s of m.values()) {
+    const max = groups.get(s.id)?.maxSlots;
+    claimants.push({ id: s.id, weight: s.weight, demand: max === undefined ? s.demand : Math.min(s.demand, max) });
+  }
+  const ents = entitlements(capacity, claimants);
+  const changed: Share[] = [];
+  for (const s of m.values()) {
+    const e = ents.get(s.id)!;
+    if (e !== s.ent) {
+      s.ent = e;
+      changed.push(s);
+    }
+  }
+  return changed;
+}
+
+/** What a pool's fair-share pass keeps between passes: its victim index and the test it was built with. */
+export interface FairPool {
+  victim: (r: RunningState, taken: readonly RunningState[], a: Allocation) => boolean;
+  index?: VictimIndex;
+}
+
+/** The victim test of a pool's fair-share pass: only from another group above its entitlement, and never taking
+ * that group below it. */
+export function fairPool(m: Map<string, Share>): FairPool {
+  return {
+    victim: (r, taken, a) => {
+      if (r.alloc.groupId === a.groupId) return false;
+      const s = m.get(r.alloc.groupId);
+      if (!s) return false;
+      let after = s.usage - r.alloc.slots;
+      for (const t of taken) if (t.alloc.groupId === s.id) after -= t.alloc.slots;
+      return after >= s.ent;
+    },
+  };
+}
+
+const moveUsage = (s: Share, n: number): void => {
+  s.usage += n;
+  s.moved = true;
+};
+
+export function runFairShare(pass: Pass, shares: Map<string, Map<string, Share>>, fair: Map<string, FairPool> = new Map()): void {
   const poolNames = [...shares.keys()].sort(byId);
-  const handled = new Uint8Array(pass.pending.length);
+  const stamp = pass.stamp;
   for (const poolName of poolNames) {
     const m = shares.get(poolName)!;
     const pool = pass.pools.get(poolName);
-    // The victim search, indexed once the pool's first search runs (see victims.ts).
-    let index: VictimIndex | undefined;
+    let fp = fair.get(poolName);
+    if (!fp) fair.set(poolName, (fp = fairPool(m)));
+    const f = fp;
+    // The victim search, indexed once the pool's first search runs (see victims.ts); an index kept from an
+    // earlier pass (incremental scheduler) listens from the start.
+    const listen = (p: PoolState, ix: VictimIndex) => (p.changed = (ag) => ix.agentChanged(ag));
+    if (pool && f.index) listen(pool, f.index);
     const mode: Mode = {
-      // Only from another group above its entitlement, and never taking that group below it.
-      victim: (r, taken, a) => {
-        if (r.alloc.groupId === a.groupId) return false;
-        const s = m.get(r.alloc.groupId);
-        if (!s) return false;
-        let after = s.usage - r.alloc.slots;
-        for (const t of taken) if (t.alloc.groupId === s.id) after -= t.alloc.slots;
-        return after >= s.ent;
-      },
+      victim: f.victim,
       plan:
         pass.reference || !pool
           ? undefined
           : (p, a) => {
-              if (p !== pool) return planPreemption(p, a, mode.victim!);
-              if (!index) {
-                const ix = (index = new VictimIndex(p, mode.victim!));
-                p.changed = (ag) => ix.agentChanged(ag);
+              if (p !== pool) return planPreemption(p, a, f.victim);
+              if (!f.index) {
+                listen(p, (f.index = new VictimIndex(p, f.victim)));
+                for (const s of m.values()) s.ixMargin = s.usage - s.ent;
               }
-              return index.plan(a);
+              // A group below its entitlement by at least the smallest running gang: none of its work is a victim
+              // for anyone (see `shareChanged`), so the index's scores for no group are its own.
+              const s = m.get(a.groupId);
+              const floor = f.index.floor >= 0 ? f.index.floor : -Infinity;
+              return f.index.plan(a, s !== undefined && s.usage - s.ent < floor);
             },
       cacheFailures: false,
       onPreempt: (r) => {
         const s = m.get(r.alloc.groupId);
-        if (s) s.usage -= r.alloc.slots;
-        index?.groupChanged(r.alloc.groupId);
+        if (s) {
+          moveUsage(s, -r.alloc.slots);
+          shareChanged(f, s);
+        }
       },
       reserve: true,
       behind: "behind other experiments' jobs",
       preempting: (v) => `preempting ${plural(v, 'allocation')} of experiments above their fair share`,
     };
-    // Phase 1: groups below their entitlement, least served first.
+    // Phase 1: groups below their entitlement, least served first (the heap's order is total: no sort needed).
     const heap = new ShareHeap();
-    for (const s of [...m.values()].sort((x, y) => byId(x.id, y.id))) {
+    for (const s of m.values()) {
       if (s.queue.length > 0 && s.usage < s.ent) heap.push(s);
     }
     while (heap.size > 0) {
       const s = heap.pop();
-      const i = s.queue[s.next++];
-      const a = pass.pending[i];
-      handled[i] = 1;
+      const p = s.queue[s.next++];
+      const a = p.a;
+      p.mark = stamp;
       const kind = tryPlace(pass, a, mode);
-      if (kind !== 'placed') wait(pass, a.id, pass.reason);
+      if (kind !== 'placed') wait(pass, p, pass.reason);
       if (kind === 'placed' || kind === 'claimed') {
-        s.usage += a.slots;
-        index?.groupChanged(s.id);
+        moveUsage(s, a.slots);
+        shareChanged(f, s);
       }
       // A blocked gang keeps its group's place: the group's later work waits behind it.
       if (kind === 'blocked') continue;
@@ -607,29 +715,39 @@ function runFairShare(pass: Pass): void {
     behind: "behind other experiments' jobs",
     preempting: () => '',
   };
-  let lastPool: PoolState | undefined;
-  for (let i = 0; i < pass.pending.length; i++) {
-    if (handled[i]) continue;
-    const a = pass.pending[i];
-    const s = shareOf[i];
-    const pool = lastPool && lastPool.name === a.pool ? lastPool : (lastPool = pass.pools.get(a.pool));
+  // `surelyBlocked` for this mode, inline (the walk is the long tail of a full cluster's queue), and for gangs of
+  // whole agents too: without reservations or preemption such a gang is blocked exactly when its shape is valid
+  // and too few whole agents are free (see `place`).
+  const quick = !pass.trace && !pass.anyMaxSlots;
+  const behind = backfill.behind;
+  for (const p of pass.pending) {
+    if (p.mark === stamp) continue;
+    const s = p.share!;
+    const pool = p.pool;
+    const n = p.n;
     const kind: OutcomeKind =
-      !pass.trace && pool && surelyBlocked(pass, pool, a.slots, priorityOf(a), backfill)
-        ? ((pass.reason = blockedReason(pool, a.slots, backfill.behind)), 'blocked')
-        : tryPlace(pass, a, backfill);
+      quick &&
+      pool &&
+      n > 0 &&
+      pool.enabledCount !== 0 &&
+      (n <= pool.largest
+        ? n > pool.maxFree
+        : n % pool.largest === 0 && n / pool.largest <= pool.largestCount && pool.buckets[pool.largest].length < n / pool.largest)
+        ? ((pass.reason = blockedReason(pool, n, behind)), 'blocked')
+        : tryPlace(pass, p.a, backfill);
     if (kind === 'placed') {
-      s.usage += a.slots;
+      moveUsage(s, n);
       continue;
     }
     let reason = pass.reason;
     if (kind === 'blocked' && s.usage >= s.ent) {
       if (s.reasonUsage !== s.usage) {
         s.reasonUsage = s.usage;
-        s.reason = `experiment at its fair share (${s.usage} of ${s.ent} slots in pool ${a.pool})`;
+        s.reason = `experiment at its fair share (${s.usage} of ${s.ent} slots in pool ${s.pool})`;
       }
       reason = s.reason;
     }
-    wait(pass, a.id, reason);
+    wait(pass, p, reason);
   }
 }
 
@@ -644,42 +762,8 @@ export function scheduleReference(snapshot: Snapshot): ScheduleResult {
   return execute(pass, snapshot);
 }
 
-/**
- * What `scheduleIncremental` carries from one pass to the next: the last snapshot's parts and result. Plain data,
- * owned by the caller; treat it (and the results, which share entries with it) as read-only.
- */
-export interface ScheduleMemo {
-  agents: Snapshot['agents'];
-  allocations: Snapshot['allocations'];
-  groups: Snapshot['groups'];
-  options: Snapshot['options'];
-  result: ScheduleResult;
-}
-
-/**
- * The same decisions as `schedule(snapshot)`, reusing the previous pass: an unchanged snapshot (the same agents,
- * allocation, group and options objects) returns the previous result without a pass; otherwise the pass runs and
- * the waiting entries that say the same as last time (the long tail of a full cluster's queue) are reused instead
- * of rebuilt. Pure: the memo is an explicit value passed in and returned.
- */
-export function scheduleIncremental(snapshot: Snapshot, memo?: ScheduleMemo): { result: ScheduleResult; memo: ScheduleMemo } {
-  if (memo && sameSnapshot(snapshot, memo)) return { result: memo.result, memo };
-  const pass = buildPass(snapshot, false);
-  if (memo) pass.prevWaiting = memo.result.waiting;
-  const result = execute(pass, snapshot);
-  return { result, memo: { agents: snapshot.agents, allocations: snapshot.allocations, groups: snapshot.groups, options: snapshot.options, result } };
-}
-
-function sameSnapshot(s: Snapshot, m: ScheduleMemo): boolean {
-  if (s.options !== m.options || s.agents.length !== m.agents.length || s.allocations.length !== m.allocations.length || s.groups.length !== m.groups.length) return false;
-  for (let i = 0; i < s.agents.length; i++) if (s.agents[i] !== m.agents[i]) return false;
-  for (let i = 0; i < s.groups.length; i++) if (s.groups[i] !== m.groups[i]) return false;
-  for (let i = 0; i < s.allocations.length; i++) if (s.allocations[i] !== m.allocations[i]) return false;
-  return true;
-}
-
 function execute(pass: Pass, snapshot: Snapshot): ScheduleResult {
-  if (snapshot.options.policy === 'fair_share') runFairShare(pass);
+  if (snapshot.options.policy === 'fair_share') runFairShare(pass, fairShares(pass));
   else runPriority(pass);
   return { assign: pass.assign, preempt: pass.preempt, waiting: pass.waiting };
 }
@@ -687,7 +771,7 @@ function execute(pass: Pass, snapshot: Snapshot): ScheduleResult {
 /** A pass and its internal state (for `queueOrder`). */
 export function runPass(snapshot: Snapshot, trace = true): { pass: Pass; result: ScheduleResult } {
   const pass = buildPass(snapshot, trace);
-  if (snapshot.options.policy === 'fair_share') runFairShare(pass);
+  if (snapshot.options.policy === 'fair_share') runFairShare(pass, fairShares(pass));
   else runPriority(pass);
   return { pass, result: { assign: pass.assign, preempt: pass.preempt, waiting: pass.waiting } };
 }

@@ -49,7 +49,11 @@ export function pickFrom(ag: AgentState, cands: readonly RunningState[], need: n
     freed += r.devicesOn.get(ag)!;
   }
   if (freed < need) return undefined;
-  // Drop victims that turned out unnecessary, the most valuable first.
+  return dropUnneeded(ag, taken, freed, need);
+}
+
+/** Drops victims that turned out unnecessary, the most valuable first. */
+function dropUnneeded(ag: AgentState, taken: RunningState[], freed: number, need: number): RunningState[] {
   for (let i = taken.length - 1; i >= 0; i--) {
     const d = taken[i].devicesOn.get(ag)!;
     if (freed - d >= need) {
@@ -223,6 +227,8 @@ export class VictimIndex {
   private readonly cands: RunningState[][];
   /** An allocation of no group with work in the pool: the searches the trees hold are for it. */
   private readonly nobody: Allocation;
+  /** The fewest slots of any running allocation the index has seen on an agent (see `shareChanged`). */
+  floor = Infinity;
 
   constructor(
     private readonly pool: PoolState,
@@ -235,6 +241,7 @@ export class VictimIndex {
     for (let i = 0; i < n; i++) {
       const ag = this.list[i];
       for (const r of ag.running) {
+        if (r.alloc.slots < this.floor) this.floor = r.alloc.slots;
         const h = this.hosts.get(r.alloc.groupId);
         if (!h) this.hosts.set(r.alloc.groupId, [i]);
         else if (h[h.length - 1] !== i) h.push(i);
@@ -246,6 +253,29 @@ export class VictimIndex {
     this.trees = Array.from({ length: pool.largest + 1 }, () => new ScoreTree(n));
     for (let i = 0; i < n; i++) this.rescore(i);
     for (const t of this.trees) t.buildAll();
+  }
+
+  /** Running work of the group now runs on the agent (incremental scheduler, between passes). False when the index
+   * cannot take it (the group's id is the one the index uses for no group): build a new index then. */
+  addHost(r: RunningState, ag: AgentState): boolean {
+    const groupId = r.alloc.groupId;
+    if (groupId === this.nobody.groupId) return false;
+    if (r.alloc.slots < this.floor) this.floor = r.alloc.slots;
+    const h = this.hosts.get(groupId);
+    if (!h) this.hosts.set(groupId, [ag.pos]);
+    else if (!h.includes(ag.pos)) h.push(ag.pos);
+    return true;
+  }
+
+  /** No running work of the group is left on the agent (incremental scheduler, between passes). */
+  removeHost(groupId: string, ag: AgentState): void {
+    const h = this.hosts.get(groupId);
+    if (!h) return;
+    const i = h.indexOf(ag.pos);
+    if (i < 0) return;
+    h[i] = h[h.length - 1];
+    h.pop();
+    if (h.length === 0) this.hosts.delete(groupId);
   }
 
   /** The agent's free, exiting or running devices changed. */
@@ -266,13 +296,31 @@ export class VictimIndex {
     const ag = this.list[i];
     const cands = (this.cands[i] = candidates(ag));
     const have = ag.free.length + ag.exiting;
+    const top = Math.min(ag.size, this.trees.length - 1);
+    // `pickFrom` for every gang size at once: its greedy picks for a smaller need are a prefix of those for a
+    // larger one (each test sees the same victims picked before it), so pick once for the largest need and, per
+    // size, keep the shortest prefix that frees enough, then drop what it does not need as `pickFrom` does.
+    const picked: RunningState[] = [];
+    const freedAt: number[] = [];
+    if (ag.enabled && top > have) {
+      let freed = 0;
+      for (const r of cands) {
+        if (freed >= top - have) break;
+        if (!this.victim(r, picked, this.nobody)) continue;
+        picked.push(r);
+        freed += r.devicesOn.get(ag)!;
+        freedAt.push(freed);
+      }
+    }
+    let k = 0;
     for (let n = 1; n < this.trees.length; n++) {
       let s: Score | undefined;
       if (ag.enabled && ag.size >= n) {
         if (have >= n) s = [0, 0, 0];
         else {
-          const v = pickFrom(ag, cands, n - have, this.nobody, this.victim);
-          if (v) s = score(v);
+          const need = n - have;
+          while (k < freedAt.length && freedAt[k] < need) k++;
+          if (k < freedAt.length) s = score(dropUnneeded(ag, picked.slice(0, k + 1), freedAt[k], need));
         }
       }
       this.trees[n].setLeaf(i, s);
@@ -290,19 +338,29 @@ export class VictimIndex {
     this.dirtyList.length = 0;
   }
 
-  /** The same plan as `planPreemption(pool, a, victim)`. */
-  plan(a: Allocation): Plan | undefined {
+  /**
+   * The same plan as `planPreemption(pool, a, victim)`. `ownNeverVictims`: the caller knows that no running work
+   * of a's group passes the victim test for an allocation of another group either (its group is far enough below
+   * its entitlement): then the trees' scores, for no group in particular, are a's own, and its group's agents need
+   * no search of their own.
+   */
+  plan(a: Allocation, ownNeverVictims = false): Plan | undefined {
     this.flush();
     const n = a.slots;
-    const mine = this.hosts.get(a.groupId) ?? [];
+    const mine = ownNeverVictims ? [] : (this.hosts.get(a.groupId) ?? []);
     if (n <= this.pool.largest) {
       // A gang of 0 slots never searches (it fits whenever an agent is enabled); keep the reference for safety.
       if (n < 1) return planPreemption(this.pool, a, this.victim);
       const tree = this.trees[n];
-      const hidden = mine.map((i) => tree.hide(i));
-      const t = tree.min();
+      // The best agent of no group in particular, the group's own agents left out (hidden only when the best of
+      // all is one of them).
+      let t = tree.min();
+      if (t >= 0 && mine.includes(t)) {
+        const hidden = mine.map((i) => tree.hide(i));
+        t = tree.min();
+        mine.forEach((i, k) => tree.restore(i, hidden[k]));
+      }
       const ts = t >= 0 ? tree.score(t) : undefined;
-      mine.forEach((i, k) => tree.restore(i, hidden[k]));
       let best: { i: number; s: Score; victims?: RunningState[] } | undefined = t >= 0 ? { i: t, s: ts! } : undefined;
       for (const i of mine) {
         const ag = this.list[i];
@@ -322,10 +380,9 @@ export class VictimIndex {
       }
       return { targets: [ag], victims };
     }
-    // Whole agents: candidates in (score, id) order, from the tree (the group's hosts hidden) merged with the
-    // group's hosts that qualify for `a`.
+    // Whole agents: candidates in (score, id) order, from the tree (the group's hosts hidden as they come up)
+    // merged with the group's hosts that qualify for `a`.
     const tree = this.trees[0];
-    const hidden = mine.map((i) => tree.hide(i));
     const own: Array<{ i: number; s: Score }> = [];
     for (const i of mine) {
       const ag = this.list[i];
@@ -335,7 +392,11 @@ export class VictimIndex {
     const popped: Array<{ i: number; s: Score | undefined }> = [];
     let k = 0;
     const next = (): AgentState | undefined => {
-      const t = tree.min();
+      let t = tree.min();
+      while (t >= 0 && mine.includes(t)) {
+        popped.push({ i: t, s: tree.hide(t) });
+        t = tree.min();
+      }
       const o = own[k];
       if (t < 0 && !o) return undefined;
       if (t >= 0 && (!o || cmp(tree.score(t), t, o.s, o.i) < 0)) {
@@ -347,7 +408,6 @@ export class VictimIndex {
     };
     const plan = pickWhole(next, n / this.pool.largest, a, this.victim);
     for (let j = popped.length - 1; j >= 0; j--) tree.restore(popped[j].i, popped[j].s);
-    mine.forEach((i, j) => tree.restore(i, hidden[j]));
     return plan;
   }
 }

@@ -15,7 +15,7 @@ import type { EventBus } from '../../events';
 import type { ExperimentController } from '../../experiments/controller';
 import { ingestLogs, levelOf } from '../../experiments/taskLogs';
 import { insertLogs } from '../../db/logs';
-import { canEverFit, queueOrder, schedule, type Agent, type FitCheck, type ScheduleOptions } from '../../scheduler';
+import { canEverFit, IncrementalScheduler, queueOrder, type Agent, type FitCheck, type ScheduleOptions } from '../../scheduler';
 import {
   agentDisconnected,
   agentHello,
@@ -75,6 +75,8 @@ export class AgentResourceManager implements ResourceManager {
   private unsubscribe: (() => void) | null = null;
   /** Experiments whose end the agents were told of (experimentEnded), oldest first. */
   private readonly endedSent = new Set<number>();
+  /** The scheduler keeps its state between passes and decides as a fresh `schedule` would (see scheduler/incremental.ts). */
+  private readonly scheduler = new IncrementalScheduler();
   private obs: Observations = initialObservations(Date.now());
   private readonly lifecycle: LifecycleOptions;
   /** Launch settings per experiment (entrypoint, environment): they never change after submission. */
@@ -160,7 +162,7 @@ export class AgentResourceManager implements ResourceManager {
     for (const a of live) if (a.placement && !this.placements.has(a.id)) this.rememberPlacement(a.id, a.trialId, a.placement);
     await this.apply(decideLifecycle(live, this.obs, this.lifecycle, Date.now()), live);
     live = await this.liveOfMine();
-    const plan = schedule(buildSnapshot(this.schedulerAgents(), live, this.opts.scheduling));
+    const plan = this.scheduler.schedule(buildSnapshot(this.schedulerAgents(), live, this.opts.scheduling));
     const byId = new Map(live.map((a) => [a.id, a]));
     for (const as of plan.assign) {
       const a = byId.get(as.allocationId);

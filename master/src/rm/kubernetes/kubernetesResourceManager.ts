@@ -28,7 +28,7 @@ import { getExperimentConfig } from '../../db/experiments';
 import type { EventBus } from '../../events';
 import type { ExperimentController } from '../../experiments/controller';
 import { ingestLogs, levelOf } from '../../experiments/taskLogs';
-import { queueOrder, schedule, type Agent, type FitCheck, type ScheduleOptions } from '../../scheduler';
+import { IncrementalScheduler, queueOrder, type Agent, type FitCheck, type ScheduleOptions } from '../../scheduler';
 import {
   allocationEnded,
   decideLifecycle,
@@ -86,6 +86,8 @@ type RankReport = 'running' | 'exited';
 
 export class KubernetesResourceManager implements ResourceManager {
   private readonly watches = new Map<string, PoolWatch>();
+  /** One scheduler per pool, keeping its state between passes (see scheduler/incremental.ts). */
+  private readonly schedulers = new Map<string, IncrementalScheduler>();
   private timer: NodeJS.Timeout | null = null;
   private readonly passes = new PassCoalescer(
     () => this.pass(),
@@ -319,7 +321,9 @@ export class KubernetesResourceManager implements ResourceManager {
     for (const w of this.watches.values()) {
       if (!w.reconciled) continue;
       const mine = live.filter((a) => a.pool === w.cfg.pool);
-      const plan = schedule(buildSnapshot(this.schedulerAgents(w, mine), mine, this.opts.scheduling));
+      let scheduler = this.schedulers.get(w.cfg.pool);
+      if (!scheduler) this.schedulers.set(w.cfg.pool, (scheduler = new IncrementalScheduler()));
+      const plan = scheduler.schedule(buildSnapshot(this.schedulerAgents(w, mine), mine, this.opts.scheduling));
       const byId = new Map(mine.map((a) => [a.id, a]));
       for (const as of plan.assign) {
         const a = byId.get(as.allocationId);
