@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { initSearcher, stepSearcher } from './index';
 import type { BayesState } from './bayesian';
 import { haltonPoint } from './propose';
+import { levyX } from './objectives';
 import { simulate } from './simulate';
 import type { SearcherAction } from './types';
 import { kinds, roundTrip, searcherConfig } from './testing';
@@ -91,6 +92,49 @@ describe('bayesian', () => {
     expect(a.at(-1)).toEqual({ kind: 'shutdown' });
     // Parallel proposals differ from each other.
     expect(new Set(creates(a).map((c) => JSON.stringify(c.hparams))).size).toBe(12);
+  });
+});
+
+describe('bayesian with 8 in flight', () => {
+  const levySpace = Object.fromEntries(Array.from({ length: 4 }, (_, i) => [`x${i}`, { type: 'double' as const, minval: -10, maxval: 10 }]));
+  const levy = (h: Record<string, unknown>): number => levyX(Object.values(h) as number[]);
+
+  it('proposes distinct points inside the box, reproducibly, and beats its initial design', () => {
+    const config = searcherConfig({ name: 'bayesian', max_trials: 40, max_concurrent_trials: 8 });
+    const a = simulate({ config, hyperparameters: levySpace, objective: levy, workers: 8, seed: 5 });
+    const b = simulate({ config, hyperparameters: levySpace, objective: levy, workers: 8, seed: 5 });
+    expect(a.finished).toBe(true);
+    expect(b.trials.map((t) => t.hparams)).toEqual(a.trials.map((t) => t.hparams));
+    expect(new Set(a.trials.map((t) => JSON.stringify(t.hparams))).size).toBe(40);
+    for (const t of a.trials) for (const v of Object.values(t.hparams) as number[]) expect(v > -10 && v < 10).toBe(true);
+    expect(a.best!.metric).toBeLessThan(Math.min(...a.history.slice(0, 9).map((h) => h.metric)));
+  });
+
+  it('decides identically after JSON save/restore at every step', () => {
+    const config = searcherConfig({ name: 'bayesian', max_trials: 24, max_concurrent_trials: 8 });
+    const run = (restore: boolean) => {
+      const { state: s0, actions } = initSearcher({ config, hyperparameters: levySpace, seed: 9 });
+      let state = s0;
+      const log = [...actions];
+      const open = creates(actions);
+      while (open.length) {
+        const c = open.shift()!;
+        for (const ev of [
+          { kind: 'validationCompleted' as const, requestId: c.requestId, length: 100, metric: levy(c.hparams) },
+          { kind: 'trialExited' as const, requestId: c.requestId, reason: 'completed' as const },
+        ]) {
+          if (restore) state = roundTrip(state);
+          const r = stepSearcher(state, ev);
+          state = r.state;
+          log.push(...r.actions);
+          open.push(...creates(r.actions));
+        }
+      }
+      return log;
+    };
+    const a = run(false);
+    expect(run(true)).toEqual(a);
+    expect(new Set(creates(a).map((c) => JSON.stringify(c.hparams))).size).toBe(24);
   });
 });
 

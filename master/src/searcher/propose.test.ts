@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fitGp } from './gp';
 import { buildSpace } from './hparams';
-import { lipschitz, localPenalty, proposeNext, quasiRandom, reflect01 } from './propose';
+import { inBox, lipschitz, localPenalty, proposeNext, quasiRandom, reflect01, TRUST_HALVING, TRUST_MIN, TRUST_RADIUS, trustRadius } from './propose';
 import { ackleyX } from './objectives';
 import { seedRng } from './rng';
 
@@ -118,5 +118,48 @@ describe('proposeNext', () => {
     const a = proposeNext({ space, X, y, pending: [[0.45, 0.55]], avoid: [], rng: seedRng(1) });
     const b = proposeNext({ space, X, y, pending: [[0.45, 0.55]], avoid: [], rng: seedRng(1) });
     expect(a).toEqual(b);
+  });
+});
+
+describe('parallel trust region', () => {
+  it('halves its radius every TRUST_HALVING observations, down to TRUST_MIN', () => {
+    expect(trustRadius(0)).toBe(TRUST_RADIUS);
+    expect(trustRadius(TRUST_HALVING - 1)).toBe(TRUST_RADIUS);
+    expect(trustRadius(TRUST_HALVING)).toBe(TRUST_RADIUS / 2);
+    expect(trustRadius(2 * TRUST_HALVING + 3)).toBe(TRUST_RADIUS / 4);
+    expect(trustRadius(50 * TRUST_HALVING)).toBe(TRUST_MIN);
+    for (let n = 1; n < 200; n++) expect(trustRadius(n)).toBeLessThanOrEqual(trustRadius(n - 1));
+  });
+
+  it('confines 5-D parallel proposals to the box around the best observation; they stay distinct, in bounds and deterministic', () => {
+    const D = 5;
+    const space5 = buildSpace(Object.fromEntries(Array.from({ length: D }, (_, i) => [`x${i}`, { type: 'double' as const, minval: 0, maxval: 1 }])));
+    const f = (x: number[]) => ackleyX(x.map((v) => -12 + 32 * v));
+    const X = quasiRandom(24, D, seedRng(21));
+    const y = X.map(f);
+    const best = X[y.indexOf(Math.min(...y))]!;
+    const r = trustRadius(X.length);
+    const run = (): number[][] => {
+      const rng = seedRng(22);
+      // Running trials far from the incumbent: the region applies to every proposal.
+      const pending = quasiRandom(7, D, seedRng(23)).filter((p) => !inBox(p, best, r));
+      const out: number[][] = [];
+      let theta: number[] | undefined;
+      let fitN: number | undefined;
+      for (let k = 0; k < 6; k++) {
+        const p = proposeNext({ space: space5, X, y, pending: [...pending, ...out], avoid: [], rng, ...(theta ? { theta, fitN: fitN! } : {}) });
+        theta = p.theta;
+        fitN = p.fitN;
+        out.push(p.x);
+      }
+      return out;
+    };
+    const a = run();
+    for (const x of a) {
+      expect(inBox(x, best, r)).toBe(true);
+      for (const v of x) expect(v > 1e-6 && v < 1 - 1e-6).toBe(true);
+    }
+    for (let i = 0; i < a.length; i++) for (let j = i + 1; j < a.length; j++) expect(Math.hypot(...a[i]!.map((v, k) => v - a[j]![k]!))).toBeGreaterThan(1e-3);
+    expect(run()).toEqual(a);
   });
 });

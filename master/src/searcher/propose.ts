@@ -8,6 +8,9 @@
 //    believer: pending points are added with the posterior mean as their value (and EI is measured against the
 //    best of observations and fantasies), so parallel proposals spread out instead of piling onto the same optimum;
 //    and a hard local penaliser around each pending point (`ParallelStrategy`, default both).
+//    Trust region: unless every running trial is already in it, the proposal is confined to a box around the
+//    best observation (`trustRadius`), so a batch refines the incumbent as a sequential search would instead of
+//    spreading over the cube.
 // 3. Maximise log expected improvement plus a log-barrier against the box's faces: randomly shifted Halton
 //    candidates plus perturbations of the best observations (reflected at the faces, never clipped onto them),
 //    then a (1+1)-evolution strategy from the most promising few, the best observation and the best quasi-random
@@ -139,7 +142,19 @@ export function proposeNext(input: ProposeInput): Proposal {
   let best = Infinity;
   for (let i = 0; i < model.ys.length; i++) best = Math.min(best, model.ys[i]!);
   const edge = edgeBarrier(space);
+  const order = X.map((_, i) => i).sort((a, b) => y[a]! - y[b]!);
+  // Trust region (TuRBO-like, for parallel proposals only): the box of half-width trustRadius(n) around the best
+  // observation, while some running trial is outside it. With 8 in flight, kriging believer and the penaliser
+  // alone sent most of a batch far from the incumbent (a sequential search refines near it), which cost Levy-4
+  // and Ackley-5 most of their parallel efficiency.
+  const incumbent = X[order[0]!]!;
+  let region: number | undefined;
+  if (pending.length) {
+    const r = trustRadius(X.length);
+    if (pending.some((p) => !inBox(p, incumbent, r))) region = r;
+  }
   const acq = (x: number[]): number => {
+    if (region !== undefined && !inBox(x, incumbent, region)) return -Infinity;
     const p = predictStd(model, x);
     const a = logEI(p.mean, p.sd, best) + edge(x);
     return penalty ? a + penalty(x) : a;
@@ -148,8 +163,8 @@ export function proposeNext(input: ProposeInput): Proposal {
   // points at several scales. Perturbations that overshoot the box are reflected back inside (never clipped onto
   // its faces, where clipping would pile proposals).
   const cands: number[][] = quasiRandom(X.length > 100 ? 150 + 20 * D : Math.max(300, 60 * D), D, rng);
+  if (region !== undefined) for (const u of quasiRandom(TRUST_CANDIDATES, D, rng)) cands.push(u.map((v, i) => reflect01(incumbent[i]! + (2 * v - 1) * region!)));
   const quasi = new Set(cands);
-  const order = X.map((_, i) => i).sort((a, b) => y[a]! - y[b]!);
   for (const i of order.slice(0, 5)) {
     for (const scale of [0.01, 0.05, 0.15]) {
       for (let k = 0; k < 20; k++) cands.push(X[i]!.map((v) => reflect01(v + scale * nextNormal(rng))));
@@ -189,6 +204,35 @@ export function proposeNext(input: ProposeInput): Proposal {
     if (!taken.some((t) => samePoint(t, x))) return { x, theta, fitN };
   }
   return { x: randomPoint(space, rng), theta, fitN };
+}
+
+/** Half-width (unit cube, per coordinate) of the parallel trust region at the start of the search. */
+export const TRUST_RADIUS = 0.3;
+/** The trust region halves every this many observations. */
+export const TRUST_HALVING = 16;
+/** Smallest trust-region half-width. */
+export const TRUST_MIN = 0.01;
+/** Quasi-random candidates drawn inside the trust region (beside the global ones). */
+const TRUST_CANDIDATES = 200;
+
+/**
+ * Half-width of the parallel trust region with n observations: TRUST_RADIUS halved every TRUST_HALVING
+ * observations, at least TRUST_MIN (0.3 up to 15 observations, 0.15 up to 31, ..., 0.01 from 80). A function of
+ * the number of observations alone, so the searcher state needs nothing more. The region only binds while some
+ * running trial is outside it; once a batch sits in it, the next proposal is free again (exploration continues at
+ * about one proposal per batch late in the search). Measured against shrinking only when the incumbent stalls
+ * (TuRBO's rule, 16 observations without improvement), with a 0.2 start: Levy-4 parallel-8 median regret at 100
+ * (15 seeds) was 0.0192 with that rule and 4.6e-5 with this schedule, Ackley-2 0.077 against 0.012, Ackley-5 2.21
+ * against 2.12. Starting at 0.3 rather than 0.2: Ackley-5 1.63 against 2.26 over 30 seeds, Levy-4 about equal.
+ */
+export function trustRadius(n: number): number {
+  return Math.max(TRUST_MIN, TRUST_RADIUS * 0.5 ** Math.floor(n / TRUST_HALVING));
+}
+
+/** Whether x lies in the box of half-width r around c (per coordinate). */
+export function inBox(x: number[], c: number[], r: number): boolean {
+  for (let i = 0; i < x.length; i++) if (Math.abs(x[i]! - c[i]!) > r) return false;
+  return true;
 }
 
 /** Width (unit cube) of the band along each face of a continuous dimension where the edge barrier acts. */
