@@ -58,7 +58,11 @@ async function useCpu(): Promise<BackendChoice> {
 
 /** Selects (once per process) the best available backend, or the one HONE_TF_BACKEND names. */
 export async function selectBackend(override = process.env.HONE_TF_BACKEND, log: (line: string) => void = console.log): Promise<BackendChoice> {
-  if (chosen) return chosen;
+  if (chosen) {
+    // A reused process (warm.ts) keeps the backend an earlier trial of its experiment chose: every trial says which.
+    log(`backend: ${chosen.name} (${chosen.source})`);
+    return chosen;
+  }
   const want = override?.trim().toLowerCase();
   let choice: BackendChoice | null = null;
   if (want) {

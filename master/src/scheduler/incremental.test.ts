@@ -117,8 +117,9 @@ describe('IncrementalScheduler', () => {
       }),
       RUNS,
     );
-    // The sequences mostly exercise the kept state, not rebuilds.
-    expect(incremental).toBeGreaterThan(RUNS.numRuns * 3);
+    // The sequences mostly exercise the kept state, not rebuilds (about 3 incremental passes a sequence; how many
+    // depends on the random draw, so the bound leaves room).
+    expect(incremental).toBeGreaterThan(RUNS.numRuns * 2);
   });
 
   it('fair share with preemption on a crowded pool: decides exactly as a pass from scratch, pass after pass', () => {
