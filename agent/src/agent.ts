@@ -625,6 +625,7 @@ export class Agent {
     const key = `${start.allocationId}/${start.rank}`;
     if (this.tasks.has(key)) return; // de-duplicate a re-sent start
     const dir = this.taskDir(start);
+    const gpuIds = start.devices.filter((d) => this.opts.devices.find((x) => x.id === d)?.type === 'gpu');
     const task: Task = {
       key,
       start: { allocationId: start.allocationId, rank: start.rank, trialId: start.trialId },
@@ -638,7 +639,7 @@ export class Agent {
       signaled: null,
       adopted: false,
       experimentId: start.experimentId,
-      devicesKey: start.devices.filter((d) => this.opts.devices.find((x) => x.id === d)?.type === 'gpu').join(','),
+      devicesKey: gpuIds.join(','),
       // One process per trial rank; only a single-rank trial's process goes on to another trial (its peers' would not).
       reuse: start.worldSize === 1 && this.prewarmOn(),
       listeners: null,
@@ -655,7 +656,6 @@ export class Agent {
       this.failBeforeStart(task, null, 'SIGKILL', null);
       return;
     }
-    const gpuIds = start.devices.filter((d) => this.opts.devices.find((x) => x.id === d)?.type === 'gpu');
     // Never the agent's environment: its basics, the task's variables, and what the agent sets (taskEnv.ts).
     const env = taskEnvironment({
       agentEnv: this.agentEnv,
@@ -770,10 +770,7 @@ export class Agent {
     const keep = child && child.exitCode === null && child.signalCode === null && !t.signaled && !this.stopped && this.warmRoom();
     if (!keep) {
       // Nobody will hand it a trial: stop it (it ignores nothing while it waits) and forget it.
-      void isSameProcess(rec.pid, rec.startTime).then((same) => {
-        if (same) killQuietly(-rec.pid, 'SIGKILL');
-        for (const d of [runDir, ctlDir]) void fs.promises.rm(d, { recursive: true, force: true }).catch(() => undefined);
-      });
+      this.killWaiting(rec.pid, rec.startTime, [runDir, ctlDir]);
       this.scheduleWarm(1000);
       return true;
     }
@@ -800,10 +797,15 @@ export class Agent {
     const i = this.idle.indexOf(w);
     if (i < 0) return;
     this.idle.splice(i, 1);
-    this.log.debug({ pid: w.pid, experiment: w.reusable?.experimentId }, 'stopping a waiting harness to make room');
-    void isSameProcess(w.pid, w.startTime).then((same) => {
-      if (same) killQuietly(-w.pid, 'SIGKILL');
-      for (const d of [w.runDir, w.ctlDir]) void fs.promises.rm(d, { recursive: true, force: true }).catch(() => undefined);
+    this.log.debug({ pid: w.pid, experiment: w.reusable?.experimentId }, 'stopping a waiting harness');
+    this.killWaiting(w.pid, w.startTime, [w.runDir, w.ctlDir]);
+  }
+
+  /** Kills a harness that waits for a trial (its process group, if it is still that process), then removes its directories. */
+  private killWaiting(pid: number, startTime: string, dirs: string[]): void {
+    void isSameProcess(pid, startTime).then((same) => {
+      if (same) killQuietly(-pid, 'SIGKILL');
+      for (const d of dirs) void fs.promises.rm(d, { recursive: true, force: true }).catch(() => undefined);
     });
   }
 
@@ -981,7 +983,7 @@ export class Agent {
     const i = this.warm.findIndex(usable);
     if (i < 0) {
       // A cold start: if processes waiting for other experiments' trials fill the agent's slots, the oldest goes.
-      if (this.idle.length && this.warm.length + this.idle.length + this.ranksWithProcess() >= this.slots()) this.stopIdle(this.idle[0]!);
+      if (this.idle.length && !this.warmRoom()) this.stopIdle(this.idle[0]!);
       return null;
     }
     const [w] = this.warm.splice(i, 1);

@@ -22,7 +22,7 @@ const noRay = args.includes('--no-ray');
 const dbUrl = args.includes('--db-url') ? args[args.indexOf('--db-url') + 1] : undefined;
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 4);
 const SLOTS = Number(process.env.BENCH_SLOTS ?? 8);
-/** BENCH_DUMP=dir: run (a)'s allocations (JSON), the agents' output and the first trials' logs go there (where time goes). */
+/** BENCH_DUMP=dir: each run's allocations and timings (JSON), the agents' output and the first trials' logs go there (where time goes). */
 // BENCH_AGENTS, BENCH_SLOTS: a smaller cluster while iterating; BENCH_LOG_LEVEL: the processes' log level (default warn).
 const DUMP = process.env.BENCH_DUMP;
 const TRIALS_A = Number(process.env.BENCH_TRIALS ?? (quick ? 96 : 300));
@@ -276,15 +276,22 @@ try {
   };
   result.prewarm_pool_fill_s = await poolsFull();
   console.log(`pre-warmed pools full (${AGENTS} x ${SLOTS}) after ${result.prewarm_pool_fill_s} s`);
+  /** BENCH_DUMP: a run's allocations and timings, the agents' output so far, and its first trials' logs, details and validations. */
+  const dump = async (name: string, r: RunResult): Promise<void> => {
+    if (!DUMP) return;
+    fs.mkdirSync(DUMP, { recursive: true });
+    fs.writeFileSync(path.join(DUMP, `${name}.json`), JSON.stringify(r, null, 1));
+    agents.forEach((ag, i) => fs.writeFileSync(path.join(DUMP, `agent-${i}.log`), ag.output.join('\n')));
+    for (const tid of r.trialIds.slice(0, 12)) {
+      const get = async (p: string) => (await api<any>(master.url, 'GET', p)).body;
+      fs.writeFileSync(path.join(DUMP, `${name}-trial-${tid}.log`), JSON.stringify(await get(`/trials/${tid}/logs`), null, 1));
+      fs.writeFileSync(path.join(DUMP, `${name}-trial-${tid}.json`), JSON.stringify({ trial: await get(`/trials/${tid}`), validation: await get(`/trials/${tid}/metrics?group=validation&raw=true`) }, null, 1));
+    }
+  };
   const roots = new Map<number, string>([[master.child.pid!, 'master'], ...agents.map((a) => [a.child.pid!, 'agent'] as [number, string])]);
 
   const a = await runExperiment(master.url, master.token, roots, master.child.pid!, 'cp-a', TRIALS_A, 0.05);
-  if (DUMP) {
-    fs.mkdirSync(DUMP, { recursive: true });
-    fs.writeFileSync(path.join(DUMP, 'a.json'), JSON.stringify(a, null, 1));
-    agents.forEach((ag, i) => fs.writeFileSync(path.join(DUMP, `agent-${i}.log`), ag.output.join('\n')));
-    for (let tid = 1; tid <= 4; tid++) fs.writeFileSync(path.join(DUMP, `trial-${tid}.log`), JSON.stringify((await api<any>(master.url, 'GET', `/trials/${tid}/logs`)).body, null, 1));
-  }
+  await dump('a', a);
   const gaps = slotGaps(a.allocations);
   const passes = a.counters.hone_scheduling_passes_total ?? NaN;
   const steps = a.counters.hone_searcher_steps_total ?? NaN;
@@ -312,14 +319,7 @@ try {
   result.prewarm_pool_refill_s = await poolsFull();
   console.log(`pre-warmed pools refilled after ${result.prewarm_pool_refill_s} s`);
   const b = await runExperiment(master.url, master.token, roots, master.child.pid!, 'cp-b', TRIALS_B, 1);
-  if (DUMP) {
-    fs.writeFileSync(path.join(DUMP, 'b.json'), JSON.stringify(b, null, 1));
-    agents.forEach((ag, i) => fs.writeFileSync(path.join(DUMP, `agent-${i}.log`), ag.output.join('\n')));
-    for (const tid of b.trialIds.slice(0, 12)) {
-      fs.writeFileSync(path.join(DUMP, `b-trial-${tid}.log`), JSON.stringify((await api<any>(master.url, 'GET', `/trials/${tid}/logs`)).body, null, 1));
-      fs.writeFileSync(path.join(DUMP, `b-trial-${tid}.json`), JSON.stringify({ trial: (await api<any>(master.url, 'GET', `/trials/${tid}`)).body, validation: (await api<any>(master.url, 'GET', `/trials/${tid}/metrics?group=validation&raw=true`)).body }, null, 1));
-    }
-  }
+  await dump('b', b);
   Object.assign(result, {
     b_trials: b.trials,
     b_wall_s: +b.wallS.toFixed(1),

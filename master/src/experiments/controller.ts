@@ -22,9 +22,9 @@ import { Mutex } from './mutex';
 import { experimentDeletionRequested, experimentStateChanged } from '../jobs/intents';
 import { timeSearcherStep } from '../controlPlaneStats';
 
-/** Ended, or being deleted: nothing runs, nothing changes but a deletion. */
 /** How often at most the summaries of changed trials and experiments are read back and published. */
 const SUMMARY_MS = 50;
+/** Ended, or being deleted: nothing runs, nothing changes but a deletion. */
 const ENDED_STATES = [...TERMINAL_EXPERIMENT_STATES, ...DELETION_EXPERIMENT_STATES];
 
 /** How the controller stops an experiment's allocations: the resource manager's seam. */

@@ -16,6 +16,36 @@ const branin = (h: Record<string, unknown>): number => {
 const braninSpace = { x1: { type: 'double' as const, minval: -5, maxval: 10 }, x2: { type: 'double' as const, minval: 0, maxval: 15 } };
 const creates = (a: SearcherAction[]) => a.filter((x): x is Extract<SearcherAction, { kind: 'create' }> => x.kind === 'create');
 
+/**
+ * Drives a searcher to its end, completing created trials in the order `pick` takes them from those open, and
+ * returns every action it asked for; with `restore`, its state goes through JSON before every event.
+ */
+function driveSearch(
+  init: Parameters<typeof initSearcher>[0],
+  objective: (h: Record<string, unknown>) => number,
+  pick: (open: ReturnType<typeof creates>) => ReturnType<typeof creates>[number],
+  restore: boolean,
+): SearcherAction[] {
+  const { state: s0, actions } = initSearcher(init);
+  let state = s0;
+  const log = [...actions];
+  const open = creates(actions);
+  while (open.length) {
+    const c = pick(open);
+    for (const ev of [
+      { kind: 'validationCompleted' as const, requestId: c.requestId, length: 100, metric: objective(c.hparams) },
+      { kind: 'trialExited' as const, requestId: c.requestId, reason: 'completed' as const },
+    ]) {
+      if (restore) state = roundTrip(state);
+      const r = stepSearcher(state, ev);
+      state = r.state;
+      log.push(...r.actions);
+      open.push(...creates(r.actions));
+    }
+  }
+  return log;
+}
+
 describe('bayesian', () => {
   it('starts with quasi-random points and respects concurrency', () => {
     const init = initSearcher({ config: searcherConfig({ name: 'bayesian', max_trials: 10, max_concurrent_trials: 3 }), hyperparameters: braninSpace, seed: 1 });
@@ -67,26 +97,8 @@ describe('bayesian', () => {
 
   it('decides identically after JSON save/restore, with parallel pending trials', () => {
     const config = searcherConfig({ name: 'bayesian', max_trials: 12, max_concurrent_trials: 3 });
-    const run = (restore: boolean) => {
-      const { state: s0, actions } = initSearcher({ config, hyperparameters: braninSpace, seed: 8 });
-      let state = s0;
-      const log = [...actions];
-      const open = creates(actions);
-      while (open.length) {
-        const c = open.splice(open.length > 1 ? 1 : 0, 1)[0]!; // out of order completion
-        for (const ev of [
-          { kind: 'validationCompleted' as const, requestId: c.requestId, length: 100, metric: branin(c.hparams) },
-          { kind: 'trialExited' as const, requestId: c.requestId, reason: 'completed' as const },
-        ]) {
-          if (restore) state = roundTrip(state);
-          const r = stepSearcher(state, ev);
-          state = r.state;
-          log.push(...r.actions);
-          open.push(...creates(r.actions));
-        }
-      }
-      return log;
-    };
+    // Out of order completion: the second open trial first.
+    const run = (restore: boolean) => driveSearch({ config, hyperparameters: braninSpace, seed: 8 }, branin, (open) => open.splice(open.length > 1 ? 1 : 0, 1)[0]!, restore);
     const a = run(false);
     expect(run(true)).toEqual(a);
     expect(a.at(-1)).toEqual({ kind: 'shutdown' });
@@ -112,26 +124,7 @@ describe('bayesian with 8 in flight', () => {
 
   it('decides identically after JSON save/restore at every step', () => {
     const config = searcherConfig({ name: 'bayesian', max_trials: 24, max_concurrent_trials: 8 });
-    const run = (restore: boolean) => {
-      const { state: s0, actions } = initSearcher({ config, hyperparameters: levySpace, seed: 9 });
-      let state = s0;
-      const log = [...actions];
-      const open = creates(actions);
-      while (open.length) {
-        const c = open.shift()!;
-        for (const ev of [
-          { kind: 'validationCompleted' as const, requestId: c.requestId, length: 100, metric: levy(c.hparams) },
-          { kind: 'trialExited' as const, requestId: c.requestId, reason: 'completed' as const },
-        ]) {
-          if (restore) state = roundTrip(state);
-          const r = stepSearcher(state, ev);
-          state = r.state;
-          log.push(...r.actions);
-          open.push(...creates(r.actions));
-        }
-      }
-      return log;
-    };
+    const run = (restore: boolean) => driveSearch({ config, hyperparameters: levySpace, seed: 9 }, levy, (open) => open.shift()!, restore);
     const a = run(false);
     expect(run(true)).toEqual(a);
     expect(new Set(creates(a).map((c) => JSON.stringify(c.hparams))).size).toBe(24);
