@@ -9,6 +9,9 @@
 // - then the cluster moves on as the master and its agents would: assignments start, preempted allocations exit
 //   and their trials ask again (new allocations), 1% of running allocations finish and their trials' next
 //   allocations arrive.
+// The master's resource managers only act on a pass's assignments and preemptions, so their scheduler leaves out
+// the reason for each waiting gang (`reasons: false`; the decisions are the same). The same passes with reasons
+// are measured too (`with_reasons_*`).
 // Also printed, as before: one pass from scratch over an all-pending queue (priority and fair share) against the
 // time to sort that queue. Median CPU time (user+system of this process) is the steadier figure on a busy
 // machine; wall time is printed too. The last line is one JSON object with the figures.
@@ -168,9 +171,9 @@ class Cluster {
   }
 }
 
-function measureMaster(pending: number, agents: number, steps: number) {
+function measureMaster(pending: number, agents: number, steps: number, reasons: boolean) {
   const cluster = new Cluster(pending, agents, pending + agents);
-  const scheduler = new IncrementalScheduler();
+  const scheduler = new IncrementalScheduler({ reasons });
   const build: Sample[] = [];
   const scratch: Sample[] = [];
   const inc: Sample[] = [];
@@ -186,11 +189,11 @@ function measureMaster(pending: number, agents: number, steps: number) {
     let fresh: ReturnType<typeof timed<ScheduleResult>>;
     let kept: ReturnType<typeof timed<ScheduleResult>>;
     if (k % 2 === 0) {
-      fresh = timed(() => schedule(snap));
+      fresh = timed(() => schedule(snap, { reasons }));
       kept = timed(() => scheduler.schedule(snap));
     } else {
       kept = timed(() => scheduler.schedule(snap));
-      fresh = timed(() => schedule(snap));
+      fresh = timed(() => schedule(snap, { reasons }));
     }
     if (!isDeepStrictEqual(fresh.value, kept.value)) identical = false;
     if (k >= warmup) {
@@ -203,7 +206,8 @@ function measureMaster(pending: number, agents: number, steps: number) {
   }
   const r = { build: med(build), scratch: med(scratch), inc: med(inc), identical, stats: scheduler.stats, changesPerPass: changed / steps };
   console.log(
-    `fair share + preemption, ${String(pending).padStart(6)} allocations on ${String(agents).padStart(5)} agents x 8, the master's pass, ` +
+    `fair share + preemption, ${String(pending).padStart(6)} allocations on ${String(agents).padStart(5)} agents x 8, ` +
+      `${reasons ? 'with a reason for every waiting gang' : "the master's pass (decisions only)"}, ` +
       `median of ${steps} changing passes (${round(r.changesPerPass, 1)} assigned or preempted a pass, 1% of running finish): ` +
       `incremental ${round(r.inc.wall)} ms (cpu ${round(r.inc.cpu)}), from scratch ${round(r.scratch.wall)} ms (cpu ${round(r.scratch.cpu)}), ` +
       `ratio ${round(r.inc.cpu / r.scratch.cpu, 3)} (cpu); buildSnapshot ${round(r.build.cpu)} ms (cpu); identical results: ${identical}; ` +
@@ -217,8 +221,10 @@ const small = measureQueue(10_000, 1_000, 15, 'priority');
 const large = measureQueue(100_000, 5_000, 5, 'priority');
 const fair = measureQueue(10_000, 1_000, 15, 'fair_share');
 const fairLarge = measureQueue(100_000, 5_000, 5, 'fair_share');
-const m10k = measureMaster(10_000, 1_000, Number(process.env.BENCH_STEPS_10K ?? 40));
-const m100k = measureMaster(100_000, 5_000, Number(process.env.BENCH_STEPS_100K ?? 12));
+const m10k = measureMaster(10_000, 1_000, Number(process.env.BENCH_STEPS_10K ?? 40), false);
+const m100k = measureMaster(100_000, 5_000, Number(process.env.BENCH_STEPS_100K ?? 12), false);
+const r10k = measureMaster(10_000, 1_000, Number(process.env.BENCH_STEPS_10K ?? 40), true);
+const r100k = measureMaster(100_000, 5_000, Number(process.env.BENCH_STEPS_100K ?? 12), true);
 
 const figures = {
   load_average_1m: round(loadavg()[0]),
@@ -234,7 +240,11 @@ const figures = {
   incremental_over_scratch_100k: round(m100k.inc.cpu / m100k.scratch.cpu, 3),
   build_snapshot_cpu_ms_10k: round(m10k.build.cpu, 3),
   build_snapshot_cpu_ms_100k: round(m100k.build.cpu, 3),
-  identical_results: m10k.identical && m100k.identical,
+  identical_results: m10k.identical && m100k.identical && r10k.identical && r100k.identical,
+  // The same passes also explaining every waiting gang (what `schedule` returns by default; `hone job list`
+  // explains the queue with its own pass).
+  with_reasons_pass_cpu_ms_10k_1k: round(r10k.inc.cpu, 3),
+  with_reasons_pass_cpu_ms_100k_5k: round(r100k.inc.cpu, 3),
   target_10k_1k_ms: 1.5,
   target_100k_5k_ms: 20,
   fair_share_preemption_cpu_over_target_10k_1k: round(m10k.inc.cpu / 1.5, 3),

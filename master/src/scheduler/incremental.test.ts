@@ -72,6 +72,8 @@ describe('IncrementalScheduler', () => {
         let order = 0;
         let s: Snapshot = { agents, allocations: [], groups, options: x.options };
         const sched = new IncrementalScheduler();
+        // The master's scheduler: decisions only (no reasons for the gangs that wait).
+        const decisions = new IncrementalScheduler({ reasons: false });
         x.steps.forEach((step, k) => {
           const add: Allocation[] = step.submitted.map((j) => ({
             id: `j${order}`,
@@ -106,6 +108,9 @@ describe('IncrementalScheduler', () => {
           const got = sched.schedule(step.rebuilt ? fresh(s) : s);
           expect(got).toEqual(want);
           expect(violations(s, got)).toEqual([]);
+          const decided = { ...want, waiting: [] };
+          expect(decisions.schedule(step.rebuilt ? fresh(s) : s)).toEqual(decided);
+          expect(schedule(s, { reasons: false })).toEqual(decided);
           // What the master does next.
           if (step.applied) s = apply(s, want, step.exit);
           const preempting = s.allocations.filter((a) => a.state === 'running' && a.preempting);
@@ -159,10 +164,12 @@ describe('IncrementalScheduler', () => {
         s = apply(s, schedule(s));
         s = { ...s, options: { policy: 'fair_share', fit: x.fit, preemption: true, reservationDepth: x.depth } };
         const sched = new IncrementalScheduler();
+        const decisions = new IncrementalScheduler({ reasons: false });
         for (const step of x.steps) {
           s = { ...s, allocations: [...s.allocations, ...step.wave.map(toAlloc)] };
           const want = schedule(s);
           expect(sched.schedule(step.rebuilt ? fresh(s) : s)).toEqual(want);
+          expect(decisions.schedule(step.rebuilt ? fresh(s) : s)).toEqual({ ...want, waiting: [] });
           if (step.applied) s = apply(s, want, step.exit);
           const preempting = s.allocations.filter((a) => a.state === 'running' && a.preempting);
           s = finish(s, preempting.slice(0, step.exited).map((a) => a.id));

@@ -29,12 +29,14 @@ import {
   sortPending,
   type FairPool,
   type Pass,
+  type PassOptions,
   type PRec,
   type Share,
 } from './schedule';
 import { DEFAULT_WEIGHT, type Agent, type Allocation, type Group, type ScheduleOptions, type ScheduleResult, type Snapshot } from './types';
 
-/** What the state keeps of one allocation of the last snapshot. */
+/** What the state keeps of one allocation of the last snapshot. Created with the fields the diff reads first
+ * (`id`, `a`, `pos`, `seen`): they share a cache line, which the walk over 100k allocations notices. */
 interface Rec extends PRec {
   id: string;
   /** Position in the last snapshot. */
@@ -65,6 +67,9 @@ class State {
   readonly pools = new Map<string, PoolState>();
   readonly agents = new Map<string, AgentEntry>();
   readonly groups: Map<string, Group>;
+  /** `groups`, each with when `updateGroups` last saw it. */
+  readonly groupSeen = new Map<string, { group: Group; seen: number }>();
+  groupStamp = 0;
   readonly anyMaxSlots: boolean;
   recs: Rec[] = [];
   private spareRecs: Rec[] = [];
@@ -72,6 +77,14 @@ class State {
   readonly byId = new Map<string, Rec>();
   /** Pending allocations in scheduling order. */
   pending: Rec[] = [];
+  /** The same queue in typed arrays (see `Pass.queueSlots`): what the walk over its long tail reads. */
+  queueSlots = new Int32Array(0);
+  queuePool = new Uint16Array(0);
+  private spareSlots = new Int32Array(0);
+  private sparePool = new Uint16Array(0);
+  /** The pools in the order `queuePool` numbers them. */
+  readonly poolList: PoolState[] = [];
+  private readonly poolOrd = new Map<PoolState, number>();
   /** Slots held per group by running allocations. */
   readonly held = new Map<string, number>();
   readonly shares = new Map<string, Map<string, Share>>();
@@ -96,6 +109,7 @@ class State {
     groupList: Group[],
   ) {
     this.groups = new Map(groupList.map((g) => [g.id, g]));
+    for (const [id, group] of this.groups) this.groupSeen.set(id, { group, seen: 0 });
     this.anyMaxSlots = groupList.some((g) => g.maxSlots !== undefined);
     const sorted = [...snapshotAgents].sort((a, b) => byId(a.id, b.id));
     for (const a of sorted) {
@@ -103,7 +117,11 @@ class State {
       const slots = [...a.slots].sort((x, y) => x - y);
       for (let i = 1; i < slots.length; i++) if (slots[i] === slots[i - 1]) throw new Irregular('duplicate device');
       let pool = this.pools.get(a.pool);
-      if (!pool) this.pools.set(a.pool, (pool = new PoolState(a.pool)));
+      if (!pool) {
+        this.pools.set(a.pool, (pool = new PoolState(a.pool)));
+        this.poolOrd.set(pool, this.poolList.length);
+        this.poolList.push(pool);
+      }
       const st: AgentState = { id: a.id, size: slots.length, enabled: a.enabled, free: slots.slice(), exiting: 0, reserved: 0, running: [], bucketPos: -1, pos: -1 };
       pool.addAgent(st);
       this.agents.set(a.id, { st, pool, slots });
@@ -118,6 +136,9 @@ class State {
     }
     this.pending = sortPending(this.queueAdds);
     for (const r of this.pending) setKey(r);
+    this.queueSlots = new Int32Array(this.pending.length);
+    this.queuePool = new Uint16Array(this.pending.length);
+    this.pending.forEach((r, i) => this.encode(r, this.queueSlots, this.queuePool, i));
     this.queueAdds = [];
     this.building = false;
     for (const m of this.shares.keys()) this.entDirty.add(m);
@@ -301,6 +322,19 @@ class State {
     this.unshare(s);
   }
 
+  /** Writes r's entry of the typed queue (see `Pass.queueSlots`). */
+  private encode(r: Rec, slots: Int32Array, pools: Uint16Array, i: number): void {
+    const pool = r.pool;
+    const n = r.n;
+    let v = 0;
+    if (pool !== null && pool.enabledCount > 0 && n > 0 && Number.isInteger(n)) {
+      if (n <= pool.largest) v = n;
+      else if (n % pool.largest === 0 && n / pool.largest <= pool.largestCount) v = -(n / pool.largest);
+    }
+    slots[i] = v;
+    pools[i] = v !== 0 ? this.poolOrd.get(pool!)! : 0;
+  }
+
   /** Brings the sorted queue up to date with the pending allocations added and removed since the last pass. */
   updateQueue(): void {
     const old = this.pending;
@@ -322,7 +356,16 @@ class State {
     const at = adds.map((x) => lowerBoundKey(old, x));
     // Written into the array of the pass before last (two arrays take turns: no large allocation a pass).
     const out = this.spareQueue;
-    out.length = old.length - cut.length + adds.length;
+    const len = old.length - cut.length + adds.length;
+    out.length = len;
+    if (this.spareSlots.length < len) {
+      this.spareSlots = new Int32Array(len + (len >> 2) + 16);
+      this.sparePool = new Uint16Array(this.spareSlots.length);
+    }
+    const oldSlots = this.queueSlots;
+    const oldPool = this.queuePool;
+    const outSlots = this.spareSlots;
+    const outPool = this.sparePool;
     let i = 0;
     let k = 0;
     let c = 0;
@@ -331,11 +374,16 @@ class State {
       const nextCut = c < cut.length ? cut[c] : old.length;
       const nextAdd = d < adds.length ? at[d] : old.length;
       const stop = Math.min(nextCut, nextAdd);
+      if (stop > i) {
+        outSlots.set(oldSlots.subarray(i, stop), k);
+        outPool.set(oldPool.subarray(i, stop), k);
+      }
       while (i < stop) out[k++] = old[i++];
       if (d < adds.length && at[d] === i) {
         const x = adds[d++];
         x.r.kp = x.kp;
         x.r.ko = x.ko;
+        this.encode(x.r, outSlots, outPool, k);
         out[k++] = x.r;
       } else if (c < cut.length && cut[c] === i) {
         i++;
@@ -344,6 +392,10 @@ class State {
     }
     this.spareQueue = old;
     this.pending = out;
+    this.spareSlots = oldSlots;
+    this.sparePool = oldPool;
+    this.queueSlots = outSlots;
+    this.queuePool = outPool;
     this.queueRemoved = [];
     this.queueAdds = [];
   }
@@ -373,7 +425,7 @@ class State {
   }
 
   /** One pass over the base state; everything it changes is undone before it returns. */
-  run(): ScheduleResult {
+  run(reasons: boolean): ScheduleResult {
     const stamp = ++this.stamp;
     const saved = new Map<PoolState, ReturnType<PoolState['scalars']>>();
     for (const pool of this.pools.values()) {
@@ -406,6 +458,10 @@ class State {
       assign: [],
       preempt: [],
       waiting: [],
+      reasons,
+      queueSlots: this.queueSlots,
+      queuePool: this.queuePool,
+      poolList: this.poolList,
       trace: false,
       reference: false,
       considered: [],
@@ -473,7 +529,7 @@ class State {
       const r = o !== undefined && o.id === a.id ? o : this.byId.get(a.id);
       if (r === undefined || r.seen === stamp) {
         if (r !== undefined) throw new Irregular('duplicate allocation id');
-        const n: Rec = { a, share: undefined, mark: 0, n: 0, pool: null, w: undefined, wr: undefined, kp: 0, ko: 0, id: a.id, pos: i, seen: stamp, run: undefined, taken: undefined };
+        const n: Rec = { id: a.id, a, pos: i, seen: stamp, mark: 0, n: 0, pool: null, share: undefined, w: undefined, wr: undefined, kp: 0, ko: 0, run: undefined, taken: undefined };
         recs[i] = n;
         added.push(n);
         continue;
@@ -511,7 +567,7 @@ class State {
     for (let i = 0; i < allocations.length; i++) {
       const a = allocations[i];
       if (this.byId.has(a.id)) throw new Irregular('duplicate allocation id');
-      const r: Rec = { a, share: undefined, mark: 0, n: 0, pool: null, w: undefined, wr: undefined, kp: 0, ko: 0, id: a.id, pos: i, seen: 0, run: undefined, taken: undefined };
+      const r: Rec = { id: a.id, a, pos: i, seen: 0, mark: 0, n: 0, pool: null, share: undefined, w: undefined, wr: undefined, kp: 0, ko: 0, run: undefined, taken: undefined };
       this.recs.push(r);
       this.byId.set(a.id, r);
       this.add(r);
@@ -621,13 +677,17 @@ const sameOptions = (x: ScheduleOptions, y: ScheduleOptions): boolean =>
  */
 function updateGroups(st: State, groups: Group[], last: Group[]): boolean {
   if (groups === last) return true;
-  if (groups.length === last.length) {
-    // The master lists them afresh every pass, mostly the same: compare values in order first.
+  if (groups.length === st.groups.size) {
+    // The master lists them afresh every pass, mostly the same ones (in an order that changes as work comes and
+    // goes): the same when each is there with the same values.
+    const stamp = ++st.groupStamp;
     let same = true;
     for (let i = 0; i < groups.length && same; i++) {
       const g = groups[i];
-      const h = last[i];
-      same = g === h || (g.id === h.id && g.weight === h.weight && g.maxSlots === h.maxSlots);
+      const e = st.groupSeen.get(g.id);
+      // Each once: a list with an id twice leaves another out.
+      same = e !== undefined && e.seen !== stamp && (g === e.group || (g.weight === e.group.weight && g.maxSlots === e.group.maxSlots));
+      if (same) e!.seen = stamp;
     }
     if (same) return true;
   }
@@ -641,8 +701,15 @@ function updateGroups(st: State, groups: Group[], last: Group[]): boolean {
   const gone: string[] = [];
   for (const id of st.groups.keys()) if (!now.has(id)) gone.push(id);
   if (gone.some(hasWork)) return false;
-  for (const id of gone) st.groups.delete(id);
-  for (const [id, g] of now) if (!st.groups.has(id)) st.groups.set(id, g);
+  for (const id of gone) {
+    st.groups.delete(id);
+    st.groupSeen.delete(id);
+  }
+  for (const [id, g] of now) {
+    if (st.groups.has(id)) continue;
+    st.groups.set(id, g);
+    st.groupSeen.set(id, { group: g, seen: 0 });
+  }
   return true;
 }
 
@@ -666,6 +733,12 @@ export class IncrementalScheduler {
   private cooldown = 0;
   /** Passes answered from kept state, and rebuilds of it (for tests and the benchmark). */
   readonly stats = { incremental: 0, rebuilt: 0, fromScratch: 0 };
+  private readonly reasons: boolean;
+
+  /** `reasons: false`: results leave `waiting` empty (see `PassOptions`); the master's pass only needs decisions. */
+  constructor(opts: PassOptions = {}) {
+    this.reasons = opts.reasons ?? true;
+  }
 
   schedule(snapshot: Snapshot): ScheduleResult {
     this.generation++;
@@ -673,7 +746,7 @@ export class IncrementalScheduler {
       // The last snapshots could not be followed: from scratch for a few passes before trying to build again.
       this.cooldown--;
       this.stats.fromScratch++;
-      return (this.last = schedule(snapshot));
+      return (this.last = schedule(snapshot, { reasons: this.reasons }));
     }
     let st = this.st;
     try {
@@ -690,14 +763,14 @@ export class IncrementalScheduler {
       this.lastGroups = snapshot.groups;
       st.updateQueue();
       st.updateEntitlements();
-      this.last = st.run();
+      this.last = st.run(this.reasons);
     } catch (e) {
       if (!(e instanceof Irregular)) throw e;
       // Not handled incrementally (see the top of this file): a pass from scratch, and a new state next time.
       this.st = undefined;
       this.stats.fromScratch++;
       this.cooldown = COOLDOWN;
-      this.last = schedule(snapshot);
+      this.last = schedule(snapshot, { reasons: this.reasons });
     }
     return this.last;
   }

@@ -89,6 +89,17 @@ export interface Pass {
   assign: Assignment[];
   preempt: string[];
   waiting: WaitingAllocation[];
+  /** Whether `waiting` is filled (with a reason each). The master's pass only acts on `assign` and `preempt` and
+   * leaves it off; the decisions are the same either way (reasons never feed back into them). */
+  reasons: boolean;
+  /** The queue as typed arrays, kept by the incremental scheduler, for `pending[i]` in pool
+   * `poolList[queuePool[i]]` (one with enabled agents): `queueSlots[i]` is its gang size when that is a whole
+   * number of slots that fits on one agent, minus the number of whole agents when it is a gang of whole agents
+   * of the largest size (and there are that many), else 0 (see `place`). The walk over a full cluster's queue
+   * then reads two numbers per gang. */
+  queueSlots?: Int32Array;
+  queuePool?: Uint16Array;
+  poolList?: PoolState[];
   /** Record `considered` and `outcomes` (for `queueOrder` and tests; off in `schedule`). */
   trace: boolean;
   /** Use the straightforward victim search everywhere (`scheduleReference`, for tests). */
@@ -208,6 +219,7 @@ export function buildPass(s: Snapshot, trace = false, reference = false): Pass {
     assign: [],
     preempt: [],
     waiting: [],
+    reasons: true,
     trace,
     reference,
     considered: [],
@@ -431,6 +443,7 @@ function surelyBlocked(pass: Pass, pool: PoolState, n: number, prio: number, mod
 
 /** Records that `p` waits, reusing its last entry when it says the same (incremental scheduler: fewer objects). */
 function wait(pass: Pass, p: PRec, reason: string): void {
+  if (!pass.reasons) return;
   if (p.wr === reason) {
     pass.waiting.push(p.w!);
     return;
@@ -715,24 +728,20 @@ export function runFairShare(pass: Pass, shares: Map<string, Map<string, Share>>
     behind: "behind other experiments' jobs",
     preempting: () => '',
   };
-  // `surelyBlocked` for this mode, inline (the walk is the long tail of a full cluster's queue), and for gangs of
-  // whole agents too: without reservations or preemption such a gang is blocked exactly when its shape is valid
-  // and too few whole agents are free (see `place`).
+  // Blocked gangs of the long tail of a full cluster's queue are answered from the pool's cached reason.
   const quick = !pass.trace && !pass.anyMaxSlots;
   const behind = backfill.behind;
+  if (quick && !pass.reasons) {
+    backfillDecisions(pass, backfill);
+    return;
+  }
   for (const p of pass.pending) {
     if (p.mark === stamp) continue;
     const s = p.share!;
     const pool = p.pool;
     const n = p.n;
     const kind: OutcomeKind =
-      quick &&
-      pool &&
-      n > 0 &&
-      pool.enabledCount !== 0 &&
-      (n <= pool.largest
-        ? n > pool.maxFree
-        : n % pool.largest === 0 && n / pool.largest <= pool.largestCount && pool.buckets[pool.largest].length < n / pool.largest)
+      quick && pool && backfillBlocked(pool, n)
         ? ((pass.reason = blockedReason(pool, n, behind)), 'blocked')
         : tryPlace(pass, p.a, backfill);
     if (kind === 'placed') {
@@ -751,9 +760,52 @@ export function runFairShare(pass: Pass, shares: Map<string, Map<string, Share>>
   }
 }
 
+/** `surelyBlocked` for phase 2 of a fair-share pass (no reservations, no preemption), and for gangs of whole agents
+ * too: such a gang is blocked exactly when its shape is valid and too few whole agents are free (see `place`). */
+const backfillBlocked = (pool: PoolState, n: number): boolean =>
+  n > 0 &&
+  pool.enabledCount !== 0 &&
+  (n <= pool.largest
+    ? n > pool.maxFree
+    : n % pool.largest === 0 && n / pool.largest <= pool.largestCount && pool.buckets[pool.largest].length < n / pool.largest);
+
+/** Phase 2 of `runFairShare` when only decisions are wanted: the same walk, but a gang that surely cannot be
+ * placed is passed over without a reason (blocked gangs have no effect on a backfill walk). On a full cluster this
+ * is the long tail of the queue, so each skipped gang costs a few field reads. */
+function backfillDecisions(pass: Pass, backfill: Mode): void {
+  const stamp = pass.stamp;
+  const pending = pass.pending;
+  const { queueSlots: sizes, queuePool: poolOf, poolList } = pass;
+  for (let i = 0; i < pending.length; i++) {
+    if (sizes) {
+      const k = sizes[i];
+      if (k > 0) {
+        if (k > poolList![poolOf![i]].maxFree) continue;
+      } else if (k < 0) {
+        const pool = poolList![poolOf![i]];
+        if (pool.buckets[pool.largest].length < -k) continue;
+      }
+    }
+    const p = pending[i];
+    if (p.mark === stamp) continue;
+    const pool = p.pool;
+    const n = p.n;
+    if (pool && backfillBlocked(pool, n)) continue;
+    if (tryPlace(pass, p.a, backfill) === 'placed') moveUsage(p.share!, n);
+  }
+}
+
 /** One scheduling pass. See the top of this file for the policies and types.ts for the contract. */
-export function schedule(snapshot: Snapshot): ScheduleResult {
-  return runPass(snapshot, false).result;
+export function schedule(snapshot: Snapshot, opts: PassOptions = {}): ScheduleResult {
+  const pass = buildPass(snapshot);
+  pass.reasons = opts.reasons ?? true;
+  return execute(pass, snapshot);
+}
+
+export interface PassOptions {
+  /** Fill `waiting` with every pending allocation not assigned, and why (default true). False leaves it empty:
+   * the same assignments and preemptions, without the walk that explains the rest of the queue. */
+  reasons?: boolean;
 }
 
 /** The same pass with the straightforward victim search (no index): what `schedule` must decide, for tests. */

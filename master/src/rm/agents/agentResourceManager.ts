@@ -76,7 +76,7 @@ export class AgentResourceManager implements ResourceManager {
   /** Experiments whose end the agents were told of (experimentEnded), oldest first. */
   private readonly endedSent = new Set<number>();
   /** The scheduler keeps its state between passes and decides as a fresh `schedule` would (see scheduler/incremental.ts). */
-  private readonly scheduler = new IncrementalScheduler();
+  private readonly scheduler = new IncrementalScheduler({ reasons: false });
   private obs: Observations = initialObservations(Date.now());
   private readonly lifecycle: LifecycleOptions;
   /** Launch settings per experiment (entrypoint, environment): they never change after submission. */

@@ -322,7 +322,7 @@ export class KubernetesResourceManager implements ResourceManager {
       if (!w.reconciled) continue;
       const mine = live.filter((a) => a.pool === w.cfg.pool);
       let scheduler = this.schedulers.get(w.cfg.pool);
-      if (!scheduler) this.schedulers.set(w.cfg.pool, (scheduler = new IncrementalScheduler()));
+      if (!scheduler) this.schedulers.set(w.cfg.pool, (scheduler = new IncrementalScheduler({ reasons: false })));
       const plan = scheduler.schedule(buildSnapshot(this.schedulerAgents(w, mine), mine, this.opts.scheduling));
       const byId = new Map(mine.map((a) => [a.id, a]));
       for (const as of plan.assign) {
