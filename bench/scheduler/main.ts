@@ -9,6 +9,11 @@
 // - then the cluster moves on as the master and its agents would: assignments start, preempted allocations exit
 //   and their trials ask again (new allocations), 1% of running allocations finish and their trials' next
 //   allocations arrive.
+// Every timed step starts with an empty young generation (a minor GC before it, not timed; with --expose-gc, as
+// `npm run bench:scheduler` runs it). Without that, the scavenge that copies the rows and snapshot this bench has
+// just made (100k objects: 6-8 ms) lands inside whichever step happens to fill the nursery, and a step's median
+// says more about where that fell than about the step; the collections a step's own allocation causes are
+// still timed. BENCH_NO_GC_CONTROL=1 leaves it out.
 // The master's resource managers only act on a pass's assignments and preemptions, so their scheduler leaves out
 // the reason for each waiting gang (`reasons: false`; the decisions are the same). The same passes with reasons
 // are measured too (`with_reasons_*`).
@@ -48,7 +53,12 @@ interface Sample {
   cpu: number;
 }
 
+/** A minor GC, when the bench runs with --expose-gc (npm run bench:scheduler does): each timed step starts with an
+ * empty young generation (see the top of this file). */
+const gc = process.env.BENCH_NO_GC_CONTROL ? undefined : (globalThis as { gc?: (o: { type: 'minor' }) => void }).gc;
+
 function timed<T>(fn: () => T): { value: T; t: Sample } {
+  gc?.({ type: 'minor' });
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   const value = fn();
@@ -229,6 +239,7 @@ const r100k = measureMaster(100_000, 5_000, Number(process.env.BENCH_STEPS_100K 
 const figures = {
   load_average_1m: round(loadavg()[0]),
   cpus: cpus().length,
+  minor_gc_before_each_step: gc !== undefined,
   // The issue's figures: the master's fair share + preemption pass on a busy, changing cluster.
   fair_share_preemption_pass_cpu_ms_10k_1k: round(m10k.inc.cpu, 3),
   fair_share_preemption_pass_ms_10k_1k: round(m10k.inc.wall, 3),

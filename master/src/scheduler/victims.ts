@@ -158,16 +158,20 @@ class ScoreTree {
     return d !== 0 ? d < 0 : i < j;
   }
 
-  /** Sets leaf i (no rebalancing of the path: call `fix` after). */
-  setLeaf(i: number, s: Score | undefined): void {
-    if (s) {
-      this.c[i] = s[0];
-      this.p[i] = s[1];
-      this.o[i] = s[2];
-    } else {
-      this.c[i] = Infinity;
-    }
+  /** Sets leaf i (no rebalancing of the path: call `fix` after); false when it holds that score already. */
+  setLeaf(i: number, s: Score | undefined): boolean {
+    const c = this.c;
     this.node[this.size + i] = i;
+    if (!s) {
+      if (c[i] === Infinity) return false;
+      c[i] = Infinity;
+      return true;
+    }
+    if (c[i] === s[0] && this.p[i] === s[1] && this.o[i] === s[2]) return false;
+    c[i] = s[0];
+    this.p[i] = s[1];
+    this.o[i] = s[2];
+    return true;
   }
 
   fix(i: number): void {
@@ -292,7 +296,9 @@ export class VictimIndex {
     if (h) for (const i of h) this.agentChanged(this.list[i]);
   }
 
-  private rescore(i: number): void {
+  /** Re-scores agent i in every tree; returns a bit per tree whose leaf changed (bit n for trees[n]). */
+  private rescore(i: number): number {
+    let changed = 0;
     const ag = this.list[i];
     const cands = (this.cands[i] = candidates(ag));
     const have = ag.free.length + ag.exiting;
@@ -323,17 +329,21 @@ export class VictimIndex {
           if (k < freedAt.length) s = score(dropUnneeded(ag, picked.slice(0, k + 1), freedAt[k], need));
         }
       }
-      this.trees[n].setLeaf(i, s);
+      if (this.trees[n].setLeaf(i, s)) changed |= 1 << n;
     }
     const whole = ag.enabled && ag.size === this.pool.largest && allVictims(ag, this.nobody, this.victim);
-    this.trees[0].setLeaf(i, whole ? score(ag.running) : undefined);
+    if (this.trees[0].setLeaf(i, whole ? score(ag.running) : undefined)) changed |= 1;
+    return changed;
   }
 
   private flush(): void {
     for (const i of this.dirtyList) {
       this.dirty[i] = 0;
-      this.rescore(i);
-      for (const t of this.trees) t.fix(i);
+      // An agent often comes back to the scores it had (its pass's changes undone, a group's usage moving
+      // without crossing its entitlement): only the trees whose leaf changed are re-balanced.
+      const changed = this.rescore(i);
+      if (changed === 0) continue;
+      for (let n = 0; n < this.trees.length; n++) if (changed & (1 << n) || n >= 31) this.trees[n].fix(i);
     }
     this.dirtyList.length = 0;
   }
