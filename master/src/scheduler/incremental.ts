@@ -132,7 +132,12 @@ class State {
   finishBuild(): void {
     for (const pool of this.pools.values()) {
       pool.index();
-      pool.base = pool.buckets.map((b) => b.slice());
+      const words = (pool.list.length + 31) >>> 5;
+      pool.base = pool.buckets.map((b) => {
+        const bits = new Uint32Array(words);
+        for (const ag of b) bits[ag.pos >>> 5] |= 1 << (ag.pos & 31);
+        return bits;
+      });
     }
     this.pending = sortPending(this.queueAdds);
     for (const r of this.pending) setKey(r);
@@ -197,12 +202,11 @@ class State {
     if (this.building || !st.enabled || st.free.length === before) return;
     pool.totalFree += st.free.length - before;
     const base = pool.base!;
-    const from = base[before];
-    const i = lowerBound(from, st.pos);
-    if (from[i] !== st) throw new Error('scheduler state: agent missing from its bucket');
-    from.splice(i, 1);
-    const to = base[st.free.length];
-    to.splice(lowerBound(to, st.pos), 0, st);
+    const w = st.pos >>> 5;
+    const bit = 1 << (st.pos & 31);
+    if (!(base[before][w] & bit)) throw new Error('scheduler state: agent missing from its bucket');
+    base[before][w] &= ~bit;
+    base[st.free.length][w] |= bit;
   }
 
   private victimCount(pool: PoolState, priority: number, d: number): void {
@@ -429,9 +433,16 @@ class State {
     const stamp = ++this.stamp;
     const saved = new Map<PoolState, ReturnType<PoolState['scalars']>>();
     for (const pool of this.pools.values()) {
-      pool.buckets = pool.base!.map((b) => {
-        const c = b.slice();
-        for (let i = 0; i < c.length; i++) c[i].bucketPos = i;
+      const list = pool.list;
+      pool.buckets = pool.base!.map((bits) => {
+        const c: AgentState[] = [];
+        for (let w = 0; w < bits.length; w++) {
+          for (let x = bits[w]; x !== 0; x &= x - 1) {
+            const ag = list[(w << 5) | (31 - Math.clz32(x & -x))];
+            ag.bucketPos = c.length;
+            c.push(ag);
+          }
+        }
         return c;
       });
       pool.maxFree = pool.largest;
@@ -593,18 +604,6 @@ function lowerBoundKey(list: Rec[], r: Key): number {
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     if (cmpKey(list[mid], r) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** First index in `list` (agents by `pos`) whose pos is >= p. */
-function lowerBound(list: AgentState[], p: number): number {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (list[mid].pos < p) lo = mid + 1;
     else hi = mid;
   }
   return lo;

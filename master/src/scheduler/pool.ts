@@ -84,8 +84,9 @@ export class PoolState implements PoolShape {
   /** Told whenever an agent's free slots change (the fair-share victim index listens). */
   changed?: (a: AgentState) => void;
 
-  /** Incremental scheduler: the buckets between passes, each in id order as `index` builds them. */
-  base?: AgentState[][];
+  /** Incremental scheduler: the buckets between passes, each a bit set over agents' `pos` (so moving an agent
+   * between buckets costs two bit flips, and walking a set's bits lists the bucket in id order). */
+  base?: Uint32Array[];
 
   /** Agents changed by the current pass, each with its state before (incremental scheduler only; see `changing`). */
   journal?: AgentState[];
