@@ -1,5 +1,5 @@
 // Starts the experiment page's two critical requests while the app bundle is still downloading:
-// the experiment, then (as soon as it arrives) its learning curves. src/prefetch.ts adopts these
+// the experiment and its learning curves, side by side. src/prefetch.ts adopts these
 // responses; the curves URL must match curvesPath() in src/curves.ts.
 // A file of its own, not inline in index.html, so that the master's Content Security Policy can forbid
 // inline scripts (script-src 'self'). Without a stored token nothing is requested: the login form comes up.
@@ -26,17 +26,12 @@
     get('/runs?' + rq.toString() + '&offset=0&limit=100');
     return;
   }
-  // `curves` resolves to { path, res } (or null) so the app can tell whether its own URL matches.
-  pending.curves = get('/experiments/' + m[1]).then(function (res) {
-    if (!res.ok) return null;
-    return res.clone().json().then(function (d) {
-      var n = Math.max(1, d.numTrials, d.trials.length);
-      var ladder = [200, 100, 50, 30, 20], pts = 20;
-      for (var i = 0; i < ladder.length; i++) if (ladder[i] * n <= 20000) { pts = ladder[i]; break; }
-      var group = q.get('group') === 'training' ? 'training' : 'validation';
-      var metric = q.get('metric') || d.metric;
-      var path = '/experiments/' + d.id + '/metrics?group=' + group + '&metric=' + encodeURIComponent(metric) + '&max_points=' + pts;
-      return { path: path, res: fetch('/api/v1' + path, { headers: headers }) };
-    });
-  }).catch(function () { return null; });
+  // The experiment, and its curves at once beside it: the curves URL needs nothing from the experiment (the
+  // master spreads the point budget over the curves, and takes the searcher's metric when none is named).
+  // `curves` resolves to { path, res } so the app can tell whether its own URL matches.
+  get('/experiments/' + m[1]);
+  var group = q.get('group') === 'training' ? 'training' : 'validation';
+  var metric = q.get('metric');
+  var path = '/experiments/' + m[1] + '/metrics?group=' + group + (metric ? '&metric=' + encodeURIComponent(metric) : '') + '&point_budget=20000';
+  pending.curves = Promise.resolve({ path: path, res: fetch('/api/v1' + path, { headers: headers }) });
 })();

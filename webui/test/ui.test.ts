@@ -78,6 +78,21 @@ describeBrowser('web UI (browser)', () => {
     expect(requests.filter((r) => r.startsWith(`/api/v1/experiments/${fx.curves.id}/metrics?`))).toHaveLength(1);
     expect(Number(await page.getAttribute('[data-testid="learning-curves"]', 'data-series'))).toBe(24);
     await shot(page, 'experiment-curves');
+    // The request names a point budget, which the master spreads over the 24 curves of 60 points: 20000 leaves
+    // every point, 480 leaves 20 a curve (the ladder's least), 1200 leaves 50.
+    for (const [budget, per] of [[20000, 60], [480, 20], [1200, 50]] as const) {
+      const res = await session.api(`/experiments/${fx.curves.id}/metrics?group=validation&point_budget=${budget}`);
+      const body = (await res.json()) as { maxPoints: number; series: Array<{ points: unknown[] }> };
+      expect(body.series).toHaveLength(24);
+      expect(body.series.map((x) => x.points.length)).toEqual(new Array(24).fill(per));
+      expect(body.maxPoints).toBe(budget === 20000 ? 200 : per);
+    }
+    expect((await session.api(`/experiments/${fx.curves.id}/metrics?point_budget=5`)).status).toBe(400);
+    // The metric history CSV: every point of every curve.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid="export-metrics"]')]);
+    const csv = fs.readFileSync((await download.path())!, 'utf8').trim().split('\n');
+    expect(csv[0]).toBe('trial_id,steps_completed,validation.loss');
+    expect(csv).toHaveLength(1 + 24 * 60);
 
     const target = fx.curves.trialIds[5]!;
     await page.click(`[data-testid="trials-table"] [data-row-id="${target}"] [role="cell"]:nth-child(3)`);

@@ -15,7 +15,7 @@ import type { UserIdentity } from '../auth/userAuth';
 import { listExperimentAudit } from '../db/audit';
 import { invalid, notFound } from '../errors';
 import { ashaRungs } from '../searcher/asha';
-import { downsampleSeries } from './downsample';
+import { downsampleSeries, pointsForBudget } from './downsample';
 
 const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
 
@@ -188,20 +188,25 @@ export function registerExperimentRoutes(app: App, ctx: MasterContext): void {
           group: Type.Union([Type.Literal('training'), Type.Literal('validation')], { default: 'validation' }),
           metric: Type.Optional(Type.String()),
           max_points: Type.Integer({ minimum: 2, maximum: 5000, default: 200 }),
+          // Points for all curves together, spread over them (see pointsForBudget); wins over max_points. The web
+          // UI asks this way, so that it can ask before it knows how many trials the experiment has.
+          point_budget: Type.Optional(Type.Integer({ minimum: 20, maximum: 1_000_000 })),
         }),
       },
     },
     async (req) => {
       const { id } = req.params;
-      const { group, max_points } = req.query;
+      const { group, point_budget } = req.query;
       const searcher = await experimentsDb.getSearcherMetric(ctx.db, id);
       if (!searcher) throw notFound('experiment', id);
       const metric = req.query.metric ?? searcher.metric;
       const series = await ctx.metrics.experimentSeries(id, group, metric);
+      const maxPoints = point_budget === undefined ? req.query.max_points : pointsForBudget(point_budget, series.length);
       return {
         metric,
         group,
-        series: series.map((s) => ({ trialId: s.trialId, points: downsampleSeries(s.points, max_points) })),
+        maxPoints,
+        series: series.map((s) => ({ trialId: s.trialId, points: downsampleSeries(s.points, maxPoints) })),
       };
     },
   );

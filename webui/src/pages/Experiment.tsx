@@ -18,14 +18,10 @@ import type { Highlight } from './highlight';
 import { ExperimentManage, LabelsEditor, NotesTab } from '../components/ExperimentManage';
 
 export function ExperimentPage({ id, tab }: { id: number; tab: string }) {
-  // Start the curves request the moment the experiment JSON arrives, in parallel with rendering the page.
+  // Start the curves request at once, beside the experiment's (when the boot script has not already).
   useState(() => {
     if (tab !== 'curves') return;
-    const query = new URLSearchParams(location.search);
-    prefetch<ExperimentDetail>(`/experiments/${id}`).then(
-      (d) => void prefetch(curvesPath(d, query, d.trials.length)).catch(() => undefined),
-      () => undefined,
-    );
+    void prefetch(curvesPath({ id }, new URLSearchParams(location.search))).catch(() => undefined);
   });
   const detail = useApi<ExperimentDetail>(`/experiments/${id}`);
   const names = useApi<{ training: string[]; validation: string[] }>(`/experiments/${id}/metric-names`);

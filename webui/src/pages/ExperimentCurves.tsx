@@ -16,6 +16,9 @@ import type { Highlight } from './highlight';
 import { notify } from '../components/Toasts';
 import { actionError } from '../actionError';
 
+/** The most points a curve of the metric history CSV holds: the experiment metrics endpoint's limit. */
+const HISTORY_MAX_POINTS = 5000;
+
 interface ExperimentMetrics {
   metric: string;
   group: string;
@@ -34,7 +37,7 @@ export function CurvesTab({ exp, rows, names, hl, epoch }: { exp: ExperimentDeta
   const smoothing = Math.min(0.99, Math.max(0, Number(query.get('smoothing')) || 0));
   const log = query.get('log') === '1';
   const topN = Number(query.get('top')) || 0;
-  const metrics = useApi<ExperimentMetrics>(curvesPath(exp, query, rows.length));
+  const metrics = useApi<ExperimentMetrics>(curvesPath(exp, query));
   // New points arrive on the stream and are appended in place, so a live experiment costs no requests;
   // the page re-downsamples from the server only now and then (the epoch, throttled by the page).
   useSubscription(`experiment:${exp.id}`, (m) => {
@@ -110,7 +113,7 @@ export function CurvesTab({ exp, rows, names, hl, epoch }: { exp: ExperimentDeta
   if (!metricOptions.some(([g, m]) => g === group && m === metric)) metricOptions.unshift([group, metric]);
 
   const exportHistory = async () => {
-    const full = await api<ExperimentMetrics>(`/experiments/${exp.id}/metrics?group=${group}&metric=${encodeURIComponent(metric)}&max_points=100000`);
+    const full = await api<ExperimentMetrics>(`/experiments/${exp.id}/metrics?group=${group}&metric=${encodeURIComponent(metric)}&max_points=${HISTORY_MAX_POINTS}`);
     const out: unknown[][] = [];
     for (const s of full.series) for (const [x, y] of s.points) out.push([s.trialId, x, y]);
     saveBlob(new Blob([toCsv(['trial_id', 'steps_completed', `${group}.${metric}`], out)], { type: 'text/csv' }), `experiment-${exp.id}-${group}-${metric}.csv`);
@@ -163,7 +166,13 @@ export function CurvesTab({ exp, rows, names, hl, epoch }: { exp: ExperimentDeta
           </select>
         </label>
         <span className="spacer" />
-        <button type="button" className="btn btn-sm" onClick={() => exportHistory().catch((err) => notify(actionError(err, 'export the metric history')))} data-testid="export-metrics">
+        <button
+          type="button"
+          className="btn btn-sm"
+          title={`Every point of each trial's curve, up to ${HISTORY_MAX_POINTS} a trial (longer curves are downsampled, keeping spikes)`}
+          onClick={() => exportHistory().catch((err) => notify(actionError(err, 'export the metric history')))}
+          data-testid="export-metrics"
+        >
           ⤓ Metric history CSV
         </button>
         <button type="button" className="btn btn-sm" onClick={() => exportTrialsCsv(exp, sorted)} data-testid="export-trials">
