@@ -164,7 +164,9 @@ async function main(): Promise<void> {
   const H = { headers: { Authorization: `Bearer ${TOKEN}` } };
   const browser = await launchBrowser();
   try {
-    // Warm the master (first query plans, JIT) so the first timed run is not an outlier of the server.
+    // Warm the master (first query plans, JIT) so the first timed run is not an outlier of the server. The
+    // curves stay cold: the first run reads them from the database (experiment_page_cold_ms), later ones from
+    // the master's cache.
     await fetch(`${master.url}/api/v1/experiments/${big.id}`, H).then((r) => r.arrayBuffer());
     const bigRuns: Load[] = [];
     const smallRuns: Load[] = [];
@@ -209,6 +211,12 @@ async function main(): Promise<void> {
       bytes_ratio_vs_full_resolution_curves: Number((bytes / full.byteLength).toFixed(3)),
       target_ms: 1500,
       target_bytes: 2_000_000,
+      // The first load of the page after the master started: its series cache is empty, so the curves come
+      // from the database (issue 17 asks for <= 1 s to usable).
+      experiment_page_cold_ms: Math.round(bigRuns[0]!.ms),
+      experiment_page_warm_median_ms: Math.round(median(bigRuns.slice(1).map((r) => r.ms))),
+      issue17_target_ms: 1000,
+      experiment_page_over_issue17_target: Number((ms / 1000).toFixed(2)),
       runs_list_ms: Math.round(runsMs),
       runs_list_rows: runsBig[0]!.rows,
       runs_list_dom_rows: Math.max(...runsBig.map((r) => r.domRows)),
