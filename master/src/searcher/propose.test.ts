@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fitGp } from './gp';
 import { buildSpace } from './hparams';
-import { inBox, lipschitz, localPenalty, proposeNext, quasiRandom, reflect01, TRUST_HALVING, TRUST_MIN, TRUST_RADIUS, trustRadius } from './propose';
+import { inBox, lipschitz, localPenalty, proposeNext, quasiRandom, reflect01, TRUST_FAIL, TRUST_MAX, TRUST_MIN, TRUST_RADIUS, TRUST_SUCC, trustRadius } from './propose';
 import { ackleyX } from './objectives';
 import { seedRng } from './rng';
 
@@ -122,13 +122,37 @@ describe('proposeNext', () => {
 });
 
 describe('parallel trust region', () => {
-  it('halves its radius every TRUST_HALVING observations, down to TRUST_MIN', () => {
-    expect(trustRadius(0)).toBe(TRUST_RADIUS);
-    expect(trustRadius(TRUST_HALVING - 1)).toBe(TRUST_RADIUS);
-    expect(trustRadius(TRUST_HALVING)).toBe(TRUST_RADIUS / 2);
-    expect(trustRadius(2 * TRUST_HALVING + 3)).toBe(TRUST_RADIUS / 4);
-    expect(trustRadius(50 * TRUST_HALVING)).toBe(TRUST_MIN);
-    for (let n = 1; n < 200; n++) expect(trustRadius(n)).toBeLessThanOrEqual(trustRadius(n - 1));
+  it('starts at TRUST_RADIUS and keeps it while the incumbent improves now and then', () => {
+    expect(trustRadius([], 5)).toBe(TRUST_RADIUS);
+    expect(trustRadius([3, 2], 5)).toBe(TRUST_RADIUS);
+    // An improvement every few results (fewer than TRUST_FAIL failures in a row, never TRUST_SUCC successes).
+    const y = [10, 9];
+    for (let k = 0; k < 20; k++) y.push(20, 20, 20, 8 - 0.1 * k);
+    expect(trustRadius(y, 5)).toBe(TRUST_RADIUS);
+  });
+
+  it('halves after TRUST_FAIL results in a row without improvement (at least the dimension), down to TRUST_MIN', () => {
+    const stall = (n: number): number[] => [1, 2, ...new Array<number>(n).fill(5)];
+    expect(trustRadius(stall(TRUST_FAIL - 1), 5)).toBe(TRUST_RADIUS);
+    expect(trustRadius(stall(TRUST_FAIL), 5)).toBe(TRUST_RADIUS / 2);
+    expect(trustRadius(stall(2 * TRUST_FAIL + 3), 5)).toBe(TRUST_RADIUS / 4);
+    expect(trustRadius(stall(100 * TRUST_FAIL), 5)).toBe(TRUST_MIN);
+    // In more dimensions than TRUST_FAIL, the tolerance is the dimension.
+    const D = TRUST_FAIL + 4;
+    expect(trustRadius(stall(TRUST_FAIL), D)).toBe(TRUST_RADIUS);
+    expect(trustRadius(stall(D), D)).toBe(TRUST_RADIUS / 2);
+    // A tiny improvement (under 1e-3 of the incumbent) is no success.
+    expect(trustRadius([1, 2, ...Array.from({ length: TRUST_FAIL }, (_, i) => 1 - 1e-5 * (i + 1))], 5)).toBe(TRUST_RADIUS / 2);
+  });
+
+  it('doubles after TRUST_SUCC improvements in a row, up to TRUST_MAX, and shrinks again once the incumbent stalls', () => {
+    const shrunk = [1, 2, ...new Array<number>(3 * TRUST_FAIL).fill(5)];
+    expect(trustRadius(shrunk, 5)).toBe(TRUST_RADIUS / 8);
+    const improving = [...shrunk, ...Array.from({ length: TRUST_SUCC }, (_, i) => 0.9 - 0.1 * i)];
+    expect(trustRadius(improving, 5)).toBe(TRUST_RADIUS / 4);
+    const long = [...shrunk, ...Array.from({ length: 10 * TRUST_SUCC }, (_, i) => 0.9 * 0.9 ** i)];
+    expect(trustRadius(long, 5)).toBe(TRUST_MAX);
+    expect(trustRadius([...long, ...new Array<number>(TRUST_FAIL).fill(5)], 5)).toBe(TRUST_MAX / 2);
   });
 
   it('confines 5-D parallel proposals to the box around the best observation; they stay distinct, in bounds and deterministic', () => {
@@ -138,7 +162,7 @@ describe('parallel trust region', () => {
     const X = quasiRandom(24, D, seedRng(21));
     const y = X.map(f);
     const best = X[y.indexOf(Math.min(...y))]!;
-    const r = trustRadius(X.length);
+    const r = trustRadius(y, D);
     const run = (): number[][] => {
       const rng = seedRng(22);
       // Running trials far from the incumbent: the region applies to every proposal.
