@@ -42,7 +42,7 @@ export function downsampleSeries(points: Array<[number, number]>, threshold: num
 /** Points per curve on the experiment page's ladder: the most of 200, 100, 50, 30 or 20 such that `series`
  * curves fit in `budget` points (20 when none does). A short ladder, so experiments of similar size are
  * downsampled alike. */
-export const POINT_LADDER = [200, 100, 50, 30, 20];
+const POINT_LADDER = [200, 100, 50, 30, 20];
 export function pointsForBudget(budget: number, series: number): number {
   return POINT_LADDER.find((p) => p * Math.max(1, series) <= budget) ?? POINT_LADDER[POINT_LADDER.length - 1]!;
 }

@@ -777,21 +777,16 @@ function backfillDecisions(pass: Pass, backfill: Mode): void {
   const pending = pass.pending;
   const { queueSlots: sizes, queuePool: poolOf, poolList } = pass;
   for (let i = 0; i < pending.length; i++) {
-    if (sizes) {
-      const k = sizes[i];
-      if (k > 0) {
-        if (k > poolList![poolOf![i]].maxFree) continue;
-      } else if (k < 0) {
-        const pool = poolList![poolOf![i]];
-        if (pool.buckets[pool.largest].length < -k) continue;
-      }
+    // `backfillBlocked` from the typed queue when it encodes the gang (k != 0), else from its record.
+    const k = sizes ? sizes[i] : 0;
+    if (k !== 0) {
+      const pool = poolList![poolOf![i]];
+      if (k > 0 ? k > pool.maxFree : pool.buckets[pool.largest].length < -k) continue;
     }
     const p = pending[i];
     if (p.mark === stamp) continue;
-    const pool = p.pool;
-    const n = p.n;
-    if (pool && backfillBlocked(pool, n)) continue;
-    if (tryPlace(pass, p.a, backfill) === 'placed') moveUsage(p.share!, n);
+    if (k === 0 && p.pool && backfillBlocked(p.pool, p.n)) continue;
+    if (tryPlace(pass, p.a, backfill) === 'placed') moveUsage(p.share!, p.n);
   }
 }
 
@@ -823,7 +818,5 @@ function execute(pass: Pass, snapshot: Snapshot): ScheduleResult {
 /** A pass and its internal state (for `queueOrder`). */
 export function runPass(snapshot: Snapshot, trace = true): { pass: Pass; result: ScheduleResult } {
   const pass = buildPass(snapshot, trace);
-  if (snapshot.options.policy === 'fair_share') runFairShare(pass, fairShares(pass));
-  else runPriority(pass);
-  return { pass, result: { assign: pass.assign, preempt: pass.preempt, waiting: pass.waiting } };
+  return { pass, result: execute(pass, snapshot) };
 }

@@ -255,7 +255,7 @@ export class VictimIndex {
     while (this.hosts.has(g)) g += '\u0000';
     this.nobody = { id: g, groupId: g, pool: pool.name, slots: 0, order: 0, state: 'pending' };
     this.trees = Array.from({ length: pool.largest + 1 }, () => new ScoreTree(n));
-    for (let i = 0; i < n; i++) this.rescore(i);
+    for (let i = 0; i < n; i++) this.rescore(i, false);
     for (const t of this.trees) t.buildAll();
   }
 
@@ -296,9 +296,12 @@ export class VictimIndex {
     if (h) for (const i of h) this.agentChanged(this.list[i]);
   }
 
-  /** Re-scores agent i in every tree; returns a bit per tree whose leaf changed (bit n for trees[n]). */
-  private rescore(i: number): number {
-    let changed = 0;
+  /** Re-scores agent i in every tree; with `fix`, re-balances the trees whose leaf changed (an agent often comes
+   * back to the scores it had: its pass's changes undone, a group's usage moving without crossing its entitlement). */
+  private rescore(i: number, fix: boolean): void {
+    const set = (t: ScoreTree, s: Score | undefined) => {
+      if (t.setLeaf(i, s) && fix) t.fix(i);
+    };
     const ag = this.list[i];
     const cands = (this.cands[i] = candidates(ag));
     const have = ag.free.length + ag.exiting;
@@ -329,21 +332,16 @@ export class VictimIndex {
           if (k < freedAt.length) s = score(dropUnneeded(ag, picked.slice(0, k + 1), freedAt[k], need));
         }
       }
-      if (this.trees[n].setLeaf(i, s)) changed |= 1 << n;
+      set(this.trees[n], s);
     }
     const whole = ag.enabled && ag.size === this.pool.largest && allVictims(ag, this.nobody, this.victim);
-    if (this.trees[0].setLeaf(i, whole ? score(ag.running) : undefined)) changed |= 1;
-    return changed;
+    set(this.trees[0], whole ? score(ag.running) : undefined);
   }
 
   private flush(): void {
     for (const i of this.dirtyList) {
       this.dirty[i] = 0;
-      // An agent often comes back to the scores it had (its pass's changes undone, a group's usage moving
-      // without crossing its entitlement): only the trees whose leaf changed are re-balanced.
-      const changed = this.rescore(i);
-      if (changed === 0) continue;
-      for (let n = 0; n < this.trees.length; n++) if (changed & (1 << n) || n >= 31) this.trees[n].fix(i);
+      this.rescore(i, true);
     }
     this.dirtyList.length = 0;
   }
