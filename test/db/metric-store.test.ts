@@ -10,15 +10,15 @@ import { addExperiment, addTrial, point as pt } from './fixtures';
 function counting(db: Database) {
   const c = { seriesQueries: 0, answered: 0, hold: undefined as Promise<void> | undefined };
   const wrapped: Database = Object.create(db);
-  wrapped.query = async (sql: string, params?: unknown[]) => {
+  wrapped.query = async <R>(sql: string, params?: unknown[]) => {
     if (sql.includes('array_agg(m.steps_completed')) {
       c.seriesQueries++;
-      const r = await db.query(sql, params);
+      const r = await db.query<R>(sql, params);
       c.answered++;
       await c.hold;
       return r;
     }
-    return db.query(sql, params);
+    return db.query<R>(sql, params);
   };
   return { db: wrapped as Database, c };
 }
