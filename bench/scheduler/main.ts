@@ -1,9 +1,13 @@
 // Scheduler pass time. The figures issue 17 sets targets for (100k allocations on 5k agents <= 20 ms, 10k on 1k
 // <= 1.5 ms) are for the pass the master really runs: fair share with preemption on a busy cluster, through the
-// master's call path (live allocation rows -> `buildSnapshot` -> the resource manager's `IncrementalScheduler`),
+// master's call path (live allocation rows -> its `SnapshotBuilder` -> the resource manager's `IncrementalScheduler`),
 // pass after pass while a few allocations start and end in between. Each timed step of that sequence:
-// - the rows are copied (the master reads them from the database every pass: new objects, the same values);
-// - the snapshot is built from them as the master builds it (`buildSnapshot`, timed on its own);
+// - the rows are handed over as the master's pass gets them: from its kept copy of the live rows
+//   (rm/liveAllocations.ts), where a row that did not change since the last pass is the same object and a changed
+//   or new one a new object. The same passes over rows read in full every pass (every row a new object with the
+//   same values: what the master did before it kept them, and what `hone job list` still reads) are measured
+//   too (`full_read_*`);
+// - the snapshot is built from them as the master builds it (`SnapshotBuilder.build`, timed on its own);
 // - the pass runs from scratch (`schedule`) and incrementally (the kept `IncrementalScheduler`), in alternating
 //   order, on the same snapshot, and their results are checked to be identical;
 // - then the cluster moves on as the master and its agents would: assignments start, preempted allocations exit
@@ -23,7 +27,7 @@
 import { cpus, loadavg } from 'node:os';
 import { isDeepStrictEqual } from 'node:util';
 import type { LiveAllocation } from '../../master/src/db/allocations';
-import { buildSnapshot } from '../../master/src/rm/snapshot';
+import { SnapshotBuilder } from '../../master/src/rm/snapshot';
 import { compareAllocations, IncrementalScheduler, schedule, type Agent, type Allocation, type ScheduleOptions, type ScheduleResult, type Snapshot } from '../../master/src/scheduler/index';
 import { makeAgents } from '../../master/src/scheduler/testing';
 
@@ -175,15 +179,25 @@ class Cluster {
     for (const a of again) this.submit(byExp.get(a.experimentId)!, a.slots);
   }
 
-  /** The rows as the next database read returns them: new objects, the same values. */
+  /** The rows as the master's kept copy hands them over: unchanged rows are the same objects as last time. */
+  kept(): LiveAllocation[] {
+    return this.rows.slice();
+  }
+
+  /** The rows as a full database read returns them: new objects (new strings too), the same values. */
   read(): LiveAllocation[] {
-    return this.rows.map((a) => ({ ...a, ...(a.placement ? { placement: a.placement.map((p) => ({ agentId: p.agentId, devices: [...p.devices] })) } : {}) }));
+    return this.rows.map((a) => ({
+      ...a,
+      id: Buffer.from(a.id, 'latin1').toString('latin1'),
+      ...(a.placement ? { placement: a.placement.map((p) => ({ agentId: p.agentId, devices: [...p.devices] })) } : {}),
+    }));
   }
 }
 
-function measureMaster(pending: number, agents: number, steps: number, reasons: boolean) {
+function measureMaster(pending: number, agents: number, steps: number, reasons: boolean, rowsFrom: 'kept' | 'full' = 'kept') {
   const cluster = new Cluster(pending, agents, pending + agents);
   const scheduler = new IncrementalScheduler({ reasons });
+  const builder = new SnapshotBuilder();
   const build: Sample[] = [];
   const scratch: Sample[] = [];
   const inc: Sample[] = [];
@@ -192,9 +206,9 @@ function measureMaster(pending: number, agents: number, steps: number, reasons: 
   // Warm-up: the cluster fills up and fair share settles (also warms the JIT); then the timed passes.
   const warmup = 6;
   for (let k = 0; k < warmup + steps; k++) {
-    const rows = cluster.read();
+    const rows = rowsFrom === 'kept' ? cluster.kept() : cluster.read();
     const agentsNow = cluster.agents.map((a) => ({ ...a, slots: [...a.slots] }));
-    const b = timed(() => buildSnapshot(agentsNow, rows, FAIR));
+    const b = timed(() => builder.build(agentsNow, rows, FAIR));
     const snap = b.value;
     let fresh: ReturnType<typeof timed<ScheduleResult>>;
     let kept: ReturnType<typeof timed<ScheduleResult>>;
@@ -217,7 +231,7 @@ function measureMaster(pending: number, agents: number, steps: number, reasons: 
   const r = { build: med(build), scratch: med(scratch), inc: med(inc), identical, stats: scheduler.stats, changesPerPass: changed / steps };
   console.log(
     `fair share + preemption, ${String(pending).padStart(6)} allocations on ${String(agents).padStart(5)} agents x 8, ` +
-      `${reasons ? 'with a reason for every waiting gang' : "the master's pass (decisions only)"}, ` +
+      `${reasons ? 'with a reason for every waiting gang' : "the master's pass (decisions only)"}, rows ${rowsFrom === 'kept' ? 'kept between passes' : 'read in full'}, ` +
       `median of ${steps} changing passes (${round(r.changesPerPass, 1)} assigned or preempted a pass, 1% of running finish): ` +
       `incremental ${round(r.inc.wall)} ms (cpu ${round(r.inc.cpu)}), from scratch ${round(r.scratch.wall)} ms (cpu ${round(r.scratch.cpu)}), ` +
       `ratio ${round(r.inc.cpu / r.scratch.cpu, 3)} (cpu); buildSnapshot ${round(r.build.cpu)} ms (cpu); identical results: ${identical}; ` +
@@ -233,6 +247,8 @@ const fair = measureQueue(10_000, 1_000, 15, 'fair_share');
 const fairLarge = measureQueue(100_000, 5_000, 5, 'fair_share');
 const m10k = measureMaster(10_000, 1_000, Number(process.env.BENCH_STEPS_10K ?? 40), false);
 const m100k = measureMaster(100_000, 5_000, Number(process.env.BENCH_STEPS_100K ?? 12), false);
+const f10k = measureMaster(10_000, 1_000, Number(process.env.BENCH_STEPS_10K ?? 40), false, 'full');
+const f100k = measureMaster(100_000, 5_000, Number(process.env.BENCH_STEPS_100K ?? 12), false, 'full');
 const r10k = measureMaster(10_000, 1_000, Number(process.env.BENCH_STEPS_10K ?? 40), true);
 const r100k = measureMaster(100_000, 5_000, Number(process.env.BENCH_STEPS_100K ?? 12), true);
 
@@ -251,7 +267,12 @@ const figures = {
   incremental_over_scratch_100k: round(m100k.inc.cpu / m100k.scratch.cpu, 3),
   build_snapshot_cpu_ms_10k: round(m10k.build.cpu, 3),
   build_snapshot_cpu_ms_100k: round(m100k.build.cpu, 3),
-  identical_results: m10k.identical && m100k.identical && r10k.identical && r100k.identical,
+  identical_results: m10k.identical && m100k.identical && f10k.identical && f100k.identical && r10k.identical && r100k.identical,
+  // The same passes over rows read in full every pass (new objects with the same values).
+  full_read_pass_cpu_ms_10k_1k: round(f10k.inc.cpu, 3),
+  full_read_pass_cpu_ms_100k_5k: round(f100k.inc.cpu, 3),
+  full_read_build_snapshot_cpu_ms_10k: round(f10k.build.cpu, 3),
+  full_read_build_snapshot_cpu_ms_100k: round(f100k.build.cpu, 3),
   // The same passes also explaining every waiting gang (what `schedule` returns by default; `hone job list`
   // explains the queue with its own pass).
   with_reasons_pass_cpu_ms_10k_1k: round(r10k.inc.cpu, 3),

@@ -1,6 +1,7 @@
 // Bad input is refused with a clear message naming the field, the right status, and nothing stored.
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { terminateAllocation } from '../../master/src/db/allocations';
 import { startMaster, type Master } from '../../master/src/server';
 import { archive } from '../helpers/archive';
 import { api, signIn, TEST_ADMIN_PASSWORD, tmpDir } from '../helpers/processes';
@@ -174,7 +175,7 @@ searcher:
       });
     const points = { group: 'training', points: [{ stepsCompleted: 1, metrics: { loss: 1 } }] };
     expect((await post(points)).status).toBe(200);
-    await master.ctx.db.query(`UPDATE allocations SET state = 'TERMINATED' WHERE id = $1`, [alloc!.id]);
+    await terminateAllocation(master.ctx.db, alloc!.id, { exitCode: null, reason: 'lost', failed: true, lastError: null });
     // What the resource manager announces when it ends an allocation.
     master.ctx.bus.publish({ type: 'allocation', allocationId: alloc!.id });
     const refused = await post(points);

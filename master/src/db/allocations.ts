@@ -3,10 +3,38 @@
 // Requests to stop it are flags (preempt_requested, kill_requested) that the resource manager carries out.
 import type { AllocationSummary } from '@hone/protocol';
 import type { Placement } from '../scheduler/types';
-import type { Queryable } from './database';
+import { afterCommit, type Queryable } from './database';
 import { iso, isoOrNull } from './sql';
 
 export type AllocationState = 'PENDING' | 'ASSIGNED' | 'RUNNING' | 'TERMINATING' | 'TERMINATED';
+
+/**
+ * Live allocation rows that a write may have changed: by id, or all of an experiment's or a trial's. Every
+ * change to what `LiveAllocation` holds is announced, once it has committed: here for writes of this module, by
+ * the experiments repository for the scheduling settings it joins in (`noteAllocationWrite`). A reader that
+ * keeps a copy of the live rows (rm/liveAllocations.ts) reads back only what was announced.
+ */
+export interface AllocationWrite {
+  ids?: string[];
+  experimentId?: number;
+  trialId?: number;
+}
+
+const writeListeners = new Set<(w: AllocationWrite) => void>();
+
+/** Calls `fn` for every committed write of live allocation rows in this process; returns the unsubscribe. */
+export function onAllocationWrite(fn: (w: AllocationWrite) => void): () => void {
+  writeListeners.add(fn);
+  return () => writeListeners.delete(fn);
+}
+
+/** Announces a write through `q` (once it has committed; see `AllocationWrite`). */
+export function noteAllocationWrite(q: Queryable, w: AllocationWrite): void {
+  if (!writeListeners.size) return;
+  afterCommit(q, () => {
+    for (const fn of writeListeners) fn(w);
+  });
+}
 
 /** A live allocation with its experiment's scheduling settings: what one scheduling pass reads. */
 export interface LiveAllocation {
@@ -79,6 +107,7 @@ export async function insertPendingAllocation(q: Queryable, a: NewAllocation): P
     a.pool,
     a.token,
   ]);
+  noteAllocationWrite(q, { ids: [a.id] });
 }
 
 /** Every allocation that has not terminated, in submission order. */
@@ -98,27 +127,45 @@ export async function getLiveAllocations(q: Queryable, ids: string[]): Promise<L
   return r.rows.map(toLive);
 }
 
+/**
+ * The live rows among those a set of writes named (see `AllocationWrite`): by id, and every live allocation of
+ * the experiments and trials named. A named row that is not returned has terminated or is gone.
+ */
+export async function getLiveAllocationsWritten(q: Queryable, w: { ids: string[]; experimentIds: number[]; trialIds: number[] }): Promise<LiveAllocation[]> {
+  if (!w.experimentIds.length && !w.trialIds.length) return getLiveAllocations(q, w.ids);
+  const r = await q.query(
+    `${LIVE_SELECT} WHERE a.state <> 'TERMINATED' AND (a.id = ANY($1::text[]) OR a.experiment_id = ANY($2::bigint[]) OR a.trial_id = ANY($3::bigint[]))
+      ORDER BY a.seq`,
+    [w.ids, w.experimentIds, w.trialIds],
+  );
+  return r.rows.map(toLive);
+}
+
 /** PENDING → ASSIGNED with a placement; false when it was no longer pending (withdrawn meanwhile). */
 export async function assignAllocation(q: Queryable, id: string, placement: Placement[]): Promise<boolean> {
   const r = await q.query(`UPDATE allocations SET state = 'ASSIGNED', placement = $2 WHERE id = $1 AND state = 'PENDING' RETURNING id`, [
     id,
     JSON.stringify(placement),
   ]);
+  noteAllocationWrite(q, { ids: [id] });
   return r.rows.length > 0;
 }
 
 /** ASSIGNED → RUNNING once a rank reports it runs (idempotent). */
 export async function markAllocationRunning(q: Queryable, id: string): Promise<void> {
   await q.query(`UPDATE allocations SET state = 'RUNNING', started_at = coalesce(started_at, now()) WHERE id = $1 AND state = 'ASSIGNED'`, [id]);
+  noteAllocationWrite(q, { ids: [id] });
 }
 
 export async function requestPreemption(q: Queryable, ids: string[]): Promise<void> {
   if (!ids.length) return;
   await q.query(`UPDATE allocations SET preempt_requested = true WHERE id = ANY($1) AND state IN ('ASSIGNED','RUNNING')`, [ids]);
+  noteAllocationWrite(q, { ids });
 }
 
 export async function requestKill(q: Queryable, id: string): Promise<void> {
   await q.query(`UPDATE allocations SET kill_requested = true WHERE id = $1 AND state <> 'TERMINATED'`, [id]);
+  noteAllocationWrite(q, { ids: [id] });
 }
 
 /**
@@ -135,12 +182,14 @@ export async function releaseExperimentAllocations(q: Queryable, experimentId: n
     experimentId,
     reason,
   ]);
+  noteAllocationWrite(q, { experimentId });
 }
 
 /** Kills one trial's running allocations and withdraws its pending ones (a trial kill). */
 export async function killTrialAllocations(q: Queryable, trialId: number, reason: string): Promise<void> {
   await q.query(`UPDATE allocations SET kill_requested = true WHERE trial_id = $1 AND state IN ('ASSIGNED','RUNNING','TERMINATING')`, [trialId]);
   await q.query(`UPDATE allocations SET state = 'TERMINATED', ended_at = now(), exit_reason = $2 WHERE trial_id = $1 AND state = 'PENDING'`, [trialId, reason]);
+  noteAllocationWrite(q, { trialId });
 }
 
 /** Where an allocation's ranks run and on which devices (for the reproducibility record). */
@@ -171,6 +220,7 @@ export async function terminateAllocation(
     end.failed,
     end.lastError,
   ]);
+  noteAllocationWrite(q, { ids: [id] });
 }
 
 /** Every run of a trial, oldest first: its restart history. */

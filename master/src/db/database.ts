@@ -17,6 +17,33 @@ export interface Queryable {
   query<R = Record<string, any>>(sql: string, params?: unknown[]): Promise<QueryResult<R>>;
 }
 
+/** What a transaction's `Queryable` carries: callbacks to run once it has committed (see `afterCommit`). */
+const AFTER_COMMIT = Symbol('afterCommit');
+type TxQueryable = Queryable & { [AFTER_COMMIT]?: Array<() => void> };
+
+/**
+ * Runs `fn` once what was written through `q` is visible to other connections: after the commit when `q` is a
+ * transaction of `Database.transaction` (never, when it rolls back), at once otherwise (a statement on its own
+ * has committed when its query resolves).
+ */
+export function afterCommit(q: Queryable, fn: () => void): void {
+  const hooks = (q as TxQueryable)[AFTER_COMMIT];
+  if (hooks) hooks.push(fn);
+  else fn();
+}
+
+/** A transaction's `Queryable`, with its after-commit callbacks. */
+function txQueryable(query: Queryable['query']): { tx: Queryable; committed: () => void } {
+  const hooks: Array<() => void> = [];
+  const tx: TxQueryable = { query, [AFTER_COMMIT]: hooks };
+  return {
+    tx,
+    committed: () => {
+      for (const fn of hooks.splice(0)) fn();
+    },
+  };
+}
+
 export interface Database extends Queryable {
   readonly kind: 'postgres' | 'pglite';
   /** Runs `fn` in one transaction; commits when it resolves, rolls back when it throws. */
@@ -85,18 +112,17 @@ class PgDatabase implements Database {
     client.on('error', onError);
     try {
       await client.query('BEGIN');
-      const tx: Queryable = {
-        query: async <R>(sql: string, params: unknown[] = []) => {
-          try {
-            const r = await client.query(sql, params as any[]);
-            return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
-          } catch (e) {
-            throw unavailableOr(e);
-          }
-        },
-      };
+      const { tx, committed } = txQueryable(async <R>(sql: string, params: unknown[] = []) => {
+        try {
+          const r = await client.query(sql, params as any[]);
+          return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+        } catch (e) {
+          throw unavailableOr(e);
+        }
+      });
       const out = await fn(tx);
       await client.query('COMMIT');
+      committed();
       return out;
     } catch (e) {
       if (isConnectionFailure(e)) broken ??= e as Error;
@@ -121,14 +147,17 @@ class PgliteDatabase implements Database {
     return { rows: r.rows.map(fixRow) as R[], rowCount: r.affectedRows ?? r.rows.length };
   }
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    return this.db.transaction(async (t) =>
-      fn({
-        query: async <R>(sql: string, params: unknown[] = []) => {
-          const r = await t.query<R>(sql, params as any[]);
-          return { rows: r.rows.map(fixRow) as R[], rowCount: r.affectedRows ?? r.rows.length };
-        },
-      }),
-    );
+    let done = (): void => undefined;
+    const out = await this.db.transaction(async (t) => {
+      const { tx, committed } = txQueryable(async <R>(sql: string, params: unknown[] = []) => {
+        const r = await t.query<R>(sql, params as any[]);
+        return { rows: r.rows.map(fixRow) as R[], rowCount: r.affectedRows ?? r.rows.length };
+      });
+      done = committed;
+      return fn(tx);
+    });
+    done();
+    return out;
   }
   async close(): Promise<void> {
     await this.db.close();

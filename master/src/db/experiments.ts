@@ -3,6 +3,7 @@
 import type { ExperimentConfig, ExperimentDetail, ExperimentState, ExperimentSummary, Page } from '@hone/protocol';
 import { EXPERIMENT_STATES, TERMINAL_EXPERIMENT_STATES } from '@hone/protocol';
 import type { SearcherAction, SearcherState } from '../searcher/types';
+import { noteAllocationWrite } from './allocations';
 import type { Queryable } from './database';
 import { bestSql, iso, isoOrNull } from './sql';
 
@@ -158,6 +159,8 @@ export async function recordBestMetric(q: Queryable, id: number, values: number 
 export async function setSchedulingField(q: Queryable, id: number, field: 'priority' | 'weight' | 'max_slots', value: number | null, config: ExperimentConfig): Promise<void> {
   const column = { priority: 'priority', weight: 'weight', max_slots: 'max_slots' }[field];
   await q.query(`UPDATE experiments SET ${column} = $2, config = $3 WHERE id = $1`, [id, value, JSON.stringify(config)]);
+  // Live allocations carry their experiment's scheduling settings.
+  noteAllocationWrite(q, { experimentId: id });
 }
 
 export async function getExperimentSummary(q: Queryable, id: number): Promise<ExperimentSummary | null> {
@@ -303,6 +306,7 @@ export async function setDeletionState(q: Queryable, id: number, state: 'DELETIN
  */
 export async function deleteExperimentRows(q: Queryable, id: number): Promise<boolean> {
   const r = await q.query('DELETE FROM experiments WHERE id = $1', [id]);
+  noteAllocationWrite(q, { experimentId: id });
   return r.rowCount > 0;
 }
 

@@ -19,26 +19,50 @@ function groupIdOf(experimentId: number): string {
 }
 
 export function buildSnapshot(agents: Agent[], allocations: LiveAllocation[], options: ScheduleOptions): Snapshot {
-  const groups = new Map<number, Group>();
-  const out = new Array<Allocation>(allocations.length);
-  for (let i = 0; i < allocations.length; i++) {
-    const a = allocations[i];
-    const groupId = groupIdOf(a.experimentId);
-    if (!groups.has(a.experimentId)) {
-      groups.set(a.experimentId, a.maxSlots ? { id: groupId, weight: a.weight, maxSlots: a.maxSlots } : { id: groupId, weight: a.weight });
+  return new SnapshotBuilder().build(agents, allocations, options);
+}
+
+/**
+ * `buildSnapshot` for a caller that builds one snapshot after another (a resource manager's pass): a row given
+ * again as the same object (rm/liveAllocations.ts keeps the rows that did not change) gets the same allocation
+ * object as last time, which the incremental scheduler takes as unchanged without comparing it. Rows are
+ * matched in submission order (`seq`), as both the kept rows and a database read list them.
+ */
+export class SnapshotBuilder {
+  private lastRows: LiveAllocation[] = [];
+  private lastOut: Allocation[] = [];
+
+  build(agents: Agent[], allocations: LiveAllocation[], options: ScheduleOptions): Snapshot {
+    const groups = new Map<number, Group>();
+    const out = new Array<Allocation>(allocations.length);
+    const lastRows = this.lastRows;
+    let j = 0;
+    for (let i = 0; i < allocations.length; i++) {
+      const a = allocations[i];
+      if (!groups.has(a.experimentId)) {
+        const groupId = groupIdOf(a.experimentId);
+        groups.set(a.experimentId, a.maxSlots ? { id: groupId, weight: a.weight, maxSlots: a.maxSlots } : { id: groupId, weight: a.weight });
+      }
+      while (j < lastRows.length && lastRows[j].seq < a.seq) j++;
+      if (lastRows[j] === a) {
+        out[i] = this.lastOut[j++];
+        continue;
+      }
+      out[i] = {
+        id: a.id,
+        groupId: groupIdOf(a.experimentId),
+        pool: a.pool,
+        slots: a.slots,
+        priority: a.priority,
+        weight: a.weight,
+        order: a.seq,
+        state: a.state === 'PENDING' ? 'pending' : 'running',
+        placement: a.placement ?? undefined,
+        preempting: a.preemptRequested,
+      };
     }
-    out[i] = {
-      id: a.id,
-      groupId,
-      pool: a.pool,
-      slots: a.slots,
-      priority: a.priority,
-      weight: a.weight,
-      order: a.seq,
-      state: a.state === 'PENDING' ? 'pending' : 'running',
-      placement: a.placement ?? undefined,
-      preempting: a.preemptRequested,
-    };
+    this.lastRows = allocations;
+    this.lastOut = out;
+    return { agents, allocations: out, groups: [...groups.values()], options };
   }
-  return { agents, allocations: out, groups: [...groups.values()], options };
 }

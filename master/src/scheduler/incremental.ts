@@ -5,9 +5,10 @@
 // a busy cluster only a few allocations start, end or arrive, so `IncrementalScheduler` keeps those structures (as
 // they are before a pass: the "base" state) and updates them for what changed:
 // - the snapshot is diffed against the previous one by allocation id (walking both in order, so a snapshot listed
-//   in the same order as the last costs one comparison per allocation; fields are compared, so a snapshot rebuilt
-//   from database rows with new objects is as cheap as one that reuses them); each changed allocation is removed
-//   from the base state and added back as it is now;
+//   in the same order as the last costs one comparison per allocation: an allocation object of the last snapshot
+//   given again is taken as unchanged without reading it (allocations are never changed in place), a new object
+//   is compared field by field); each changed allocation is removed from the base state and added back as it is
+//   now;
 // - entitlements are water-filled again only in pools whose demand changed, and the victim index re-scores only
 //   agents whose slots or work changed and agents of groups whose usage or entitlement changed;
 // - the pass itself then runs the same code as `schedule` over that state, journaling what it changes (agents'
@@ -537,7 +538,9 @@ class State {
     for (let i = 0; i < allocations.length; i++) {
       const a = allocations[i];
       const o = old[j];
-      const r = o !== undefined && o.id === a.id ? o : this.byId.get(a.id);
+      // The same object as last time (a caller that keeps unchanged allocations' objects) is the same allocation,
+      // told without reading its id.
+      const r = o !== undefined && (o.a === a || o.id === a.id) ? o : this.byId.get(a.id);
       if (r === undefined || r.seen === stamp) {
         if (r !== undefined) throw new Irregular('duplicate allocation id');
         const n: Rec = { id: a.id, a, pos: i, seen: stamp, mark: 0, n: 0, pool: null, share: undefined, w: undefined, wr: undefined, kp: 0, ko: 0, run: undefined, taken: undefined };

@@ -32,7 +32,8 @@ import {
   type Observations,
 } from '../lifecycle';
 import type { ResourceManager } from '../resourceManager';
-import { buildSnapshot } from '../snapshot';
+import { LiveAllocations } from '../liveAllocations';
+import { buildSnapshot, SnapshotBuilder } from '../snapshot';
 import { AGENT_CLOSE_CODES } from '@hone/protocol/errors';
 import type { Placement } from '../../scheduler/types';
 import { controlPlaneStats } from '../../controlPlaneStats';
@@ -77,6 +78,9 @@ export class AgentResourceManager implements ResourceManager {
   private readonly endedSent = new Set<number>();
   /** The scheduler keeps its state between passes and decides as a fresh `schedule` would (see scheduler/incremental.ts). */
   private readonly scheduler = new IncrementalScheduler({ reasons: false });
+  /** The live allocation rows, kept between passes (each pass reads back only what was written since). */
+  private readonly live: LiveAllocations;
+  private readonly snapshots = new SnapshotBuilder();
   private obs: Observations = initialObservations(Date.now());
   private readonly lifecycle: LifecycleOptions;
   /** Launch settings per experiment (entrypoint, environment): they never change after submission. */
@@ -97,6 +101,7 @@ export class AgentResourceManager implements ResourceManager {
     private readonly opts: AgentResourceManagerOptions,
   ) {
     this.lifecycle = { agentGraceMs: opts.agentGraceMs, preemptionTimeoutMs: opts.preemptionTimeoutMs, helloSettleMs: HELLO_SETTLE_MS };
+    this.live = new LiveAllocations(db);
     hub.useAdmission((hello, conn) => this.admit(hello, conn));
   }
 
@@ -121,6 +126,7 @@ export class AgentResourceManager implements ResourceManager {
     this.unsubscribe?.();
     if (this.timer) clearInterval(this.timer);
     await this.passes.stop();
+    this.live.close();
   }
 
   /** Asks for a scheduling pass soon; passes are coalesced with a short minimum interval. */
@@ -140,7 +146,7 @@ export class AgentResourceManager implements ResourceManager {
 
   /** Live allocations of the pools this manager runs. */
   private async liveOfMine(): Promise<LiveAllocation[]> {
-    const live = await allocationsDb.listLiveAllocations(this.db);
+    const live = await this.live.read();
     const other = this.opts.otherPool;
     return other ? live.filter((a) => !other(a.pool)) : live;
   }
@@ -160,12 +166,11 @@ export class AgentResourceManager implements ResourceManager {
     await this.requestAllocations();
     let live = await this.liveOfMine();
     for (const a of live) if (a.placement && !this.placements.has(a.id)) this.rememberPlacement(a.id, a.trialId, a.placement);
-    await this.apply(decideLifecycle(live, this.obs, this.lifecycle, Date.now()), live);
+    await this.apply(decideLifecycle(live, this.obs, this.lifecycle, Date.now()));
     live = await this.liveOfMine();
-    const plan = this.scheduler.schedule(buildSnapshot(this.schedulerAgents(), live, this.opts.scheduling));
-    const byId = new Map(live.map((a) => [a.id, a]));
+    const plan = this.scheduler.schedule(this.snapshots.build(this.schedulerAgents(), live, this.opts.scheduling));
     for (const as of plan.assign) {
-      const a = byId.get(as.allocationId);
+      const a = this.live.get(as.allocationId);
       if (!a || !(await allocationsDb.assignAllocation(this.db, a.id, as.placement))) continue;
       await this.launch({ ...a, state: 'ASSIGNED', placement: as.placement });
     }
@@ -193,10 +198,9 @@ export class AgentResourceManager implements ResourceManager {
   }
 
   /** Keeps the decision's observations and performs its actions, in order. */
-  private async apply(d: Decision, live: LiveAllocation[]): Promise<void> {
+  private async apply(d: Decision, fresh?: LiveAllocation): Promise<void> {
     this.obs = d.obs;
-    const byId = new Map(live.map((a) => [a.id, a]));
-    for (const act of d.actions) await this.perform(act, byId.get(act.allocationId));
+    for (const act of d.actions) await this.perform(act, fresh?.id === act.allocationId ? fresh : this.live.get(act.allocationId));
   }
 
   private async perform(act: LifecycleAction, a: LiveAllocation | undefined): Promise<void> {
@@ -330,7 +334,7 @@ export class AgentResourceManager implements ResourceManager {
       agent.storedSeq = seq;
     }
     const live = await this.liveOfMine();
-    await this.apply(agentHello(this.obs, agent.id, running, live, this.lifecycle, Date.now(), agent.exiting ?? []), live);
+    await this.apply(agentHello(this.obs, agent.id, running, live, this.lifecycle, Date.now(), agent.exiting ?? []));
     // After the reconciliation: the agent then sends its queued messages (exits of ranks that died while away).
     this.hub.send(agent.id, { type: 'welcome', masterVersion: '0.1.0', heartbeatIntervalMs: 5000, acks: true, ...(agentSecret ? { agentSecret } : {}) });
     this.bus.publish({ type: 'cluster' });
@@ -398,7 +402,7 @@ export class AgentResourceManager implements ResourceManager {
         }
         const [a] = await allocationsDb.getLiveAllocations(this.db, [msg.allocationId]);
         if (!a) return false;
-        await this.apply(rankExited(this.obs, a, msg.rank, msg.exitCode ?? null, this.lifecycle, Date.now()), [a]);
+        await this.apply(rankExited(this.obs, a, msg.rank, msg.exitCode ?? null, this.lifecycle, Date.now()), a);
         return false;
       }
     }

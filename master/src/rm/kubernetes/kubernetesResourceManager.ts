@@ -42,7 +42,8 @@ import {
   type Observations,
 } from '../lifecycle';
 import type { ResourceManager } from '../resourceManager';
-import { buildSnapshot } from '../snapshot';
+import { LiveAllocations } from '../liveAllocations';
+import { buildSnapshot, SnapshotBuilder } from '../snapshot';
 import { podShape, type KubernetesPoolConfig } from './config';
 import { buildJob, buildTaskSecret, CONTAINER, secretOwnerPatch } from './jobSpec';
 import { labelValue, LABELS, MANAGED_BY, poolSelector, rankLabelPatch, secretName } from './naming';
@@ -88,6 +89,10 @@ export class KubernetesResourceManager implements ResourceManager {
   private readonly watches = new Map<string, PoolWatch>();
   /** One scheduler per pool, keeping its state between passes (see scheduler/incremental.ts). */
   private readonly schedulers = new Map<string, IncrementalScheduler>();
+  /** Per pool: the snapshot builder beside its scheduler. */
+  private readonly snapshots = new Map<string, SnapshotBuilder>();
+  /** The live allocation rows, kept between passes (each pass reads back only what was written since). */
+  private readonly live: LiveAllocations;
   private timer: NodeJS.Timeout | null = null;
   private readonly passes = new PassCoalescer(
     () => this.pass(),
@@ -125,6 +130,7 @@ export class KubernetesResourceManager implements ResourceManager {
     this.lifecycle = { agentGraceMs: opts.agentGraceMs, preemptionTimeoutMs: opts.preemptionTimeoutMs, helloSettleMs: 0 };
     this.queue = new RequestQueue({ concurrency: 4, maxAttempts: 8, baseDelayMs: 200, maxDelayMs: 5000, log: (o, m) => opts.log.warn(o, m) });
     for (const cfg of pools) this.watches.set(cfg.pool, this.makeWatch(cfg));
+    this.live = new LiveAllocations(db);
   }
 
   owns(pool: string): boolean {
@@ -220,6 +226,7 @@ export class KubernetesResourceManager implements ResourceManager {
     this.following.clear();
     for (const w of this.watches.values()) for (const [, inf] of w.informers) await inf.stop().catch(() => undefined);
     this.queue.stop();
+    this.live.close();
   }
 
   requestPass(): void {
@@ -310,20 +317,27 @@ export class KubernetesResourceManager implements ResourceManager {
     return (await allocationsDb.listLiveAllocations(this.db)).filter((a) => this.watches.has(a.pool));
   }
 
+  /** `liveOfMine` from the rows kept between passes (the pass reads them every second). */
+  private async keptLiveOfMine(): Promise<LiveAllocation[]> {
+    return (await this.live.read()).filter((a) => this.watches.has(a.pool));
+  }
+
   private async pass(): Promise<void> {
     if (this.stopped) return;
     for (const w of this.watches.values()) if (this.ready(w) && !w.reconciled) await this.reconcile(w);
-    let live = await this.liveOfMine();
+    let live = await this.keptLiveOfMine();
     for (const a of live) this.observeAllocation(a);
     this.syncNodeObservations(live);
     await this.apply(decideLifecycle(live, this.obs, this.lifecycle, Date.now()), live);
-    live = await this.liveOfMine();
+    live = await this.keptLiveOfMine();
     for (const w of this.watches.values()) {
       if (!w.reconciled) continue;
       const mine = live.filter((a) => a.pool === w.cfg.pool);
       let scheduler = this.schedulers.get(w.cfg.pool);
       if (!scheduler) this.schedulers.set(w.cfg.pool, (scheduler = new IncrementalScheduler({ reasons: false })));
-      const plan = scheduler.schedule(buildSnapshot(this.schedulerAgents(w, mine), mine, this.opts.scheduling));
+      let builder = this.snapshots.get(w.cfg.pool);
+      if (!builder) this.snapshots.set(w.cfg.pool, (builder = new SnapshotBuilder()));
+      const plan = scheduler.schedule(builder.build(this.schedulerAgents(w, mine), mine, this.opts.scheduling));
       const byId = new Map(mine.map((a) => [a.id, a]));
       for (const as of plan.assign) {
         const a = byId.get(as.allocationId);
