@@ -157,7 +157,7 @@ interface WarmProcess {
 /** Longest log line shipped; longer lines are cut (a runaway print must not make a frame the master refuses). */
 const MAX_LINE_CHARS = 64 * 1024;
 /** Most bytes of output read into one log batch (far below the master's frame limit). */
-const BATCH_BYTES = Math.min(1024 * 1024, MAX_AGENT_FRAME_BYTES / 8);
+export const BATCH_BYTES = Math.min(1024 * 1024, MAX_AGENT_FRAME_BYTES / 8);
 /** Most lines in one log batch (the master accepts 10,000). */
 const BATCH_LINES = 5000;
 /** Output files are not read further while this many messages wait for an acknowledgement. */
@@ -183,6 +183,34 @@ export function splitLines(buf: Buffer, final: boolean): { lines: string[]; used
     at = nl + 1;
   }
   return { lines, used: at };
+}
+
+/** Complete lines of an output file, bytes [from, to) of it. */
+export interface OutputBatch {
+  lines: string[];
+  from: number;
+  to: number;
+}
+
+/**
+ * The output in bytes [from, size) of the file open at `fd`, as batches of at most BATCH_BYTES and BATCH_LINES.
+ * Complete lines only, and `final` (the rank exited) also takes the unfinished last line of the file. A batch ends
+ * where a line ends, not where a read of BATCH_BYTES does: a line across that boundary stays one line, and a
+ * multi-byte character is not cut in two. (A line of MAX_LINE_CHARS or more with no end yet is the exception:
+ * splitLines ships it as it is.)
+ */
+export function readOutputBatches(fd: number, from: number, size: number, final: boolean): OutputBatch[] {
+  const out: OutputBatch[] = [];
+  while (from < size) {
+    const buf = Buffer.alloc(Math.min(BATCH_BYTES, size - from));
+    const n = fs.readSync(fd, buf, 0, buf.length, from);
+    if (n <= 0) break;
+    const { lines, used } = splitLines(buf.subarray(0, n), final && from + n >= size);
+    if (!used) break;
+    out.push({ lines, from, to: from + used });
+    from += used;
+  }
+  return out;
 }
 
 export class Agent {
@@ -375,21 +403,15 @@ export class Agent {
         continue;
       }
       try {
-        const size = fs.fstatSync(fd).size;
-        while (t.shipped[stream] < size) {
-          const from = t.shipped[stream];
-          const buf = Buffer.alloc(Math.min(BATCH_BYTES, size - from));
-          const n = fs.readSync(fd, buf, 0, buf.length, from);
-          const { lines, used } = splitLines(buf.subarray(0, n), final || from + n < size);
-          if (!used) break;
+        for (const { lines, from, to } of readOutputBatches(fd, t.shipped[stream], fs.fstatSync(fd).size, final)) {
           const ts = new Date().toISOString();
           const logs: LogLine[] = lines.map((line) => {
             let text = line.replace(/\r$/, '');
             if (text.length > MAX_LINE_CHARS) text = `${text.slice(0, MAX_LINE_CHARS)} … [line cut at ${MAX_LINE_CHARS} characters]`;
             return { rank: t.start.rank, stream, ts, line: text };
           });
-          t.shipped[stream] = from + used;
-          this.send({ type: 'logBatch', allocationId: t.start.allocationId, trialId: t.start.trialId, logs, source: { rank: t.start.rank, stream, from, to: from + used } });
+          t.shipped[stream] = to;
+          this.send({ type: 'logBatch', allocationId: t.start.allocationId, trialId: t.start.trialId, logs, source: { rank: t.start.rank, stream, from, to } });
         }
       } finally {
         fs.closeSync(fd);

@@ -13,6 +13,7 @@ import { selectBackend } from './backend';
 import { loadEntrypoint } from './entrypoint';
 import { runTrial } from './trial/controller';
 import { ensureTypeScriptLoader } from './tsLoader';
+import { exitAfterFlush, isExiting } from './exit';
 
 /** Set (to true) by the bundle build (harness/scripts/build.mjs): the bundle's own entry decides what runs. */
 declare const __HONE_BUNDLED__: boolean | undefined;
@@ -71,7 +72,7 @@ export async function main(): Promise<number> {
     key: ringKey(token),
     onFailure: (e) => {
       console.error(`harness: distributed training failed: ${e.message}`);
-      process.exit(1);
+      exitAfterFlush(1);
     },
   });
   await requireSameBackend(distributed, backend.name);
@@ -89,7 +90,8 @@ export async function main(): Promise<number> {
     signals += 1;
     if (signals > 1) {
       console.error(`harness: second ${sig}; exiting now`);
-      process.exit(sig === 'SIGINT' ? 130 : 143);
+      exitAfterFlush(sig === 'SIGINT' ? 130 : 143);
+      return;
     }
     core.preempt(`${sig} received`);
   };
@@ -124,11 +126,13 @@ function isEntryModule(): boolean {
 /** Runs the harness as this process: exits with its code, or 1 with the error's stack. */
 export function runAsProcess(): void {
   main().then(
-    (code) => process.exit(code),
+    (code) => exitAfterFlush(code),
     (e: unknown) => {
+      // Already exiting (a ring failure, said above): what fails after it is a consequence.
+      if (isExiting()) return;
       const err = e as Error;
       console.error(`harness: failed: ${err?.stack ?? String(e)}`);
-      process.exit(1);
+      exitAfterFlush(1);
     },
   );
 }

@@ -149,6 +149,7 @@ async function warmUpFirstUse(): Promise<void> {
 export async function runPrewarmed(): Promise<void> {
   const [tf] = await Promise.all([import('@tensorflow/tfjs'), import('@tensorflow/tfjs-backend-wasm')]);
   const { main } = await import('./main');
+  const { isExiting } = await import('./exit');
   const { ensureTypeScriptLoader } = await import('./tsLoader');
   await ensureTypeScriptLoader();
   await warmUpFirstUse();
@@ -184,9 +185,11 @@ export async function runPrewarmed(): Promise<void> {
     try {
       code = await main();
     } catch (e) {
+      if (isExiting()) return; // a ring failure: the process exits with its code once its output is out (exit.ts)
       console.error(`harness: failed: ${(e as Error)?.stack ?? String(e)}`);
       process.exit(1);
     }
+    if (isExiting()) return;
     if (code !== 0) process.exit(code);
     // Only a clean trial, in a process that kept nothing of it, runs another.
     tf.disposeVariables();

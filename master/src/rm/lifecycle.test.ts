@@ -21,7 +21,7 @@ import {
   type Observations,
 } from './lifecycle';
 
-const OPTS: LifecycleOptions = { agentGraceMs: 10_000, preemptionTimeoutMs: 30_000, helloSettleMs: 3_000 };
+const OPTS: LifecycleOptions = { agentGraceMs: 10_000, preemptionTimeoutMs: 30_000, helloSettleMs: 3_000, rankFailureGraceMs: 3_000 };
 
 type Event =
   | 'pass'
@@ -31,12 +31,16 @@ type Event =
   | ['hello', string, string[], string[]]
   | ['disconnect', string]
   | ['running', string, number]
-  | ['exit', string, number, number | null];
+  | ['exit', string, number, number | null]
+  /** A kill of the allocation is requested (persisted): later passes see killRequested. */
+  | ['kill-request', string];
 type Step = [now: number, event: Event, expected: string[]];
 
 interface Script {
   live: AllocationView[];
   startedAt?: number;
+  /** Options other than OPTS's. */
+  opts?: Partial<LifecycleOptions>;
   steps: Step[];
 }
 
@@ -71,22 +75,27 @@ function show(a: LifecycleAction): string {
 }
 
 function play(script: Script): void {
+  const opts = { ...OPTS, ...script.opts };
   let obs = initialObservations(script.startedAt ?? 0);
   let live = script.live.map((a) => ({ ...a }));
   const byId = (id: string) => live.find((a) => a.id === id);
   for (const [now, ev, expected] of script.steps) {
     let d: Decision = { obs, actions: [] };
-    if (ev === 'pass') d = decideLifecycle(live, obs, OPTS, now);
+    if (ev === 'pass') d = decideLifecycle(live, obs, opts, now);
     else if (ev[0] === 'hello') {
       const reported = ev[2].map((t) => ({ allocationId: t.split('/')[0]!, rank: Number(t.split('/')[1]) }));
       const exiting = (ev[3] ?? []).map((t) => ({ allocationId: t.split('/')[0]!, rank: Number(t.split('/')[1]) }));
-      d = agentHello(obs, ev[1], reported, live, OPTS, now, exiting);
+      d = agentHello(obs, ev[1], reported, live, opts, now, exiting);
     } else if (ev[0] === 'disconnect') d = { obs: agentDisconnected(obs, ev[1], now), actions: [] };
     else if (ev[0] === 'running') d = rankRunning(obs, ev[1], ev[2]);
+    else if (ev[0] === 'kill-request') {
+      const a = byId(ev[1]);
+      if (a) a.killRequested = true;
+    }
     else {
       // The master drops exits of allocations that are no longer live.
       const a = byId(ev[1]);
-      if (a) d = rankExited(obs, a, ev[2], ev[3], OPTS, now);
+      if (a) d = rankExited(obs, a, ev[2], ev[3], opts, now);
     }
     expect(d.actions.map(show), `at ${now}: ${JSON.stringify(ev)}`).toEqual(expected);
     obs = d.obs;
@@ -196,24 +205,60 @@ describe('rank exits of a gang (3 ranks on 2 agents)', () => {
   it.each<[string, Script]>([
     ['one rank exits 0: nothing happens yet', { live: [gang()], steps: [...gangUp, [100, ['exit', 'G', 1, 0], []], ...passes(200, 60_000, 7000)] }],
     [
-      'one rank fails: the gang is killed once; when all have exited the outcome names the failed rank',
+      // The usual sequence: the ring tells the other ranks, which exit on their own (saying why) before any kill.
+      'one rank fails and the others exit on their own: no kill; the outcome names the rank that failed first',
       {
         live: [gang()],
         steps: [
           ...gangUp,
-          [100, ['exit', 'G', 1, 3], ['signal kill G']],
-          ...passes(200, 1000, 200),
-          [1100, ['exit', 'G', 0, 0], []],
-          [1200, 'pass', []],
-          [1300, ['exit', 'G', 2, 0], ['finish G: rank 1 exited with 3 (exit 3, failed, restart)']],
+          [100, ['exit', 'G', 1, 3], []],
+          [150, ['exit', 'G', 0, 1], []],
+          [160, ['exit', 'G', 2, 1], ['finish G: rank 1 exited with 3 (exit 3, failed, restart)']],
         ],
       },
     ],
     [
-      // The usual sequence: the master's kill makes the other ranks exit by signal. The failure is rank 1's.
-      'one rank fails and the master kills the others: the outcome still names the rank that failed',
+      'one rank fails: the ranks still running rankFailureGraceMs later are killed, once; when all have exited the outcome names the failed rank',
       {
         live: [gang()],
+        steps: [
+          ...gangUp,
+          [100, ['exit', 'G', 1, 3], []],
+          ...passes(200, 3000, 200),
+          [3050, ['exit', 'G', 0, 1], []],
+          [3100, 'pass', ['signal kill G']],
+          ...passes(3200, 5000, 200),
+          [5100, ['exit', 'G', 2, null], ['finish G: rank 1 exited with 3 (exit 3, failed, restart)']],
+        ],
+      },
+    ],
+    [
+      // A second failure does not restart the grace: it counts from the first.
+      'a second rank failing during the grace period does not put the kill off',
+      {
+        live: [gang()],
+        steps: [...gangUp, [100, ['exit', 'G', 1, 3], []], [2000, ['exit', 'G', 0, 1], []], [3099, 'pass', []], [3100, 'pass', ['signal kill G']]],
+      },
+    ],
+    [
+      'a kill requested during the grace period is signalled at once',
+      {
+        live: [gang()],
+        steps: [
+          ...gangUp,
+          [100, ['exit', 'G', 1, 3], []],
+          [500, ['kill-request', 'G'], []],
+          [600, 'pass', ['signal kill G']],
+          [700, ['exit', 'G', 0, null], []],
+          [800, ['exit', 'G', 2, null], ['finish G: killed (exit 3)']],
+        ],
+      },
+    ],
+    [
+      'with no grace period a failed rank gets the others killed at once',
+      {
+        live: [gang()],
+        opts: { rankFailureGraceMs: 0 },
         steps: [
           ...gangUp,
           [100, ['exit', 'G', 1, 3], ['signal kill G']],

@@ -9,8 +9,13 @@
 // - A preemption that was requested gets `preemptionTimeoutMs` to checkpoint and exit, counted from when this
 //   master first saw the request (after a restart, from the restart: the harness may have started its
 //   checkpoint just before); past that, a kill is requested.
-// - When one rank of a gang fails, the others cannot make progress: they are killed at once. When every rank has
-//   exited the allocation ends with an outcome derived from the exits and the stop requests.
+// - When one rank of a gang fails, the others cannot make progress. They normally learn it from the ring within
+//   milliseconds and exit on their own, saying why (the harness's "distributed training failed: rank K
+//   disconnected"); those still running `rankFailureGraceMs` after the first failure was seen are killed. Not at
+//   once: the master hears of the failed rank about as fast as its peers do, and a kill sent at once SIGKILLs a
+//   peer that was busy (a long step, a loaded host) before it could write its last lines, which are then lost to
+//   the user. When every rank has exited the allocation ends with an outcome derived from the exits and the stop
+//   requests.
 // - When an agent says hello, its report is the truth about its ranks: tasks it runs that are not ours (or not
 //   placed on it) are killed, and ranks we placed on it that it does not report are checked after
 //   `helloSettleMs` (the agent replays exits queued while it was away right after hello): a rank never started
@@ -24,7 +29,16 @@ export interface LifecycleOptions {
   preemptionTimeoutMs: number;
   /** How long after an agent's hello its unreported ranks are checked. */
   helloSettleMs: number;
+  /** How long the other ranks of a gang get to exit on their own after one failed, before they are killed. */
+  rankFailureGraceMs: number;
 }
+
+/**
+ * The default `rankFailureGraceMs`: the ring tells a rank of a peer's death in milliseconds and the harness exits
+ * at once, but only between two of its steps or callbacks, and on a loaded host a process may wait a while to run.
+ * Seconds cover that; a rank that is hung or waits for a peer that never came (rendezvous) is killed after it.
+ */
+export const RANK_FAILURE_GRACE_MS = 3000;
 
 /** What the lifecycle needs to know of a live allocation. */
 export interface AllocationView {
@@ -53,6 +67,8 @@ export interface Observations {
   ranks: Record<string, Record<number, RankObservation>>;
   /** Allocations whose kill was signalled. */
   killSent: Record<string, true>;
+  /** Allocation id → when this master saw the first failed exit of one of its ranks. */
+  failedAt: Record<string, number>;
   /** Allocation id → when this master first saw its preemption request. */
   preemptSeenAt: Record<string, number>;
   /** Unreported ranks to check after an agent's hello. */
@@ -99,7 +115,7 @@ export interface Decision {
 }
 
 export function initialObservations(startedAt: number): Observations {
-  return { startedAt, agents: {}, ranks: {}, killSent: {}, preemptSeenAt: {}, helloChecks: [], exitSeq: 0 };
+  return { startedAt, agents: {}, ranks: {}, killSent: {}, failedAt: {}, preemptSeenAt: {}, helloChecks: [], exitSeq: 0 };
 }
 
 /** The ranks of an allocation in order: rank i runs on the i-th device of the placement. */
@@ -116,6 +132,7 @@ function copy(obs: Observations): Observations {
     agents: { ...obs.agents },
     ranks: { ...obs.ranks },
     killSent: { ...obs.killSent },
+    failedAt: { ...obs.failedAt },
     preemptSeenAt: { ...obs.preemptSeenAt },
     helloChecks: [...obs.helloChecks],
     exitSeq: obs.exitSeq,
@@ -125,6 +142,7 @@ function copy(obs: Observations): Observations {
 function forget(obs: Observations, allocationId: string): void {
   delete obs.ranks[allocationId];
   delete obs.killSent[allocationId];
+  delete obs.failedAt[allocationId];
   delete obs.preemptSeenAt[allocationId];
 }
 
@@ -187,7 +205,9 @@ function decideOne(a: AllocationView, obs: Observations, opts: LifecycleOptions,
     return;
   }
   const rankFailed = exits.some(([, c]) => c !== 0);
-  if ((a.killRequested || rankFailed) && placed && !obs.killSent[a.id]) {
+  if (rankFailed) obs.failedAt[a.id] ??= now;
+  const failedLongEnough = rankFailed && now - obs.failedAt[a.id]! >= opts.rankFailureGraceMs;
+  if ((a.killRequested || failedLongEnough) && placed && !obs.killSent[a.id]) {
     actions.push({ kind: 'signal', allocationId: a.id, signal: 'kill' });
     obs.killSent[a.id] = true;
   }
@@ -246,7 +266,7 @@ export function rankRunning(obs0: Observations, allocationId: string, rank: numb
   return { obs, actions: [{ kind: 'markRunning', allocationId }] };
 }
 
-/** A rank exited; decide for its allocation at once (a failed rank stops the others without waiting a pass). */
+/** A rank exited; decide for its allocation at once (with no grace, a failed rank stops the others without waiting a pass). */
 export function rankExited(obs0: Observations, a: AllocationView, rank: number, exitCode: number | null, opts: LifecycleOptions, now: number): Decision {
   const obs = copy(obs0);
   obs.ranks[a.id] = { ...obs.ranks[a.id], [rank]: { exit: exitCode, seq: obs.exitSeq++ } };

@@ -23,6 +23,7 @@ import {
   decideLifecycle,
   initialObservations,
   rankExited,
+  RANK_FAILURE_GRACE_MS,
   rankRunning,
   ranksOf,
   type AllocationOutcome,
@@ -100,7 +101,7 @@ export class AgentResourceManager implements ResourceManager {
     private readonly hub: AgentHub,
     private readonly opts: AgentResourceManagerOptions,
   ) {
-    this.lifecycle = { agentGraceMs: opts.agentGraceMs, preemptionTimeoutMs: opts.preemptionTimeoutMs, helloSettleMs: HELLO_SETTLE_MS };
+    this.lifecycle = { agentGraceMs: opts.agentGraceMs, preemptionTimeoutMs: opts.preemptionTimeoutMs, helloSettleMs: HELLO_SETTLE_MS, rankFailureGraceMs: RANK_FAILURE_GRACE_MS };
     this.live = new LiveAllocations(db);
     hub.useAdmission((hello, conn) => this.admit(hello, conn));
   }

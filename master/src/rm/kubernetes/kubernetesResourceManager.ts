@@ -34,6 +34,7 @@ import {
   decideLifecycle,
   initialObservations,
   rankExited,
+  RANK_FAILURE_GRACE_MS,
   rankRunning,
   type AllocationOutcome,
   type Decision,
@@ -127,7 +128,7 @@ export class KubernetesResourceManager implements ResourceManager {
     pools: KubernetesPoolConfig[],
     private readonly opts: KubernetesResourceManagerOptions,
   ) {
-    this.lifecycle = { agentGraceMs: opts.agentGraceMs, preemptionTimeoutMs: opts.preemptionTimeoutMs, helloSettleMs: 0 };
+    this.lifecycle = { agentGraceMs: opts.agentGraceMs, preemptionTimeoutMs: opts.preemptionTimeoutMs, helloSettleMs: 0, rankFailureGraceMs: RANK_FAILURE_GRACE_MS };
     this.queue = new RequestQueue({ concurrency: 4, maxAttempts: 8, baseDelayMs: 200, maxDelayMs: 5000, log: (o, m) => opts.log.warn(o, m) });
     for (const cfg of pools) this.watches.set(cfg.pool, this.makeWatch(cfg));
     this.live = new LiveAllocations(db);

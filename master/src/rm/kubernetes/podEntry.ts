@@ -1,7 +1,8 @@
 // What a trial's pod runs (the container command of the Job, jobSpec.ts): fetches the model directory from the
 // master with the allocation's task token, unpacks it under the agent's limits, then starts this pod's ranks —
 // one harness process per slot, ranks index*slotsPerPod ... — and exits with the first failing rank's code
-// (0 when all exit 0). SIGTERM (pod deletion, preemption by Kubernetes) is passed to the ranks, which checkpoint.
+// (0 when all exit 0), once every rank's output has been read to its end and written out. SIGTERM (pod deletion,
+// preemption by Kubernetes) is passed to the ranks, which checkpoint.
 // Runs inside the image: `node --import tsx <hone_root>/master/src/rm/kubernetes/podEntry.ts`.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -9,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { DEFAULT_EXTRACT_LIMITS, extractModelArchive } from '../../../../agent/src/extract';
+import { RANK_FAILURE_GRACE_MS } from '../lifecycle';
 
 function need(name: string): string {
   const v = process.env[name];
@@ -73,28 +75,45 @@ async function main(): Promise<number> {
       });
       s.on('end', () => buf && out.write(`${prefix}${buf}\n`));
     }
-    exits.push(new Promise((r) => child.on('exit', (code, sig) => r(code ?? (sig ? 128 + (os.constants.signals[sig] ?? 9) : 1)))));
+    // 'close', not 'exit': the rank's last lines may still be in the pipes when it has exited.
+    exits.push(new Promise((r) => child.on('close', (code, sig) => r(code ?? (sig ? 128 + (os.constants.signals[sig] ?? 9) : 1)))));
   }
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => children.forEach((c) => c.kill(sig)));
-  // A failed rank stops the others at once (they cannot make progress without it).
+  // A failed rank stops the others (they cannot make progress without it): they learn it from the ring and exit
+  // on their own, saying why; those still running after the master's rank-failure grace are killed (lifecycle.ts:
+  // killed at once, a rank busy at that moment would lose its last lines).
   let first = 0;
+  let killer: NodeJS.Timeout | null = null;
   exits.forEach((p) =>
     p.then((c) => {
       if (c !== 0 && first === 0) {
         first = c;
-        children.forEach((x) => x.exitCode === null && x.kill('SIGKILL'));
+        killer = setTimeout(() => children.forEach((x) => x.exitCode === null && x.signalCode === null && x.kill('SIGKILL')), RANK_FAILURE_GRACE_MS);
       }
     }),
   );
   await Promise.all(exits);
+  if (killer) clearTimeout(killer);
   await fs.promises.rm(dir, { recursive: true, force: true }).catch(() => undefined);
   return first;
 }
 
+/**
+ * Exits once what was written to stdout and stderr is out (they are pipes in a container: writes are asynchronous),
+ * or after a few seconds if nobody reads them.
+ */
+function exitWhenFlushed(code: number): void {
+  let pending = 2;
+  const done = () => --pending === 0 && process.exit(code);
+  setTimeout(() => process.exit(code), 5000);
+  process.stdout.write('', done);
+  process.stderr.write('', done);
+}
+
 main().then(
-  (code) => process.exit(code),
+  (code) => exitWhenFlushed(code),
   (e: unknown) => {
     console.error(`hone pod: failed: ${(e as Error)?.stack ?? String(e)}`);
-    process.exit(1);
+    exitWhenFlushed(1);
   },
 );
