@@ -6,6 +6,7 @@ import { jobsWrittenCount } from '../db/jobs';
 import type { EventBus } from '../events';
 import { BullmqQueue } from './bullmqQueue';
 import { checkpointGcHandler } from './handlers/checkpointGc';
+import { DB_UPKEEP, dbUpkeepHandler } from './handlers/dbUpkeep';
 import { deleteExperimentHandler } from './handlers/deleteExperiment';
 import { LOG_RETENTION, logRetentionHandler } from './handlers/logRetention';
 import { webhookDeliveryHandler } from './handlers/webhookDelivery';
@@ -13,6 +14,9 @@ import { InProcessQueue } from './inProcessQueue';
 import type { JobQueue } from './queue';
 import { JobRelay } from './relay';
 import { JobRunner } from './runner';
+
+/** How often the embedded database's tables are checked for vacuuming (autovacuum's naptime is 1 minute). */
+export const DB_UPKEEP_INTERVAL_MS = 60_000;
 
 export interface JobSystemOptions {
   redisUrl?: string;
@@ -36,7 +40,7 @@ export interface JobSystem {
 export async function startJobSystem(deps: { db: Database; bus: EventBus; checkpointDir: string; log: Logger }, opts: JobSystemOptions): Promise<JobSystem> {
   const runner = new JobRunner(
     deps.db,
-    [checkpointGcHandler(deps), deleteExperimentHandler(deps), logRetentionHandler(deps), webhookDeliveryHandler(deps)],
+    [checkpointGcHandler(deps), deleteExperimentHandler(deps), logRetentionHandler(deps), webhookDeliveryHandler(deps), dbUpkeepHandler(deps)],
     deps.log,
     opts.retryBaseMs,
   );
@@ -47,6 +51,8 @@ export async function startJobSystem(deps: { db: Database; bus: EventBus; checkp
   const relay = new JobRelay(deps.db, queue, deps.log, opts.pollMs);
   relay.start();
   if (opts.logRetentionDays !== undefined) await queue.repeat('log-retention', opts.logRetentionIntervalMs, LOG_RETENTION, { days: opts.logRetentionDays });
+  // The embedded database has no autovacuum: the master does its work (db/maintenance.ts).
+  if (deps.db.kind === 'pglite') await queue.repeat('db-upkeep', DB_UPKEEP_INTERVAL_MS, DB_UPKEEP, {});
   // A change that wrote a job publishes an event after its commit: look for the job at once (only when this
   // process wrote one since the last look; the relay's own poll finds the rest).
   let seen = jobsWrittenCount();
