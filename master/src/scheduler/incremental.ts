@@ -37,13 +37,13 @@ import {
 import { DEFAULT_WEIGHT, type Agent, type Allocation, type Group, type ScheduleOptions, type ScheduleResult, type Snapshot } from './types';
 
 /** What the state keeps of one allocation of the last snapshot. Created with the fields the diff reads first
- * (`id`, `a`, `pos`, `seen`): they share a cache line, which the walk over 100k allocations notices. */
+ * (`id`, `a`): they share a cache line. Its position in the last snapshot and the diff that last matched it are
+ * kept apart, in typed arrays indexed by `num` (see `State.posOf`), so that a snapshot that hands an unchanged
+ * allocation over as the same object as last time is matched without reading the record at all. */
 interface Rec extends PRec {
   id: string;
-  /** Position in the last snapshot. */
-  pos: number;
-  /** Diff stamp: matched in the current diff. */
-  seen: number;
+  /** Its index in `State.posOf` and `State.seenOf` (reused once the record is gone). */
+  num: number;
   /** Running: its state and the devices it took on each agent. */
   run?: RunningState;
   taken?: Array<{ ag: AgentState; devices: number[] }>;
@@ -72,8 +72,18 @@ class State {
   readonly groupSeen = new Map<string, { group: Group; seen: number }>();
   groupStamp = 0;
   readonly anyMaxSlots: boolean;
+  /** The records in the last snapshot's order, with their allocations and nums at the same positions. */
   recs: Rec[] = [];
+  private recA: Allocation[] = [];
+  private recNum = new Int32Array(0);
   private spareRecs: Rec[] = [];
+  private spareA: Allocation[] = [];
+  private spareNum = new Int32Array(0);
+  /** By record num: its position in the last snapshot, and the diff stamp that last matched it. */
+  posOf = new Int32Array(64);
+  private seenOf = new Int32Array(64);
+  private freeNums: number[] = [];
+  private nextNum = 0;
   private spareQueue: Rec[] = [];
   readonly byId = new Map<string, Rec>();
   /** Pending allocations in scheduling order. */
@@ -274,7 +284,8 @@ class State {
       } else if (!st.running.includes(run)) {
         const list = st.running;
         let i = list.length;
-        while (i > 0 && list[i - 1].rec!.pos > r.pos) i--;
+        const pos = this.posOf[r.num];
+        while (i > 0 && this.posOf[list[i - 1].rec!.num] > pos) i--;
         list.splice(i, 0, run);
         const ix = this.index(pool);
         if (ix && !ix.addHost(run, st)) this.fair.get(pool.name)!.index = undefined;
@@ -525,35 +536,79 @@ class State {
     }
   }
 
+  /** A new record for `a`, at position `pos` of the current snapshot, matched by diff `seen`. */
+  private newRec(a: Allocation, pos: number, seen: number): Rec {
+    let num = this.freeNums.pop();
+    if (num === undefined) {
+      num = this.nextNum++;
+      if (num >= this.posOf.length) {
+        const grow = (x: Int32Array) => {
+          const y = new Int32Array(x.length * 2);
+          y.set(x);
+          return y;
+        };
+        this.posOf = grow(this.posOf);
+        this.seenOf = grow(this.seenOf);
+      }
+    }
+    this.posOf[num] = pos;
+    this.seenOf[num] = seen;
+    return { id: a.id, a, num, mark: 0, n: 0, pool: null, share: undefined, w: undefined, wr: undefined, kp: 0, ko: 0, run: undefined, taken: undefined };
+  }
+
   /** Applies the snapshot's allocations to the state (throws `Irregular` when it cannot exactly). */
   diff(allocations: Allocation[]): void {
     const stamp = ++this.stamp;
+    const n = allocations.length;
     const old = this.recs;
+    const oldA = this.recA;
+    const oldNum = this.recNum;
     const recs = this.spareRecs;
-    recs.length = allocations.length;
+    const recA = this.spareA;
+    recs.length = n;
+    recA.length = n;
+    if (this.spareNum.length < n) this.spareNum = new Int32Array(Math.max(n, 2 * this.spareNum.length));
+    const recNum = this.spareNum;
+    let { posOf, seenOf } = this;
     const changed: Rec[] = [];
     const added: Rec[] = [];
     let j = 0;
     let lastPos = -1;
-    for (let i = 0; i < allocations.length; i++) {
+    for (let i = 0; i < n; i++) {
       const a = allocations[i];
-      const o = old[j];
-      // The same object as last time (a caller that keeps unchanged allocations' objects) is the same allocation,
-      // told without reading its id.
-      const r = o !== undefined && (o.a === a || o.id === a.id) ? o : this.byId.get(a.id);
-      if (r === undefined || r.seen === stamp) {
-        if (r !== undefined) throw new Irregular('duplicate allocation id');
-        const n: Rec = { id: a.id, a, pos: i, seen: stamp, mark: 0, n: 0, pool: null, share: undefined, w: undefined, wr: undefined, kp: 0, ko: 0, run: undefined, taken: undefined };
-        recs[i] = n;
-        added.push(n);
+      if (j < old.length && oldA[j] === a) {
+        // The same object as at the next position of the last snapshot: the same allocation, unchanged
+        // (allocations are never changed in place). Neither it nor its record is read.
+        const num = oldNum[j];
+        recs[i] = old[j];
+        recA[i] = a;
+        recNum[i] = num;
+        posOf[num] = i;
+        seenOf[num] = stamp;
+        lastPos = j++;
         continue;
       }
-      if (r.pos < lastPos) throw new Irregular('allocations in another order');
-      lastPos = r.pos;
-      j = r.pos + 1;
-      r.seen = stamp;
-      r.pos = i;
+      const o = old[j];
+      const r = o !== undefined && o.id === a.id ? o : this.byId.get(a.id);
+      if (r === undefined || seenOf[r.num] === stamp) {
+        if (r !== undefined) throw new Irregular('duplicate allocation id');
+        const fresh = this.newRec(a, i, stamp);
+        ({ posOf, seenOf } = this); // newRec may have grown them
+        recs[i] = fresh;
+        recA[i] = a;
+        recNum[i] = fresh.num;
+        added.push(fresh);
+        continue;
+      }
+      const was = posOf[r.num];
+      if (was < lastPos) throw new Irregular('allocations in another order');
+      lastPos = was;
+      j = was + 1;
+      seenOf[r.num] = stamp;
+      posOf[r.num] = i;
       recs[i] = r;
+      recA[i] = a;
+      recNum[i] = r.num;
       if (r.a !== a) {
         if (sameAllocation(r.a, a)) r.a = a;
         else {
@@ -563,26 +618,35 @@ class State {
         }
       }
     }
-    for (const r of old) {
-      if (r.seen === stamp) continue;
+    for (let k = 0; k < old.length; k++) {
+      if (seenOf[oldNum[k]] === stamp) continue;
+      const r = old[k];
       this.remove(r);
       this.byId.delete(r.id);
+      this.freeNums.push(r.num);
     }
     this.spareRecs = old;
+    this.spareA = oldA;
+    this.spareNum = oldNum;
     this.recs = recs;
+    this.recA = recA;
+    this.recNum = recNum;
     for (const r of added) this.byId.set(r.id, r);
     // Additions in snapshot order, as a fresh pass takes them.
-    const adds = changed.length === 0 ? added : [...changed, ...added].sort((x, y) => x.pos - y.pos);
+    const adds = changed.length === 0 ? added : [...changed, ...added].sort((x, y) => posOf[x.num] - posOf[y.num]);
     for (const r of adds) this.add(r);
   }
 
   /** Builds the state of a snapshot (its allocations, on a fresh state). */
   build(allocations: Allocation[]): void {
+    this.recNum = new Int32Array(allocations.length);
     for (let i = 0; i < allocations.length; i++) {
       const a = allocations[i];
       if (this.byId.has(a.id)) throw new Irregular('duplicate allocation id');
-      const r: Rec = { id: a.id, a, pos: i, seen: 0, mark: 0, n: 0, pool: null, share: undefined, w: undefined, wr: undefined, kp: 0, ko: 0, run: undefined, taken: undefined };
+      const r = this.newRec(a, i, 0);
       this.recs.push(r);
+      this.recA.push(a);
+      this.recNum[i] = r.num;
       this.byId.set(a.id, r);
       this.add(r);
     }

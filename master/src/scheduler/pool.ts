@@ -12,8 +12,8 @@ export interface RunningState {
   preempting: boolean;
   /** Devices it holds on each agent. */
   devicesOn: Map<AgentState, number>;
-  /** Its position in the snapshot (incremental scheduler: orders each agent's `running` as a fresh pass does). */
-  rec?: { pos: number };
+  /** Its record (incremental scheduler: its position, by `num`, orders each agent's `running` as a fresh pass does). */
+  rec?: { num: number };
 }
 
 export interface AgentState {
