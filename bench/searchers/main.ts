@@ -5,7 +5,8 @@
 // learning curves with 16 workers at equal simulated wall-clock; and the time to suggest a point with 200
 // observations in 8 dimensions. BENCH_SEEDS (default 30) sets the number of seeds of the Branin/Hartmann-6/ASHA
 // sections, BENCH_FN_SEEDS (default 30: 15 seeds left the Ackley-5 median swinging by 0.3 between seed sets, too noisy for a 2x target) those of the test functions; `--quick` runs 5 seeds of the test functions
-// and 10 of the rest. BENCH_ONLY=branin,hartmann6,functions,asha,suggest picks sections.
+// and 10 of the rest. BENCH_ONLY=branin,hartmann6,functions,asha,suggest picks sections; BENCH_FNS=ackley5,levy4 picks
+// test functions, BENCH_FN_CONC=8 (test functions) and BENCH_CONC=8 (Branin/Hartmann-6) the concurrencies run.
 // Last line: one JSON object of the figures.
 import type { SearcherConfig } from '@hone/protocol';
 import { initSearcher, stepSearcher } from '../../master/src/searcher/index';

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { fitGp } from './gp';
+import { fitGp, kernel, kernelMatrix } from './gp';
+import { cholSolve, cholesky } from './linalg';
 import { buildSpace } from './hparams';
-import { inBox, lipschitz, localPenalty, proposeNext, quasiRandom, reflect01, TRUST_FAIL, TRUST_MAX, TRUST_MIN, TRUST_RADIUS, TRUST_SUCC, trustRadius } from './propose';
+import { inBox, lipschitz, LOCAL_BOX, LOCAL_MAX, LOCAL_RADIUS, localModel, localPenalty, looError, proposeNext, quasiRandom, reflect01, warpLosses, TRUST_FAIL, TRUST_MAX, TRUST_MIN, TRUST_RADIUS, TRUST_SUCC, trustRadius } from './propose';
 import { ackleyX } from './objectives';
-import { seedRng } from './rng';
+import { nextNormal, seedRng } from './rng';
 
 describe('reflect01', () => {
   it('keeps points inside, folds overshoots back without landing on the faces', () => {
@@ -184,6 +185,93 @@ describe('parallel trust region', () => {
       for (const v of x) expect(v > 1e-6 && v < 1 - 1e-6).toBe(true);
     }
     for (let i = 0; i < a.length; i++) for (let j = i + 1; j < a.length; j++) expect(Math.hypot(...a[i]!.map((v, k) => v - a[j]![k]!))).toBeGreaterThan(1e-3);
+    expect(run()).toEqual(a);
+  });
+});
+
+describe('local model', () => {
+  it('measures the leave-one-out error in closed form, as refitting without each point would', () => {
+    const X = quasiRandom(15, 2, seedRng(31));
+    const y = X.map((x) => Math.sin(6 * x[0]!) + (x[1]! - 0.3) ** 2);
+    const m = fitGp(X, y, { rng: seedRng(32) });
+    let brute = 0;
+    for (let i = 0; i < X.length; i++) {
+      // The zero-mean GP on the model's standardised losses, conditioned on every point but i, predicting at i.
+      const others = X.filter((_, j) => j !== i);
+      const ys = Array.from(m.ys).filter((_, j) => j !== i);
+      const L = cholesky(kernelMatrix(others, m.theta), others.length)!;
+      const alpha = cholSolve(L, others.length, ys);
+      const mean = others.reduce((s, x, j) => s + kernel(x, X[i]!, m.theta) * alpha[j]!, 0);
+      brute += ((m.ys[i]! - mean) * m.yStd) ** 2;
+    }
+    brute /= X.length;
+    expect(looError(m, X.map((_, i) => i))).toBeCloseTo(brute, 6);
+    expect(looError(m, [0])).toBeGreaterThan(0);
+  });
+
+  // 5-D Ackley: a global design plus a cluster of results around the optimum (unit coordinate 0.375), where the
+  // function's ripples are finer than the global model's length scales.
+  const D = 5;
+  const f = (x: number[]) => ackleyX(x.map((v) => -12 + 32 * v));
+  const rng = seedRng(41);
+  const X = [...quasiRandom(30, D, rng), ...Array.from({ length: 40 }, () => Array.from({ length: D }, () => reflect01(0.375 + 0.012 * nextNormal(rng))))];
+  const y = X.map(f);
+  const global = fitGp(X, y, { rng: seedRng(42) });
+  const ib = y.indexOf(Math.min(...y));
+
+  it('is fitted only once the region is small, on the nearest observations in the box around the incumbent', () => {
+    expect(localModel(global, X, y, LOCAL_RADIUS * 1.01, seedRng(43))).toBeUndefined();
+    const r = 0.02;
+    const local = localModel(global, X, y, r, seedRng(43));
+    expect(local).toBeDefined();
+    expect(local!.X.length).toBeLessThanOrEqual(LOCAL_MAX);
+    expect(local!.X.length).toBeGreaterThanOrEqual(2 * D + 2);
+    expect(local!.X).toContainEqual(X[ib]);
+    for (const x of local!.X) expect(inBox(x, X[ib]!, LOCAL_BOX * r)).toBe(true);
+    // It replaced the global model because it predicts those observations better.
+    const idx = local!.X.map((x) => X.indexOf(x));
+    expect(looError(local!, idx.map((_, k) => k))).toBeLessThan(looError(global, idx));
+    // Too few observations in a tiny box: no local model.
+    expect(localModel(global, X, y, 1e-4, seedRng(43))).toBeUndefined();
+    // Deterministic given the generator.
+    expect(localModel(global, X, y, r, seedRng(43))!.theta).toEqual(local!.theta);
+  });
+
+  it('is not used where the global model predicts the neighbourhood better', () => {
+    // A smooth bowl sampled evenly: the global model, with every observation, predicts the ones near the
+    // incumbent at least as well as a fit on those alone, which then extrapolates from fewer points.
+    const Xs = quasiRandom(60, 2, seedRng(51));
+    const ys = Xs.map((x) => (x[0]! - 0.5) ** 2 + (x[1]! - 0.5) ** 2);
+    const g = fitGp(Xs, ys, { rng: seedRng(52) });
+    const best = Xs[ys.indexOf(Math.min(...ys))]!;
+    expect(Xs.filter((x) => inBox(x, best, LOCAL_BOX * LOCAL_RADIUS)).length).toBeGreaterThanOrEqual(8);
+    expect(localModel(g, Xs, ys, LOCAL_RADIUS, seedRng(53))).toBeUndefined();
+  });
+
+  it('keeps 5-D parallel proposals in the small trust region, distinct and deterministic', () => {
+    const space5 = buildSpace(Object.fromEntries(Array.from({ length: D }, (_, i) => [`x${i}`, { type: 'double' as const, minval: 0, maxval: 1 }])));
+    const r = trustRadius(y, D);
+    expect(r).toBeLessThanOrEqual(LOCAL_RADIUS);
+    // The proposals below use the local model (on the warped losses, as proposeNext does).
+    const w = warpLosses(y);
+    expect(localModel(fitGp(X, w, { rng: seedRng(46) }), X, w, r, seedRng(47))).toBeDefined();
+    const run = (): number[][] => {
+      const g = seedRng(44);
+      const out: number[][] = [];
+      const far = [quasiRandom(1, D, seedRng(45))[0]!.map((v) => (v + 0.5) % 1)];
+      let theta: number[] | undefined;
+      let fitN: number | undefined;
+      for (let k = 0; k < 4; k++) {
+        const p = proposeNext({ space: space5, X, y, pending: [...far, ...out], avoid: [], rng: g, ...(theta ? { theta, fitN: fitN! } : {}) });
+        theta = p.theta;
+        fitN = p.fitN;
+        out.push(p.x);
+      }
+      return out;
+    };
+    const a = run();
+    for (const x of a) expect(inBox(x, X[ib]!, r)).toBe(true);
+    for (let i = 0; i < a.length; i++) for (let j = i + 1; j < a.length; j++) expect(Math.hypot(...a[i]!.map((v, k) => v - a[j]![k]!))).toBeGreaterThan(1e-6);
     expect(run()).toEqual(a);
   });
 });

@@ -11,12 +11,15 @@
 //    Trust region: unless every running trial is already in it, the proposal is confined to a box around the
 //    best observation (`trustRadius`: it halves when the incumbent stalls, doubles while it keeps improving), so a
 //    batch refines the incumbent as a sequential search would instead of spreading over the cube.
+//    Once that region is small, a local GP fitted only on the observations around the incumbent replaces the
+//    global one for the proposal when it predicts those observations better (leave-one-out; `localModel`).
 // 3. Maximise log expected improvement plus a log-barrier against the box's faces: randomly shifted Halton
 //    candidates plus perturbations of the best observations (reflected at the faces, never clipped onto them),
 //    then a (1+1)-evolution strategy from the most promising few, the best observation and the best quasi-random
 //    candidate.
 // 4. Round onto the feasible set (ints, categoricals) and never return an observed, pending or failed point.
 import { conditionGp, fitGp, logEI, predictStd, type GpModel } from './gp';
+import { cholInverse } from './linalg';
 import { snapPoint, type Space } from './hparams';
 import { nextFloat, nextNormal, type RngState } from './rng';
 
@@ -111,13 +114,15 @@ export function proposeNext(input: ProposeInput): Proposal {
   const budget = fitBudget(X.length, !!input.theta);
   const warm = input.theta;
   const refit = shouldRefit(X.length, warm, input.fitN);
-  const real: GpModel = refit
+  const global: GpModel = refit
     ? fitGp(X, y, { rng, ...(warm ? { init: warm } : {}), randomStarts: budget.randomStarts, maxIter: budget.maxIter })
     : conditionGp(X, y, warm!);
-  let model = real;
-  const theta = model.theta;
+  // θ of the global fit is what the caller carries to the next call, whichever model proposes.
+  const theta = global.theta;
   const fitN = refit ? X.length : input.fitN!;
   const D = space.size;
+  const real = pending.length ? (localModel(global, X, y, trustRadius(input.y, D), rng) ?? global) : global;
+  let model = real;
   let penalty: ((x: number[]) => number) | undefined;
   if (pending.length) {
     // Parallel exploitation: a proposal refines the minimum of the posterior mean (on real observations) when no
@@ -132,8 +137,8 @@ export function proposeNext(input: ProposeInput): Proposal {
     if (PARALLEL !== 'lp') {
       // Kriging believer. (Constant liars at the minimum or mean of y, and noisy fantasies, did worse on Branin
       // and Hartmann-6.)
-      const beliefs = pending.map((p) => model.yMean + model.yStd * predictStd(model, p).mean);
-      model = conditionGp([...X, ...pending], [...y, ...beliefs], theta);
+      const beliefs = pending.map((p) => real.yMean + real.yStd * predictStd(real, p).mean);
+      model = conditionGp([...real.X, ...pending], [...(real === global ? y : observedLosses(real)), ...beliefs], real.theta);
     }
     if (PARALLEL !== 'kb') penalty = localPenalty(real, pending, rng, D);
   }
@@ -204,6 +209,59 @@ export function proposeNext(input: ProposeInput): Proposal {
     if (!taken.some((t) => samePoint(t, x))) return { x, theta, fitN };
   }
   return { x: randomPoint(space, rng), theta, fitN };
+}
+
+/** The local model is tried once the trust region's half-width is at most this. */
+export const LOCAL_RADIUS = 0.075;
+/** The local model's data: observations in the box of LOCAL_BOX times the region's half-width around the incumbent. */
+export const LOCAL_BOX = 3;
+/** At most this many observations (the nearest to the incumbent) go into the local model. */
+export const LOCAL_MAX = 30;
+
+/**
+ * A GP fitted only on the observations near the incumbent, for parallel proposals once the trust region has shrunk
+ * (half-width r ≤ LOCAL_RADIUS): the LOCAL_MAX observations nearest the best one inside the box of half-width
+ * LOCAL_BOX·r around it, when there are at least max(8, 2·dims + 2). The global stationary GP smooths over
+ * structure finer than its length scales (Ackley's ripples around its optimum), so the region's proposals drift
+ * instead of converging; a local fit can resolve that structure. It replaces the global model only when it predicts
+ * those observations better: its mean squared leave-one-out residual on them (closed form, in the units of the
+ * warped losses) below the global model's on the same observations. Returns undefined otherwise.
+ *
+ * Parallel-8, 100 evaluations, median regret over seeds 1-30 / 31-60 (sequential: 0.78 / 0.69): Ackley-5 without
+ * 1.68 / 1.94, with 1.39 / 1.74; the local model always (no validation) 1.15 / 2.04 but Levy-4 2.6× sequential
+ * (with the validation 0.017 against sequential's 0.038). Hartmann-6 regret at 60: 0.0897 -> 0.067.
+ */
+export function localModel(global: GpModel, X: number[][], y: number[], r: number, rng: RngState): GpModel | undefined {
+  if (r > LOCAL_RADIUS) return undefined;
+  const D = X[0]!.length;
+  let ib = 0;
+  for (let i = 1; i < X.length; i++) if (y[i]! < y[ib]!) ib = i;
+  const inc = X[ib]!;
+  const near = X.map((_, i) => i)
+    .filter((i) => inBox(X[i]!, inc, LOCAL_BOX * r))
+    .sort((a, b) => distance(X[a]!, inc) - distance(X[b]!, inc) || a - b)
+    .slice(0, LOCAL_MAX);
+  if (near.length < Math.max(8, 2 * D + 2)) return undefined;
+  const local = fitGp(
+    near.map((i) => X[i]!),
+    near.map((i) => y[i]!),
+    { rng, randomStarts: 1, maxIter: 60 },
+  );
+  return looError(local, near.map((_, k) => k)) < looError(global, near) ? local : undefined;
+}
+
+/** Mean squared leave-one-out residual of the model at its training points `idx`, in the units of its losses. */
+export function looError(m: GpModel, idx: number[]): number {
+  const n = m.X.length;
+  const inv = cholInverse(m.L, n);
+  let s = 0;
+  for (const i of idx) s += (m.alpha[i]! / inv[i * n + i]!) ** 2;
+  return (s / Math.max(1, idx.length)) * m.yStd * m.yStd;
+}
+
+/** The losses a model was conditioned on, back in their own units. */
+function observedLosses(m: GpModel): number[] {
+  return Array.from(m.ys, (v) => m.yMean + m.yStd * v);
 }
 
 /** Half-width (unit cube, per coordinate) of the parallel trust region at the start of the search. */
