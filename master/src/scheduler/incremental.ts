@@ -493,11 +493,15 @@ class State {
       claims: [],
       anyMaxSlots: this.anyMaxSlots,
     };
+    // The victim indexes kept from the last pass put their base scores back after the undo (see beginPass).
+    const indexes = [...this.fair.values()].flatMap((f) => (f.index ? [{ f, ix: f.index }] : []));
+    for (const { ix } of indexes) ix.beginPass();
     try {
       if (this.options.policy === 'fair_share') runFairShare(pass, this.shares, this.fair);
       else runPriority(pass);
     } finally {
       this.undo(pass, saved);
+      for (const { f, ix } of indexes) if (f.index === ix) ix.endPass();
     }
     return { assign: pass.assign, preempt: pass.preempt, waiting: pass.waiting };
   }

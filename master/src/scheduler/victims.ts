@@ -200,6 +200,11 @@ class ScoreTree {
     return [this.c[i], this.p[i], this.o[i]];
   }
 
+  /** What leaf i holds (undefined: empty). */
+  leaf(i: number): Score | undefined {
+    return this.c[i] === Infinity ? undefined : this.score(i);
+  }
+
   /** Empties leaf i until `restore`; returns what it held. */
   hide(i: number): Score | undefined {
     const s: Score | undefined = this.c[i] === Infinity ? undefined : this.score(i);
@@ -229,6 +234,8 @@ export class VictimIndex {
   private readonly dirty: Uint8Array;
   private readonly dirtyList: number[] = [];
   private readonly cands: RunningState[][];
+  /** During an incremental pass (`beginPass`): the scores and candidates each re-scored agent had before it. */
+  private passSaved: Map<number, { leaves: Array<Score | undefined>; cands: RunningState[] }> | undefined;
   /** An allocation of no group with work in the pool: the searches the trees hold are for it. */
   private readonly nobody: Allocation;
   /** The fewest slots of any running allocation the index has seen on an agent (see `shareChanged`). */
@@ -299,6 +306,7 @@ export class VictimIndex {
   /** Re-scores agent i in every tree; with `fix`, re-balances the trees whose leaf changed (an agent often comes
    * back to the scores it had: its pass's changes undone, a group's usage moving without crossing its entitlement). */
   private rescore(i: number, fix: boolean): void {
+    if (this.passSaved && !this.passSaved.has(i)) this.passSaved.set(i, { leaves: this.trees.map((t) => t.leaf(i)), cands: this.cands[i] });
     const set = (t: ScoreTree, s: Score | undefined) => {
       if (t.setLeaf(i, s) && fix) t.fix(i);
     };
@@ -336,6 +344,32 @@ export class VictimIndex {
     }
     const whole = ag.enabled && ag.size === this.pool.largest && allVictims(ag, this.nobody, this.victim);
     set(this.trees[0], whole ? score(ag.running) : undefined);
+  }
+
+  /**
+   * The incremental scheduler's pass starts: the index is brought up to date with the base state, and what the
+   * pass re-scores is remembered, so that `endPass` (once the pass's changes are undone) puts the base state's
+   * scores back instead of leaving those agents to be re-scored by the next pass.
+   */
+  beginPass(): void {
+    this.flush();
+    this.passSaved = new Map();
+  }
+
+  /** After the pass's changes are undone: the index is as `beginPass` found it. */
+  endPass(): void {
+    const saved = this.passSaved;
+    if (!saved) return;
+    this.passSaved = undefined;
+    for (const [i, { leaves, cands }] of saved) {
+      this.trees.forEach((t, n) => {
+        if (t.setLeaf(i, leaves[n])) t.fix(i);
+      });
+      this.cands[i] = cands;
+    }
+    // What the undo marked changed is back as it was; what the pass marked and never re-scored kept its scores.
+    for (const i of this.dirtyList) this.dirty[i] = 0;
+    this.dirtyList.length = 0;
   }
 
   private flush(): void {
