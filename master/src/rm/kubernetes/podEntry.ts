@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { DEFAULT_EXTRACT_LIMITS, extractModelArchive } from '../../../../agent/src/extract';
+import { exitAfterFlush } from '../../../../harness/src/exit';
 import { RANK_FAILURE_GRACE_MS } from '../lifecycle';
 
 function need(name: string): string {
@@ -98,22 +99,11 @@ async function main(): Promise<number> {
   return first;
 }
 
-/**
- * Exits once what was written to stdout and stderr is out (they are pipes in a container: writes are asynchronous),
- * or after a few seconds if nobody reads them.
- */
-function exitWhenFlushed(code: number): void {
-  let pending = 2;
-  const done = () => --pending === 0 && process.exit(code);
-  setTimeout(() => process.exit(code), 5000);
-  process.stdout.write('', done);
-  process.stderr.write('', done);
-}
-
 main().then(
-  (code) => exitWhenFlushed(code),
+  // stdout and stderr are pipes in a container: exit once what was written is out.
+  (code) => exitAfterFlush(code),
   (e: unknown) => {
     console.error(`hone pod: failed: ${(e as Error)?.stack ?? String(e)}`);
-    exitWhenFlushed(1);
+    exitAfterFlush(1);
   },
 );
