@@ -116,15 +116,21 @@ export class MetricStore {
   }
 }
 
-/** The trial's entry of a series sorted by trial id (added in its place when missing). */
-function seriesOf(series: Series, trialId: number): Series[number] {
+/** The first index of a list of `n` items sorted by key at which `before(i)` (its key is below the one sought) is false. */
+function lowerBound(n: number, before: (i: number) => boolean): number {
   let lo = 0;
-  let hi = series.length;
+  let hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (series[mid].trialId < trialId) lo = mid + 1;
+    if (before(mid)) lo = mid + 1;
     else hi = mid;
   }
+  return lo;
+}
+
+/** The trial's entry of a series sorted by trial id (added in its place when missing). */
+function seriesOf(series: Series, trialId: number): Series[number] {
+  const lo = lowerBound(series.length, (i) => series[i].trialId < trialId);
   if (series[lo]?.trialId === trialId) return series[lo];
   const entry = { trialId, points: [] };
   series.splice(lo, 0, entry);
@@ -138,13 +144,7 @@ function putPoint(points: Array<[number, number]>, step: number, value: number):
     points.push([step, value]);
     return;
   }
-  let lo = 0;
-  let hi = points.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (points[mid][0] < step) lo = mid + 1;
-    else hi = mid;
-  }
+  const lo = lowerBound(points.length, (i) => points[i][0] < step);
   if (points[lo]?.[0] === step) points[lo] = [step, value];
   else points.splice(lo, 0, [step, value]);
 }

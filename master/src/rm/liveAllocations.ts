@@ -24,13 +24,13 @@ export class LiveAllocations {
   private loaded = false;
   private lastFull = 0;
   /** Announced since the last read. */
-  private ids = new Set<string>();
-  private experiments = new Set<number>();
-  private trials = new Set<number>();
+  private readonly ids = new Set<string>();
+  private readonly experiments = new Set<number>();
+  private readonly trials = new Set<number>();
   private readonly unsubscribe: () => void;
   /** Reads run one at a time. */
   private queue: Promise<unknown> = Promise.resolve();
-  /** Rows read so far, for tests and the benchmark: all of them (full reads) and announced ones. */
+  /** Reads so far, for tests: full ones, ones of announced rows, and the rows they returned. */
   readonly stats = { fullReads: 0, partialReads: 0, rowsRead: 0 };
 
   constructor(
@@ -67,11 +67,7 @@ export class LiveAllocations {
     const now = (this.opts.now ?? Date.now)();
     if (!this.loaded || now - this.lastFull >= (this.opts.fullReadMs ?? FULL_READ_MS)) return this.readAll(now);
     if (!this.ids.size && !this.experiments.size && !this.trials.size) return this.rows;
-    // Taken before the query: a write announced while it runs is read again next time.
-    const w = { ids: [...this.ids], experimentIds: [...this.experiments], trialIds: [...this.trials] };
-    this.ids = new Set();
-    this.experiments = new Set();
-    this.trials = new Set();
+    const w = this.takeAnnounced();
     let got: LiveAllocation[];
     try {
       got = await getLiveAllocationsWritten(this.db, w);
@@ -85,10 +81,18 @@ export class LiveAllocations {
     return this.rows;
   }
 
-  private async readAll(now: number): Promise<LiveAllocation[]> {
+  /** What was announced since the last read, forgotten here: taken before a query, so that a write announced
+   * while it runs is read again next time. */
+  private takeAnnounced(): { ids: string[]; experimentIds: number[]; trialIds: number[] } {
+    const w = { ids: [...this.ids], experimentIds: [...this.experiments], trialIds: [...this.trials] };
     this.ids.clear();
     this.experiments.clear();
     this.trials.clear();
+    return w;
+  }
+
+  private async readAll(now: number): Promise<LiveAllocation[]> {
+    this.takeAnnounced();
     this.loaded = false;
     const rows = await listLiveAllocations(this.db);
     this.stats.fullReads++;

@@ -39,9 +39,10 @@ export class SnapshotBuilder {
     let j = 0;
     for (let i = 0; i < allocations.length; i++) {
       const a = allocations[i];
-      if (!groups.has(a.experimentId)) {
+      let group = groups.get(a.experimentId);
+      if (!group) {
         const groupId = groupIdOf(a.experimentId);
-        groups.set(a.experimentId, a.maxSlots ? { id: groupId, weight: a.weight, maxSlots: a.maxSlots } : { id: groupId, weight: a.weight });
+        groups.set(a.experimentId, (group = a.maxSlots ? { id: groupId, weight: a.weight, maxSlots: a.maxSlots } : { id: groupId, weight: a.weight }));
       }
       while (j < lastRows.length && lastRows[j].seq < a.seq) j++;
       if (lastRows[j] === a) {
@@ -50,7 +51,7 @@ export class SnapshotBuilder {
       }
       out[i] = {
         id: a.id,
-        groupId: groupIdOf(a.experimentId),
+        groupId: group.id,
         pool: a.pool,
         slots: a.slots,
         priority: a.priority,

@@ -207,7 +207,7 @@ class ScoreTree {
 
   /** Empties leaf i until `restore`; returns what it held. */
   hide(i: number): Score | undefined {
-    const s: Score | undefined = this.c[i] === Infinity ? undefined : this.score(i);
+    const s = this.leaf(i);
     this.c[i] = Infinity;
     this.fix(i);
     return s;
